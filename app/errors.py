@@ -1,0 +1,149 @@
+"""Domain errors and the one handler that renders them.
+
+Services raise subclasses of AppError; the handler renders
+`{"error": <class name>, "detail": <message>, **extra}` with the class's status code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    status_code: ClassVar[int] = 400
+    detail: ClassVar[str] = "The request could not be processed."
+    headers: ClassVar[Mapping[str, str] | None] = None
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        self.message = detail or self.detail
+        self.extra = extra
+        super().__init__(self.message)
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.name, "detail": self.message, **self.extra}
+
+
+class NotAuthenticated(AppError):
+    status_code = 401
+    detail = "Log in first: send a valid access token as `Authorization: Bearer <token>`."
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(AppError):
+    status_code = 403
+    detail = "Your account is not allowed to do this."
+
+
+class NotFound(AppError):
+    status_code = 404
+    detail = "Not found."
+
+
+class Conflict(AppError):
+    status_code = 409
+    detail = "The request conflicts with the current state."
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    detail = "A dependency is unavailable; retry shortly."
+    headers = {"Retry-After": "2"}
+
+
+class ErrorBody(BaseModel):
+    """The shape of every error response."""
+
+    error: str
+    detail: str
+
+
+class ValidationErrorBody(ErrorBody):
+    fields: list[dict[str, Any]]
+
+
+def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route: one entry per status, naming the errors."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for err in errors:
+        entry = out.setdefault(err.status_code, {"model": ErrorBody, "description": ""})
+        names = [n for n in entry["description"].split(", ") if n]
+        entry["description"] = ", ".join([*names, err.__name__])
+    return out
+
+
+def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None) -> JSONResponse:
+    return JSONResponse(status_code=status, content=dict(body), headers=dict(headers or {}))
+
+
+async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return _json(exc.status_code, exc.body(), exc.headers)
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields = [
+        {"field": _location(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
+    return _json(
+        422,
+        {"error": "ValidationError", "detail": f"Invalid request: {summary}", "fields": fields},
+        None,
+    )
+
+
+_HTTP_NAMES = {
+    400: "BadRequest",
+    401: "NotAuthenticated",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+}
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    name = _HTTP_NAMES.get(exc.status_code, "HTTPError")
+    detail = exc.detail if isinstance(exc.detail, str) else "HTTP error"
+    return _json(exc.status_code, {"error": name, "detail": detail}, exc.headers)
+
+
+async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
+    # Never leak internals: the log has the stack trace and the request id, the client gets neither.
+    log.exception("unhandled error", exc_info=exc)
+    return _json(
+        500,
+        {"error": "InternalError", "detail": "Something went wrong on our side; please retry."},
+        None,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled)

@@ -1,0 +1,128 @@
+"""Configuration: one pydantic-settings class, read from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+AppEnv = Literal["dev", "test", "prod"]
+
+# A secret this short or one of these well-known values is refused outside dev/test.
+MIN_SECRET_LENGTH = 32
+KNOWN_WEAK_SECRETS = frozenset({"secret", "changeme", "change-me", "dev", "test", "jwt-secret"})
+
+
+class UnsafeConfiguration(RuntimeError):
+    """The configuration would be unsafe to run in this environment."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    app_env: AppEnv = "dev"
+    app_name: str = "Encore tickets"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    data_dir: str = "./data"
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_timeout_seconds: float = 2.0
+
+    store: Literal["sql", "mongo", "dynamodb"] = "sql"
+    database_url: str = "sqlite+aiosqlite:///./data/encore.db"
+    database_pool_size: int = 10
+    sql_echo: bool = False
+
+    # JWT: the current key signs; JWT_PREVIOUS_SECRETS (comma separated, "kid:secret" or
+    # "secret") are still accepted for verification during a key rotation overlap.
+    jwt_secret: SecretStr | None = None
+    jwt_kid: str = "k1"
+    jwt_previous_secrets: str = ""
+    jwt_issuer: str = "encore"
+    jwt_audience: str = "encore-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=300)
+
+    admin_email: str | None = None
+    admin_password: SecretStr | None = None
+    seed_demo: bool = False
+
+    concert_cache_ttl_seconds: float = Field(default=5.0, ge=0)
+    hold_ttl_seconds: int = Field(default=300, ge=5)
+
+    payment_provider: Literal["simulated", "stripe"] = "simulated"
+    cors_origins: str = ""
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.app_env in ("dev", "test"):
+            return self
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+        if not secret:
+            raise UnsafeConfiguration(
+                f"JWT_SECRET is not set. APP_ENV={self.app_env} needs a random secret of at "
+                f"least {MIN_SECRET_LENGTH} characters, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        if len(secret) < MIN_SECRET_LENGTH or secret.lower() in KNOWN_WEAK_SECRETS:
+            raise UnsafeConfiguration(
+                f"JWT_SECRET is too weak for APP_ENV={self.app_env}: use a random value of at "
+                f"least {MIN_SECRET_LENGTH} characters."
+            )
+        return self
+
+    @cached_property
+    def signing_secret(self) -> str:
+        """The JWT signing secret; in dev/test without one, a random per-process secret."""
+        if self.jwt_secret is not None and self.jwt_secret.get_secret_value():
+            return self.jwt_secret.get_secret_value()
+        if self.app_env == "dev":
+            return _dev_secret(Path(self.data_dir) / ".dev-jwt-secret")
+        return _PROCESS_SECRET
+
+    @cached_property
+    def verification_keys(self) -> dict[str, str]:
+        """kid -> secret for every key a token may be signed with (current first)."""
+        keys = {self.jwt_kid: self.signing_secret}
+        for n, item in enumerate(filter(None, (s.strip() for s in self.jwt_previous_secrets.split(",")))):
+            kid, sep, secret = item.partition(":")
+            if not sep:
+                kid, secret = f"previous-{n}", item
+            keys.setdefault(kid, secret)
+        return keys
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix):
+            return Path(self.database_url.removeprefix(prefix))
+        return None
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+_PROCESS_SECRET = secrets.token_urlsafe(48)
+
+
+def _dev_secret(path: Path) -> str:
+    """A dev-only secret kept on disk so tokens survive restarts and work across workers."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        path.write_text(secret)
+        path.chmod(0o600)
+        return secret
+
+
+def load_settings() -> Settings:
+    return Settings()

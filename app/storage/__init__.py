@@ -1,0 +1,1 @@
+"""The durable store: ports (Protocols over domain records) and backends."""

@@ -1,0 +1,156 @@
+"""Domain records the store speaks. Backends translate to and from their own types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Generic, Literal, TypeVar
+
+Role = Literal["user", "admin"]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str  # stored lower-cased; unique
+    name: str
+    password_hash: str
+    role: Role
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    """One issued refresh token. `family_id` links every token rotated from one login."""
+
+    jti: str
+    user_id: str
+    family_id: str
+    issued_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class RefreshOutcome(StrEnum):
+    ROTATED = "rotated"  # it was live; now marked used
+    REUSED = "reused"  # it had already been used: a stolen token is being replayed
+    REVOKED = "revoked"  # its family was revoked
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    label: str
+    seat_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    id: str
+    name: str
+    price_cents: int
+    rows: tuple[Row, ...]
+
+    @property
+    def seat_count(self) -> int:
+        return sum(len(r.seat_ids) for r in self.rows)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    enabled: bool = False
+    admit_per_minute: int = 600
+    max_active: int = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Concert:
+    id: str
+    title: str
+    artist: str
+    genre: str
+    description: str
+    venue_name: str
+    venue_city: str
+    starts_at: datetime
+    on_sale_at: datetime
+    currency: str
+    max_tickets_per_user: int
+    queue: QueueSettings
+    sections: tuple[Section, ...]
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+
+    @property
+    def seats_total(self) -> int:
+        return sum(s.seat_count for s in self.sections)
+
+
+@dataclass(frozen=True, slots=True)
+class ConcertFilter:
+    q: str | None = None
+    city: str | None = None
+    genre: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    CONFIRMED = "confirmed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTransition:
+    from_status: OrderStatus
+    to_status: OrderStatus
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: str
+    user_id: str
+    concert_id: str
+    hold_id: str
+    seat_ids: tuple[str, ...]
+    amount_cents: int
+    currency: str
+    status: OrderStatus
+    created_at: datetime
+    expires_at: datetime
+    payment_intent_id: str | None = None
+    version: int = 1
+    history: tuple[OrderTransition, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id: str
+    order_id: str
+    user_id: str
+    concert_id: str
+    seat_id: str
+    section: str
+    row: str
+    number: int
+    code: str
+    issued_at: datetime
