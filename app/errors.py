@@ -58,6 +58,19 @@ class Conflict(AppError):
     detail = "The request conflicts with the current state."
 
 
+class ValidationError(AppError):
+    """422 raised by a service for input the schema alone could not judge."""
+
+    status_code = 422
+    detail = "Invalid request."
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(
+            f"Invalid request: {field}: {message}",
+            fields=[{"field": field, "message": message, "type": "value_error"}],
+        )
+
+
 class ServiceUnavailable(AppError):
     status_code = 503
     detail = "A dependency is unavailable; retry shortly."
@@ -102,7 +115,11 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     fields = [
-        {"field": _location(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type", "")}
+        {
+            "field": _location(err.get("loc", ())),
+            "message": err.get("msg", ""),
+            "type": err.get("type", ""),
+        }
         for err in exc.errors()
     ]
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])

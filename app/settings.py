@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./data/encore.db"
     database_pool_size: int = 10
     sql_echo: bool = False
+    # Apply Alembic migrations at startup. On by default so the embedded default just works;
+    # production deployments usually run `alembic upgrade head` as a release step instead.
+    db_auto_migrate: bool = True
 
     # JWT: the current key signs; JWT_PREVIOUS_SECRETS (comma separated, "kid:secret" or
     # "secret") are still accepted for verification during a key rotation overlap.
@@ -90,7 +93,9 @@ class Settings(BaseSettings):
     def verification_keys(self) -> dict[str, str]:
         """kid -> secret for every key a token may be signed with (current first)."""
         keys = {self.jwt_kid: self.signing_secret}
-        for n, item in enumerate(filter(None, (s.strip() for s in self.jwt_previous_secrets.split(",")))):
+        for n, item in enumerate(
+            filter(None, (s.strip() for s in self.jwt_previous_secrets.split(",")))
+        ):
             kid, sep, secret = item.partition(":")
             if not sep:
                 kid, secret = f"previous-{n}", item

@@ -1,0 +1,54 @@
+# The two commands: `make run` (serve on http://127.0.0.1:8000) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+REDIS_PORT ?= 6379
+TEST_REDIS_PORT ?= 6390
+ADMIN_EMAIL ?= admin@example.com
+ADMIN_PASSWORD ?= admin-password
+
+.PHONY: run test lint format venv migrate stop-redis clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	@scripts/ensure-redis.sh $(REDIS_PORT) data/redis $(BIN)/python
+	@echo "Serving on http://$(HOST):$(PORT)  (Swagger UI: http://$(HOST):$(PORT)/docs)"
+	@echo "Organiser login: $(ADMIN_EMAIL) / $(ADMIN_PASSWORD)"
+	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 SEED_DEMO=true \
+	ADMIN_EMAIL=$(ADMIN_EMAIL) ADMIN_PASSWORD=$(ADMIN_PASSWORD) LOG_JSON=$${LOG_JSON:-false} \
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+test: venv
+	@scripts/ensure-redis.sh $(TEST_REDIS_PORT) .data/redis-test $(BIN)/python
+	TEST_REDIS_URL=redis://127.0.0.1:$(TEST_REDIS_PORT)/0 \
+	TEST_POSTGRES_URL="$$(scripts/ensure-postgres.sh)" \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: venv
+	$(BIN)/alembic upgrade head
+
+stop-redis:
+	-@for f in data/redis/*.pid .data/redis-test/*.pid; do [ -f "$$f" ] && kill "$$(cat $$f)"; done; true
+
+clean: stop-redis
+	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Accounts: signup, login, refresh with rotation, the current user."""

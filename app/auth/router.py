@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, status
+
+from app.auth import service
+from app.auth.errors import EmailTaken, InvalidCredentials
+from app.auth.schemas import (
+    AccessToken,
+    AuthResult,
+    LoginRequest,
+    RefreshRequest,
+    SignupRequest,
+    TokenPair,
+    UserRead,
+)
+from app.deps import CurrentUser, PasswordsDep, StoreDep, TokensDep
+from app.errors import NotAuthenticated, error_responses
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post(
+    "/signup",
+    response_model=AuthResult,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(EmailTaken),
+)
+async def signup(
+    body: SignupRequest, store: StoreDep, passwords: PasswordsDep, tokens: TokensDep
+) -> AuthResult:
+    """Create an account and log it in."""
+    return await service.signup(store, passwords, tokens, body.email, body.password, body.name)
+
+
+@router.post("/login", response_model=AuthResult, responses=error_responses(InvalidCredentials))
+async def login(
+    body: LoginRequest, store: StoreDep, passwords: PasswordsDep, tokens: TokensDep
+) -> AuthResult:
+    """Log in with email and password."""
+    return await service.login(store, passwords, tokens, body.email, body.password)
+
+
+@router.post("/token", response_model=AccessToken, responses=error_responses(InvalidCredentials))
+async def token(
+    username: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=128)],
+    store: StoreDep,
+    passwords: PasswordsDep,
+    tokens: TokensDep,
+) -> AccessToken:
+    """OAuth2 password flow (the Swagger UI "Authorize" button); `username` is the email."""
+    return await service.password_grant(store, passwords, tokens, username, password)
+
+
+@router.post("/refresh", response_model=TokenPair, responses=error_responses(NotAuthenticated))
+async def refresh(body: RefreshRequest, store: StoreDep, tokens: TokensDep) -> TokenPair:
+    """Trade a refresh token for a new pair; the old refresh token stops working."""
+    return await service.refresh(store, tokens, body.refresh_token)
+
+
+@router.get("/me", response_model=UserRead, responses=error_responses(NotAuthenticated))
+async def me(user: CurrentUser, store: StoreDep) -> UserRead:
+    """The logged-in account."""
+    return await service.me(store, user.id)

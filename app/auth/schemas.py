@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import EmailStr, Field
+
+from app.schemas import RequestBody, ResponseBody
+
+
+class SignupRequest(RequestBody):
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(min_length=8, max_length=128)
+    name: str = Field(min_length=1, max_length=100)
+
+
+class LoginRequest(RequestBody):
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=128)
+
+
+class RefreshRequest(RequestBody):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class UserRead(ResponseBody):
+    id: str
+    email: str
+    name: str
+    role: Literal["user", "admin"]
+
+
+class TokenPair(ResponseBody):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class AuthResult(TokenPair):
+    user: UserRead
+
+
+class AccessToken(ResponseBody):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"

@@ -1,0 +1,148 @@
+"""Accounts and tokens. Refresh tokens rotate; replaying a used one revokes its whole family."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from app.auth.errors import EmailTaken, InvalidCredentials
+from app.auth.passwords import PasswordHasher
+from app.auth.schemas import AccessToken, AuthResult, TokenPair, UserRead
+from app.auth.tokens import TokenService
+from app.errors import NotAuthenticated
+from app.storage.errors import DuplicateKey
+from app.storage.ports import Store
+from app.storage.records import RefreshOutcome, RefreshToken, Role, User
+
+log = logging.getLogger(__name__)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def _issue_pair(
+    store: Store, tokens: TokenService, user_id: str, role: str, family: str
+) -> TokenPair:
+    refresh = tokens.issue("refresh", user_id, role, family=family)
+    await store.refresh_tokens.add(
+        RefreshToken(
+            jti=refresh.jti,
+            user_id=user_id,
+            family_id=family,
+            issued_at=refresh.issued_at,
+            expires_at=refresh.expires_at,
+        )
+    )
+    access = tokens.issue("access", user_id, role)
+    return TokenPair(
+        access_token=access.token,
+        refresh_token=refresh.token,
+        expires_in=tokens.access_ttl_seconds,
+    )
+
+
+async def _login_result(store: Store, tokens: TokenService, user: User) -> AuthResult:
+    pair = await _issue_pair(store, tokens, user.id, user.role, family=uuid.uuid4().hex)
+    return AuthResult(**pair.model_dump(), user=UserRead.model_validate(user))
+
+
+async def create_user(
+    store: Store, passwords: PasswordHasher, email: str, password: str, name: str, role: Role
+) -> User:
+    user = User(
+        id=str(uuid.uuid4()),
+        email=normalize_email(email),
+        name=name,
+        password_hash=await passwords.hash(password),
+        role=role,
+        created_at=datetime.now(UTC),
+    )
+    try:
+        await store.users.add(user)
+    except DuplicateKey as exc:
+        raise EmailTaken() from exc
+    return user
+
+
+async def signup(
+    store: Store,
+    passwords: PasswordHasher,
+    tokens: TokenService,
+    email: str,
+    password: str,
+    name: str,
+) -> AuthResult:
+    user = await create_user(store, passwords, email, password, name, role="user")
+    log.info("user signed up", extra={"user_id": user.id})
+    return await _login_result(store, tokens, user)
+
+
+async def authenticate(store: Store, passwords: PasswordHasher, email: str, password: str) -> User:
+    user = await store.users.get_by_email(normalize_email(email))
+    # Same work and the same answer whether the email is unknown or the password is wrong.
+    if not await passwords.verify(password, user.password_hash if user else None) or user is None:
+        raise InvalidCredentials()
+    return user
+
+
+async def login(
+    store: Store, passwords: PasswordHasher, tokens: TokenService, email: str, password: str
+) -> AuthResult:
+    user = await authenticate(store, passwords, email, password)
+    return await _login_result(store, tokens, user)
+
+
+async def password_grant(
+    store: Store, passwords: PasswordHasher, tokens: TokenService, email: str, password: str
+) -> AccessToken:
+    """An access token only: Swagger's Authorize button has no use for a refresh token."""
+    user = await authenticate(store, passwords, email, password)
+    return AccessToken(access_token=tokens.issue("access", user.id, user.role).token)
+
+
+async def refresh(store: Store, tokens: TokenService, refresh_token: str) -> TokenPair:
+    claims = tokens.decode(refresh_token, "refresh")
+    now = datetime.now(UTC)
+    outcome, record = await store.refresh_tokens.consume(claims.jti, now)
+    if outcome is RefreshOutcome.REUSED and record is not None:
+        # A rotated token came back: either the client retried or someone stole it. We can't
+        # tell which, so the whole family (every session from that login) is revoked.
+        revoked = await store.refresh_tokens.revoke_family(record.family_id, now)
+        log.warning(
+            "refresh token reuse; family revoked",
+            extra={"user_id": record.user_id, "family_id": record.family_id, "revoked": revoked},
+        )
+        raise NotAuthenticated("This refresh token was already used; log in again.")
+    if outcome is not RefreshOutcome.ROTATED or record is None:
+        raise NotAuthenticated("This refresh token is no longer valid; log in again.")
+    user = await store.users.get(record.user_id)
+    if user is None:
+        raise NotAuthenticated("The account no longer exists.")
+    return await _issue_pair(store, tokens, user.id, user.role, family=record.family_id)
+
+
+async def me(store: Store, user_id: str) -> UserRead:
+    user = await store.users.get(user_id)
+    if user is None:
+        raise NotAuthenticated("The account no longer exists; log in again.")
+    return UserRead.model_validate(user)
+
+
+async def ensure_admin(store: Store, passwords: PasswordHasher, email: str, password: str) -> User:
+    """Make sure an admin with this email and password exists (idempotent)."""
+    existing = await store.users.get_by_email(normalize_email(email))
+    if existing is None:
+        try:
+            return await create_user(store, passwords, email, password, "Admin", role="admin")
+        except EmailTaken:  # another replica created it a moment ago
+            existing = await store.users.get_by_email(normalize_email(email))
+            assert existing is not None
+    if existing.role != "admin":
+        await store.users.set_role(existing.id, "admin")
+    if not await passwords.verify(password, existing.password_hash):
+        await store.users.set_password_hash(existing.id, await passwords.hash(password))
+    refreshed = await store.users.get(existing.id)
+    assert refreshed is not None
+    return refreshed

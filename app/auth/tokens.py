@@ -1,0 +1,107 @@
+"""JWT access and refresh tokens (PyJWT, HS256 pinned, kid-based key rotation)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import jwt
+
+from app.errors import NotAuthenticated
+from app.settings import Settings
+
+ALGORITHM = "HS256"
+TokenType = Literal["access", "refresh"]
+_REQUIRED = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "typ"]
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    sub: str
+    jti: str
+    typ: TokenType
+    role: str
+    family: str | None
+    issued_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    jti: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+class TokenService:
+    def __init__(self, settings: Settings) -> None:
+        self._kid = settings.jwt_kid
+        self._keys = settings.verification_keys
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self._ttl = {
+            "access": timedelta(seconds=settings.access_token_ttl_seconds),
+            "refresh": timedelta(seconds=settings.refresh_token_ttl_seconds),
+        }
+
+    @property
+    def access_ttl_seconds(self) -> int:
+        return int(self._ttl["access"].total_seconds())
+
+    def issue(
+        self, typ: TokenType, user_id: str, role: str, family: str | None = None
+    ) -> IssuedToken:
+        now = datetime.now(UTC).replace(microsecond=0)
+        expires_at = now + self._ttl[typ]
+        jti = uuid.uuid4().hex
+        claims: dict[str, Any] = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": user_id,
+            "typ": typ,
+            "role": role,
+            "jti": jti,
+            "iat": now,
+            "nbf": now,
+            "exp": expires_at,
+        }
+        if family is not None:
+            claims["fam"] = family
+        token = jwt.encode(
+            claims, self._keys[self._kid], algorithm=ALGORITHM, headers={"kid": self._kid}
+        )
+        return IssuedToken(token=token, jti=jti, issued_at=now, expires_at=expires_at)
+
+    def decode(self, token: str, expected: TokenType) -> Claims:
+        try:
+            header = jwt.get_unverified_header(token)
+            key = self._keys.get(str(header.get("kid")))
+            if key is None or header.get("alg") != ALGORITHM:
+                raise NotAuthenticated("The token was not signed by a key we accept; log in again.")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": _REQUIRED},
+                leeway=5,
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise NotAuthenticated("The token has expired; refresh it or log in again.") from exc
+        except jwt.PyJWTError as exc:
+            raise NotAuthenticated("The token is invalid; log in again.") from exc
+        if claims.get("typ") != expected:
+            raise NotAuthenticated(f"A {expected} token is required here.")
+        return Claims(
+            sub=str(claims["sub"]),
+            jti=str(claims["jti"]),
+            typ=expected,
+            role=str(claims.get("role", "user")),
+            family=claims.get("fam"),
+            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )

@@ -1,0 +1,83 @@
+"""Command line: `python -m app <command>` (or the `encore` console script)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from app.auth import service as auth_service
+from app.auth.passwords import PasswordHasher
+from app.concerts.cache import ConcertCache
+from app.concerts.demo import seed_demo
+from app.settings import Settings, load_settings
+from app.storage.factory import build_store
+from app.storage.ports import Store
+
+
+async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> int:
+    store = build_store(settings)
+    try:
+        await store.initialize()
+        return await work(store)
+    finally:
+        await store.close()
+
+
+def _create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password or os.environ.get("ADMIN_PASSWORD") or getpass.getpass("Password: ")
+    if len(password) < 8:
+        print("The password needs at least 8 characters.", file=sys.stderr)
+        return 2
+
+    async def work(store: Store) -> int:
+        user = await auth_service.ensure_admin(store, PasswordHasher(), args.email, password)
+        print(f"Admin ready: {user.email} (id {user.id})")
+        return 0
+
+    return asyncio.run(_with_store(settings, work))
+
+
+def _seed_demo(settings: Settings, _: argparse.Namespace) -> int:
+    async def work(store: Store) -> int:
+        created = await seed_demo(store, ConcertCache(0))
+        if created:
+            for concert in created:
+                print(f"Created {concert.title!r} ({concert.seats_total} seats): {concert.id}")
+        else:
+            print("The store already has concerts; nothing seeded.")
+        return 0
+
+    return asyncio.run(_with_store(settings, work))
+
+
+def _migrate(settings: Settings, _: argparse.Namespace) -> int:
+    async def work(_: Store) -> int:
+        print("The store is migrated and ready.")
+        return 0
+
+    return asyncio.run(_with_store(settings.model_copy(update={"db_auto_migrate": True}), work))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    admin = sub.add_parser("create-admin", help="create an admin, or promote an existing account")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", help="default: $ADMIN_PASSWORD, else asked for")
+    admin.set_defaults(run=_create_admin)
+    seed = sub.add_parser("seed-demo", help="create demo concerts if the store has none")
+    seed.set_defaults(run=_seed_demo)
+    migrate = sub.add_parser("migrate", help="bring the store's schema up to date")
+    migrate.set_defaults(run=_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = load_settings()
+    run: Callable[[Settings, argparse.Namespace], int] = args.run
+    return run(settings, args)

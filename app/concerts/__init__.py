@@ -1,0 +1,1 @@
+"""Concerts and their venue layouts (sections, rows, seats, price tiers)."""

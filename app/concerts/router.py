@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.concerts import service
+from app.concerts.errors import ConcertConflict, ConcertNotFound, LayoutLocked
+from app.concerts.schemas import ConcertCreate, ConcertPage, ConcertPatch, ConcertRead, WarmResult
+from app.deps import AdminUser, ConcertCacheDep, StoreDep
+from app.errors import Forbidden, NotAuthenticated, error_responses
+
+router = APIRouter(prefix="/concerts", tags=["concerts"])
+
+_ADMIN = (NotAuthenticated, Forbidden)
+DateBound = Query(
+    default=None,
+    max_length=40,
+    description="A date (2026-07-01, the whole day in UTC) or an ISO 8601 datetime.",
+)
+
+
+@router.get("", response_model=ConcertPage)
+async def list_concerts(
+    store: StoreDep,
+    q: Annotated[str | None, Query(max_length=100, description="In title or artist")] = None,
+    city: Annotated[str | None, Query(max_length=100)] = None,
+    genre: Annotated[str | None, Query(max_length=50)] = None,
+    date_from: Annotated[str | None, DateBound] = None,
+    date_to: Annotated[str | None, DateBound] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> ConcertPage:
+    """Concerts by start time, filtered; follow `next_cursor` for the next page."""
+    return await service.search(
+        store,
+        q=q,
+        city=city,
+        genre=genre,
+        date_from=date_from,
+        date_to=date_to,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get("/{concert_id}", response_model=ConcertRead, responses=error_responses(ConcertNotFound))
+async def get_concert(concert_id: str, store: StoreDep, cache: ConcertCacheDep) -> ConcertRead:
+    """A concert with its full venue layout."""
+    return await service.get(store, cache, concert_id)
+
+
+@router.post(
+    "",
+    response_model=ConcertRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(*_ADMIN),
+)
+async def create_concert(
+    body: ConcertCreate, _: AdminUser, store: StoreDep, cache: ConcertCacheDep
+) -> ConcertRead:
+    """Create a concert and its layout (organisers only)."""
+    return await service.create(store, cache, body)
+
+
+@router.patch(
+    "/{concert_id}",
+    response_model=ConcertRead,
+    responses=error_responses(*_ADMIN, ConcertNotFound, LayoutLocked, ConcertConflict),
+)
+async def patch_concert(
+    concert_id: str, body: ConcertPatch, _: AdminUser, store: StoreDep, cache: ConcertCacheDep
+) -> ConcertRead:
+    """Change a concert; the layout is locked once seats are sold (organisers only)."""
+    return await service.patch(store, cache, concert_id, body)
+
+
+@router.post(
+    "/{concert_id}/warm",
+    response_model=WarmResult,
+    responses=error_responses(*_ADMIN, ConcertNotFound),
+)
+async def warm_concert(
+    concert_id: str, _: AdminUser, store: StoreDep, cache: ConcertCacheDep
+) -> WarmResult:
+    """Load a concert ahead of its on-sale (organisers only)."""
+    return await service.warm(store, cache, concert_id)

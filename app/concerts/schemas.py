@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from app.schemas import RequestBody, ResponseBody
+
+MAX_SEATS_PER_CONCERT = 100_000
+
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")]
+ConcertStatus = Literal["scheduled", "on_sale", "sold_out", "ended"]
+
+
+class Venue(RequestBody):
+    name: Text
+    city: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class QueueConfig(RequestBody):
+    enabled: bool = False
+    admit_per_minute: int = Field(default=600, ge=1, le=1_000_000)
+    max_active: int = Field(default=2000, ge=1, le=1_000_000)
+
+
+class SectionCreate(RequestBody):
+    name: Annotated[str, Field(min_length=1, max_length=60)]
+    price_cents: int = Field(ge=0, le=100_000_000)
+    rows: int = Field(ge=1, le=200, description="Rows are labelled A, B, C ...")
+    seats_per_row: int = Field(ge=1, le=500, description="Seats are numbered 1..n")
+
+
+def _check_layout(sections: list[SectionCreate] | None) -> None:
+    if sections is not None:
+        total = sum(s.rows * s.seats_per_row for s in sections)
+        if total > MAX_SEATS_PER_CONCERT:
+            raise ValueError(f"a concert has at most {MAX_SEATS_PER_CONCERT} seats (got {total})")
+
+
+class ConcertCreate(RequestBody):
+    title: Text
+    artist: Text
+    genre: Annotated[str, Field(min_length=1, max_length=50)]
+    description: str = Field(default="", max_length=5000)
+    venue: Venue
+    starts_at: AwareDatetime
+    on_sale_at: AwareDatetime
+    currency: Currency
+    max_tickets_per_user: int = Field(default=8, ge=1, le=100)
+    queue: QueueConfig = Field(default_factory=QueueConfig)
+    sections: list[SectionCreate] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _check(self) -> ConcertCreate:
+        if self.on_sale_at >= self.starts_at:
+            raise ValueError("on_sale_at must be before starts_at")
+        _check_layout(self.sections)
+        return self
+
+
+class ConcertPatch(RequestBody):
+    """Every field optional; `sections` replaces the whole layout (refused once seats sold)."""
+
+    title: Text | None = None
+    artist: Text | None = None
+    genre: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    description: str | None = Field(default=None, max_length=5000)
+    venue: Venue | None = None
+    starts_at: AwareDatetime | None = None
+    on_sale_at: AwareDatetime | None = None
+    currency: Currency | None = None
+    max_tickets_per_user: int | None = Field(default=None, ge=1, le=100)
+    queue: QueueConfig | None = None
+    sections: list[SectionCreate] | None = Field(default=None, min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _check(self) -> ConcertPatch:
+        _check_layout(self.sections)
+        return self
+
+
+class VenueRead(ResponseBody):
+    name: str
+    city: str
+
+
+class PriceRange(ResponseBody):
+    min_cents: int
+    max_cents: int
+
+
+class QueueRead(ResponseBody):
+    enabled: bool
+    admit_per_minute: int
+    max_active: int
+
+
+class RowRead(ResponseBody):
+    label: str
+    seats: list[str]
+
+
+class SectionRead(ResponseBody):
+    id: str
+    name: str
+    price_cents: int
+    rows: list[RowRead]
+
+
+class ConcertSummary(ResponseBody):
+    id: str
+    title: str
+    artist: str
+    genre: str
+    venue: VenueRead
+    starts_at: AwareDatetime
+    on_sale_at: AwareDatetime
+    status: ConcertStatus
+    currency: str
+    price_range: PriceRange
+    seats_total: int
+    seats_available: int
+
+
+class ConcertRead(ConcertSummary):
+    description: str
+    max_tickets_per_user: int
+    queue: QueueRead
+    sections: list[SectionRead]
+
+
+class ConcertPage(ResponseBody):
+    items: list[ConcertSummary]
+    next_cursor: str | None
+
+
+class WarmResult(ResponseBody):
+    concert_id: str
+    seats: int
+    warmed_at: AwareDatetime

@@ -1,0 +1,232 @@
+"""Concerts: create, change, find and describe, with the layout built once at creation."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+
+from app.concerts.cache import ConcertCache
+from app.concerts.errors import ConcertConflict, ConcertNotFound, LayoutLocked
+from app.concerts.layout import SectionSpec, build_sections, layout_signature
+from app.concerts.schemas import (
+    ConcertCreate,
+    ConcertPage,
+    ConcertPatch,
+    ConcertRead,
+    ConcertStatus,
+    ConcertSummary,
+    PriceRange,
+    QueueConfig,
+    QueueRead,
+    RowRead,
+    SectionCreate,
+    SectionRead,
+    VenueRead,
+    WarmResult,
+)
+from app.errors import ValidationError
+from app.storage.cursor import InvalidCursor
+from app.storage.errors import RecordNotFound, VersionConflict
+from app.storage.ports import Store
+from app.storage.records import Concert, ConcertFilter, QueueSettings, Section
+
+
+def _sections(specs: list[SectionCreate]) -> tuple[Section, ...]:
+    return build_sections(
+        [SectionSpec(s.name, s.price_cents, s.rows, s.seats_per_row) for s in specs]
+    )
+
+
+def _queue(cfg: QueueConfig) -> QueueSettings:
+    return QueueSettings(
+        enabled=cfg.enabled, admit_per_minute=cfg.admit_per_minute, max_active=cfg.max_active
+    )
+
+
+def concert_status(concert: Concert, seats_available: int, now: datetime) -> ConcertStatus:
+    if now >= concert.starts_at:
+        return "ended"
+    if now < concert.on_sale_at:
+        return "scheduled"
+    return "on_sale" if seats_available > 0 else "sold_out"
+
+
+def to_summary(concert: Concert, sold: int, now: datetime) -> ConcertSummary:
+    available = max(concert.seats_total - sold, 0)
+    prices = [s.price_cents for s in concert.sections] or [0]
+    return ConcertSummary(
+        id=concert.id,
+        title=concert.title,
+        artist=concert.artist,
+        genre=concert.genre,
+        venue=VenueRead(name=concert.venue_name, city=concert.venue_city),
+        starts_at=concert.starts_at,
+        on_sale_at=concert.on_sale_at,
+        status=concert_status(concert, available, now),
+        currency=concert.currency,
+        price_range=PriceRange(min_cents=min(prices), max_cents=max(prices)),
+        seats_total=concert.seats_total,
+        seats_available=available,
+    )
+
+
+def to_read(concert: Concert, sold: int, now: datetime) -> ConcertRead:
+    return ConcertRead(
+        **to_summary(concert, sold, now).model_dump(),
+        description=concert.description,
+        max_tickets_per_user=concert.max_tickets_per_user,
+        queue=QueueRead(
+            enabled=concert.queue.enabled,
+            admit_per_minute=concert.queue.admit_per_minute,
+            max_active=concert.queue.max_active,
+        ),
+        sections=[
+            SectionRead(
+                id=s.id,
+                name=s.name,
+                price_cents=s.price_cents,
+                rows=[RowRead(label=r.label, seats=list(r.seat_ids)) for r in s.rows],
+            )
+            for s in concert.sections
+        ],
+    )
+
+
+async def load(store: Store, cache: ConcertCache, concert_id: str) -> Concert:
+    """The concert's metadata, from the in-process cache when fresh."""
+    concert = await cache.get(concert_id, store.concerts.get)
+    if concert is None:
+        raise ConcertNotFound()
+    return concert
+
+
+async def _sold(store: Store, concert_id: str) -> int:
+    return (await store.sales.count_sold([concert_id])).get(concert_id, 0)
+
+
+async def create(store: Store, cache: ConcertCache, body: ConcertCreate) -> ConcertRead:
+    now = datetime.now(UTC)
+    concert = Concert(
+        id=str(uuid.uuid4()),
+        title=body.title,
+        artist=body.artist,
+        genre=body.genre,
+        description=body.description,
+        venue_name=body.venue.name,
+        venue_city=body.venue.city,
+        starts_at=body.starts_at.astimezone(UTC),
+        on_sale_at=body.on_sale_at.astimezone(UTC),
+        currency=body.currency,
+        max_tickets_per_user=body.max_tickets_per_user,
+        queue=_queue(body.queue),
+        sections=_sections(body.sections),
+        created_at=now,
+        updated_at=now,
+    )
+    await store.concerts.add(concert)
+    cache.put(concert)
+    return to_read(concert, 0, now)
+
+
+async def get(store: Store, cache: ConcertCache, concert_id: str) -> ConcertRead:
+    concert = await load(store, cache, concert_id)
+    return to_read(concert, await _sold(store, concert_id), datetime.now(UTC))
+
+
+async def patch(
+    store: Store, cache: ConcertCache, concert_id: str, body: ConcertPatch
+) -> ConcertRead:
+    current = await store.concerts.get(concert_id)  # never the cache: we write on top of it
+    if current is None:
+        raise ConcertNotFound()
+    changes: dict[str, object] = {}
+    for name in ("title", "artist", "genre", "description", "currency", "max_tickets_per_user"):
+        value = getattr(body, name)
+        if value is not None:
+            changes[name] = value
+    if body.venue is not None:
+        changes["venue_name"], changes["venue_city"] = body.venue.name, body.venue.city
+    if body.starts_at is not None:
+        changes["starts_at"] = body.starts_at.astimezone(UTC)
+    if body.on_sale_at is not None:
+        changes["on_sale_at"] = body.on_sale_at.astimezone(UTC)
+    if body.queue is not None:
+        changes["queue"] = _queue(body.queue)
+    sold = await _sold(store, concert_id)
+    if body.sections is not None:
+        sections = _sections(body.sections)
+        if layout_signature(sections) != layout_signature(current.sections):
+            if sold:
+                raise LayoutLocked()
+            changes["sections"] = sections
+    if "currency" in changes and changes["currency"] != current.currency and sold:
+        raise LayoutLocked("Seats are already sold in this currency; it can't change.")
+    now = datetime.now(UTC)
+    updated = dataclasses.replace(current, **changes, updated_at=now)  # type: ignore[arg-type]
+    if updated.on_sale_at >= updated.starts_at:
+        raise ValidationError("on_sale_at", "on_sale_at must be before starts_at")
+    try:
+        stored = await store.concerts.update(updated, expected_version=current.version)
+    except VersionConflict as exc:
+        raise ConcertConflict() from exc
+    except RecordNotFound as exc:
+        raise ConcertNotFound() from exc
+    cache.drop(concert_id)
+    return to_read(stored, sold, now)
+
+
+def parse_bound(field: str, raw: str | None, *, end_of_day: bool) -> datetime | None:
+    """A date (`2026-07-01`, whole day in UTC) or an ISO datetime (naive means UTC)."""
+    if raw is None or raw == "":
+        return None
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            start = datetime.combine(day, time.min, UTC)
+            return start + timedelta(days=1, microseconds=-1) if end_of_day else start
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(field, "use a date (2026-07-01) or an ISO 8601 datetime") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+async def search(
+    store: Store,
+    *,
+    q: str | None,
+    city: str | None,
+    genre: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    limit: int,
+    cursor: str | None,
+) -> ConcertPage:
+    flt = ConcertFilter(
+        q=q or None,
+        city=city or None,
+        genre=genre or None,
+        date_from=parse_bound("date_from", date_from, end_of_day=False),
+        date_to=parse_bound("date_to", date_to, end_of_day=True),
+    )
+    if flt.date_from and flt.date_to and flt.date_from > flt.date_to:
+        raise ValidationError("date_from", "date_from must not be after date_to")
+    try:
+        page = await store.concerts.search(flt, limit, cursor or None)
+    except InvalidCursor as exc:
+        raise ValidationError("cursor", str(exc)) from exc
+    sold = await store.sales.count_sold([c.id for c in page.items])
+    now = datetime.now(UTC)
+    return ConcertPage(
+        items=[to_summary(c, sold.get(c.id, 0), now) for c in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+async def warm(store: Store, cache: ConcertCache, concert_id: str) -> WarmResult:
+    """Load the concert into this process's cache ahead of its on-sale."""
+    concert = await store.concerts.get(concert_id)
+    if concert is None:
+        raise ConcertNotFound()
+    cache.put(concert)
+    return WarmResult(concert_id=concert.id, seats=concert.seats_total, warmed_at=datetime.now(UTC))

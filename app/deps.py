@@ -1,0 +1,92 @@
+"""Annotated dependency aliases. Tests swap what they need with `app.dependency_overrides`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from app.auth.passwords import PasswordHasher
+from app.auth.tokens import TokenService
+from app.concerts.cache import ConcertCache
+from app.container import Container
+from app.errors import Forbidden, NotAuthenticated
+from app.platform.redis import RedisClient
+from app.settings import Settings
+from app.storage.ports import Store
+
+# auto_error=False: a missing token must render as our NotAuthenticated error, not FastAPI's.
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_settings(c: ContainerDep) -> Settings:
+    return c.settings
+
+
+def get_store(c: ContainerDep) -> Store:
+    return c.store
+
+
+def get_redis(c: ContainerDep) -> RedisClient:
+    return c.redis
+
+
+def get_tokens(c: ContainerDep) -> TokenService:
+    return c.tokens
+
+
+def get_passwords(c: ContainerDep) -> PasswordHasher:
+    return c.passwords
+
+
+def get_concert_cache(c: ContainerDep) -> ConcertCache:
+    return c.concerts
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+RedisDep = Annotated[RedisClient, Depends(get_redis)]
+TokensDep = Annotated[TokenService, Depends(get_tokens)]
+PasswordsDep = Annotated[PasswordHasher, Depends(get_passwords)]
+ConcertCacheDep = Annotated[ConcertCache, Depends(get_concert_cache)]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, read from the access token alone (no store read on the hot path)."""
+
+    id: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def current_user(tokens: TokensDep, token: Annotated[str | None, Depends(_bearer)]) -> Principal:
+    if not token:
+        raise NotAuthenticated()
+    claims = tokens.decode(token, "access")
+    return Principal(id=claims.sub, role=claims.role)
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+def admin_user(user: CurrentUser) -> Principal:
+    if not user.is_admin:
+        raise Forbidden("Only organisers (admin accounts) can do this.")
+    return user
+
+
+AdminUser = Annotated[Principal, Depends(admin_user)]

@@ -1,0 +1,1 @@
+"""Shared infrastructure: logging, metrics, request context, Redis."""

@@ -1,0 +1,317 @@
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+
+from app.auth.tokens import TokenService
+from app.container import Container
+from app.settings import Settings
+from tests.conftest import Account, signup, unique_email
+
+AUTH = "/api/v1/auth"
+
+
+def _container(app: FastAPI) -> Container:
+    container: Container = app.state.container
+    return container
+
+
+async def test_signup_returns_tokens_and_user(client: httpx.AsyncClient) -> None:
+    email = unique_email().upper()
+    r = await client.post(
+        f"{AUTH}/signup", json={"email": email, "password": "longenough", "name": "Ada"}
+    )
+    assert r.status_code == 201
+    body = r.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 900
+    assert body["user"] == {
+        "id": body["user"]["id"],
+        "email": email.lower(),
+        "name": "Ada",
+        "role": "user",
+    }
+    assert body["access_token"] != body["refresh_token"]
+    assert "password" not in r.text
+
+
+async def test_signup_twice_with_same_email_is_409(client: httpx.AsyncClient) -> None:
+    account = await signup(client)
+    r = await client.post(
+        f"{AUTH}/signup",
+        json={"email": account.email.upper(), "password": "another-pass", "name": "B"},
+    )
+    assert r.status_code == 409
+    assert r.json()["error"] == "EmailTaken"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "not-an-email", "password": "longenough", "name": "A"}, "email"),
+        ({"email": "a@example.test", "password": "short", "name": "A"}, "password"),
+        ({"email": "a@example.test", "password": "longenough"}, "name"),
+        ({"email": "a@example.test", "password": "x" * 129, "name": "A"}, "password"),
+        (
+            {"email": "a@example.test", "password": "longenough", "name": "A", "role": "admin"},
+            "role",
+        ),
+    ],
+)
+async def test_signup_validation_errors(
+    client: httpx.AsyncClient, body: dict[str, Any], field: str
+) -> None:
+    r = await client.post(f"{AUTH}/signup", json=body)
+    assert r.status_code == 422
+    payload = r.json()
+    assert payload["error"] == "ValidationError"
+    assert payload["detail"].startswith("Invalid request")
+    assert field in [f["field"] for f in payload["fields"]]
+
+
+async def test_signup_with_malformed_json_is_422(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        f"{AUTH}/signup", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert r.json()["error"] == "ValidationError"
+
+
+async def test_login_and_me(client: httpx.AsyncClient, user: Account) -> None:
+    r = await client.post(f"{AUTH}/login", json={"email": user.email, "password": user.password})
+    assert r.status_code == 200
+    token = r.json()["access_token"]
+    me = await client.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+    assert me.json() == {"id": user.id, "email": user.email, "name": "Fan", "role": "user"}
+
+
+async def test_wrong_password_and_unknown_email_look_the_same(
+    client: httpx.AsyncClient, user: Account
+) -> None:
+    wrong = await client.post(f"{AUTH}/login", json={"email": user.email, "password": "nope-nope"})
+    unknown = await client.post(
+        f"{AUTH}/login", json={"email": unique_email(), "password": "nope-nope"}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    assert wrong.json()["error"] == "InvalidCredentials"
+
+
+async def test_oauth2_password_form_gives_a_usable_token(
+    client: httpx.AsyncClient, user: Account
+) -> None:
+    r = await client.post(f"{AUTH}/token", data={"username": user.email, "password": user.password})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"access_token", "token_type"}
+    me = await client.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.json()["id"] == user.id
+
+    bad = await client.post(f"{AUTH}/token", data={"username": user.email, "password": "wrong-pw"})
+    assert bad.status_code == 401
+    missing = await client.post(f"{AUTH}/token", data={"username": user.email})
+    assert missing.status_code == 422
+
+
+async def test_refresh_rotates_and_old_token_stops_working(
+    client: httpx.AsyncClient, user: Account
+) -> None:
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": user.refresh_token})
+    assert r.status_code == 200
+    pair = r.json()
+    assert set(pair) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert pair["refresh_token"] != user.refresh_token
+    me = await client.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {pair['access_token']}"})
+    assert me.status_code == 200
+
+    again = await client.post(f"{AUTH}/refresh", json={"refresh_token": user.refresh_token})
+    assert again.status_code == 401
+    assert again.json()["error"] == "NotAuthenticated"
+
+
+async def test_reusing_a_rotated_refresh_token_revokes_the_family(
+    client: httpx.AsyncClient, user: Account
+) -> None:
+    first = (
+        await client.post(f"{AUTH}/refresh", json={"refresh_token": user.refresh_token})
+    ).json()
+    # The attacker replays the original token: the whole family dies, including `first`.
+    replay = await client.post(f"{AUTH}/refresh", json={"refresh_token": user.refresh_token})
+    assert replay.status_code == 401
+    after = await client.post(f"{AUTH}/refresh", json={"refresh_token": first["refresh_token"]})
+    assert after.status_code == 401
+    # Another login (a new family) is unaffected.
+    login = await client.post(
+        f"{AUTH}/login", json={"email": user.email, "password": user.password}
+    )
+    fresh = await client.post(
+        f"{AUTH}/refresh", json={"refresh_token": login.json()["refresh_token"]}
+    )
+    assert fresh.status_code == 200
+
+
+async def test_concurrent_refreshes_of_one_token_rotate_once(
+    client: httpx.AsyncClient, user: Account
+) -> None:
+    import asyncio
+
+    results = await asyncio.gather(
+        *(
+            client.post(f"{AUTH}/refresh", json={"refresh_token": user.refresh_token})
+            for _ in range(8)
+        )
+    )
+    assert sorted(r.status_code for r in results) == [200] + [401] * 7
+
+
+async def test_access_token_is_not_a_refresh_token(
+    client: httpx.AsyncClient, user: Account
+) -> None:
+    r = await client.post(f"{AUTH}/refresh", json={"refresh_token": user.access_token})
+    assert r.status_code == 401
+    me = await client.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {user.refresh_token}"})
+    assert me.status_code == 401
+
+
+async def test_me_without_token_is_401_with_challenge(client: httpx.AsyncClient) -> None:
+    r = await client.get(f"{AUTH}/me")
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == "Bearer"
+    assert r.json()["error"] == "NotAuthenticated"
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def _claims(settings: Settings, user_id: str, **overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": user_id,
+        "typ": "access",
+        "role": "admin",
+        "jti": "forged",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _forgeries(settings: Settings, user_id: str) -> dict[str, str]:
+    key = settings.signing_secret
+    kid = {"kid": settings.jwt_kid}
+    good = _claims(settings, user_id)
+    return {
+        "alg_none": f"{_b64({'alg': 'none', 'typ': 'JWT', 'kid': settings.jwt_kid})}.{_b64(good)}.",
+        "wrong_key": jwt.encode(good, "x" * 48, algorithm="HS256", headers=kid),
+        "hs512": jwt.encode(good, key, algorithm="HS512", headers=kid),
+        "unknown_kid": jwt.encode(good, key, algorithm="HS256", headers={"kid": "nope"}),
+        "refresh_typ": jwt.encode(
+            _claims(settings, user_id, typ="refresh"), key, algorithm="HS256", headers=kid
+        ),
+        "expired": jwt.encode(
+            _claims(settings, user_id, exp=int(time.time()) - 60),
+            key,
+            algorithm="HS256",
+            headers=kid,
+        ),
+        "future_nbf": jwt.encode(
+            _claims(settings, user_id, nbf=int(time.time()) + 600),
+            key,
+            algorithm="HS256",
+            headers=kid,
+        ),
+        "wrong_aud": jwt.encode(
+            _claims(settings, user_id, aud="someone-else"), key, algorithm="HS256", headers=kid
+        ),
+        "wrong_iss": jwt.encode(
+            _claims(settings, user_id, iss="evil"), key, algorithm="HS256", headers=kid
+        ),
+        "no_exp": jwt.encode(
+            _claims(settings, user_id, exp=None), key, algorithm="HS256", headers=kid
+        ),
+        "garbage": "not.a.jwt",
+    }
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "alg_none",
+        "wrong_key",
+        "hs512",
+        "unknown_kid",
+        "refresh_typ",
+        "expired",
+        "future_nbf",
+        "wrong_aud",
+        "wrong_iss",
+        "no_exp",
+        "garbage",
+    ],
+)
+async def test_forged_tokens_are_refused(
+    client: httpx.AsyncClient, app: FastAPI, user: Account, kind: str
+) -> None:
+    token = _forgeries(_container(app).settings, user.id)[kind]
+    r = await client.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401, kind
+    assert r.json()["error"] == "NotAuthenticated"
+    # A forged admin claim must not open admin routes either.
+    create = await client.post(
+        "/api/v1/concerts", json={}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert create.status_code == 401
+
+
+def test_control_a_correctly_signed_token_is_accepted(app: FastAPI) -> None:
+    """The forgery set is only meaningful if the same construction, correctly signed, passes."""
+    settings = _container(app).settings
+    good = jwt.encode(
+        _claims(settings, "u1"),
+        settings.signing_secret,
+        algorithm="HS256",
+        headers={"kid": settings.jwt_kid},
+    )
+    assert TokenService(settings).decode(good, "access").sub == "u1"
+
+
+def test_key_rotation_accepts_the_previous_key_during_overlap() -> None:
+    old = Settings(app_env="test", jwt_secret="o" * 40, jwt_kid="2026-01")
+    token = TokenService(old).issue("access", "u1", "user").token
+    rotated = Settings(
+        app_env="test",
+        jwt_secret="n" * 40,
+        jwt_kid="2026-02",
+        jwt_previous_secrets="2026-01:" + "o" * 40,
+    )
+    assert TokenService(rotated).decode(token, "access").sub == "u1"
+    new_token = TokenService(rotated).issue("access", "u2", "user").token
+    assert jwt.get_unverified_header(new_token)["kid"] == "2026-02"
+    after_overlap = Settings(app_env="test", jwt_secret="n" * 40, jwt_kid="2026-02")
+    with pytest.raises(Exception, match="not signed by a key we accept"):
+        TokenService(after_overlap).decode(token, "access")
+
+
+def test_tokens_carry_the_required_claims(app: FastAPI) -> None:
+    service = _container(app).tokens
+    issued = service.issue("access", "u1", "user")
+    header = jwt.get_unverified_header(issued.token)
+    claims = jwt.decode(issued.token, options={"verify_signature": False})
+    assert header["alg"] == "HS256"
+    assert header["kid"]
+    assert {"exp", "iat", "nbf", "iss", "aud", "sub", "jti", "typ"} <= set(claims)
+    assert datetime.fromtimestamp(claims["exp"], UTC) - datetime.now(UTC) <= timedelta(seconds=901)

@@ -1,0 +1,116 @@
+"""Shared fixtures: a real Redis, a real store, the app with its lifespan, an HTTP client.
+
+Environment:
+- TEST_REDIS_URL: the Redis to use (default redis://127.0.0.1:6379/15). `make test` starts a
+  private server and points this at it.
+- TEST_DATABASE_URL: the SQL database for API tests (default: a fresh SQLite file).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("APP_ENV", "test")
+os.environ.setdefault("LOG_JSON", "false")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.main import create_app
+from app.settings import Settings
+
+ADMIN_EMAIL = "admin@example.test"
+ADMIN_PASSWORD = "admin-password-123"
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    path: Path = tmp_path_factory.mktemp("db") / "api.db"
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "app_env": "test",
+        "redis_url": TEST_REDIS_URL,
+        "database_url": database_url,
+        "admin_email": ADMIN_EMAIL,
+        "admin_password": ADMIN_PASSWORD,
+        "log_json": False,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+def unique_email(prefix: str = "fan") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.test"
+
+
+class Account:
+    """A signed-up user and the headers to act as them."""
+
+    def __init__(self, body: dict[str, Any], password: str) -> None:
+        self.body = body
+        self.password = password
+        self.id: str = body["user"]["id"]
+        self.email: str = body["user"]["email"]
+        self.access_token: str = body["access_token"]
+        self.refresh_token: str = body["refresh_token"]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+async def signup(client: httpx.AsyncClient, password: str = "correct-horse-1") -> Account:
+    email = unique_email()
+    r = await client.post(
+        "/api/v1/auth/signup", json={"email": email, "password": password, "name": "Fan"}
+    )
+    assert r.status_code == 201, r.text
+    return Account(r.json(), password)
+
+
+@pytest.fixture
+async def user(client: httpx.AsyncClient) -> Account:
+    return await signup(client)
+
+
+@pytest.fixture
+async def admin_headers(client: httpx.AsyncClient) -> dict[str, str]:
+    r = await client.post(
+        "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from app.settings import Settings, UnsafeConfiguration
+
+
+@pytest.mark.parametrize("secret", [None, "", "secret", "short-but-random-xyz"])
+def test_prod_refuses_missing_or_weak_jwt_secret(secret: str | None) -> None:
+    with pytest.raises(UnsafeConfiguration, match="JWT_SECRET"):
+        Settings(app_env="prod", jwt_secret=secret)
+
+
+def test_prod_accepts_a_strong_secret() -> None:
+    settings = Settings(app_env="prod", jwt_secret="k" * 48)
+    assert settings.signing_secret == "k" * 48
+
+
+def test_dev_without_secret_generates_one(tmp_path: object) -> None:
+    settings = Settings(app_env="test", jwt_secret=None)
+    assert len(settings.signing_secret) >= 32
+
+
+def test_the_app_refuses_to_start_in_prod_without_a_secret() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "JWT_SECRET"}
+    env["APP_ENV"] = "prod"
+    proc = subprocess.run(
+        [sys.executable, "-c", "import app.main"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "Refusing to start" in proc.stderr
+    assert "JWT_SECRET" in proc.stderr
+    assert "Traceback" not in proc.stderr
