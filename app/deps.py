@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from app.api import API_PREFIX
 from app.auth.passwords import PasswordHasher
 from app.auth.tokens import TokenService
 from app.concerts.cache import ConcertCache
@@ -18,7 +19,7 @@ from app.settings import Settings
 from app.storage.ports import Store
 
 # auto_error=False: a missing token must render as our NotAuthenticated error, not FastAPI's.
-_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+_bearer = OAuth2PasswordBearer(tokenUrl=f"{API_PREFIX}/auth/token", auto_error=False)
 
 
 def get_container(request: Request) -> Container:

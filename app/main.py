@@ -7,7 +7,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import ValidationError
 
@@ -28,8 +28,6 @@ from app.settings import Settings, UnsafeConfiguration, load_settings
 from app.storage.factory import build_store
 
 log = logging.getLogger(__name__)
-
-API_PREFIX = "/api/v1"
 
 
 @asynccontextmanager
@@ -85,10 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    api = APIRouter(prefix=API_PREFIX)
-    api.include_router(auth_router)
-    api.include_router(concerts_router)
-    app.include_router(api)
+    app.include_router(auth_router)
+    app.include_router(concerts_router)
     app.include_router(ops_router)
     if settings.cors_origin_list:
         app.add_middleware(

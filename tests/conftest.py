@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from app.main import create_app
 from app.settings import Settings
 
-ADMIN_EMAIL = "admin@example.test"
+ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-123"
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -74,7 +74,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def unique_email(prefix: str = "fan") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.test"
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
 
 
 class Account:

@@ -21,12 +21,10 @@ def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_creates_an_admin_and_seeds_demo_concerts_once(tmp_path: Path) -> None:
-    made = _run(tmp_path, "create-admin", "--email", "Boss@Example.test", "--password", "pw-123456")
+    made = _run(tmp_path, "create-admin", "--email", "Boss@Example.com", "--password", "pw-123456")
     assert made.returncode == 0, made.stderr
-    assert "Admin ready: boss@example.test" in made.stdout
-    again = _run(
-        tmp_path, "create-admin", "--email", "boss@example.test", "--password", "pw-123456"
-    )
+    assert "Admin ready: boss@example.com" in made.stdout
+    again = _run(tmp_path, "create-admin", "--email", "boss@example.com", "--password", "pw-123456")
     assert again.returncode == 0, again.stderr
 
     seeded = _run(tmp_path, "seed-demo")
@@ -37,6 +35,6 @@ def test_cli_creates_an_admin_and_seeds_demo_concerts_once(tmp_path: Path) -> No
 
 
 def test_cli_refuses_a_short_password(tmp_path: Path) -> None:
-    r = _run(tmp_path, "create-admin", "--email", "a@example.test", "--password", "short")
+    r = _run(tmp_path, "create-admin", "--email", "a@example.com", "--password", "short")
     assert r.returncode == 2
     assert "at least 8" in r.stderr

@@ -26,4 +26,4 @@ def test_section_ids_are_unique_slugs_and_seat_ids_stable() -> None:
     assert sections[2].rows[1].seat_ids == ("balcony-left-B-1",)
     assert build_sections(specs) == sections
     all_ids = [seat for s in sections for r in s.rows for seat in r.seat_ids]
-    assert len(all_ids) == len(set(all_ids)) == 7
+    assert len(all_ids) == len(set(all_ids)) == 6

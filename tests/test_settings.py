@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from pydantic import SecretStr
 
 from app.settings import Settings, UnsafeConfiguration
 
@@ -12,11 +13,11 @@ from app.settings import Settings, UnsafeConfiguration
 @pytest.mark.parametrize("secret", [None, "", "secret", "short-but-random-xyz"])
 def test_prod_refuses_missing_or_weak_jwt_secret(secret: str | None) -> None:
     with pytest.raises(UnsafeConfiguration, match="JWT_SECRET"):
-        Settings(app_env="prod", jwt_secret=secret)
+        Settings(app_env="prod", jwt_secret=SecretStr(secret) if secret is not None else None)
 
 
 def test_prod_accepts_a_strong_secret() -> None:
-    settings = Settings(app_env="prod", jwt_secret="k" * 48)
+    settings = Settings(app_env="prod", jwt_secret=SecretStr("k" * 48))
     assert settings.signing_secret == "k" * 48
 
 

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, status
 
+from app.api import API_PREFIX
 from app.auth import service
 from app.auth.errors import EmailTaken, InvalidCredentials
 from app.auth.schemas import (
@@ -18,7 +19,7 @@ from app.auth.schemas import (
 from app.deps import CurrentUser, PasswordsDep, StoreDep, TokensDep
 from app.errors import NotAuthenticated, error_responses
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 
 
 @router.post(

@@ -4,17 +4,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from app.api import API_PREFIX
 from app.concerts import service
 from app.concerts.errors import ConcertConflict, ConcertNotFound, LayoutLocked
 from app.concerts.schemas import ConcertCreate, ConcertPage, ConcertPatch, ConcertRead, WarmResult
 from app.deps import AdminUser, ConcertCacheDep, StoreDep
 from app.errors import Forbidden, NotAuthenticated, error_responses
 
-router = APIRouter(prefix="/concerts", tags=["concerts"])
+router = APIRouter(prefix=f"{API_PREFIX}/concerts", tags=["concerts"])
 
 _ADMIN = (NotAuthenticated, Forbidden)
 DateBound = Query(
-    default=None,
     max_length=40,
     description="A date (2026-07-01, the whole day in UTC) or an ISO 8601 datetime.",
 )

@@ -10,6 +10,7 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from app.auth.tokens import TokenService
 from app.container import Container
@@ -57,11 +58,11 @@ async def test_signup_twice_with_same_email_is_409(client: httpx.AsyncClient) ->
     ("body", "field"),
     [
         ({"email": "not-an-email", "password": "longenough", "name": "A"}, "email"),
-        ({"email": "a@example.test", "password": "short", "name": "A"}, "password"),
-        ({"email": "a@example.test", "password": "longenough"}, "name"),
-        ({"email": "a@example.test", "password": "x" * 129, "name": "A"}, "password"),
+        ({"email": "a@example.com", "password": "short", "name": "A"}, "password"),
+        ({"email": "a@example.com", "password": "longenough"}, "name"),
+        ({"email": "a@example.com", "password": "x" * 129, "name": "A"}, "password"),
         (
-            {"email": "a@example.test", "password": "longenough", "name": "A", "role": "admin"},
+            {"email": "a@example.com", "password": "longenough", "name": "A", "role": "admin"},
             "role",
         ),
     ],
@@ -290,18 +291,18 @@ def test_control_a_correctly_signed_token_is_accepted(app: FastAPI) -> None:
 
 
 def test_key_rotation_accepts_the_previous_key_during_overlap() -> None:
-    old = Settings(app_env="test", jwt_secret="o" * 40, jwt_kid="2026-01")
+    old = Settings(app_env="test", jwt_secret=SecretStr("o" * 40), jwt_kid="2026-01")
     token = TokenService(old).issue("access", "u1", "user").token
     rotated = Settings(
         app_env="test",
-        jwt_secret="n" * 40,
+        jwt_secret=SecretStr("n" * 40),
         jwt_kid="2026-02",
         jwt_previous_secrets="2026-01:" + "o" * 40,
     )
     assert TokenService(rotated).decode(token, "access").sub == "u1"
     new_token = TokenService(rotated).issue("access", "u2", "user").token
     assert jwt.get_unverified_header(new_token)["kid"] == "2026-02"
-    after_overlap = Settings(app_env="test", jwt_secret="n" * 40, jwt_kid="2026-02")
+    after_overlap = Settings(app_env="test", jwt_secret=SecretStr("n" * 40), jwt_kid="2026-02")
     with pytest.raises(Exception, match="not signed by a key we accept"):
         TokenService(after_overlap).decode(token, "access")
 

@@ -1,0 +1,94 @@
+"""Concerts: the layout travels as one JSON document; search is keyset-paginated."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+
+from app.storage.cursor import decode_cursor, encode_cursor
+from app.storage.errors import RecordNotFound, VersionConflict
+from app.storage.records import Concert, ConcertFilter, Page
+from app.storage.sql.codec import concert_from_row, concert_values
+from app.storage.sql.db import Database
+from app.storage.sql.tables import concerts
+from app.storage.sql.types import as_utc, fold_case
+
+
+class SqlConcertRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, concert: Concert) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                concerts.insert().values(**concert_values(concert), version=concert.version)
+            )
+
+    async def get(self, concert_id: str) -> Concert | None:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(concerts).where(concerts.c.id == concert_id))).first()
+        return concert_from_row(row._mapping) if row else None
+
+    async def update(self, concert: Concert, expected_version: int) -> Concert:
+        values = concert_values(concert)
+        del values["id"]
+        replace = (
+            update(concerts)
+            .where(concerts.c.id == concert.id, concerts.c.version == expected_version)
+            .values(**values, version=expected_version + 1)
+            .returning(*concerts.c)
+        )
+        async with self._db.write() as conn:
+            row = (await conn.execute(replace)).first()
+            if row is not None:
+                return concert_from_row(row._mapping)
+            found = await conn.scalar(select(exists().where(concerts.c.id == concert.id)))
+        if not found:
+            raise RecordNotFound(f"no concert {concert.id}")
+        raise VersionConflict(f"concert {concert.id} is not at version {expected_version}")
+
+    async def search(self, flt: ConcertFilter, limit: int, cursor: str | None) -> Page[Concert]:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        c = concerts.c
+        conditions = _filter_conditions(flt)
+        if cursor is not None:
+            after_starts_at, after_id = decode_cursor(cursor)
+            conditions.append(
+                or_(
+                    c.starts_at > after_starts_at,
+                    and_(c.starts_at == after_starts_at, c.id > after_id),
+                )
+            )
+        # One row more than asked tells whether another page exists.
+        query = select(concerts).where(*conditions).order_by(c.starts_at, c.id).limit(limit + 1)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        items = [concert_from_row(r._mapping) for r in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_cursor(last.starts_at, last.id)
+        return Page(items=items, next_cursor=next_cursor)
+
+
+def _filter_conditions(flt: ConcertFilter) -> list[ColumnElement[bool]]:
+    c = concerts.c
+    conditions: list[ColumnElement[bool]] = []
+    if flt.q:
+        # autoescape: a '%' or '_' typed by a user matches itself, not "anything".
+        needle = flt.q.lower()
+        conditions.append(
+            or_(
+                fold_case(c.title).contains(needle, autoescape=True),
+                fold_case(c.artist).contains(needle, autoescape=True),
+            )
+        )
+    if flt.city:
+        conditions.append(fold_case(c.venue_city) == flt.city.lower())
+    if flt.genre:
+        conditions.append(fold_case(c.genre) == flt.genre.lower())
+    if flt.date_from is not None:
+        conditions.append(c.starts_at >= as_utc(flt.date_from))
+    if flt.date_to is not None:
+        conditions.append(c.starts_at <= as_utc(flt.date_to))
+    return conditions

@@ -1,0 +1,56 @@
+"""What every repository shares: the engine, transactions, error translation, dialect bits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.storage.sql.engine import writer
+from app.storage.sql.translate import translated_errors
+
+T = TypeVar("T")
+
+# Well below both SQLite's (32766) and PostgreSQL's (32767) bound-parameter limits.
+MAX_IN_LIST = 1_000
+
+
+class Database:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._writer = writer(engine)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads; its implicit transaction is rolled back on exit."""
+        with translated_errors():
+            async with self.engine.connect() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One short transaction: committed on normal exit, rolled back on any exception."""
+        with translated_errors():
+            async with self._writer.begin() as conn:
+                yield conn
+
+    def insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT that supports ON CONFLICT on this dialect."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+
+def chunked(items: Sequence[T], size: int = MAX_IN_LIST) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def unique(items: Iterable[T]) -> list[T]:
+    """Distinct items, first occurrence order kept."""
+    return list(dict.fromkeys(items))

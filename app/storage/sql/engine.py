@@ -1,0 +1,110 @@
+"""Engine construction: one place that knows the per-dialect settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+# The embedded default; also what `alembic upgrade head` uses without DATABASE_URL.
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/encore.db"
+
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+POSTGRES_CONNECT_TIMEOUT_S = 5.0
+POSTGRES_COMMAND_TIMEOUT_S = 15.0
+
+# Execution option read by the SQLite "begin" hook below.
+SQLITE_BEGIN_OPTION = "encore_sqlite_begin"
+_SQLITE_BEGIN_STATEMENTS = {"deferred": "BEGIN DEFERRED", "immediate": "BEGIN IMMEDIATE"}
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The database file of a SQLite URL; None for in-memory databases and other dialects."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def ensure_sqlite_directory(url: str | URL) -> None:
+    """SQLite creates the file but not its directory (e.g. ./data on a fresh checkout)."""
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def build_engine(
+    database_url: str, *, echo: bool = False, pool_size: int = 10, null_pool: bool = False
+) -> AsyncEngine:
+    """An async engine with the settings this store relies on.
+
+    SQLite: WAL (readers never block the writer), a busy timeout so concurrent writers queue
+    instead of failing, and our own BEGIN statements (see `_install_sqlite_hooks`).
+    PostgreSQL: bounded connect/command timeouts and pre-ping, so a restarted server costs
+    one failed checkout instead of a pool full of dead connections.
+    """
+    url = make_url(database_url)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if null_pool:
+        kwargs["poolclass"] = NullPool
+    elif url.get_backend_name() != "sqlite" or sqlite_file(url) is not None:
+        kwargs["pool_size"] = pool_size
+        kwargs["max_overflow"] = pool_size
+        kwargs["pool_timeout"] = 10
+    if url.get_backend_name() == "postgresql":
+        kwargs["pool_pre_ping"] = True
+        kwargs["connect_args"] = {
+            "timeout": POSTGRES_CONNECT_TIMEOUT_S,
+            "command_timeout": POSTGRES_COMMAND_TIMEOUT_S,
+        }
+    engine = create_async_engine(url, **kwargs)
+    if url.get_backend_name() == "sqlite":
+        _install_sqlite_hooks(engine)
+    return engine
+
+
+def writer(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (same pool) whose transactions take SQLite's write lock up front.
+
+    A deferred SQLite transaction that reads and then writes fails with SQLITE_BUSY, without
+    waiting, when another writer committed in between; BEGIN IMMEDIATE makes it queue on the
+    busy timeout instead, so read-check-write transactions are serialized, never spuriously
+    failed. PostgreSQL ignores the option.
+    """
+    return engine.execution_options(**{SQLITE_BEGIN_OPTION: "immediate"})
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level: the driver then never issues BEGIN/COMMIT itself
+        # and the "begin" hook below is the only place a transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            # No foreign keys are declared today (see tables.py); if some are added, SQLite
+            # enforces them only with this pragma.
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+        dbapi_connection.create_function("py_lower", 1, _py_lower, deterministic=True)
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "deferred")
+        connection.exec_driver_sql(_SQLITE_BEGIN_STATEMENTS[mode])
+
+
+def _py_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value

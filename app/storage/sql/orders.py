@@ -1,0 +1,120 @@
+"""Orders: optimistic locking on `version`; history appended under the same guard."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.storage.errors import RecordNotFound, VersionConflict
+from app.storage.records import Order, OrderStatus, OrderTransition
+from app.storage.sql.codec import order_from_row, order_values, transition_document
+from app.storage.sql.db import Database
+from app.storage.sql.tables import orders
+from app.storage.sql.types import as_utc
+
+
+class SqlOrderRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, order: Order) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(orders.insert().values(**order_values(order)))
+
+    async def get(self, order_id: str) -> Order | None:
+        return await self._get_one(orders.c.id == order_id)
+
+    async def get_by_hold(self, hold_id: str) -> Order | None:
+        return await self._get_one(orders.c.hold_id == hold_id)
+
+    async def get_by_payment_intent(self, payment_intent_id: str) -> Order | None:
+        return await self._get_one(orders.c.payment_intent_id == payment_intent_id)
+
+    async def list_for_user(self, user_id: str, limit: int) -> list[Order]:
+        query = (
+            select(orders)
+            .where(orders.c.user_id == user_id)
+            .order_by(orders.c.created_at.desc(), orders.c.id.desc())
+            .limit(limit)
+        )
+        return await self._get_many(query)
+
+    async def list_due(self, status: OrderStatus, due_before: datetime, limit: int) -> list[Order]:
+        query = (
+            select(orders)
+            .where(orders.c.status == status.value, orders.c.expires_at < as_utc(due_before))
+            .order_by(orders.c.expires_at, orders.c.id)
+            .limit(limit)
+        )
+        return await self._get_many(query)
+
+    async def transition(
+        self,
+        order_id: str,
+        expected_version: int,
+        to_status: OrderStatus,
+        reason: str,
+        at: datetime,
+    ) -> Order:
+        at = as_utc(at)
+        async with self._db.write() as conn:
+            current = await self._current(conn, order_id, expected_version)
+            entry = OrderTransition(
+                from_status=current.status, to_status=to_status, reason=reason, at=at
+            )
+            history = [transition_document(t) for t in (*current.history, entry)]
+            # The history was read in this transaction; the version guard on the UPDATE makes
+            # sure nobody changed the order in between (else it matches no row).
+            return await self._guarded_update(
+                conn,
+                order_id,
+                expected_version,
+                {"status": to_status.value, "history": history},
+            )
+
+    async def attach_payment_intent(
+        self, order_id: str, expected_version: int, payment_intent_id: str
+    ) -> Order:
+        async with self._db.write() as conn:
+            return await self._guarded_update(
+                conn, order_id, expected_version, {"payment_intent_id": payment_intent_id}
+            )
+
+    async def _current(self, conn: AsyncConnection, order_id: str, expected_version: int) -> Order:
+        row = (await conn.execute(select(orders).where(orders.c.id == order_id))).first()
+        if row is None:
+            raise RecordNotFound(f"no order {order_id}")
+        order = order_from_row(row._mapping)
+        if order.version != expected_version:
+            raise VersionConflict(f"order {order_id} is at version {order.version}")
+        return order
+
+    async def _guarded_update(
+        self, conn: AsyncConnection, order_id: str, expected_version: int, values: dict[str, Any]
+    ) -> Order:
+        statement = (
+            update(orders)
+            .where(orders.c.id == order_id, orders.c.version == expected_version)
+            .values(**values, version=expected_version + 1)
+            .returning(*orders.c)
+        )
+        row = (await conn.execute(statement)).first()
+        if row is not None:
+            return order_from_row(row._mapping)
+        exists = (await conn.execute(select(orders.c.id).where(orders.c.id == order_id))).first()
+        if exists is None:
+            raise RecordNotFound(f"no order {order_id}")
+        raise VersionConflict(f"order {order_id} is not at version {expected_version}")
+
+    async def _get_one(self, condition: ColumnElement[bool]) -> Order | None:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(orders).where(condition))).first()
+        return order_from_row(row._mapping) if row else None
+
+    async def _get_many(self, query: Select[Any]) -> list[Order]:
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [order_from_row(r._mapping) for r in rows]

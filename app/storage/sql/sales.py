@@ -1,0 +1,114 @@
+"""Seat sales: the durable guarantee that no seat is sold twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.storage.errors import SeatsAlreadySold, StoreUnavailable
+from app.storage.sql.db import Database, chunked, unique
+from app.storage.sql.tables import seat_sales
+from app.storage.sql.types import as_utc
+
+# A seat that another claim released between our insert and our check is simply inserted
+# again; this bounds that (practically impossible) loop.
+_MAX_CLAIM_ROUNDS = 5
+
+
+class SqlSaleRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def claim(
+        self, concert_id: str, seat_ids: Sequence[str], order_id: str, at: datetime
+    ) -> None:
+        """All or nothing, decided by the (concert_id, seat_id) primary key.
+
+        In one transaction: INSERT every seat with ON CONFLICT DO NOTHING, then read back the
+        owner of every requested seat. Seats owned by another order -> SeatsAlreadySold and
+        the transaction rolls back, so none of this claim's rows survive. Seats already owned
+        by this order are a harmless re-delivery.
+
+        Concurrency: on SQLite the transaction holds the write lock from BEGIN IMMEDIATE, so
+        claims run one after another. On PostgreSQL (READ COMMITTED) an insert that meets an
+        uncommitted row of a competing claim waits for it: if that claim commits, the seat is
+        skipped here and the read-back (a fresh snapshot) sees its owner; if it rolls back,
+        the row is inserted here. Seats are inserted in sorted order, so two claims always
+        lock common seats in the same order and cannot deadlock each other.
+        """
+        wanted = sorted(unique(seat_ids))
+        if not wanted:
+            return
+        at = as_utc(at)
+        async with self._db.write() as conn:
+            missing = wanted
+            for _ in range(_MAX_CLAIM_ROUNDS):
+                await self._insert_absent(conn, concert_id, missing, order_id, at)
+                owners = await self._owners(conn, concert_id, wanted)
+                taken = [s for s in wanted if owners.get(s, order_id) != order_id]
+                if taken:
+                    raise SeatsAlreadySold(taken)
+                missing = [s for s in wanted if s not in owners]
+                if not missing:
+                    return
+            raise StoreUnavailable("seat claim kept racing with releases; try again")
+
+    async def _insert_absent(
+        self,
+        conn: AsyncConnection,
+        concert_id: str,
+        seat_ids: Sequence[str],
+        order_id: str,
+        at: datetime,
+    ) -> None:
+        for chunk in chunked(seat_ids):
+            rows = [
+                {"concert_id": concert_id, "seat_id": s, "order_id": order_id, "sold_at": at}
+                for s in chunk
+            ]
+            statement = (
+                self._db.insert(seat_sales)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["concert_id", "seat_id"])
+            )
+            await conn.execute(statement)
+
+    async def _owners(
+        self, conn: AsyncConnection, concert_id: str, seat_ids: Sequence[str]
+    ) -> dict[str, str]:
+        owners: dict[str, str] = {}
+        for chunk in chunked(seat_ids):
+            query = select(seat_sales.c.seat_id, seat_sales.c.order_id).where(
+                seat_sales.c.concert_id == concert_id, seat_sales.c.seat_id.in_(chunk)
+            )
+            owners.update(dict((await conn.execute(query)).all()))
+        return owners
+
+    async def release(self, order_id: str) -> int:
+        async with self._db.write() as conn:
+            result = await conn.execute(delete(seat_sales).where(seat_sales.c.order_id == order_id))
+        return result.rowcount
+
+    async def sold_seats(self, concert_id: str) -> dict[str, str]:
+        query = select(seat_sales.c.seat_id, seat_sales.c.order_id).where(
+            seat_sales.c.concert_id == concert_id
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return dict(rows)
+
+    async def count_sold(self, concert_ids: Iterable[str]) -> dict[str, int]:
+        wanted = unique(concert_ids)
+        counts = dict.fromkeys(wanted, 0)
+        async with self._db.read() as conn:
+            for chunk in chunked(wanted):
+                query = (
+                    select(seat_sales.c.concert_id, func.count())
+                    .where(seat_sales.c.concert_id.in_(chunk))
+                    .group_by(seat_sales.c.concert_id)
+                )
+                counts.update(dict((await conn.execute(query)).all()))
+        return counts

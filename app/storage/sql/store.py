@@ -1,0 +1,70 @@
+"""SqlStore: the SQL backend of the durable store (SQLite embedded, PostgreSQL in production)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+
+from app.storage.errors import StoreUnavailable
+from app.storage.ports import (
+    ConcertRepository,
+    OrderRepository,
+    PaymentEventRepository,
+    RefreshTokenRepository,
+    SaleRepository,
+    TicketRepository,
+    UserRepository,
+)
+from app.storage.sql.concerts import SqlConcertRepository
+from app.storage.sql.db import Database
+from app.storage.sql.engine import build_engine
+from app.storage.sql.migrate import upgrade_to_head
+from app.storage.sql.orders import SqlOrderRepository
+from app.storage.sql.sales import SqlSaleRepository
+from app.storage.sql.tickets import SqlPaymentEventRepository, SqlTicketRepository
+from app.storage.sql.translate import translated_errors
+from app.storage.sql.users import SqlRefreshTokenRepository, SqlUserRepository
+
+PING_TIMEOUT_SECONDS = 2.0
+
+
+class SqlStore:
+    """Implements `app.storage.ports.Store` over SQLAlchemy's async engine."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        auto_migrate: bool = False,
+    ) -> None:
+        self._engine = build_engine(database_url, echo=echo, pool_size=pool_size)
+        self._auto_migrate = auto_migrate
+        db = Database(self._engine)
+        # Annotated with the port types: Store's attributes are plain (mutable) protocol
+        # members, which mypy matches invariantly.
+        self.users: UserRepository = SqlUserRepository(db)
+        self.refresh_tokens: RefreshTokenRepository = SqlRefreshTokenRepository(db)
+        self.concerts: ConcertRepository = SqlConcertRepository(db)
+        self.orders: OrderRepository = SqlOrderRepository(db)
+        self.sales: SaleRepository = SqlSaleRepository(db)
+        self.tickets: TicketRepository = SqlTicketRepository(db)
+        self.payment_events: PaymentEventRepository = SqlPaymentEventRepository(db)
+
+    async def initialize(self) -> None:
+        if self._auto_migrate:
+            with translated_errors():
+                await upgrade_to_head(self._engine)
+
+    async def ping(self) -> None:
+        try:
+            async with asyncio.timeout(PING_TIMEOUT_SECONDS), self._engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as error:
+            # A health check: whatever went wrong, the answer is "not available".
+            raise StoreUnavailable(f"database did not answer: {type(error).__name__}") from error
+
+    async def close(self) -> None:
+        await self._engine.dispose()

@@ -1,0 +1,107 @@
+"""Accounts and refresh tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from app.storage.errors import RecordNotFound
+from app.storage.records import RefreshOutcome, RefreshToken, Role, User
+from app.storage.sql.codec import (
+    refresh_token_from_row,
+    refresh_token_values,
+    user_from_row,
+    user_values,
+)
+from app.storage.sql.db import Database
+from app.storage.sql.tables import refresh_tokens, users
+from app.storage.sql.types import as_utc
+
+
+class SqlUserRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, user: User) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(users.insert().values(**user_values(user)))
+
+    async def get(self, user_id: str) -> User | None:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
+        return user_from_row(row._mapping) if row else None
+
+    async def get_by_email(self, email: str) -> User | None:
+        # Emails are stored lower-cased, so the unique index serves this lookup directly.
+        query = select(users).where(users.c.email == email.lower())
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return user_from_row(row._mapping) if row else None
+
+    async def set_role(self, user_id: str, role: Role) -> None:
+        await self._update(user_id, role=role)
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        await self._update(user_id, password_hash=password_hash)
+
+    async def _update(self, user_id: str, **values: str) -> None:
+        async with self._db.write() as conn:
+            result = await conn.execute(update(users).where(users.c.id == user_id).values(values))
+        if result.rowcount == 0:
+            raise RecordNotFound(f"no user {user_id}")
+
+
+class SqlRefreshTokenRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, token: RefreshToken) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(refresh_tokens.insert().values(**refresh_token_values(token)))
+
+    async def consume(self, jti: str, now: datetime) -> tuple[RefreshOutcome, RefreshToken | None]:
+        now = as_utc(now)
+        t = refresh_tokens.c
+        # The WHERE clause is the decision: of many concurrent consumers exactly one UPDATE
+        # matches (PostgreSQL re-checks it after waiting on the row lock; SQLite runs writers
+        # one at a time), so there is no read-then-write window in Python.
+        rotate = (
+            update(refresh_tokens)
+            .where(
+                t.jti == jti,
+                t.used_at.is_(None),
+                t.revoked_at.is_(None),
+                t.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(*refresh_tokens.c)
+        )
+        async with self._db.write() as conn:
+            rotated = (await conn.execute(rotate)).first()
+            if rotated is not None:
+                return RefreshOutcome.ROTATED, refresh_token_from_row(rotated._mapping)
+            # Not rotated: the row, read in the same transaction, says why.
+            row = (await conn.execute(select(refresh_tokens).where(t.jti == jti))).first()
+        if row is None:
+            return RefreshOutcome.UNKNOWN, None
+        token = refresh_token_from_row(row._mapping)
+        # A revoked family wins over reuse: the caller must not treat it as a fresh theft.
+        if token.revoked_at is not None:
+            return RefreshOutcome.REVOKED, token
+        if token.used_at is not None:
+            return RefreshOutcome.REUSED, token
+        return RefreshOutcome.EXPIRED, token
+
+    async def revoke_family(self, family_id: str, now: datetime) -> int:
+        now = as_utc(now)
+        t = refresh_tokens.c
+        revoke = (
+            update(refresh_tokens)
+            .where(t.family_id == family_id, t.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .returning(t.used_at, t.expires_at)
+        )
+        async with self._db.write() as conn:
+            revoked = (await conn.execute(revoke)).all()
+        return sum(1 for used_at, expires_at in revoked if used_at is None and expires_at > now)

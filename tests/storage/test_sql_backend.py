@@ -1,0 +1,133 @@
+"""What only the SQL backend has: migrations, schema, SQLite connection settings."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+
+from app.storage.sql import SqlStore
+from app.storage.sql.engine import build_engine
+from app.storage.sql.tables import metadata
+
+from .conftest import Backend
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _schema_differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+async def test_migrations_build_exactly_the_declared_schema(backend: Backend) -> None:
+    engine = build_engine(backend.url, null_pool=True)
+    try:
+        async with engine.connect() as conn:
+            differences = await conn.run_sync(_schema_differences)
+            version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+    finally:
+        await engine.dispose()
+
+    assert differences == []
+    assert version == "0001"
+
+
+async def test_initialize_twice_is_harmless(backend: Backend) -> None:
+    again = SqlStore(backend.url, auto_migrate=True)
+    try:
+        await again.initialize()
+        await again.ping()
+    finally:
+        await again.close()
+
+
+async def test_sqlite_connections_use_wal_and_wait_for_locks(tmp_path: Path) -> None:
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path / 'pragmas.db'}")
+    try:
+        async with engine.connect() as conn:
+            journal_mode = await conn.scalar(text("PRAGMA journal_mode"))
+            busy_timeout = await conn.scalar(text("PRAGMA busy_timeout"))
+            foreign_keys = await conn.scalar(text("PRAGMA foreign_keys"))
+    finally:
+        await engine.dispose()
+
+    assert (journal_mode, busy_timeout, foreign_keys) == ("wal", 5000, 1)
+
+
+def _alembic(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_alembic_cli_upgrades_and_downgrades_a_fresh_sqlite_file(tmp_path: Path) -> None:
+    database = tmp_path / "missing-dir" / "cli.db"
+    url = f"sqlite+aiosqlite:///{database}"
+
+    upgraded = _alembic("upgrade", "head", database_url=url)
+    assert upgraded.returncode == 0, upgraded.stderr
+    current = _alembic("current", database_url=url)
+    assert "0001 (head)" in current.stdout
+    downgraded = _alembic("downgrade", "base", database_url=url)
+    assert downgraded.returncode == 0, downgraded.stderr
+
+    with closing(sqlite3.connect(database)) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    tables = {name for (name,) in rows}
+    assert tables == {"alembic_version"}
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_offline_sql_renders_for_both_dialects(dialect: str) -> None:
+    url = (
+        "sqlite+aiosqlite:///unused.db"
+        if dialect == "sqlite"
+        else "postgresql+asyncpg://nobody@127.0.0.1:1/unused"
+    )
+
+    rendered = _alembic("upgrade", "head", "--sql", database_url=url)
+
+    assert rendered.returncode == 0, rendered.stderr
+    assert "CREATE TABLE seat_sales" in rendered.stdout
+    assert "CONSTRAINT pk_seat_sales PRIMARY KEY (concert_id, seat_id)" in rendered.stdout
+
+
+async def test_declared_indexes_exist(backend: Backend) -> None:
+    engine = build_engine(backend.url, null_pool=True)
+    try:
+        async with engine.connect() as conn:
+            indexes = await conn.run_sync(
+                lambda sync: {
+                    ix["name"]
+                    for table in metadata.tables
+                    for ix in inspect(sync).get_indexes(table)
+                }
+            )
+    finally:
+        await engine.dispose()
+
+    assert {
+        "ix_refresh_tokens_family_id",
+        "ix_concerts_starts_at_id",
+        "ix_orders_user_id_created_at",
+        "ix_orders_status_expires_at",
+        "ix_seat_sales_order_id",
+        "ix_tickets_user_id_issued_at",
+    } <= indexes
