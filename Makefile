@@ -25,7 +25,7 @@ run: venv
 	@scripts/ensure-redis.sh $(REDIS_PORT) data/redis $(BIN)/python
 	@echo "Serving on http://$(HOST):$(PORT)  (Swagger UI: http://$(HOST):$(PORT)/docs)"
 	@echo "Organiser login: $(ADMIN_EMAIL) / $(ADMIN_PASSWORD)"
-	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 SEED_DEMO=true \
+	@REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 SEED_DEMO=true \
 	ADMIN_EMAIL=$(ADMIN_EMAIL) ADMIN_PASSWORD=$(ADMIN_PASSWORD) LOG_JSON=$${LOG_JSON:-false} \
 	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
 

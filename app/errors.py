@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.storage.errors import InvalidValue, StoreUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -149,6 +151,20 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return _json(exc.status_code, {"error": name, "detail": detail}, exc.headers)
 
 
+async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("store unavailable", extra={"reason": str(exc)})
+    return await _app_error(_, ServiceUnavailable("The database is not answering; retry shortly."))
+
+
+async def _invalid_value(_: Request, exc: Exception) -> JSONResponse:
+    body = {
+        "error": "ValidationError",
+        "detail": "A value in the request can't be stored (for example a NUL character).",
+        "fields": [],
+    }
+    return _json(422, body, None)
+
+
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     # Never leak internals: the log has the stack trace and the request id, the client gets neither.
     log.exception("unhandled error", exc_info=exc)
@@ -163,4 +179,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StoreUnavailable, _store_unavailable)
+    app.add_exception_handler(InvalidValue, _invalid_value)
     app.add_exception_handler(Exception, _unhandled)

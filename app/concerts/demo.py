@@ -13,7 +13,8 @@ from app.storage.records import ConcertFilter
 
 def demo_concerts(now: datetime) -> list[ConcertCreate]:
     day = timedelta(days=1)
-    soon = now.replace(minute=0, second=0, microsecond=0)
+    evening = now.replace(hour=19, minute=30, second=0, microsecond=0)
+    soon = now.replace(second=0, microsecond=0)
     return [
         ConcertCreate(
             title="Midnight Echoes Tour",
@@ -21,7 +22,7 @@ def demo_concerts(now: datetime) -> list[ConcertCreate]:
             genre="rock",
             description="An intimate club night: on sale now.",
             venue=Venue(name="Paradiso", city="Amsterdam"),
-            starts_at=soon + 30 * day,
+            starts_at=evening + 30 * day,
             on_sale_at=soon - day,
             currency="EUR",
             sections=[
@@ -35,7 +36,7 @@ def demo_concerts(now: datetime) -> list[ConcertCreate]:
             genre="pop",
             description="A 50,000-seat stadium on-sale with the waiting room on.",
             venue=Venue(name="Olympiastadion", city="Berlin"),
-            starts_at=soon + 60 * day,
+            starts_at=evening + 60 * day,
             on_sale_at=soon + timedelta(minutes=10),
             currency="EUR",
             max_tickets_per_user=6,
@@ -52,7 +53,7 @@ def demo_concerts(now: datetime) -> list[ConcertCreate]:
             genre="jazz",
             description="Two sets, one night.",
             venue=Venue(name="Ronnie's Cellar", city="London"),
-            starts_at=soon + 14 * day,
+            starts_at=evening + 14 * day,
             on_sale_at=soon - 2 * day,
             currency="GBP",
             max_tickets_per_user=4,

@@ -30,19 +30,26 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        entry.update(_extras(record))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
 
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and k[0] != "_"}
+
+
 class TextFormatter(logging.Formatter):
+    """For people at a terminal (`make run`): the message, then `key=value` extras."""
+
     def format(self, record: logging.LogRecord) -> str:
-        base = super().format(record)
+        parts = [super().format(record)]
+        parts += [f"{k}={v}" for k, v in _extras(record).items()]
         request_id = request_id_var.get()
-        return f"{base} [{request_id}]" if request_id else base
+        if request_id:
+            parts.append(f"request_id={request_id}")
+        return " ".join(parts)
 
 
 def configure_logging(level: str, *, json_logs: bool) -> None:
@@ -57,6 +64,7 @@ def configure_logging(level: str, *, json_logs: bool) -> None:
     root.setLevel(level.upper())
     # uvicorn's own access log duplicates ours (which has the request id and route).
     logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -27,5 +27,9 @@ class SeatsAlreadySold(StoreError):
         super().__init__(f"seats already sold: {', '.join(self.seat_ids)}")
 
 
+class InvalidValue(StoreError):
+    """The backend refused a value (e.g. PostgreSQL and a NUL character in text)."""
+
+
 class RecordNotFound(StoreError):
     """The record to update does not exist."""

@@ -16,6 +16,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from app.storage.errors import InvalidValue
 from app.storage.sql import SqlStore
 from app.storage.sql.engine import build_engine
 from app.storage.sql.tables import metadata
@@ -131,3 +132,12 @@ async def test_declared_indexes_exist(backend: Backend) -> None:
         "ix_seat_sales_order_id",
         "ix_tickets_user_id_issued_at",
     } <= indexes
+
+
+async def test_text_postgres_refuses_is_invalid_value_not_unavailable(backend: Backend) -> None:
+    """A NUL in text is the caller's bad value (422 upstream), not a database outage (503)."""
+    if backend.name != "postgres":
+        assert await backend.store.users.get_by_email("nul\x00@example.com") is None
+        return
+    with pytest.raises(InvalidValue):
+        await backend.store.users.get_by_email("nul\x00@example.com")

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import exc as sa_exc
 
-from app.storage.errors import DuplicateKey, StoreError, StoreUnavailable
+from app.storage.errors import DuplicateKey, InvalidValue, StoreError, StoreUnavailable
 
 # Exceptions that can reach us without SQLAlchemy wrapping them (e.g. raised while a pooled
 # connection is being opened). asyncpg is optional at import time: a SQLite-only install
@@ -37,6 +37,13 @@ def is_unique_violation(error: sa_exc.IntegrityError) -> bool:
     return "unique" in str(orig).lower()
 
 
+def _is_data_exception(error: sa_exc.SQLAlchemyError) -> bool:
+    # SQLSTATE class 22 is "data exception": a NUL in text, a number out of range... The
+    # asyncpg adapter reports these as a generic DBAPIError, so look at the code itself.
+    orig = getattr(error, "orig", None)
+    return str(getattr(orig, "sqlstate", "") or "").startswith("22")
+
+
 @contextmanager
 def translated_errors() -> Iterator[None]:
     """Let only store errors out of a repository method.
@@ -56,6 +63,8 @@ def translated_errors() -> Iterator[None]:
             raise DuplicateKey(str(error.orig)) from error
         raise StoreError(f"integrity violation: {error.orig}") from error
     except (sa_exc.DBAPIError, sa_exc.TimeoutError, sa_exc.DisconnectionError) as error:
+        if isinstance(error, sa_exc.DataError) or _is_data_exception(error):
+            raise InvalidValue(f"value refused by the database: {error}") from error
         raise StoreUnavailable(f"database error: {type(error).__name__}") from error
     except sa_exc.StatementError as error:
         # A bind processor refused a value (UTCDateTime and naive datetimes): that is the
