@@ -19,6 +19,7 @@ from app.concerts.cache import ConcertCache
 from app.concerts.demo import seed_demo
 from app.concerts.router import router as concerts_router
 from app.container import Container
+from app.docs import install_docs
 from app.errors import install_error_handlers
 from app.ops import router as ops_router
 from app.platform.logging import configure_logging
@@ -79,10 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Use **Authorize** with your email and password to call the protected routes."
         ),
         lifespan=lifespan,
-        swagger_ui_parameters={"persistAuthorization": True},
+        docs_url=None,  # served by install_docs, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(auth_router)
     app.include_router(concerts_router)
     app.include_router(ops_router)

@@ -16,6 +16,7 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()
     "message",
     "asctime",
     "taskName",
+    "color_message",  # uvicorn duplicates its message with ANSI colours
 }
 
 
