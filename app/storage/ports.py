@@ -6,7 +6,7 @@ of `app.storage.errors`, and passes the one contract suite in `tests/storage/`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -80,6 +80,11 @@ class OrderRepository(Protocol):
 
     async def list_for_user(self, user_id: str, limit: int) -> list[Order]:
         """Newest first."""
+
+    async def list_for_concert(
+        self, concert_id: str, statuses: Collection[OrderStatus]
+    ) -> list[Order]:
+        """Every order of the concert in one of these statuses (rebuilding seat state)."""
 
     async def list_due(self, status: OrderStatus, due_before: datetime, limit: int) -> list[Order]:
         """Orders in `status` whose `expires_at` is before `due_before`, oldest first."""

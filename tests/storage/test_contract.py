@@ -481,6 +481,24 @@ class TestOrders:
         assert await store.orders.list_for_user(user_id, limit=2) == newest_first[:2]
         assert await store.orders.list_for_user(uid(), limit=10) == []
 
+    async def test_list_for_concert_by_status(self, store: Store) -> None:
+        concert_id = uid("c-")
+        pending = make_order(concert_id=concert_id, created_at=T0 + timedelta(minutes=2))
+        confirmed = make_order(
+            concert_id=concert_id, status=OrderStatus.CONFIRMED, created_at=T0
+        )
+        expired = make_order(concert_id=concert_id, status=OrderStatus.EXPIRED)
+        elsewhere = make_order(status=OrderStatus.CONFIRMED)
+        for order in (pending, confirmed, expired, elsewhere):
+            await store.orders.add(order)
+
+        live = await store.orders.list_for_concert(
+            concert_id, [OrderStatus.PENDING_PAYMENT, OrderStatus.CONFIRMED]
+        )
+        assert live == [confirmed, pending]  # oldest first
+        assert await store.orders.list_for_concert(concert_id, [OrderStatus.EXPIRED]) == [expired]
+        assert await store.orders.list_for_concert(uid("c-"), list(OrderStatus)) == []
+
     async def test_list_due(self, store: Store) -> None:
         # list_due is not scoped by user or concert, so this test uses a time window nobody
         # else writes in: every other order expires in 2030 (see factories.make_order).

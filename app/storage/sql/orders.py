@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,19 @@ class SqlOrderRepository:
             .where(orders.c.user_id == user_id)
             .order_by(orders.c.created_at.desc(), orders.c.id.desc())
             .limit(limit)
+        )
+        return await self._get_many(query)
+
+    async def list_for_concert(
+        self, concert_id: str, statuses: Collection[OrderStatus]
+    ) -> list[Order]:
+        query = (
+            select(orders)
+            .where(
+                orders.c.concert_id == concert_id,
+                orders.c.status.in_([s.value for s in statuses]),
+            )
+            .order_by(orders.c.created_at, orders.c.id)
         )
         return await self._get_many(query)
 

@@ -110,6 +110,7 @@ orders = Table(
     UniqueConstraint("payment_intent_id"),
     Index(None, "user_id", "created_at"),
     Index(None, "status", "expires_at"),
+    Index(None, "concert_id", "status"),
 )
 
 # One row per sold seat. The primary key (concert_id, seat_id) is what makes a double sale
