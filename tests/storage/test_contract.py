@@ -484,9 +484,7 @@ class TestOrders:
     async def test_list_for_concert_by_status(self, store: Store) -> None:
         concert_id = uid("c-")
         pending = make_order(concert_id=concert_id, created_at=T0 + timedelta(minutes=2))
-        confirmed = make_order(
-            concert_id=concert_id, status=OrderStatus.CONFIRMED, created_at=T0
-        )
+        confirmed = make_order(concert_id=concert_id, status=OrderStatus.CONFIRMED, created_at=T0)
         expired = make_order(concert_id=concert_id, status=OrderStatus.EXPIRED)
         elsewhere = make_order(status=OrderStatus.CONFIRMED)
         for order in (pending, confirmed, expired, elsewhere):

@@ -20,7 +20,6 @@ from sqlalchemy.engine import Connection
 from app.storage.errors import InvalidValue
 from app.storage.sql import SqlStore
 from app.storage.sql.engine import build_engine
-from app.storage.sql.migrate import REPO_ROOT
 from app.storage.sql.tables import metadata
 
 from .conftest import Backend
