@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from app.auth.passwords import PasswordHasher
 from app.auth.tokens import TokenService
 from app.concerts.cache import ConcertCache
+from app.platform.idempotency import Idempotency
 from app.platform.redis import RedisClient
+from app.reservations.engine import SeatEngine
+from app.seats.seatmap import SeatMapCache
+from app.seats.state import SeatState
+from app.seats.stream import SeatEventHub
 from app.settings import Settings
 from app.storage.ports import Store
 
@@ -20,3 +25,8 @@ class Container:
     tokens: TokenService
     passwords: PasswordHasher
     concerts: ConcertCache
+    engine: SeatEngine
+    seat_state: SeatState
+    seat_maps: SeatMapCache
+    seat_events: SeatEventHub
+    idempotency: Idempotency

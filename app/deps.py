@@ -14,7 +14,12 @@ from app.auth.tokens import TokenService
 from app.concerts.cache import ConcertCache
 from app.container import Container
 from app.errors import Forbidden, NotAuthenticated
+from app.platform.idempotency import Idempotency
 from app.platform.redis import RedisClient
+from app.reservations.engine import SeatEngine
+from app.seats.seatmap import SeatMapCache
+from app.seats.state import SeatState
+from app.seats.stream import SeatEventHub
 from app.settings import Settings
 from app.storage.ports import Store
 
@@ -54,6 +59,31 @@ def get_concert_cache(c: ContainerDep) -> ConcertCache:
     return c.concerts
 
 
+def get_engine(c: ContainerDep) -> SeatEngine:
+    return c.engine
+
+
+def get_seat_state(c: ContainerDep) -> SeatState:
+    return c.seat_state
+
+
+def get_seat_maps(c: ContainerDep) -> SeatMapCache:
+    return c.seat_maps
+
+
+def get_seat_events(c: ContainerDep) -> SeatEventHub:
+    return c.seat_events
+
+
+def get_idempotency(c: ContainerDep) -> Idempotency:
+    return c.idempotency
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
+SeatEngineDep = Annotated[SeatEngine, Depends(get_engine)]
+SeatStateDep = Annotated[SeatState, Depends(get_seat_state)]
+SeatMapsDep = Annotated[SeatMapCache, Depends(get_seat_maps)]
+SeatEventHubDep = Annotated[SeatEventHub, Depends(get_seat_events)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 RedisDep = Annotated[RedisClient, Depends(get_redis)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -22,11 +23,18 @@ from app.container import Container
 from app.docs import install_docs
 from app.errors import install_error_handlers
 from app.ops import router as ops_router
+from app.platform.idempotency import Idempotency
 from app.platform.logging import configure_logging
 from app.platform.middleware import RequestContextMiddleware
 from app.platform.redis import build_redis
+from app.reservations.engine import SeatEngine
+from app.seats.router import router as seats_router
+from app.seats.seatmap import SeatMapCache
+from app.seats.state import SeatState
+from app.seats.stream import SeatEventHub
 from app.settings import Settings, UnsafeConfiguration, load_settings
 from app.storage.factory import build_store
+from app.workers.sweeper import HoldSweeper
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +43,10 @@ log = logging.getLogger(__name__)
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     store = build_store(settings)
-    redis = build_redis(settings.redis_url, settings.redis_timeout_seconds)
+    redis = build_redis(
+        settings.redis_url, settings.redis_timeout_seconds, settings.redis_max_connections
+    )
+    engine = SeatEngine(redis)
     container = Container(
         settings=settings,
         redis=redis,
@@ -43,7 +54,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tokens=TokenService(settings),
         passwords=PasswordHasher(),
         concerts=ConcertCache(settings.concert_cache_ttl_seconds),
+        engine=engine,
+        seat_state=SeatState(engine, store),
+        seat_maps=SeatMapCache(),
+        seat_events=SeatEventHub(redis),
+        idempotency=Idempotency(redis),
     )
+    background: list[asyncio.Task[None]] = []
     try:
         await store.initialize()
         if settings.admin_email and settings.admin_password:
@@ -59,12 +76,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             if seeded:
                 log.info("seeded demo concerts", extra={"count": len(seeded)})
         app.state.container = container
+        if settings.sweeper_in_process:
+            sweeper = HoldSweeper(engine, settings.sweeper_interval_seconds)
+            background.append(asyncio.create_task(sweeper.run(), name="hold-sweeper"))
         log.info(
             "service started",
             extra={"env": settings.app_env, "store": settings.store, "redis": settings.redis_url},
         )
         yield
     finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await container.seat_events.close()
         await redis.aclose()
         await store.close()
 
@@ -88,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     app.include_router(auth_router)
     app.include_router(concerts_router)
+    app.include_router(seats_router)
     app.include_router(ops_router)
     if settings.cors_origin_list:
         app.add_middleware(

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_timeout_seconds: float = 2.0
+    redis_max_connections: int = Field(default=64, ge=1)
 
     store: Literal["sql", "mongo", "dynamodb"] = "sql"
     database_url: str = "sqlite+aiosqlite:///./data/encore.db"
@@ -57,7 +58,11 @@ class Settings(BaseSettings):
     seed_demo: bool = False
 
     concert_cache_ttl_seconds: float = Field(default=5.0, ge=0)
-    hold_ttl_seconds: int = Field(default=300, ge=5)
+    hold_ttl_seconds: int = Field(default=300, ge=1)
+    # The hold-expiry sweeper runs inside each app process unless a separate `worker` does it.
+    sweeper_in_process: bool = True
+    sweeper_interval_seconds: float = Field(default=0.25, gt=0, le=60)
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
 
     payment_provider: Literal["simulated", "stripe"] = "simulated"
     cors_origins: str = ""

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Query, status
 from app.api import API_PREFIX
 from app.concerts import service
 from app.concerts.errors import ConcertConflict, ConcertNotFound, LayoutLocked
-from app.concerts.schemas import ConcertCreate, ConcertPage, ConcertPatch, ConcertRead, WarmResult
-from app.deps import AdminUser, ConcertCacheDep, StoreDep
+from app.concerts.schemas import ConcertCreate, ConcertPage, ConcertPatch, ConcertRead
+from app.deps import AdminUser, ConcertCacheDep, SeatEngineDep, StoreDep
 from app.errors import Forbidden, NotAuthenticated, error_responses
 
 router = APIRouter(prefix=f"{API_PREFIX}/concerts", tags=["concerts"])
@@ -23,6 +23,7 @@ DateBound = Query(
 @router.get("", response_model=ConcertPage)
 async def list_concerts(
     store: StoreDep,
+    engine: SeatEngineDep,
     q: Annotated[str | None, Query(max_length=100, description="In title or artist")] = None,
     city: Annotated[str | None, Query(max_length=100)] = None,
     genre: Annotated[str | None, Query(max_length=50)] = None,
@@ -34,6 +35,7 @@ async def list_concerts(
     """Concerts by start time, filtered; follow `next_cursor` for the next page."""
     return await service.search(
         store,
+        engine,
         q=q,
         city=city,
         genre=genre,
@@ -45,9 +47,11 @@ async def list_concerts(
 
 
 @router.get("/{concert_id}", response_model=ConcertRead, responses=error_responses(ConcertNotFound))
-async def get_concert(concert_id: str, store: StoreDep, cache: ConcertCacheDep) -> ConcertRead:
+async def get_concert(
+    concert_id: str, store: StoreDep, cache: ConcertCacheDep, engine: SeatEngineDep
+) -> ConcertRead:
     """A concert with its full venue layout."""
-    return await service.get(store, cache, concert_id)
+    return await service.get(store, cache, engine, concert_id)
 
 
 @router.post(
@@ -69,19 +73,12 @@ async def create_concert(
     responses=error_responses(*_ADMIN, ConcertNotFound, LayoutLocked, ConcertConflict),
 )
 async def patch_concert(
-    concert_id: str, body: ConcertPatch, _: AdminUser, store: StoreDep, cache: ConcertCacheDep
+    concert_id: str,
+    body: ConcertPatch,
+    _: AdminUser,
+    store: StoreDep,
+    cache: ConcertCacheDep,
+    engine: SeatEngineDep,
 ) -> ConcertRead:
-    """Change a concert; the layout is locked once seats are sold (organisers only)."""
-    return await service.patch(store, cache, concert_id, body)
-
-
-@router.post(
-    "/{concert_id}/warm",
-    response_model=WarmResult,
-    responses=error_responses(*_ADMIN, ConcertNotFound),
-)
-async def warm_concert(
-    concert_id: str, _: AdminUser, store: StoreDep, cache: ConcertCacheDep
-) -> WarmResult:
-    """Load a concert ahead of its on-sale (organisers only)."""
-    return await service.warm(store, cache, concert_id)
+    """Change a concert; the layout is locked once seats are held or sold (organisers only)."""
+    return await service.patch(store, cache, engine, concert_id, body)

@@ -133,9 +133,3 @@ class ConcertRead(ConcertSummary):
 class ConcertPage(ResponseBody):
     items: list[ConcertSummary]
     next_cursor: str | None
-
-
-class WarmResult(ResponseBody):
-    concert_id: str
-    seats: int
-    warmed_at: AwareDatetime

@@ -23,9 +23,9 @@ from app.concerts.schemas import (
     SectionCreate,
     SectionRead,
     VenueRead,
-    WarmResult,
 )
 from app.errors import ValidationError
+from app.reservations.engine import SeatEngine
 from app.storage.cursor import InvalidCursor
 from app.storage.errors import RecordNotFound, VersionConflict
 from app.storage.ports import Store
@@ -52,8 +52,9 @@ def concert_status(concert: Concert, seats_available: int, now: datetime) -> Con
     return "on_sale" if seats_available > 0 else "sold_out"
 
 
-def to_summary(concert: Concert, sold: int, now: datetime) -> ConcertSummary:
-    available = max(concert.seats_total - sold, 0)
+def to_summary(concert: Concert, taken: int, now: datetime) -> ConcertSummary:
+    """`taken`: seats held or sold."""
+    available = max(concert.seats_total - taken, 0)
     prices = [s.price_cents for s in concert.sections] or [0]
     return ConcertSummary(
         id=concert.id,
@@ -71,9 +72,9 @@ def to_summary(concert: Concert, sold: int, now: datetime) -> ConcertSummary:
     )
 
 
-def to_read(concert: Concert, sold: int, now: datetime) -> ConcertRead:
+def to_read(concert: Concert, taken: int, now: datetime) -> ConcertRead:
     return ConcertRead(
-        **to_summary(concert, sold, now).model_dump(),
+        **to_summary(concert, taken, now).model_dump(),
         description=concert.description,
         max_tickets_per_user=concert.max_tickets_per_user,
         queue=QueueRead(
@@ -105,6 +106,19 @@ async def _sold(store: Store, concert_id: str) -> int:
     return (await store.sales.count_sold([concert_id])).get(concert_id, 0)
 
 
+async def unavailable_counts(
+    store: Store, engine: SeatEngine, concert_ids: list[str]
+) -> dict[str, int]:
+    """Seats not available per concert: held + sold from the live seat state where Redis has
+    it, else sold from the store (a concert nobody has warmed or touched yet)."""
+    live = await engine.counts(concert_ids)
+    missing = [c for c in concert_ids if c not in live]
+    sold = await store.sales.count_sold(missing) if missing else {}
+    out = {c: counts.held + counts.sold for c, counts in live.items()}
+    out.update({c: sold.get(c, 0) for c in missing})
+    return out
+
+
 async def create(store: Store, cache: ConcertCache, body: ConcertCreate) -> ConcertRead:
     now = datetime.now(UTC)
     concert = Concert(
@@ -129,13 +143,16 @@ async def create(store: Store, cache: ConcertCache, body: ConcertCreate) -> Conc
     return to_read(concert, 0, now)
 
 
-async def get(store: Store, cache: ConcertCache, concert_id: str) -> ConcertRead:
+async def get(
+    store: Store, cache: ConcertCache, engine: SeatEngine, concert_id: str
+) -> ConcertRead:
     concert = await load(store, cache, concert_id)
-    return to_read(concert, await _sold(store, concert_id), datetime.now(UTC))
+    taken = await unavailable_counts(store, engine, [concert_id])
+    return to_read(concert, taken[concert_id], datetime.now(UTC))
 
 
 async def patch(
-    store: Store, cache: ConcertCache, concert_id: str, body: ConcertPatch
+    store: Store, cache: ConcertCache, engine: SeatEngine, concert_id: str, body: ConcertPatch
 ) -> ConcertRead:
     current = await store.concerts.get(concert_id)  # never the cache: we write on top of it
     if current is None:
@@ -157,7 +174,7 @@ async def patch(
     if body.sections is not None:
         sections = _sections(body.sections)
         if layout_signature(sections) != layout_signature(current.sections):
-            if sold:
+            if sold or await engine.live_holds(concert_id):
                 raise LayoutLocked()
             changes["sections"] = sections
     if "currency" in changes and changes["currency"] != current.currency and sold:
@@ -173,7 +190,11 @@ async def patch(
     except RecordNotFound as exc:
         raise ConcertNotFound() from exc
     cache.drop(concert_id)
-    return to_read(stored, sold, now)
+    if "sections" in changes:
+        # Seat indexes changed meaning: the next use rebuilds the seat state from the store.
+        await engine.reset(concert_id)
+    taken = await unavailable_counts(store, engine, [concert_id])
+    return to_read(stored, taken[concert_id], now)
 
 
 def parse_bound(field: str, raw: str | None, *, end_of_day: bool) -> datetime | None:
@@ -193,6 +214,7 @@ def parse_bound(field: str, raw: str | None, *, end_of_day: bool) -> datetime | 
 
 async def search(
     store: Store,
+    engine: SeatEngine,
     *,
     q: str | None,
     city: str | None,
@@ -215,18 +237,9 @@ async def search(
         page = await store.concerts.search(flt, limit, cursor or None)
     except InvalidCursor as exc:
         raise ValidationError("cursor", str(exc)) from exc
-    sold = await store.sales.count_sold([c.id for c in page.items])
+    taken = await unavailable_counts(store, engine, [c.id for c in page.items])
     now = datetime.now(UTC)
     return ConcertPage(
-        items=[to_summary(c, sold.get(c.id, 0), now) for c in page.items],
+        items=[to_summary(c, taken[c.id], now) for c in page.items],
         next_cursor=page.next_cursor,
     )
-
-
-async def warm(store: Store, cache: ConcertCache, concert_id: str) -> WarmResult:
-    """Load the concert into this process's cache ahead of its on-sale."""
-    concert = await store.concerts.get(concert_id)
-    if concert is None:
-        raise ConcertNotFound()
-    cache.put(concert)
-    return WarmResult(concert_id=concert.id, seats=concert.seats_total, warmed_at=datetime.now(UTC))

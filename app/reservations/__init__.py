@@ -1,0 +1,1 @@
+"""The Redis seat engine: atomic holds, sales and expiry in Lua (the hot path)."""

@@ -1,0 +1,293 @@
+"""Typed calls into the seat engine's Lua scripts (lua/*.lua, each with a contract header).
+
+Every key of one concert carries the hash tag `{c:<id>}`, so each script touches one slot
+and runs unchanged on Redis Cluster. Scripts are registered once per client; redis-py sends
+EVALSHA and falls back to EVAL if the server lost its script cache.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from redis.commands.core import AsyncScript
+
+from app.platform.redis import RedisClient
+
+ACTIVE_CONCERTS_KEY = "encore:active-concerts"
+# How often one process re-registers a concert with live holds for the sweeper; the sweeper
+# only forgets a concert that has no live holds and was not registered for longer than this
+# plus a margin, so a registration is never lost (see Sweeper).
+ACTIVE_REFRESH_SECONDS = 10.0
+ACTIVE_FORGET_AFTER_SECONDS = 15.0
+
+
+class NotLoaded(Exception):
+    """The concert's seat state is not in Redis (never warmed, flushed, failed over)."""
+
+
+def concert_keys(concert_id: str) -> list[str]:
+    tag = f"{{c:{concert_id}}}"
+    return [f"{tag}:{name}" for name in ("seats", "holds", "exp", "users", "meta", "events")]
+
+
+def events_channel(concert_id: str) -> str:
+    return concert_keys(concert_id)[5]
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    expires_at_ms: int
+    version: int
+    indexes: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    indexes: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OverCap:
+    already: int
+
+
+@dataclass(frozen=True, slots=True)
+class SoldOut:
+    pass
+
+
+HoldOutcome = Held | Taken | OverCap | SoldOut
+
+
+@dataclass(frozen=True, slots=True)
+class HoldInfo:
+    expires_at_ms: int
+    indexes: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    version: int
+    seats: str  # one character per seat index: A, H, S or X
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    available: int
+    held: int
+    sold: int
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    released: int
+    live_holds: int
+
+
+def _read_lua(name: str) -> str:
+    return resources.files("app.reservations").joinpath("lua", name).read_text()
+
+
+_SCRIPTS = (
+    "hold",
+    "hold_best",
+    "release",
+    "extend",
+    "sell",
+    "expire",
+    "snapshot",
+    "hold_get",
+    "load",
+)
+
+_FORGET_LUA = """
+-- KEYS[1] active concerts zset; ARGV: concert id, registered-before (ms)
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) < tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class SeatEngine:
+    def __init__(self, redis: RedisClient, *, sweep_limit: int = 200) -> None:
+        self._redis = redis
+        self._sweep_limit = sweep_limit
+        lib = _read_lua("_lib.lua")
+        self._scripts: dict[str, AsyncScript] = {
+            name: redis.register_script(lib + "\n" + _read_lua(f"{name}.lua")) for name in _SCRIPTS
+        }
+        self._forget = redis.register_script(_FORGET_LUA)
+        self._registered: dict[str, float] = {}
+
+    async def _call(self, name: str, concert_id: str, *args: str | int) -> list[Any]:
+        reply = await self._scripts[name](keys=concert_keys(concert_id), args=list(args))
+        if isinstance(reply, list) and reply and _text(reply[0]) == "NOT_LOADED":
+            raise NotLoaded(concert_id)
+        assert isinstance(reply, list)
+        return reply
+
+    async def hold(
+        self,
+        concert_id: str,
+        hold_id: str,
+        user_id: str,
+        indexes: list[int],
+        *,
+        cap: int,
+        ttl_ms: int,
+    ) -> HoldOutcome:
+        reply = await self._call(
+            "hold", concert_id, hold_id, user_id, ttl_ms, cap, self._sweep_limit, *indexes
+        )
+        status = _text(reply[0])
+        if status == "OK":
+            await self._register(concert_id)
+            return Held(int(reply[1]), int(reply[2]), tuple(indexes))
+        if status == "TAKEN":
+            return Taken(tuple(int(i) for i in reply[1:]))
+        if status == "CAP":
+            return OverCap(int(reply[1]))
+        raise ValueError(f"hold script refused seat index {_text(reply[1])}")
+
+    async def hold_best(
+        self,
+        concert_id: str,
+        hold_id: str,
+        user_id: str,
+        quantity: int,
+        rows: list[tuple[int, int]],
+        *,
+        cap: int,
+        ttl_ms: int,
+    ) -> HoldOutcome:
+        row_args = [n for first, length in rows for n in (first, length)]
+        reply = await self._call(
+            "hold_best",
+            concert_id,
+            hold_id,
+            user_id,
+            ttl_ms,
+            cap,
+            self._sweep_limit,
+            quantity,
+            *row_args,
+        )
+        status = _text(reply[0])
+        if status == "OK":
+            await self._register(concert_id)
+            return Held(int(reply[1]), int(reply[2]), tuple(int(i) for i in reply[3:]))
+        if status == "CAP":
+            return OverCap(int(reply[1]))
+        return SoldOut()
+
+    async def release(self, concert_id: str, hold_id: str, user_id: str) -> bool:
+        reply = await self._call("release", concert_id, hold_id, user_id, self._sweep_limit)
+        return _text(reply[0]) == "OK"
+
+    async def extend(
+        self, concert_id: str, hold_id: str, user_id: str, ttl_ms: int
+    ) -> HoldInfo | None:
+        reply = await self._call("extend", concert_id, hold_id, user_id, ttl_ms, self._sweep_limit)
+        if _text(reply[0]) != "OK":
+            return None
+        await self._register(concert_id)
+        return HoldInfo(int(reply[1]), tuple(int(i) for i in reply[2:]))
+
+    async def sell(self, concert_id: str, hold_id: str, user_id: str, indexes: list[int]) -> int:
+        """Mark seats sold (after the durable store recorded the sale); returns the version."""
+        reply = await self._call("sell", concert_id, hold_id, user_id, self._sweep_limit, *indexes)
+        return int(reply[1])
+
+    async def get_hold(self, concert_id: str, hold_id: str, user_id: str) -> HoldInfo | None:
+        reply = await self._scripts["hold_get"](
+            keys=concert_keys(concert_id), args=[hold_id, user_id]
+        )
+        if _text(reply[0]) != "OK":
+            return None
+        return HoldInfo(int(reply[1]), tuple(int(i) for i in reply[2:]))
+
+    async def expire(self, concert_id: str) -> Expired | None:
+        """Release due holds (one bounded batch); None if the concert is not loaded."""
+        reply = await self._scripts["expire"](
+            keys=concert_keys(concert_id), args=[self._sweep_limit]
+        )
+        if int(reply[0]) < 0:
+            return None
+        return Expired(released=int(reply[0]), live_holds=int(reply[1]))
+
+    async def snapshot(self, concert_id: str) -> Snapshot:
+        reply = await self._call("snapshot", concert_id)
+        return Snapshot(version=int(reply[0]), seats=_text(reply[1]))
+
+    async def load(
+        self,
+        concert_id: str,
+        seats: str,
+        holds: dict[str, dict[str, Any]],
+        users: dict[str, int],
+    ) -> bool:
+        """Install rebuilt state unless some is already there; True if installed."""
+        reply = await self._scripts["load"](
+            keys=concert_keys(concert_id),
+            args=[seats, json.dumps(holds), json.dumps(users)],
+        )
+        installed = int(reply[0]) == 1
+        if installed and holds:
+            await self._register(concert_id, force=True)
+        return installed
+
+    async def counts(self, concert_ids: list[str]) -> dict[str, Counts]:
+        """Seat counts of the loaded concerts among these (one round trip per slot)."""
+        if not concert_ids:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for concert_id in concert_ids:
+            pipe.hmget(concert_keys(concert_id)[4], ["A", "H", "S"])
+        replies = await pipe.execute()
+        out: dict[str, Counts] = {}
+        for concert_id, values in zip(concert_ids, replies, strict=True):
+            if values[0] is not None:
+                available, held, sold = (int(v or 0) for v in values)
+                out[concert_id] = Counts(available, held, sold)
+        return out
+
+    async def is_loaded(self, concert_id: str) -> bool:
+        return bool(await self._redis.exists(concert_keys(concert_id)[0]))
+
+    async def live_holds(self, concert_id: str) -> int:
+        return int(await self._redis.zcard(concert_keys(concert_id)[2]))
+
+    async def reset(self, concert_id: str) -> None:
+        """Forget the concert's state (its layout changed before any sale or hold)."""
+        # One DEL per key: in a cluster a multi-key DEL is fine here (one slot), but keep it
+        # explicit so nothing depends on that.
+        for key in concert_keys(concert_id)[:5]:
+            await self._redis.delete(key)
+
+    # --- the sweeper's registry of concerts with live holds -------------------------------
+
+    async def _register(self, concert_id: str, *, force: bool = False) -> None:
+        now = time.monotonic()
+        last = self._registered.get(concert_id)
+        if force or last is None or now - last > ACTIVE_REFRESH_SECONDS:
+            self._registered[concert_id] = now
+            await self._redis.zadd(ACTIVE_CONCERTS_KEY, {concert_id: time.time() * 1000})
+
+    async def active_concerts(self) -> list[str]:
+        members = await self._redis.zrange(ACTIVE_CONCERTS_KEY, 0, -1)
+        return [_text(m) for m in members]
+
+    async def forget_if_idle(self, concert_id: str) -> bool:
+        """Drop a concert without live holds from the registry, unless registered recently."""
+        cutoff = (time.time() - ACTIVE_FORGET_AFTER_SECONDS) * 1000
+        return bool(await self._forget(keys=[ACTIVE_CONCERTS_KEY], args=[concert_id, cutoff]))

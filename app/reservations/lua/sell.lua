@@ -1,0 +1,26 @@
+--[[ sell: mark seats sold after the durable store has recorded the sale (the store is the
+truth for sold seats, so this never refuses). The hold, if still there, is consumed: its
+seats move from the user's held count to their bought count.
+KEYS: seats, holds, exp, users, meta, events (see _lib.lua)
+ARGV: hold id (may be empty), user id, sweep limit, seat index...
+Returns {'OK', version} or {'NOT_LOADED'}.
+]]
+if not is_loaded() then return {'NOT_LOADED'} end
+local hold_id, user, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local now = now_ms()
+local counted = 0
+local raw = hold_id ~= '' and redis.call('HGET', K.holds, hold_id)
+if raw then
+  local hold = cjson.decode(raw)
+  if hold.u == user then
+    redis.call('HDEL', K.holds, hold_id)
+    redis.call('ZREM', K.exp, hold_id)
+    counted = #hold.s
+  end
+end
+for i = 4, #ARGV do
+  set_seat(tonumber(ARGV[i]), 'S')
+end
+add_user_seats(user, (#ARGV - 3) - counted)
+expire_due(now, limit)
+return {'OK', publish()}

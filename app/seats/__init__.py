@@ -1,0 +1,1 @@
+"""Seats: the live seat map, holds (explicit and best available) and the SSE stream."""

@@ -1,0 +1,165 @@
+"""Holds and the seat map: every decision is one atomic Lua call in the seat engine."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from app.concerts import service as concerts_service
+from app.concerts.cache import ConcertCache
+from app.concerts.errors import ConcertNotFound
+from app.errors import ValidationError
+from app.reservations.engine import Held, HoldInfo, OverCap, SeatEngine, SoldOut, Taken
+from app.seats.errors import (
+    HoldLimitExceeded,
+    HoldNotFound,
+    SaleNotOpen,
+    SeatsUnavailable,
+    UnknownSeats,
+)
+from app.seats.index import SeatIndex, seat_index
+from app.seats.schemas import HoldCreate, HoldRead, WarmResult
+from app.seats.seatmap import SeatMapCache
+from app.seats.state import SeatState
+from app.storage.ports import Store
+from app.storage.records import Concert
+
+# A hold id names its concert, so GET/DELETE /holds/{id} find the concert's keys directly.
+_HOLD_SEPARATOR = "."
+
+
+def new_hold_id(concert_id: str) -> str:
+    return f"{concert_id}{_HOLD_SEPARATOR}{secrets.token_urlsafe(12)}"
+
+
+def concert_of_hold(hold_id: str) -> str:
+    concert_id, sep, token = hold_id.rpartition(_HOLD_SEPARATOR)
+    if not sep or not concert_id or not token:
+        raise HoldNotFound()
+    return concert_id
+
+
+def _ms_to_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def check_sale_open(concert: Concert, now: datetime) -> None:
+    if now < concert.on_sale_at:
+        raise SaleNotOpen(
+            f"The sale opens at {concert.on_sale_at.isoformat()}; try again then.",
+            on_sale_at=concert.on_sale_at.isoformat(),
+        )
+    if now >= concert.starts_at:
+        raise SaleNotOpen("This concert has started; sales are closed.")
+
+
+def _hold_read(concert: Concert, index: SeatIndex, hold_id: str, info: HoldInfo) -> HoldRead:
+    return HoldRead(
+        id=hold_id,
+        concert_id=concert.id,
+        seat_ids=[index.seat_ids[i] for i in info.indexes],
+        expires_at=_ms_to_datetime(info.expires_at_ms),
+        amount_cents=index.amount_cents(info.indexes),
+        currency=concert.currency,
+    )
+
+
+async def create_hold(
+    store: Store,
+    cache: ConcertCache,
+    state: SeatState,
+    *,
+    user_id: str,
+    concert_id: str,
+    body: HoldCreate,
+    ttl_seconds: int,
+) -> HoldRead:
+    concert = await concerts_service.load(store, cache, concert_id)
+    check_sale_open(concert, datetime.now(UTC))
+    index = seat_index(concert)
+    engine = state.engine
+    hold_id = new_hold_id(concert.id)
+    ttl_ms = ttl_seconds * 1000
+    cap = concert.max_tickets_per_user
+    if body.seat_ids is not None:
+        unknown = [s for s in body.seat_ids if s not in index.position]
+        if unknown:
+            raise UnknownSeats(unknown=unknown)
+        positions = [index.position[s] for s in body.seat_ids]
+        outcome = await state.run(
+            concert,
+            lambda: engine.hold(concert.id, hold_id, user_id, positions, cap=cap, ttl_ms=ttl_ms),
+        )
+    else:
+        assert body.quantity is not None
+        if body.section_id is not None and not index.has_section(body.section_id):
+            raise ValidationError("section_id", "no section with this id in the concert")
+        rows = index.rows_of(body.section_id)
+        quantity = body.quantity
+        outcome = await state.run(
+            concert,
+            lambda: engine.hold_best(
+                concert.id, hold_id, user_id, quantity, rows, cap=cap, ttl_ms=ttl_ms
+            ),
+        )
+    if isinstance(outcome, Held):
+        return _hold_read(concert, index, hold_id, HoldInfo(outcome.expires_at_ms, outcome.indexes))
+    if isinstance(outcome, Taken):
+        raise SeatsUnavailable(unavailable=[index.seat_ids[i] for i in outcome.indexes])
+    if isinstance(outcome, OverCap):
+        raise HoldLimitExceeded(
+            f"You already hold or bought {outcome.already} of the "
+            f"{concert.max_tickets_per_user} tickets one buyer may have for this concert.",
+            limit=concert.max_tickets_per_user,
+            already=outcome.already,
+        )
+    assert isinstance(outcome, SoldOut)
+    raise SeatsUnavailable(
+        "Not enough seats are left for that request; try a smaller quantity or another section.",
+        unavailable=[],
+    )
+
+
+async def _hold_concert(store: Store, cache: ConcertCache, hold_id: str) -> Concert:
+    concert = await cache.get(concert_of_hold(hold_id), store.concerts.get)
+    if concert is None:
+        raise HoldNotFound()
+    return concert
+
+
+async def get_hold(
+    store: Store, cache: ConcertCache, engine: SeatEngine, *, user_id: str, hold_id: str
+) -> HoldRead:
+    concert = await _hold_concert(store, cache, hold_id)
+    info = await engine.get_hold(concert.id, hold_id, user_id)
+    if info is None:
+        raise HoldNotFound()
+    return _hold_read(concert, seat_index(concert), hold_id, info)
+
+
+async def release_hold(
+    store: Store, cache: ConcertCache, state: SeatState, *, user_id: str, hold_id: str
+) -> None:
+    concert = await _hold_concert(store, cache, hold_id)
+    released = await state.run(concert, lambda: state.engine.release(concert.id, hold_id, user_id))
+    if not released:
+        raise HoldNotFound()
+
+
+async def seat_map(
+    store: Store, cache: ConcertCache, state: SeatState, maps: SeatMapCache, concert_id: str
+) -> bytes:
+    concert = await concerts_service.load(store, cache, concert_id)
+    snapshot = await state.run(concert, lambda: state.engine.snapshot(concert.id))
+    return maps.get(concert, snapshot)
+
+
+async def warm(store: Store, cache: ConcertCache, state: SeatState, concert_id: str) -> WarmResult:
+    """Load layout and seat state into Redis and this process's cache before an on-sale."""
+    concert = await store.concerts.get(concert_id)
+    if concert is None:
+        raise ConcertNotFound()
+    cache.put(concert)
+    seat_index(concert)
+    await state.ensure_loaded(concert)
+    return WarmResult(concert_id=concert.id, seats=concert.seats_total, warmed_at=datetime.now(UTC))

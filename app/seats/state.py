@@ -1,0 +1,87 @@
+"""Keeping a concert's seat state in Redis: rebuilt from the durable store when missing.
+
+Redis may lose a concert's state (never warmed, FLUSHALL, failover). It is then rebuilt
+before any read or hold is served, from what the store knows: sold seats, and the seats of
+orders still waiting for payment (held until their payment window ends). A sold seat never
+shows as available again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from app.reservations.engine import NotLoaded, SeatEngine
+from app.seats.index import SeatIndex, seat_index
+from app.storage.ports import Store
+from app.storage.records import Concert, OrderStatus
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class SeatState:
+    def __init__(self, engine: SeatEngine, store: Store) -> None:
+        self.engine = engine
+        self._store = store
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def run(self, concert: Concert, call: Callable[[], Awaitable[T]]) -> T:
+        """Run an engine call; if the concert is not loaded, rebuild it and run it again."""
+        try:
+            return await call()
+        except NotLoaded:
+            await self.ensure_loaded(concert)
+            return await call()
+
+    async def ensure_loaded(self, concert: Concert) -> bool:
+        """Load the concert's state unless Redis has it; True if this call installed it."""
+        lock = self._locks.setdefault(concert.id, asyncio.Lock())
+        async with lock:  # one rebuild per process at a time; `load` is NX across processes
+            if await self.engine.is_loaded(concert.id):
+                return False
+            seats, holds, users = await self._rebuild(concert, seat_index(concert))
+            installed = await self.engine.load(concert.id, seats, holds, users)
+            if installed:
+                log.info(
+                    "seat state rebuilt",
+                    extra={"concert_id": concert.id, "sold": seats.count("S"), "holds": len(holds)},
+                )
+            return installed
+
+    async def _rebuild(
+        self, concert: Concert, index: SeatIndex
+    ) -> tuple[str, dict[str, dict[str, Any]], dict[str, int]]:
+        states = bytearray(b"A" * index.size)
+        sold = await self._store.sales.sold_seats(concert.id)
+        for seat_id in sold:
+            position = index.position.get(seat_id)
+            if position is not None:
+                states[position] = ord("S")
+        orders = await self._store.orders.list_for_concert(
+            concert.id, [OrderStatus.PENDING_PAYMENT, OrderStatus.CONFIRMED]
+        )
+        now = datetime.now(UTC)
+        holds: dict[str, dict[str, Any]] = {}
+        users: dict[str, int] = {}
+        for order in orders:
+            positions = [index.position[s] for s in order.seat_ids if s in index.position]
+            if order.status is OrderStatus.CONFIRMED:
+                users[order.user_id] = users.get(order.user_id, 0) + len(positions)
+                continue
+            if order.expires_at <= now:
+                continue  # its payment window is over: the seats are free again
+            free = [p for p in positions if states[p] == ord("A")]
+            for p in free:
+                states[p] = ord("H")
+            holds[order.hold_id] = {
+                "u": order.user_id,
+                "e": int(order.expires_at.timestamp() * 1000),
+                "s": free,
+            }
+            users[order.user_id] = users.get(order.user_id, 0) + len(free)
+        return states.decode(), {k: v for k, v in holds.items() if v["s"]}, users

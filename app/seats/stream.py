@@ -1,0 +1,183 @@
+"""Live seat changes over Server-Sent Events.
+
+One Redis pub/sub connection per process, shared by every listener of every concert: the
+hub subscribes to a concert's channel while it has listeners and fans each message out to
+in-process queues. A listener that falls behind (full queue) or a state reload gets a fresh
+snapshot instead of a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio.client import PubSub
+
+from app.platform.redis import RedisClient
+from app.reservations.engine import events_channel
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    version: int
+    changes: dict[int, str]  # seat index -> new state
+
+
+RESYNC = None  # queued when the listener must start again from a snapshot
+
+Item = Change | None
+
+
+@dataclass(slots=True)
+class _Topic:
+    listeners: set[asyncio.Queue[Item]] = field(default_factory=set)
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class SeatEventHub:
+    def __init__(self, redis: RedisClient) -> None:
+        self._redis = redis
+        self._pubsub: PubSub | None = None
+        self._topics: dict[str, _Topic] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def listen(self, concert_id: str) -> AsyncIterator[asyncio.Queue[Item]]:
+        """A queue of this concert's changes, from the moment the subscription is live."""
+        queue: asyncio.Queue[Item] = asyncio.Queue(QUEUE_SIZE)
+        channel = events_channel(concert_id)
+        async with self._lock:
+            topic = self._topics.get(channel)
+            if topic is None:
+                topic = self._topics[channel] = _Topic()
+                await self._ensure_pubsub().subscribe(channel)
+                self._ensure_reader()
+            topic.listeners.add(queue)
+        try:
+            await asyncio.wait_for(topic.subscribed.wait(), timeout=5)
+            yield queue
+        finally:
+            async with self._lock:
+                topic.listeners.discard(queue)
+                if not topic.listeners and self._topics.get(channel) is topic:
+                    del self._topics[channel]
+                    if self._pubsub is not None:
+                        await self._pubsub.unsubscribe(channel)
+
+    def listener_count(self) -> int:
+        return sum(len(t.listeners) for t in self._topics.values())
+
+    def _ensure_pubsub(self) -> PubSub:
+        if self._pubsub is None:
+            self._pubsub = self._redis.pubsub()
+        return self._pubsub
+
+    def _ensure_reader(self) -> None:
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read(), name="seat-event-hub")
+
+    async def _read(self) -> None:
+        pubsub = self._ensure_pubsub()
+        while self._topics:
+            try:
+                message = await pubsub.get_message(timeout=1.0)
+            except Exception:
+                # Redis went away: tell every listener to resnapshot, then keep trying.
+                log.warning("seat event subscription lost; listeners resync", exc_info=True)
+                self._broadcast_resync()
+                await asyncio.sleep(1.0)
+                continue
+            if message is not None:
+                self._dispatch(message)
+
+    def _broadcast_resync(self) -> None:
+        for topic in self._topics.values():
+            for queue in topic.listeners:
+                _offer(queue, RESYNC)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        channel = message["channel"]
+        channel = channel.decode() if isinstance(channel, bytes) else str(channel)
+        topic = self._topics.get(channel)
+        if topic is None:
+            return
+        if message["type"] == "subscribe":
+            topic.subscribed.set()
+            return
+        if message["type"] != "message":
+            return
+        payload = json.loads(message["data"])
+        if payload.get("reload"):
+            item: Item = RESYNC
+        else:
+            flat = payload["c"]
+            item = Change(
+                version=int(payload["v"]),
+                changes={int(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)},
+            )
+        for queue in topic.listeners:
+            _offer(queue, item)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._pubsub is not None:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+def _offer(queue: asyncio.Queue[Item], item: Item) -> None:
+    try:
+        queue.put_nowait(item)
+    except asyncio.QueueFull:
+        # Too slow to keep up: drop what is queued and make it start over from a snapshot.
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(RESYNC)
+
+
+def sse(event: str, data: str, event_id: int | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {data}\n\n".encode()
+
+
+async def seat_events(
+    hub: SeatEventHub,
+    concert_id: str,
+    snapshot: Callable[[], Awaitable[tuple[int, bytes]]],
+    seat_ids: tuple[str, ...],
+    heartbeat_seconds: float,
+) -> AsyncIterator[bytes]:
+    """The SSE stream: a snapshot, then changes newer than it; heartbeats while idle.
+
+    A client reconnecting with Last-Event-ID simply gets a fresh snapshot: it is cheap
+    (cached per version) and can't miss anything, unlike replaying a change log.
+    """
+    async with hub.listen(concert_id) as queue:
+        version, body = await snapshot()
+        yield b"retry: 2000\n\n" + sse("snapshot", body.decode(), version)
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), timeout=heartbeat_seconds)
+            except TimeoutError:
+                yield b": heartbeat\n\n"
+                continue
+            if item is RESYNC:
+                version, body = await snapshot()
+                yield sse("snapshot", body.decode(), version)
+            elif item.version > version:
+                version = item.version
+                seats = {seat_ids[i]: state for i, state in item.changes.items()}
+                data = json.dumps({"version": version, "seats": seats}, separators=(",", ":"))
+                yield sse("change", data, version)

@@ -1,0 +1,1 @@
+"""Background loops: run inside the app processes, or alone with `python -m app worker`."""
