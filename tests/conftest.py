@@ -49,6 +49,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "admin_password": ADMIN_PASSWORD,
         "log_json": False,
         "log_level": "WARNING",
+        "sse_heartbeat_seconds": 0.5,
     }
     values.update(overrides)
     return Settings(**values)
@@ -105,6 +106,13 @@ async def signup(client: httpx.AsyncClient, password: str = "correct-horse-1") -
 @pytest.fixture
 async def user(client: httpx.AsyncClient) -> Account:
     return await signup(client)
+
+
+def token_headers(app: FastAPI, user_id: str, role: str = "user") -> dict[str, str]:
+    """Headers of a user that needs no account row (holds only read the token): lets tests
+    act as hundreds of distinct buyers without hashing hundreds of passwords."""
+    token = app.state.container.tokens.issue("access", user_id, role).token
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

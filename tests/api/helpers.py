@@ -1,0 +1,39 @@
+"""Helpers shared by the API tests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+CONCERTS = "/api/v1/concerts"
+
+
+def concert_body(**overrides: Any) -> dict[str, Any]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    body: dict[str, Any] = {
+        "title": f"Show {uuid.uuid4().hex[:8]}",
+        "artist": "The Testers",
+        "genre": "rock",
+        "venue": {"name": "Hall", "city": "Utrecht"},
+        "starts_at": (now + timedelta(days=30)).isoformat(),
+        "on_sale_at": (now - timedelta(days=1)).isoformat(),
+        "currency": "EUR",
+        "sections": [
+            {"name": "Floor", "price_cents": 5000, "rows": 2, "seats_per_row": 3},
+            {"name": "Balcony", "price_cents": 3000, "rows": 1, "seats_per_row": 4},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+async def create_concert(
+    client: httpx.AsyncClient, headers: dict[str, str], **overrides: Any
+) -> dict[str, Any]:
+    r = await client.post(CONCERTS, json=concert_body(**overrides), headers=headers)
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
