@@ -163,7 +163,7 @@ async def test_unknown_seats_and_bad_bodies(
     assert r.status_code == 422
     assert r.json()["error"] == "UnknownSeats"
     assert r.json()["unknown"] == ["floor-Z-9", "nope"]
-    for body in (
+    bad_bodies: list[dict[str, Any]] = [
         {},
         {"seat_ids": ["floor-A-1"], "quantity": 1},
         {"seat_ids": ["floor-A-1", "floor-A-1"]},
@@ -173,7 +173,8 @@ async def test_unknown_seats_and_bad_bodies(
         {"seat_ids": [f"s{i}" for i in range(101)]},
         {"quantity": 1, "user_id": "someone-else"},
         {"seat_ids": ["floor-A-1"], "section_id": "floor"},
-    ):
+    ]
+    for body in bad_bodies:
         r = await hold(client, c["id"], me, **body)
         assert r.status_code == 422, body
         assert r.json()["error"] == "ValidationError"
