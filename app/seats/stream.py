@@ -32,9 +32,17 @@ class Change:
     changes: dict[int, str]  # seat index -> new state
 
 
-RESYNC = None  # queued when the listener must start again from a snapshot
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """Start again from a snapshot: the state was reloaded (at `version`), or events may have
+    been lost (version None: a full queue, a lost subscription)."""
 
-Item = Change | None
+    version: int | None = None
+
+
+RESYNC = Resync()
+
+Item = Change | Resync
 
 
 @dataclass(slots=True)
@@ -118,7 +126,7 @@ class SeatEventHub:
             return
         payload = json.loads(message["data"])
         if payload.get("reload"):
-            item: Item = RESYNC
+            item: Item = Resync(int(payload["v"]))
         else:
             flat = payload["c"]
             item = Change(
@@ -173,9 +181,12 @@ async def seat_events(
             except TimeoutError:
                 yield b": heartbeat\n\n"
                 continue
-            if item is RESYNC:
-                version, body = await snapshot()
-                yield sse("snapshot", body.decode(), version)
+            if isinstance(item, Resync):
+                # A reload our own snapshot already shows (the first read of a concert
+                # rebuilds it) needs no second snapshot.
+                if item.version is None or item.version > version:
+                    version, body = await snapshot()
+                    yield sse("snapshot", body.decode(), version)
             elif item.version > version:
                 version = item.version
                 seats = {seat_ids[i]: state for i, state in item.changes.items()}

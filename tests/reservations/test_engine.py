@@ -272,3 +272,11 @@ async def test_load_installs_holds_that_still_expire(engine: SeatEngine) -> None
 async def _redis_time_ms(engine: SeatEngine) -> int:
     seconds, micros = await engine._redis.time()
     return int(seconds) * 1000 + int(micros) // 1000
+
+
+async def test_versions_never_go_backwards_across_a_reset(engine: SeatEngine, concert: str) -> None:
+    held = await engine.hold(concert, hid(), "u1", [0], cap=8, ttl_ms=TTL)
+    assert isinstance(held, Held)
+    await engine.reset(concert)  # as after FLUSHALL: the counter itself is gone
+    assert await engine.load(concert, "A" * 100, {}, {})
+    assert (await engine.snapshot(concert)).version > held.version

@@ -8,7 +8,8 @@ ever touches one cluster slot):
   KEYS[4] users   hash   user id -> seats held + bought by that user for this concert
   KEYS[5] meta    hash   v = version (bumped on every change), n = seat count,
                          A / H / S = how many seats are in each state
-  KEYS[6] events  pub/sub channel: cjson {v = version, c = {index, state, index, state, ...}}
+  KEYS[6] events  pub/sub channel: cjson {v = "version", c = {index, state, index, state, ...}}
+                  or {v = "version", reload = true} after a rebuild
 Time comes from Redis (TIME), never from the app servers, whose clocks drift.
 ]]
 
@@ -77,7 +78,9 @@ local function publish()
     return tonumber(redis.call('HGET', K.meta, 'v') or '0')
   end
   local version = redis.call('HINCRBY', K.meta, 'v', 1)
-  redis.call('PUBLISH', K.events, cjson.encode({v = version, c = changes}))
+  -- The version as a string: cjson prints numbers with 14 significant digits, and versions
+  -- start from a microsecond timestamp (see load.lua).
+  redis.call('PUBLISH', K.events, cjson.encode({v = string.format('%d', version), c = changes}))
   return version
 end
 

@@ -1,0 +1,470 @@
+"""Shared pieces of the benchmarks: a private Redis, the service under uvicorn, CPU meters,
+a closed-loop load driver and latency statistics. Standard library only (psutil is used for
+process CPU if it happens to be installed, otherwise /proc is read directly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+import redis
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (tiny race window; fine for a benchmark)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop_process(proc: subprocess.Popen[bytes], grace_seconds: float) -> None:
+    """SIGTERM, wait, then SIGKILL the process group this process leads (we started it with
+    start_new_session=True, so the group is exactly it and its children)."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+    # Workers a dead supervisor left behind are still in its process group.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+# --- a private redis-server -----------------------------------------------------------------
+
+
+class RedisServerNotFound(RuntimeError):
+    pass
+
+
+class PrivateRedis:
+    """`redis-server` on a free port, nothing on disk, stopped on exit."""
+
+    def __init__(self, workdir: Path) -> None:
+        self._dir = workdir / "redis"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.binary = ""
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def log_path(self) -> Path:
+        return self._dir / "redis.log"
+
+    def start(self) -> PrivateRedis:
+        binary = shutil.which("redis-server") or shutil.which("valkey-server")
+        if binary is None:
+            raise RedisServerNotFound(
+                "redis-server is not on PATH. Install it (Debian/Ubuntu: "
+                "`apt-get install redis-server`), or run `scripts/ensure-redis.sh 6379 data/redis` "
+                "and pass --redis-url redis://127.0.0.1:6379/15 (a database you can spare)."
+            )
+        self.binary = binary
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        args = [
+            binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self._dir),
+            "--logfile", str(self.log_path),
+        ]  # fmt: skip
+        self._proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                if self._proc.poll() is not None:
+                    raise RuntimeError(f"redis-server exited:\n{tail(self.log_path)}")
+                try:
+                    if client.ping():
+                        return self
+                except redis.exceptions.ConnectionError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server did not answer:\n{tail(self.log_path)}")
+                time.sleep(0.05)
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            _stop_process(self._proc, grace_seconds=5)
+            self._proc = None
+
+    def __enter__(self) -> PrivateRedis:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+# --- the service under uvicorn -------------------------------------------------------------
+
+
+class ServiceProcess:
+    """`uvicorn app.main:app` in its own session, with its log in a file."""
+
+    def __init__(self, env: Mapping[str, str], workers: int, log_path: Path) -> None:
+        self._env = env
+        self._workers = workers
+        self.log_path = log_path
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServiceProcess:
+        self.port = free_port()
+        uvicorn = Path(sys.executable).with_name("uvicorn")
+        command = [str(uvicorn)] if uvicorn.exists() else [sys.executable, "-m", "uvicorn"]
+        command += [
+            "app.main:app",
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--workers", str(self._workers),
+            "--no-access-log",
+        ]  # fmt: skip
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                command,
+                cwd=REPO_ROOT,
+                env={**os.environ, **self._env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    async def wait_ready(self, timeout_seconds: float = 60.0) -> float:
+        """Poll /readyz until 200; returns the seconds it took."""
+        assert self.proc is not None
+        started = time.perf_counter()
+        deadline = started + timeout_seconds
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0) as client:
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(
+                        f"uvicorn exited with {self.proc.returncode}:\n{tail(self.log_path)}"
+                    )
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        return time.perf_counter() - started
+                except httpx.TransportError:
+                    pass
+                if time.perf_counter() > deadline:
+                    raise RuntimeError(
+                        f"the service was not ready in {timeout_seconds:.0f} s:\n"
+                        f"{tail(self.log_path)}"
+                    )
+                await asyncio.sleep(0.1)
+
+    def pids(self) -> list[int]:
+        """The uvicorn process and all its descendants (the workers)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        return process_tree(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop_process(self.proc, grace_seconds=10)
+            self.proc = None
+
+    def __enter__(self) -> ServiceProcess:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+# --- CPU accounting --------------------------------------------------------------------------
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, utime + stime in seconds) from /proc/<pid>/stat."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may contain spaces and parentheses: fields start after the last ')'.
+    fields = raw.rpartition(")")[2].split()
+    ppid, utime, stime = int(fields[1]), int(fields[11]), int(fields[12])
+    return ppid, (utime + stime) / _CLOCK_TICKS
+
+
+def process_tree(root: int) -> list[int]:
+    try:
+        import psutil  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        psutil = None
+    if psutil is not None:
+        try:
+            proc = psutil.Process(root)
+            return [root, *(p.pid for p in proc.children(recursive=True))]
+        except psutil.Error:
+            return []
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            stat = _proc_stat(int(entry.name))
+            if stat is not None:
+                parents[int(entry.name)] = stat[0]
+    tree = [root]
+    frontier = [root]
+    while frontier:
+        children = [pid for pid, ppid in parents.items() if ppid in frontier]
+        tree.extend(children)
+        frontier = children
+    return tree
+
+
+def processes_cpu_seconds(pids: Sequence[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        stat = _proc_stat(pid)
+        if stat is not None:
+            total += stat[1]
+    return total
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores since boot, from the first line of /proc/stat."""
+    try:
+        values = [float(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except OSError:
+        return 0.0, 0.0
+    user, nice, system, idle, iowait, irq, softirq, steal = values
+    total = user + nice + system + idle + iowait + irq + softirq + steal
+    return total - idle - iowait, total
+
+
+RedisCpuProbe = Callable[[], Awaitable[float]]
+
+
+@dataclass(frozen=True, slots=True)
+class CpuSample:
+    wall: float
+    bench: float
+    server: float
+    redis: float
+    machine_busy: float
+    machine_total: float
+
+
+async def cpu_sample(server_pids: Sequence[int], redis_cpu: RedisCpuProbe) -> CpuSample:
+    busy, total = machine_cpu()
+    try:
+        redis_seconds = await redis_cpu()
+    except Exception:
+        redis_seconds = float("nan")
+    return CpuSample(
+        wall=time.perf_counter(),
+        bench=time.process_time(),
+        server=processes_cpu_seconds(server_pids),
+        redis=redis_seconds,
+        machine_busy=busy,
+        machine_total=total,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CpuUse:
+    """CPU seconds over a phase, and the same as a percentage of one core (100 = one core
+    busy all the time). `machine_busy_pct` is of all cores together (100 = every core busy)."""
+
+    bench_s: float
+    server_s: float | None
+    redis_s: float
+    bench_pct: float
+    server_pct: float | None
+    redis_pct: float
+    machine_busy_pct: float
+
+    @staticmethod
+    def between(a: CpuSample, b: CpuSample, *, with_server: bool) -> CpuUse:
+        wall = max(b.wall - a.wall, 1e-9)
+        total = b.machine_total - a.machine_total
+        server = b.server - a.server if with_server else None
+        return CpuUse(
+            bench_s=round(b.bench - a.bench, 3),
+            server_s=None if server is None else round(server, 3),
+            redis_s=round(b.redis - a.redis, 3),
+            bench_pct=round(100 * (b.bench - a.bench) / wall, 1),
+            server_pct=None if server is None else round(100 * server / wall, 1),
+            redis_pct=round(100 * (b.redis - a.redis) / wall, 1),
+            machine_busy_pct=round(
+                100 * (b.machine_busy - a.machine_busy) / total if total > 0 else 0.0, 1
+            ),
+        )
+
+
+# --- the closed-loop driver ----------------------------------------------------------------
+
+# One call of the operation under test: (outcome label, response bytes).
+Op = Callable[[], Awaitable[tuple[str, int]]]
+
+# A phase gives up early when this many calls failed and none succeeded: a dead server must
+# not spin the generator for the whole phase.
+_ABORT_AFTER_FAILURES = 200
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending sequence (q in 0..100)."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+@dataclass
+class LoadResult:
+    duration_s: float
+    outcomes: Counter[str]
+    ok: int
+    latencies_s: list[float] = field(repr=False)
+    bytes_total: int
+    aborted: bool
+
+    @property
+    def calls(self) -> int:
+        return sum(self.outcomes.values())
+
+    def latency_ms(self) -> dict[str, float]:
+        values = sorted(self.latencies_s)
+        if not values:
+            return {}
+        return {
+            "p50": round(percentile(values, 50) * 1000, 3),
+            "p95": round(percentile(values, 95) * 1000, 3),
+            "p99": round(percentile(values, 99) * 1000, 3),
+            "max": round(values[-1] * 1000, 3),
+            "mean": round(sum(values) / len(values) * 1000, 3),
+        }
+
+
+async def closed_loop(
+    name: str,
+    op: Op,
+    *,
+    ok_labels: frozenset[str],
+    concurrency: int,
+    duration_s: float,
+    progress_every_s: float = 2.0,
+    quiet: bool = False,
+) -> LoadResult:
+    """`concurrency` tasks call `op` back to back until `duration_s` has passed. Latency is
+    measured around each call; every call counts, whatever its outcome."""
+    outcomes: Counter[str] = Counter()
+    latencies: list[float] = []
+    state = {"bytes": 0, "ok": 0, "failed": 0}
+    aborted = False
+    started = time.perf_counter()
+    deadline = started + duration_s
+
+    async def worker() -> None:
+        nonlocal aborted
+        clock = time.perf_counter
+        while not aborted and clock() < deadline:
+            t0 = clock()
+            try:
+                label, size = await op()
+            except Exception as exc:  # a transport error is a result, not a crash
+                label, size = f"error:{type(exc).__name__}", 0
+            latencies.append(clock() - t0)
+            outcomes[label] += 1
+            state["bytes"] += size
+            if label in ok_labels:
+                state["ok"] += 1
+            else:
+                state["failed"] += 1
+                if state["ok"] == 0 and state["failed"] >= _ABORT_AFTER_FAILURES:
+                    aborted = True
+
+    async def ticker() -> None:
+        while True:
+            await asyncio.sleep(progress_every_s)
+            elapsed = time.perf_counter() - started
+            print(
+                f"    {name}: {elapsed:5.1f}/{duration_s:.0f} s  "
+                f"{state['ok']:>8} ok  {state['failed']:>6} other  "
+                f"{state['ok'] / elapsed:>9.0f} ok/s",
+                flush=True,
+            )
+
+    progress = None if quiet else asyncio.create_task(ticker())
+    try:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    finally:
+        if progress is not None:
+            progress.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await progress
+    return LoadResult(
+        duration_s=time.perf_counter() - started,
+        outcomes=outcomes,
+        ok=state["ok"],
+        latencies_s=latencies,
+        bytes_total=state["bytes"],
+        aborted=aborted,
+    )
+
+
+# --- misc -------------------------------------------------------------------------------------
+
+
+def git_revision() -> dict[str, Any]:
+    """The repository's commit and whether the working tree has changes (read only)."""
+
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--porcelain"))}

@@ -1,0 +1,968 @@
+"""Hold throughput and seat-map reads for a 50,000-seat venue.
+
+    .venv/bin/python bench/holds.py                      # defaults: 50k seats, 10 s per phase
+    .venv/bin/python bench/holds.py --workers 2 --duration 20
+
+Phases (see bench/README.md for what each one measures and how to read the figures):
+  engine        SeatEngine.hold() straight from this process: the raw Lua rate
+  healthz       GET /healthz through uvicorn: the trivial-endpoint baseline
+  holds         POST /api/v1/concerts/{id}/holds, one random free seat, distinct buyers
+  seats-static  GET /api/v1/concerts/{id}/seats while nothing changes (cached per version)
+  seats-live    the same while a background task keeps holding and releasing seats
+
+Figures are for people; nothing here passes or fails on timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import platform
+import re
+import secrets
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Generic, NoReturn, TypeVar
+
+import httpx
+from harness import (
+    REPO_ROOT,
+    CpuUse,
+    LoadResult,
+    Op,
+    PrivateRedis,
+    RedisServerNotFound,
+    ServiceProcess,
+    closed_loop,
+    cpu_sample,
+    git_revision,
+    tail,
+)
+from rawhttp import HttpClient, ProtocolError, make_client
+
+from app.auth.tokens import TokenService
+from app.platform.redis import RedisClient, build_redis
+from app.reservations.engine import ACTIVE_CONCERTS_KEY, SeatEngine, concert_keys
+from app.settings import Settings
+
+PHASES = ("engine", "healthz", "holds", "seats-static", "seats-live")
+HTTP_PHASES = frozenset(PHASES[1:])
+CAP = 8  # max_tickets_per_user of the bench concerts (the API allows at most 100)
+HOLD_TTL_SECONDS = 3600  # no hold expires during a run, so the "static" map stays static
+SEATS_PER_ROW = 100
+ROWS_PER_SECTION = 100
+LIVE_SEATS = 32  # seats of the map venue kept back for the seats-live writer
+API = "/api/v1"
+_VERSION = re.compile(rb'"version":(\d+)')
+
+S = TypeVar("S")
+
+
+# --- seats handed out once each --------------------------------------------------------------
+
+
+class SeatPool(Generic[S]):
+    """Free seats of a venue, each handed out once, in random order, with an ordinal that
+    names a distinct buyer. When a venue is three quarters used the next one is opened in the
+    background; a phase never runs out of free seats and (nearly) every hold succeeds."""
+
+    def __init__(
+        self,
+        open_venue: Callable[[], Awaitable[tuple[str, list[S]]]],
+        first: tuple[str, list[S]] | None = None,
+    ) -> None:
+        self._open = open_venue
+        self._lock = asyncio.Lock()
+        self._next: asyncio.Task[tuple[str, list[S]]] | None = None
+        self._concert = ""
+        self._free: list[S] = []
+        self._used = 0
+        self._low_water = 0
+        self.venues = 0
+        if first is not None:
+            self._install(*first)
+
+    def _install(self, concert_id: str, seats: list[S]) -> None:
+        free = list(seats)
+        secrets.SystemRandom().shuffle(free)
+        self._concert, self._free, self._used = concert_id, free, 0
+        self._low_water = len(free) // 4
+        self.venues += 1
+
+    async def take(self) -> tuple[str, S, int]:
+        while not self._free:
+            async with self._lock:
+                if self._free:
+                    break
+                if self._next is None:
+                    self._next = asyncio.create_task(self._open())
+                try:
+                    venue = await self._next
+                finally:
+                    self._next = None
+                self._install(*venue)
+        seat = self._free.pop()
+        ordinal = self._used
+        self._used += 1
+        if len(self._free) <= self._low_water and self._next is None:
+            self._next = asyncio.create_task(self._open())
+        return self._concert, seat, ordinal
+
+    async def close(self) -> None:
+        if self._next is not None:
+            self._next.cancel()
+            with contextlib.suppress(BaseException):
+                await self._next
+            self._next = None
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PhaseReport:
+    key: str
+    title: str
+    ok_meaning: str
+    duration_s: float
+    calls: int
+    ok: int
+    ok_per_s: float
+    requests_per_s: float
+    outcomes: dict[str, int]
+    latency_ms: dict[str, float]
+    bytes_per_response: float | None
+    cpu: CpuUse
+    aborted: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    started_at: str
+    command: str
+    settings: dict[str, Any]
+    environment: dict[str, Any]
+    setup: dict[str, Any] = field(default_factory=dict)
+    phases: list[PhaseReport] = field(default_factory=list)
+    derived: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def phase(self, key: str) -> PhaseReport | None:
+        return next((p for p in self.phases if p.key == key), None)
+
+
+def phase_report(
+    key: str,
+    title: str,
+    ok_meaning: str,
+    result: LoadResult,
+    cpu: CpuUse,
+    *,
+    sized: bool,
+    extra: dict[str, Any] | None = None,
+) -> PhaseReport:
+    wall = max(result.duration_s, 1e-9)
+    return PhaseReport(
+        key=key,
+        title=title,
+        ok_meaning=ok_meaning,
+        duration_s=round(result.duration_s, 3),
+        calls=result.calls,
+        ok=result.ok,
+        ok_per_s=round(result.ok / wall, 1),
+        requests_per_s=round(result.calls / wall, 1),
+        outcomes=dict(result.outcomes.most_common()),
+        latency_ms=result.latency_ms(),
+        bytes_per_response=round(result.bytes_total / result.calls, 1)
+        if sized and result.calls
+        else None,
+        cpu=cpu,
+        aborted=result.aborted,
+        extra=extra or {},
+    )
+
+
+# --- measuring one phase ---------------------------------------------------------------------
+
+
+@dataclass
+class Steps:
+    """Numbers the phases in the progress output: [2/5] ..."""
+
+    count: int
+    done: int = 0
+
+
+@dataclass
+class Rig:
+    """What every phase needs: the load shape, the CPU probes, the progress numbering."""
+
+    concurrency: int
+    duration_s: float
+    warmup_s: float
+    redis: RedisClient
+    steps: Steps
+    service: ServiceProcess | None = None
+
+    async def redis_cpu_seconds(self) -> float:
+        info = await self.redis.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    def announce(self, title: str) -> None:
+        self.steps.done += 1
+        print(
+            f"[{self.steps.done}/{self.steps.count}] {title}: {self.concurrency} concurrent, "
+            f"{self.warmup_s:g} s warm-up + {self.duration_s:g} s",
+            flush=True,
+        )
+
+    async def measure(
+        self,
+        key: str,
+        op: Op,
+        ok_labels: frozenset[str],
+        on_start: Callable[[], None] | None = None,
+    ) -> tuple[LoadResult, CpuUse]:
+        if self.warmup_s > 0:
+            await closed_loop(
+                key,
+                op,
+                ok_labels=ok_labels,
+                concurrency=self.concurrency,
+                duration_s=self.warmup_s,
+                quiet=True,
+            )
+        pids = self.service.pids() if self.service is not None else []
+        before = await cpu_sample(pids, self.redis_cpu_seconds)
+        if on_start is not None:
+            on_start()
+        result = await closed_loop(
+            key, op, ok_labels=ok_labels, concurrency=self.concurrency, duration_s=self.duration_s
+        )
+        after = await cpu_sample(pids, self.redis_cpu_seconds)
+        cpu = CpuUse.between(before, after, with_server=self.service is not None)
+        print(
+            f"    done: {result.ok / max(result.duration_s, 1e-9):,.0f} ok/s, "
+            f"{result.calls:,} calls, outcomes {dict(result.outcomes.most_common())}",
+            flush=True,
+        )
+        return result, cpu
+
+
+async def forget_concerts(redis: RedisClient, concert_ids: list[str]) -> None:
+    """Delete the seat state the bench created (matters when --redis-url is a shared server)."""
+    for concert_id in concert_ids:
+        for key in concert_keys(concert_id)[:5]:
+            await redis.delete(key)
+        await redis.zrem(ACTIVE_CONCERTS_KEY, concert_id)
+
+
+# --- phase 1: the engine, in process -------------------------------------------------------
+
+
+async def engine_phase(rig: Rig, report: Report, seats: int, run_id: str) -> None:
+    engine = SeatEngine(rig.redis)
+    opened: list[str] = []
+
+    async def open_venue() -> tuple[str, list[int]]:
+        concert_id = f"bench-{run_id}-engine-{len(opened) + 1}"
+        opened.append(concert_id)
+        await engine.load(concert_id, "A" * seats, {}, {})
+        return concert_id, list(range(seats))
+
+    pool: SeatPool[int] = SeatPool(open_venue)
+    ttl_ms = HOLD_TTL_SECONDS * 1000
+
+    async def hold() -> tuple[str, int]:
+        concert_id, index, n = await pool.take()
+        outcome = await engine.hold(
+            concert_id, f"{concert_id}.{n}", f"bench-user-{n}", [index], cap=CAP, ttl_ms=ttl_ms
+        )
+        return type(outcome).__name__, 0
+
+    title = "SeatEngine.hold (Lua, in process)"
+    rig.announce(f"engine: {title}")
+    try:
+        result, cpu = await rig.measure("engine", hold, frozenset({"Held"}))
+    finally:
+        await pool.close()
+        await forget_concerts(rig.redis, opened)
+    report.phases.append(
+        phase_report(
+            "engine",
+            title,
+            "holds/s",
+            result,
+            cpu,
+            sized=False,
+            extra={"venues_used": pool.venues},
+        )
+    )
+
+
+# --- the HTTP phases -------------------------------------------------------------------------
+
+
+def concert_body(seats: int, number: int) -> dict[str, Any]:
+    """Sections of 100 rows x 100 seats, and one short row for any remainder."""
+    sections: list[dict[str, Any]] = []
+    rows, rest = divmod(seats, SEATS_PER_ROW)
+    while rows > 0:
+        take = min(rows, ROWS_PER_SECTION)
+        sections.append({"rows": take, "seats_per_row": SEATS_PER_ROW})
+        rows -= take
+    if rest:
+        sections.append({"rows": 1, "seats_per_row": rest})
+    for n, section in enumerate(sections, start=1):
+        section.update(name=f"Block {n}", price_cents=4000 + 500 * n)
+    now = datetime.now(UTC)
+    return {
+        "title": f"Benchmark on-sale {number}",
+        "artist": "The Load Generators",
+        "genre": "benchmark",
+        "venue": {"name": "Bench Arena", "city": "Benchville"},
+        "starts_at": (now + timedelta(days=30)).isoformat(),
+        "on_sale_at": (now - timedelta(hours=1)).isoformat(),
+        "currency": "EUR",
+        "max_tickets_per_user": CAP,
+        "sections": sections,
+    }
+
+
+class ServiceSetupError(RuntimeError):
+    pass
+
+
+def _expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
+    if response.status_code != status:
+        raise ServiceSetupError(f"{what}: HTTP {response.status_code} {response.text[:500]}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def mint_tokens(settings: Settings, count: int) -> list[str]:
+    """Access tokens of `count` distinct buyers, signed with the server's key: holds need a
+    valid token, not a user row (signing up thousands of users would be argon2-bound)."""
+    tokens = TokenService(settings)
+    return [tokens.issue("access", f"bench-user-{n}", "user").token for n in range(count)]
+
+
+@dataclass(frozen=True)
+class HttpSetup:
+    service: ServiceProcess
+    settings: Settings
+    admin: tuple[str, str]
+    client_kind: str
+    seats: int
+    phases: list[str]
+
+
+async def http_phases(rig: Rig, report: Report, setup: HttpSetup) -> None:
+    """Setup calls go through httpx (not measured); measured calls through `setup.client_kind`."""
+    created: list[str] = []
+    service = setup.service
+    load = make_client(setup.client_kind, "127.0.0.1", service.port, rig.concurrency)
+    try:
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=60.0) as admin_client:
+            await _http_phases(rig, report, setup, admin_client, load, created)
+    finally:
+        await load.aclose()
+        await forget_concerts(rig.redis, created)
+
+
+async def _http_phases(
+    rig: Rig,
+    report: Report,
+    setup: HttpSetup,
+    admin_client: httpx.AsyncClient,
+    load: HttpClient,
+    created: list[str],
+) -> None:
+    phases, seats = setup.phases, setup.seats
+    print("  setup: uvicorn starting ...", flush=True)
+    report.setup["server_ready_s"] = round(await setup.service.wait_ready(), 2)
+
+    t0 = time.perf_counter()
+    email, password = setup.admin
+    login = await admin_client.post(
+        f"{API}/auth/login", json={"email": email, "password": password}
+    )
+    admin_headers = {
+        "Authorization": f"Bearer {_expect(login, 200, 'admin login')['access_token']}"
+    }
+    report.setup["admin_login_s"] = round(time.perf_counter() - t0, 3)
+
+    async def open_venue() -> tuple[str, list[str]]:
+        started = time.perf_counter()
+        response = await admin_client.post(
+            f"{API}/concerts", json=concert_body(seats, len(created) + 1), headers=admin_headers
+        )
+        concert = _expect(response, 201, "create concert")
+        created.append(concert["id"])
+        seat_ids = [s for sec in concert["sections"] for row in sec["rows"] for s in row["seats"]]
+        mid = time.perf_counter()
+        warm = await admin_client.post(
+            f"{API}/concerts/{concert['id']}/warm", headers=admin_headers
+        )
+        _expect(warm, 200, "warm concert")
+        report.setup.setdefault("venues", []).append(
+            {
+                "concert_id": concert["id"],
+                "seats": len(seat_ids),
+                "create_s": round(mid - started, 3),
+                "warm_s": round(time.perf_counter() - mid, 3),
+            }
+        )
+        return concert["id"], seat_ids
+
+    map_concert, map_seats = await open_venue()
+    venue = report.setup["venues"][0]
+    print(
+        f"  setup: ready in {report.setup['server_ready_s']} s; {seats:,}-seat concert created in "
+        f"{venue['create_s']} s, warmed in {venue['warm_s']} s",
+        flush=True,
+    )
+    live_seats, map_seats = map_seats[:LIVE_SEATS], map_seats[LIVE_SEATS:]
+
+    buyers: list[str] = []
+    if "holds" in phases:
+        t0 = time.perf_counter()
+        buyers = mint_tokens(setup.settings, seats)
+        report.setup["tokens_minted"] = len(buyers)
+        report.setup["tokens_mint_s"] = round(time.perf_counter() - t0, 2)
+        print(
+            f"  setup: minted {len(buyers):,} buyer access tokens in "
+            f"{report.setup['tokens_mint_s']} s (no signups)",
+            flush=True,
+        )
+
+    if "healthz" in phases:
+
+        async def healthz() -> tuple[str, int]:
+            status, body = await load.request("GET", "/healthz")
+            return str(status), len(body)
+
+        title = "GET /healthz"
+        rig.announce(f"healthz: {title}")
+        result, cpu = await rig.measure("healthz", healthz, frozenset({"200"}))
+        report.phases.append(phase_report("healthz", title, "req/s", result, cpu, sized=True))
+
+    if "holds" in phases:
+        pool: SeatPool[str] = SeatPool(open_venue, first=(map_concert, map_seats))
+
+        async def hold() -> tuple[str, int]:
+            concert_id, seat_id, n = await pool.take()
+            body = json.dumps({"seat_ids": [seat_id]}).encode()
+            status, reply = await load.request(
+                "POST", f"{API}/concerts/{concert_id}/holds", body, buyers[n]
+            )
+            return str(status), len(reply)
+
+        title = "POST /concerts/{id}/holds (1 seat)"
+        rig.announce(f"holds: {title}")
+        try:
+            result, cpu = await rig.measure("holds", hold, frozenset({"201"}))
+        finally:
+            await pool.close()
+        report.phases.append(
+            phase_report(
+                "holds",
+                title,
+                "holds/s",
+                result,
+                cpu,
+                sized=False,
+                extra={"venues_used": pool.venues},
+            )
+        )
+
+    seat_map_path = f"{API}/concerts/{map_concert}/seats"
+    versions: set[int] = set()
+
+    async def read_map() -> tuple[str, int]:
+        status, body = await load.request("GET", seat_map_path)
+        if status == 200:
+            match = _VERSION.search(body, 0, 256)
+            if match:
+                versions.add(int(match.group(1)))
+        return str(status), len(body)
+
+    if "seats-static" in phases:
+        title = "GET /concerts/{id}/seats, static"
+        rig.announce(f"seats-static: {title}")
+        versions.clear()
+        result, cpu = await rig.measure("seats-static", read_map, frozenset({"200"}))
+        report.phases.append(
+            phase_report(
+                "seats-static",
+                title,
+                "reads/s",
+                result,
+                cpu,
+                sized=True,
+                extra={"versions_seen": len(versions)},
+            )
+        )
+
+    if "seats-live" in phases:
+        title = "GET /concerts/{id}/seats, live (1 writer)"
+        rig.announce(f"seats-live: {title}")
+        token = TokenService(setup.settings).issue("access", "bench-live-writer", "user").token
+        writer_client = make_client(setup.client_kind, "127.0.0.1", setup.service.port, 1)
+        writer = LiveWriter(writer_client, token, map_concert, live_seats)
+        writer.start()
+        try:
+            # The writer runs through the warm-up too; its counters restart with the phase.
+            def restart_counters() -> None:
+                writer.stats.clear()
+                versions.clear()
+
+            result, cpu = await rig.measure(
+                "seats-live", read_map, frozenset({"200"}), on_start=restart_counters
+            )
+        finally:
+            stats = await writer.stop()
+            await writer_client.aclose()
+        wall = max(result.duration_s, 1e-9)
+        holds_made = stats.get("held", 0)
+        report.phases.append(
+            phase_report(
+                "seats-live",
+                title,
+                "reads/s",
+                result,
+                cpu,
+                sized=True,
+                extra={
+                    "versions_seen": len(versions),
+                    "writer": dict(stats),
+                    "writer_holds_per_s": round(holds_made / wall, 1),
+                    "writer_changes_per_s": round(
+                        (holds_made + stats.get("released", 0)) / wall, 1
+                    ),
+                },
+            )
+        )
+
+
+class LiveWriter:
+    """One task that holds a seat of the map venue and releases it again, back to back, on
+    its own connection: every hold and every release is a new seat-map version."""
+
+    def __init__(
+        self, client: HttpClient, token: str, concert_id: str, seat_ids: list[str]
+    ) -> None:
+        self._client = client
+        self._token = token
+        self._holds_path = f"{API}/concerts/{concert_id}/holds"
+        self._seats = seat_ids
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.stats: Counter[str] = Counter()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> Counter[str]:
+        self._stop.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=35)
+            except (TimeoutError, asyncio.CancelledError):
+                self.stats["writer_stopped_by_timeout"] += 1
+        return self.stats
+
+    async def _run(self) -> None:
+        for seat_id in itertools.cycle(self._seats):
+            if self._stop.is_set():
+                return
+            try:
+                body = json.dumps({"seat_ids": [seat_id]}).encode()
+                status, reply = await self._client.request(
+                    "POST", self._holds_path, body, self._token
+                )
+                if status != 201:
+                    self.stats[f"hold_{status}"] += 1
+                    await asyncio.sleep(0.01)
+                    continue
+                self.stats["held"] += 1
+                hold_id = json.loads(reply)["id"]
+                status, _ = await self._client.request(
+                    "DELETE", f"{API}/holds/{hold_id}", token=self._token
+                )
+                self.stats["released" if status == 204 else f"release_{status}"] += 1
+            except (OSError, asyncio.IncompleteReadError, ProtocolError, httpx.HTTPError) as exc:
+                self.stats[f"error_{type(exc).__name__}"] += 1
+                await asyncio.sleep(0.05)
+
+
+# --- orchestration ---------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Hold throughput and seat-map reads of the Encore service (figures only).",
+    )
+    parser.add_argument("--seats", type=int, default=50_000, help="seats per venue (<= 100000)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument(
+        "--warmup", type=float, default=1.0, help="unmeasured seconds before each phase"
+    )
+    parser.add_argument("--concurrency", type=int, default=64, help="concurrent requests")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--redis-url",
+        default=None,
+        help="use this Redis (e.g. redis://127.0.0.1:6379/15) instead of a private "
+        "redis-server; the bench deletes the seat state it created, nothing else",
+    )
+    parser.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="HTTP client of the measured calls: a minimal keep-alive client (raw, default) or "
+        "httpx, whose pool costs milliseconds of CPU per request at high concurrency",
+    )
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated subset of: {', '.join(PHASES)}",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON results (default bench/results/holds-*.json)"
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.seats <= 100_000:
+        parser.error("--seats must be between 1 and 100000 (the API's limit)")
+    if args.seats <= LIVE_SEATS and "seats-live" in args.phases:
+        parser.error(f"--seats must be above {LIVE_SEATS} for the seats-live phase")
+    if args.duration <= 0 or args.warmup < 0:
+        parser.error("--duration must be positive and --warmup not negative")
+    if not 1 <= args.concurrency <= 10_000 or not 1 <= args.workers <= 64:
+        parser.error("--concurrency must be 1..10000 and --workers 1..64")
+    chosen = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = sorted(set(chosen) - set(PHASES))
+    if unknown or not chosen:
+        parser.error(f"unknown phases {unknown}; choose from {', '.join(PHASES)}")
+    args.phases = [p for p in PHASES if p in chosen]
+    return args
+
+
+def _loop_factory() -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str]:
+    try:
+        import uvloop
+    except ImportError:
+        return None, "asyncio"
+    return uvloop.new_event_loop, "uvloop"
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+async def _redis_facts(url: str) -> dict[str, Any]:
+    client = build_redis(url, 5.0, 2)
+    try:
+        info = await client.info("server")
+        return {
+            "redis_version": info.get("redis_version"),
+            "valkey_version": info.get("valkey_version"),
+            "redis_mode": info.get("redis_mode"),
+        }
+    finally:
+        await client.aclose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    loop_factory, loop_name = _loop_factory()
+    run_id = secrets.token_hex(3)
+    report = Report(
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        command=" ".join([Path(sys.executable).name, *sys.argv]),
+        settings={
+            "seats": args.seats,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "concurrency": args.concurrency,
+            "workers": args.workers,
+            "client": args.client,
+            "phases": args.phases,
+            "max_tickets_per_user": CAP,
+            "hold_ttl_s": HOLD_TTL_SECONDS,
+            "store": "sql (SQLite file in a temp dir)",
+            "sweeper_in_process": True,
+            "redis": "external" if args.redis_url else "private redis-server",
+        },
+        environment={
+            "python": platform.python_version(),
+            "cpus": _cpu_count(),
+            "machine": platform.machine(),
+            "bench_event_loop": loop_name,
+            "uvicorn": _version("uvicorn"),
+            "uvicorn_loop_http": "auto: "
+            + ("uvloop" if _version("uvloop") else "asyncio")
+            + " / "
+            + ("httptools" if _version("httptools") else "h11"),
+            "httpx": _version("httpx"),
+            "redis_py": _version("redis"),
+            "psutil": _version("psutil"),
+            "git": git_revision(),
+        },
+    )
+    print(
+        f"Encore hold benchmark: {args.seats:,} seats, {args.concurrency} concurrent, "
+        f"{args.workers} uvicorn worker(s), {args.duration:g} s per phase, phases "
+        f"{', '.join(args.phases)}",
+        flush=True,
+    )
+    try:
+        with contextlib.ExitStack() as stack:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="encore-bench-")))
+            if args.redis_url:
+                redis_url = args.redis_url
+            else:
+                private = stack.enter_context(PrivateRedis(workdir))
+                redis_url = private.url
+                print(f"  setup: private {private.binary} on port {private.port}", flush=True)
+            runner = stack.enter_context(asyncio.Runner(loop_factory=loop_factory))
+            report.environment.update(runner.run(_redis_facts(redis_url)))
+            run_phases(args, report, runner, stack, workdir, redis_url, run_id)
+    except RedisServerNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ServiceSetupError as exc:
+        print(f"error: the service refused the bench setup: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: the server and the private redis were stopped; no results written")
+        return 130
+    derive(report)
+    print_report(report)
+    out = (
+        args.out or REPO_ROOT / "bench" / "results" / f"holds-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(asdict(report), indent=2) + "\n")
+    print(f"\nJSON: {out}")
+    return 0
+
+
+def run_phases(
+    args: argparse.Namespace,
+    report: Report,
+    runner: asyncio.Runner,
+    stack: contextlib.ExitStack,
+    workdir: Path,
+    redis_url: str,
+    run_id: str,
+) -> None:
+    http = [p for p in args.phases if p in HTTP_PHASES]
+    steps = Steps(len(args.phases))
+    if "engine" in args.phases:
+        runner.run(_engine(args, report, redis_url, run_id, steps))
+
+    if not http:
+        return
+    secret = secrets.token_urlsafe(36)  # 48 characters
+    settings = Settings(
+        app_env="test",
+        jwt_secret=secret,
+        jwt_kid="bench",
+        jwt_previous_secrets="",
+        access_token_ttl_seconds=86_400,
+    )
+    admin = ("bench-admin@example.com", secrets.token_urlsafe(18))
+    env = {
+        "APP_ENV": "test",
+        "LOG_LEVEL": "WARNING",
+        "STORE": "sql",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
+        "DB_AUTO_MIGRATE": "true",
+        "DATA_DIR": str(workdir / "data"),
+        "REDIS_URL": redis_url,
+        "ADMIN_EMAIL": admin[0],
+        "ADMIN_PASSWORD": admin[1],
+        "JWT_SECRET": secret,
+        "JWT_KID": settings.jwt_kid,
+        "JWT_PREVIOUS_SECRETS": "",
+        "JWT_ISSUER": settings.jwt_issuer,
+        "JWT_AUDIENCE": settings.jwt_audience,
+        "ACCESS_TOKEN_TTL_SECONDS": str(settings.access_token_ttl_seconds),
+        "SWEEPER_IN_PROCESS": "true",
+        "HOLD_TTL_SECONDS": str(HOLD_TTL_SECONDS),
+        "SEED_DEMO": "false",
+    }
+    report.settings["server_env"] = {
+        k: v for k, v in env.items() if k not in ("JWT_SECRET", "ADMIN_PASSWORD")
+    }
+    service = ServiceProcess(env, args.workers, workdir / "uvicorn.log")
+    stack.callback(service.stop)  # registered first: a failed start still stops it
+    service.start()
+    try:
+        setup = HttpSetup(service, settings, admin, args.client, args.seats, http)
+        runner.run(_http(args, report, setup, redis_url, steps))
+    except ServiceSetupError:
+        print(tail(service.log_path), file=sys.stderr)
+        raise
+    failures = sum(
+        n for p in report.phases for label, n in p.outcomes.items() if label.startswith("error")
+    ) + sum(
+        n
+        for p in report.phases
+        for label, n in p.outcomes.items()
+        if label.isdigit() and int(label) >= 500
+    )
+    if failures:
+        report.notes.append(f"{failures} calls failed (5xx or transport errors); server log tail:")
+        report.notes.append(tail(service.log_path, 15))
+
+
+async def _engine(
+    args: argparse.Namespace, report: Report, redis_url: str, run_id: str, steps: Steps
+) -> None:
+    redis = build_redis(redis_url, 10.0, args.concurrency + 8)
+    try:
+        rig = Rig(args.concurrency, args.duration, args.warmup, redis, steps)
+        await engine_phase(rig, report, args.seats, run_id)
+    finally:
+        await redis.aclose()
+
+
+async def _http(
+    args: argparse.Namespace, report: Report, setup: HttpSetup, redis_url: str, steps: Steps
+) -> None:
+    redis = build_redis(redis_url, 10.0, 4)
+    try:
+        rig = Rig(args.concurrency, args.duration, args.warmup, redis, steps, setup.service)
+        await http_phases(rig, report, setup)
+    finally:
+        await redis.aclose()
+
+
+def _cpu_count() -> int | None:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+# --- the printed summary ---------------------------------------------------------------------
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    if value is None or value != value:  # None or NaN
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def derive(report: Report) -> None:
+    """Ratios between phases, and the notes every reader of the figures needs."""
+    holds, healthz = report.phase("holds"), report.phase("healthz")
+    engine = report.phase("engine")
+    static, live = report.phase("seats-static"), report.phase("seats-live")
+    if holds and healthz and healthz.requests_per_s:
+        report.derived["holds_per_s_over_healthz_req_per_s"] = round(
+            holds.ok_per_s / healthz.requests_per_s, 3
+        )
+    if holds and engine and engine.ok_per_s:
+        report.derived["http_holds_per_s_over_engine_holds_per_s"] = round(
+            holds.ok_per_s / engine.ok_per_s, 3
+        )
+    if static and live and static.ok_per_s:
+        report.derived["live_reads_per_s_over_static_reads_per_s"] = round(
+            live.ok_per_s / static.ok_per_s, 3
+        )
+    cpus = report.environment["cpus"]
+    report.notes[:0] = [
+        "ok/s = holds/s (HTTP 201, engine Held) or successful reads/s; latency is per call, "
+        "whatever the outcome. bench%, server%, redis% = CPU time over the phase as % of ONE "
+        "core (bench = this Python load generator, server = uvicorn and its workers, redis = "
+        "INFO used_cpu_*); machine% = busy share of all cores.",
+        f"This machine has {cpus} CPUs shared by the load generator, uvicorn and Redis: every "
+        "core-second the Python client spends (bench%) is taken from the server, so the HTTP "
+        "figures are lower bounds of what the service would do with the machine to itself.",
+    ]
+
+
+_RATIO_LABELS = {
+    "holds_per_s_over_healthz_req_per_s": "holds/s / healthz req/s",
+    "http_holds_per_s_over_engine_holds_per_s": "HTTP holds/s / engine holds/s",
+    "live_reads_per_s_over_static_reads_per_s": "live map reads/s / static map reads/s",
+}
+
+
+def _client_name(cfg: dict[str, Any], env: dict[str, Any]) -> str:
+    if cfg["client"] == "httpx":
+        return f"httpx {env['httpx']} client"
+    return "raw keep-alive HTTP/1.1 client (bench/rawhttp.py)"
+
+
+def print_report(report: Report) -> None:
+    env, cfg = report.environment, report.settings
+    redis_version = env.get("valkey_version") or env.get("redis_version")
+    print()
+    print(
+        f"Server: uvicorn {env['uvicorn']} ({env['uvicorn_loop_http']}), "
+        f"{cfg['workers']} worker(s), APP_ENV=test, store {cfg['store']}, "
+        f"{cfg['redis']} {redis_version}, sweeper in process, hold TTL {cfg['hold_ttl_s']} s"
+    )
+    print(
+        f"Load:   {cfg['concurrency']} concurrent, {cfg['duration_s']:g} s per phase after "
+        f"{cfg['warmup_s']:g} s warm-up; {cfg['seats']:,}-seat venue; {_client_name(cfg, env)} "
+        f"on {env['bench_event_loop']}; {env['cpus']} CPUs; Python {env['python']}"
+    )
+    print()
+    header = (
+        f"{'phase':<42} {'ok/s':>8} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
+        f"{'bytes':>7} {'bench%':>6} {'server%':>7} {'redis%':>6} {'machine%':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for p in report.phases:
+        lat = p.latency_ms
+        print(
+            f"{p.title[:42]:<42} {_fmt(p.ok_per_s):>8} {_fmt(p.requests_per_s):>8} "
+            f"{_fmt(lat.get('p50'), 2):>7} {_fmt(lat.get('p95'), 2):>7} "
+            f"{_fmt(lat.get('p99'), 2):>7} {_fmt(p.bytes_per_response):>7} "
+            f"{_fmt(p.cpu.bench_pct):>6} {_fmt(p.cpu.server_pct):>7} "
+            f"{_fmt(p.cpu.redis_pct):>6} {_fmt(p.cpu.machine_busy_pct):>8}"
+        )
+    print()
+    for p in report.phases:
+        flag = "  ABORTED: nothing succeeded" if p.aborted else ""
+        outcomes = " ".join(f"{k}={v:,}" for k, v in p.outcomes.items())
+        extra = " ".join(f"{k}={v}" for k, v in p.extra.items() if k != "writer")
+        print(f"  {p.key:<13} {p.calls:,} calls: {outcomes}  {extra}{flag}".rstrip())
+        if "writer" in p.extra:
+            writer = " ".join(f"{k}={v:,}" for k, v in p.extra["writer"].items())
+            print(f"  {'':<13} background writer: {writer}")
+    if report.derived:
+        print()
+        for key, value in report.derived.items():
+            print(f"  {_RATIO_LABELS.get(key, key)} = {value:.2f}")
+    print()
+    for note in report.notes:
+        print(f"  note: {note}" if "\n" not in note else note)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""The live seat stream (SSE) through a real HTTP server: snapshot, changes, heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from tests.api.helpers import CONCERTS, create_concert
+from tests.conftest import token_headers
+
+
+@pytest.fixture(scope="module")
+async def live_url(app: FastAPI) -> AsyncIterator[str]:
+    """The session's app served by uvicorn on a free port (lifespan already running)."""
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        log_config=None,
+        log_level="warning",
+        timeout_graceful_shutdown=1,  # open SSE streams never end by themselves
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await asyncio.wait_for(task, timeout=10)
+
+
+class EventReader:
+    def __init__(self, response: httpx.Response) -> None:
+        self._lines = response.aiter_lines()
+
+    async def next(self, wait: float = 5.0) -> dict[str, str]:
+        """The next event or comment block, as its fields ('comment' for `:` lines)."""
+
+        async def read() -> dict[str, str]:
+            fields: dict[str, str] = {}
+            async for line in self._lines:
+                if line == "":
+                    if fields:
+                        return fields
+                    continue
+                name, _, value = line.partition(":")
+                fields[name or "comment"] = value.removeprefix(" ")
+            raise AssertionError("stream ended")
+
+        return await asyncio.wait_for(read(), wait)
+
+    async def next_event(self, wait: float = 5.0) -> dict[str, str]:
+        """The next real event, skipping heartbeats; `wait` bounds the whole search."""
+        async with asyncio.timeout(wait):
+            while True:
+                fields = await self.next(wait)
+                if "event" in fields:
+                    return fields
+
+
+async def test_snapshot_then_changes_then_fresh_snapshot_on_reconnect(
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str], live_url: str
+) -> None:
+    c = await create_concert(client, admin_headers)
+    me = token_headers(app, f"sse-{uuid.uuid4().hex[:8]}")
+    stream_url = f"{live_url}{CONCERTS}/{c['id']}/seats/stream"
+    async with (
+        httpx.AsyncClient(timeout=10) as http,
+        http.stream("GET", stream_url) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = EventReader(response)
+        snapshot = await events.next_event()
+        assert snapshot["event"] == "snapshot"
+        first: dict[str, Any] = json.loads(snapshot["data"])
+        assert first["concert_id"] == c["id"]
+        assert first["counts"] == {"available": 10, "held": 0, "sold": 0}
+        assert int(snapshot["id"]) == first["version"]
+
+        r = await http.post(
+            f"{live_url}{CONCERTS}/{c['id']}/holds",
+            json={"seat_ids": ["floor-A-1", "floor-B-3"]},
+            headers=me,
+        )
+        assert r.status_code == 201
+        change = await events.next_event()
+        assert change["event"] == "change"
+        held = json.loads(change["data"])
+        assert held["seats"] == {"floor-A-1": "H", "floor-B-3": "H"}
+        assert held["version"] > first["version"]
+
+        await http.delete(f"{live_url}/api/v1/holds/{r.json()['id']}", headers=me)
+        released = json.loads((await events.next_event())["data"])
+        assert released["seats"] == {"floor-A-1": "A", "floor-B-3": "A"}
+        assert released["version"] > held["version"]
+        last_id = str(released["version"])
+
+        heartbeat = await events.next(wait=3)  # the test app beats every 0.5 s
+        assert heartbeat == {"comment": "heartbeat"}
+
+    async with (
+        httpx.AsyncClient(timeout=10) as http,
+        http.stream("GET", stream_url, headers={"Last-Event-ID": last_id}) as again,
+    ):
+        fresh = await EventReader(again).next_event()
+        assert fresh["event"] == "snapshot"
+        assert json.loads(fresh["data"])["version"] == int(last_id)
+
+
+async def test_stream_of_unknown_concert_is_404(client: httpx.AsyncClient) -> None:
+    r = await client.get(f"{CONCERTS}/{uuid.uuid4()}/seats/stream")
+    assert r.status_code == 404
+    assert r.json()["error"] == "ConcertNotFound"
+
+
+async def test_a_rebuild_sends_listeners_a_fresh_snapshot(
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str], live_url: str
+) -> None:
+    c = await create_concert(client, admin_headers)
+    engine = app.state.container.engine
+    async with (
+        httpx.AsyncClient(timeout=10) as http,
+        http.stream("GET", f"{live_url}{CONCERTS}/{c['id']}/seats/stream") as response,
+    ):
+        events = EventReader(response)
+        assert (await events.next_event())["event"] == "snapshot"
+        await engine.reset(c["id"])
+        await client.post(f"{CONCERTS}/{c['id']}/warm", headers=admin_headers)  # reloads
+        assert (await events.next_event())["event"] == "snapshot"
