@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -13,9 +15,13 @@ from app.auth import service as auth_service
 from app.auth.passwords import PasswordHasher
 from app.concerts.cache import ConcertCache
 from app.concerts.demo import seed_demo
+from app.platform.logging import configure_logging
+from app.platform.redis import build_redis
+from app.reservations.engine import SeatEngine
 from app.settings import Settings, load_settings
 from app.storage.factory import build_store
 from app.storage.ports import Store
+from app.workers.sweeper import HoldSweeper
 
 
 async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> int:
@@ -62,6 +68,33 @@ def _migrate(settings: Settings, _: argparse.Namespace) -> int:
     return asyncio.run(_with_store(settings.model_copy(update={"db_auto_migrate": True}), work))
 
 
+def _worker(settings: Settings, _: argparse.Namespace) -> int:
+    """Background jobs outside the web processes (run app processes with
+    SWEEPER_IN_PROCESS=false then). Stops on Ctrl-C / SIGTERM."""
+    configure_logging(settings.log_level, json_logs=settings.log_json)
+
+    async def work() -> None:
+        redis = build_redis(
+            settings.redis_url, settings.redis_timeout_seconds, settings.redis_max_connections
+        )
+        sweeper = HoldSweeper(SeatEngine(redis), settings.sweeper_interval_seconds)
+        task = asyncio.create_task(sweeper.run())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await redis.aclose()
+            logging.getLogger(__name__).info("worker stopped")
+
+    asyncio.run(work())
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,6 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     seed.set_defaults(run=_seed_demo)
     migrate = sub.add_parser("migrate", help="bring the store's schema up to date")
     migrate.set_defaults(run=_migrate)
+    worker = sub.add_parser("worker", help="run background jobs (hold expiry) until stopped")
+    worker.set_defaults(run=_worker)
     return parser
 
 

@@ -145,6 +145,7 @@ class PhaseReport:
     latency_ms: dict[str, float]
     bytes_per_response: float | None
     cpu: CpuUse
+    cpu_us_per_call: dict[str, float | None]
     aborted: bool
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -175,6 +176,11 @@ def phase_report(
     extra: dict[str, Any] | None = None,
 ) -> PhaseReport:
     wall = max(result.duration_s, 1e-9)
+    calls = max(result.calls, 1)
+
+    def per_call(seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds / calls * 1e6, 1)
+
     return PhaseReport(
         key=key,
         title=title,
@@ -190,6 +196,11 @@ def phase_report(
         if sized and result.calls
         else None,
         cpu=cpu,
+        cpu_us_per_call={
+            "bench": per_call(cpu.bench_s),
+            "server": per_call(cpu.server_s),
+            "redis": per_call(cpu.redis_s),
+        },
         aborted=result.aborted,
         extra=extra or {},
     )
@@ -945,6 +956,14 @@ def print_report(report: Report) -> None:
             f"{_fmt(lat.get('p99'), 2):>7} {_fmt(p.bytes_per_response):>7} "
             f"{_fmt(p.cpu.bench_pct):>6} {_fmt(p.cpu.server_pct):>7} "
             f"{_fmt(p.cpu.redis_pct):>6} {_fmt(p.cpu.machine_busy_pct):>8}"
+        )
+    print()
+    print(f"{'CPU per call, microseconds':<42} {'bench':>8} {'server':>8} {'redis':>8}")
+    for p in report.phases:
+        us = p.cpu_us_per_call
+        print(
+            f"{p.title[:42]:<42} {_fmt(us['bench']):>8} {_fmt(us['server']):>8} "
+            f"{_fmt(us['redis']):>8}"
         )
     print()
     for p in report.phases:

@@ -59,7 +59,10 @@ class _Connection:
             elif lowered == b"transfer-encoding":
                 raise ProtocolError("chunked responses are not supported by this client")
         if length is None:
-            raise ProtocolError("response without Content-Length")
+            if status in (204, 304) or 100 <= status < 200:
+                length = 0  # no body by definition (RFC 9110 6.4.1)
+            else:
+                raise ProtocolError(f"HTTP {status} response without Content-Length")
         body = await self.reader.readexactly(length) if length else b""
         return status, body, keep_alive
 

@@ -38,3 +38,53 @@ def test_cli_refuses_a_short_password(tmp_path: Path) -> None:
     r = _run(tmp_path, "create-admin", "--email", "a@example.com", "--password", "short")
     assert r.returncode == 2
     assert "at least 8" in r.stderr
+
+
+def test_worker_sweeps_expired_holds_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """`python -m app worker` alone (no web process) releases an expired hold."""
+    import asyncio
+    import signal
+    import time
+    import uuid
+
+    from app.platform.redis import build_redis
+    from app.reservations.engine import Held, SeatEngine
+    from tests.conftest import TEST_REDIS_URL
+
+    env = dict(os.environ, APP_ENV="test", REDIS_URL=TEST_REDIS_URL, LOG_LEVEL="INFO")
+    env["SWEEPER_INTERVAL_SECONDS"] = "0.1"
+    concert = f"worker-{uuid.uuid4().hex}"
+
+    async def hold_briefly() -> None:
+        redis = build_redis(TEST_REDIS_URL, 5.0)
+        engine = SeatEngine(redis)
+        await engine.load(concert, "AAAA", {}, {})
+        assert isinstance(await engine.hold(concert, "h1", "u1", [2], cap=4, ttl_ms=300), Held)
+        await redis.aclose()
+
+    async def seats() -> str:
+        redis = build_redis(TEST_REDIS_URL, 5.0)
+        try:
+            return (await SeatEngine(redis).snapshot(concert)).seats
+        finally:
+            await redis.aclose()
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        asyncio.run(hold_briefly())
+        deadline = time.monotonic() + 10
+        while asyncio.run(seats()) != "AAAA":
+            assert time.monotonic() < deadline, "the worker did not release the expired hold"
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "hold sweeper started" in out
+    assert "worker stopped" in out
