@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
 
     payment_provider: Literal["simulated", "stripe"] = "simulated"
+    stripe_secret_key: SecretStr | None = None
+    stripe_publishable_key: str | None = None
+    # Verifies webhook signatures (and signs the simulated provider's events). In dev/test
+    # without one, a per-process value is used.
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None  # a Stripe-compatible server, e.g. localstripe in tests
+    stripe_timeout_seconds: float = Field(default=10.0, gt=0)
+    # How long a checked-out hold is kept for the buyer to pay.
+    payment_window_seconds: int = Field(default=900, ge=10)
     cors_origins: str = ""
 
     @model_validator(mode="after")
@@ -82,6 +91,15 @@ class Settings(BaseSettings):
             raise UnsafeConfiguration(
                 f"JWT_SECRET is too weak for APP_ENV={self.app_env}: use a random value of at "
                 f"least {MIN_SECRET_LENGTH} characters."
+            )
+        if self.payment_provider == "simulated":
+            raise UnsafeConfiguration(
+                f"PAYMENT_PROVIDER=simulated lets anyone confirm their own payment; with "
+                f"APP_ENV={self.app_env} set PAYMENT_PROVIDER=stripe and the STRIPE_* keys."
+            )
+        if not (self.stripe_secret_key and self.stripe_webhook_secret):
+            raise UnsafeConfiguration(
+                "PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET."
             )
         return self
 
@@ -106,6 +124,14 @@ class Settings(BaseSettings):
                 kid, secret = f"previous-{n}", item
             keys.setdefault(kid, secret)
         return keys
+
+    @cached_property
+    def webhook_secret(self) -> str:
+        if self.stripe_webhook_secret is not None and self.stripe_webhook_secret.get_secret_value():
+            return self.stripe_webhook_secret.get_secret_value()
+        if self.app_env == "dev":
+            return "whsec_" + _dev_secret(Path(self.data_dir) / ".dev-webhook-secret")
+        return "whsec_" + _PROCESS_SECRET
 
     @property
     def sqlite_path(self) -> Path | None:

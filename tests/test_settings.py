@@ -16,9 +16,27 @@ def test_prod_refuses_missing_or_weak_jwt_secret(secret: str | None) -> None:
         Settings(app_env="prod", jwt_secret=SecretStr(secret) if secret is not None else None)
 
 
-def test_prod_accepts_a_strong_secret() -> None:
-    settings = Settings(app_env="prod", jwt_secret=SecretStr("k" * 48))
+def test_prod_accepts_a_strong_secret_with_real_payments() -> None:
+    settings = Settings(
+        app_env="prod",
+        jwt_secret=SecretStr("k" * 48),
+        payment_provider="stripe",
+        stripe_secret_key=SecretStr("sk_live_x"),
+        stripe_webhook_secret=SecretStr("whsec_x"),
+    )
     assert settings.signing_secret == "k" * 48
+
+
+def test_prod_refuses_simulated_payments_and_missing_stripe_keys() -> None:
+    with pytest.raises(UnsafeConfiguration, match="PAYMENT_PROVIDER=simulated"):
+        Settings(app_env="prod", jwt_secret=SecretStr("k" * 48))
+    with pytest.raises(UnsafeConfiguration, match="STRIPE_WEBHOOK_SECRET"):
+        Settings(
+            app_env="prod",
+            jwt_secret=SecretStr("k" * 48),
+            payment_provider="stripe",
+            stripe_secret_key=SecretStr("sk_live_x"),
+        )
 
 
 def test_dev_without_secret_generates_one(tmp_path: object) -> None:
