@@ -15,13 +15,12 @@ from app.auth import service as auth_service
 from app.auth.passwords import PasswordHasher
 from app.concerts.cache import ConcertCache
 from app.concerts.demo import seed_demo
+from app.container import build_container
 from app.platform.logging import configure_logging
-from app.platform.redis import build_redis
-from app.reservations.engine import SeatEngine
 from app.settings import Settings, load_settings
 from app.storage.factory import build_store
 from app.storage.ports import Store
-from app.workers.sweeper import HoldSweeper
+from app.workers.jobs import start_jobs
 
 
 async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> int:
@@ -74,11 +73,9 @@ def _worker(settings: Settings, _: argparse.Namespace) -> int:
     configure_logging(settings.log_level, json_logs=settings.log_json)
 
     async def work() -> None:
-        redis = build_redis(
-            settings.redis_url, settings.redis_timeout_seconds, settings.redis_max_connections
-        )
-        sweeper = HoldSweeper(SeatEngine(redis), settings.sweeper_interval_seconds)
-        task = asyncio.create_task(sweeper.run())
+        container = build_container(settings)
+        await container.store.initialize()
+        tasks = start_jobs(container)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -86,9 +83,10 @@ def _worker(settings: Settings, _: argparse.Namespace) -> int:
         try:
             await stop.wait()
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await redis.aclose()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await container.close()
             logging.getLogger(__name__).info("worker stopped")
 
     asyncio.run(work())
@@ -106,7 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     seed.set_defaults(run=_seed_demo)
     migrate = sub.add_parser("migrate", help="bring the store's schema up to date")
     migrate.set_defaults(run=_migrate)
-    worker = sub.add_parser("worker", help="run background jobs (hold expiry) until stopped")
+    worker = sub.add_parser(
+        "worker", help="run background jobs (hold and order expiry) until stopped"
+    )
     worker.set_defaults(run=_worker)
     return parser
 

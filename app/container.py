@@ -1,4 +1,4 @@
-"""The clients and services built once per process in the lifespan."""
+"""The clients and services of one process, built once (lifespan or worker) and closed once."""
 
 from __future__ import annotations
 
@@ -6,14 +6,19 @@ from dataclasses import dataclass
 
 from app.auth.passwords import PasswordHasher
 from app.auth.tokens import TokenService
+from app.checkout.service import Checkout
+from app.checkout.tickets import TicketSigner
 from app.concerts.cache import ConcertCache
+from app.payments.factory import build_gateway
+from app.payments.gateway import PaymentGateway
 from app.platform.idempotency import Idempotency
-from app.platform.redis import RedisClient
+from app.platform.redis import RedisClient, build_redis
 from app.reservations.engine import SeatEngine
 from app.seats.seatmap import SeatMapCache
 from app.seats.state import SeatState
 from app.seats.stream import SeatEventHub
 from app.settings import Settings
+from app.storage.factory import build_store
 from app.storage.ports import Store
 
 
@@ -30,3 +35,45 @@ class Container:
     seat_maps: SeatMapCache
     seat_events: SeatEventHub
     idempotency: Idempotency
+    gateway: PaymentGateway
+    checkout: Checkout
+
+    async def close(self) -> None:
+        await self.seat_events.close()
+        await self.gateway.close()
+        await self.redis.aclose()
+        await self.store.close()
+
+
+def build_container(settings: Settings) -> Container:
+    """Clients are created here, not connected: the first use (or `store.initialize()`) does."""
+    store = build_store(settings)
+    redis = build_redis(
+        settings.redis_url, settings.redis_timeout_seconds, settings.redis_max_connections
+    )
+    engine = SeatEngine(redis)
+    seat_state = SeatState(engine, store)
+    concerts = ConcertCache(settings.concert_cache_ttl_seconds)
+    gateway = build_gateway(settings, redis)
+    return Container(
+        settings=settings,
+        redis=redis,
+        store=store,
+        tokens=TokenService(settings),
+        passwords=PasswordHasher(),
+        concerts=concerts,
+        engine=engine,
+        seat_state=seat_state,
+        seat_maps=SeatMapCache(),
+        seat_events=SeatEventHub(redis),
+        idempotency=Idempotency(redis),
+        gateway=gateway,
+        checkout=Checkout(
+            store,
+            concerts,
+            seat_state,
+            gateway,
+            TicketSigner(settings.ticket_signing_secret, settings.jwt_issuer),
+            settings.payment_window_seconds,
+        ),
+    )

@@ -11,6 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 from app.api import API_PREFIX
 from app.auth.passwords import PasswordHasher
 from app.auth.tokens import TokenService
+from app.checkout.service import Checkout
 from app.concerts.cache import ConcertCache
 from app.container import Container
 from app.errors import Forbidden, NotAuthenticated
@@ -80,6 +81,13 @@ def get_idempotency(c: ContainerDep) -> Idempotency:
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
+
+
+def get_checkout(c: ContainerDep) -> Checkout:
+    return c.checkout
+
+
+CheckoutDep = Annotated[Checkout, Depends(get_checkout)]
 SeatEngineDep = Annotated[SeatEngine, Depends(get_engine)]
 SeatStateDep = Annotated[SeatState, Depends(get_seat_state)]
 SeatMapsDep = Annotated[SeatMapCache, Depends(get_seat_maps)]

@@ -12,29 +12,22 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import ValidationError
 
+from app.account.router import router as account_router
 from app.auth import service as auth_service
-from app.auth.passwords import PasswordHasher
 from app.auth.router import router as auth_router
-from app.auth.tokens import TokenService
-from app.concerts.cache import ConcertCache
+from app.checkout.router import router as checkout_router
 from app.concerts.demo import seed_demo
 from app.concerts.router import router as concerts_router
-from app.container import Container
+from app.container import build_container
 from app.docs import install_docs
 from app.errors import install_error_handlers
 from app.ops import router as ops_router
-from app.platform.idempotency import Idempotency
+from app.payments.router import router as payments_router
 from app.platform.logging import configure_logging
 from app.platform.middleware import RequestContextMiddleware
-from app.platform.redis import build_redis
-from app.reservations.engine import SeatEngine
 from app.seats.router import router as seats_router
-from app.seats.seatmap import SeatMapCache
-from app.seats.state import SeatState
-from app.seats.stream import SeatEventHub
 from app.settings import Settings, UnsafeConfiguration, load_settings
-from app.storage.factory import build_store
-from app.workers.sweeper import HoldSweeper
+from app.workers.jobs import start_jobs
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +35,8 @@ log = logging.getLogger(__name__)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    store = build_store(settings)
-    redis = build_redis(
-        settings.redis_url, settings.redis_timeout_seconds, settings.redis_max_connections
-    )
-    engine = SeatEngine(redis)
-    container = Container(
-        settings=settings,
-        redis=redis,
-        store=store,
-        tokens=TokenService(settings),
-        passwords=PasswordHasher(),
-        concerts=ConcertCache(settings.concert_cache_ttl_seconds),
-        engine=engine,
-        seat_state=SeatState(engine, store),
-        seat_maps=SeatMapCache(),
-        seat_events=SeatEventHub(redis),
-        idempotency=Idempotency(redis),
-    )
+    container = build_container(settings)
+    store = container.store
     background: list[asyncio.Task[None]] = []
     try:
         await store.initialize()
@@ -77,8 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 log.info("seeded demo concerts", extra={"count": len(seeded)})
         app.state.container = container
         if settings.sweeper_in_process:
-            sweeper = HoldSweeper(engine, settings.sweeper_interval_seconds)
-            background.append(asyncio.create_task(sweeper.run(), name="hold-sweeper"))
+            background += start_jobs(container)
         log.info(
             "service started",
             extra={"env": settings.app_env, "store": settings.store, "redis": settings.redis_url},
@@ -88,9 +64,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
-        await container.seat_events.close()
-        await redis.aclose()
-        await store.close()
+        await container.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -113,6 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(concerts_router)
     app.include_router(seats_router)
+    app.include_router(checkout_router)
+    app.include_router(payments_router)
+    app.include_router(account_router)
     app.include_router(ops_router)
     if settings.cors_origin_list:
         app.add_middleware(

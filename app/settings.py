@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     sweeper_interval_seconds: float = Field(default=0.25, gt=0, le=60)
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
 
+    # Signs ticket codes (door scanners verify them offline with it).
+    ticket_secret: SecretStr | None = None
+
     payment_provider: Literal["simulated", "stripe"] = "simulated"
     stripe_secret_key: SecretStr | None = None
     stripe_publishable_key: str | None = None
@@ -91,6 +94,12 @@ class Settings(BaseSettings):
             raise UnsafeConfiguration(
                 f"JWT_SECRET is too weak for APP_ENV={self.app_env}: use a random value of at "
                 f"least {MIN_SECRET_LENGTH} characters."
+            )
+        ticket = self.ticket_secret.get_secret_value() if self.ticket_secret else ""
+        if len(ticket) < MIN_SECRET_LENGTH or ticket == secret:
+            raise UnsafeConfiguration(
+                f"TICKET_SECRET must be set for APP_ENV={self.app_env}: a random value of at "
+                f"least {MIN_SECRET_LENGTH} characters, different from JWT_SECRET."
             )
         if self.payment_provider == "simulated":
             raise UnsafeConfiguration(
@@ -124,6 +133,14 @@ class Settings(BaseSettings):
                 kid, secret = f"previous-{n}", item
             keys.setdefault(kid, secret)
         return keys
+
+    @cached_property
+    def ticket_signing_secret(self) -> str:
+        if self.ticket_secret is not None and self.ticket_secret.get_secret_value():
+            return self.ticket_secret.get_secret_value()
+        if self.app_env == "dev":
+            return _dev_secret(Path(self.data_dir) / ".dev-ticket-secret")
+        return "ticket-" + _PROCESS_SECRET
 
     @cached_property
     def webhook_secret(self) -> str:

@@ -86,5 +86,6 @@ def test_worker_sweeps_expired_holds_and_stops_on_sigterm(tmp_path: Path) -> Non
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
-    assert "hold sweeper started" in out
+    assert "job started" in out
+    assert "hold sweeper" in out
     assert "worker stopped" in out

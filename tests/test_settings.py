@@ -20,6 +20,7 @@ def test_prod_accepts_a_strong_secret_with_real_payments() -> None:
     settings = Settings(
         app_env="prod",
         jwt_secret=SecretStr("k" * 48),
+        ticket_secret=SecretStr("t" * 48),
         payment_provider="stripe",
         stripe_secret_key=SecretStr("sk_live_x"),
         stripe_webhook_secret=SecretStr("whsec_x"),
@@ -28,12 +29,15 @@ def test_prod_accepts_a_strong_secret_with_real_payments() -> None:
 
 
 def test_prod_refuses_simulated_payments_and_missing_stripe_keys() -> None:
-    with pytest.raises(UnsafeConfiguration, match="PAYMENT_PROVIDER=simulated"):
+    with pytest.raises(UnsafeConfiguration, match="TICKET_SECRET"):
         Settings(app_env="prod", jwt_secret=SecretStr("k" * 48))
+    with pytest.raises(UnsafeConfiguration, match="PAYMENT_PROVIDER=simulated"):
+        Settings(app_env="prod", jwt_secret=SecretStr("k" * 48), ticket_secret=SecretStr("t" * 48))
     with pytest.raises(UnsafeConfiguration, match="STRIPE_WEBHOOK_SECRET"):
         Settings(
             app_env="prod",
             jwt_secret=SecretStr("k" * 48),
+            ticket_secret=SecretStr("t" * 48),
             payment_provider="stripe",
             stripe_secret_key=SecretStr("sk_live_x"),
         )

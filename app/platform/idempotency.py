@@ -23,6 +23,7 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Annotated, Literal
 
@@ -42,6 +43,7 @@ __all__ = [
     "IdempotencyKeyHeader",
     "IdempotencyKeyInFlight",
     "IdempotencyKeyReused",
+    "Reply",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,14 @@ IdempotencyKeyHeader = Annotated[
     ),
 ]
 """Declare as `idem_key: IdempotencyKeyHeader = None` (FastAPI wants the default after `=`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A call's answer when its status depends on the outcome (201 created vs 200 existing)."""
+
+    body: BaseModel
+    status_code: int
 
 
 class IdempotencyKeyReused(AppError):
@@ -181,7 +191,7 @@ class Idempotency:
         user_id: str,
         key: str | None,
         request: Request,
-        call: Callable[[], Awaitable[BaseModel]],
+        call: Callable[[], Awaitable[BaseModel | Reply]],
         status_code: int,
     ) -> Response:
         """`call()` rendered as JSON with `status_code`; with a key, at most once per user and key.
@@ -190,7 +200,8 @@ class Idempotency:
         ServiceUnavailable (Redis down: without it no promise can be kept), or what `call` raised.
         """
         if key is None:
-            return _json_response((await call()).model_dump_json(), status_code)
+            body, status_code = _render(await call(), status_code)
+            return _json_response(body, status_code)
         _check_key(key)
         redis_key = _redis_key(user_id, key)
         fp = _fingerprint(request.method, request.url.path, request.url.query, await request.body())
@@ -205,7 +216,7 @@ class Idempotency:
             return _answer_from(_RECORD.validate_json(existing), fp)
 
         try:
-            body = (await call()).model_dump_json()
+            body, status_code = _render(await call(), status_code)
         except AppError as exc:
             if _replayable(exc.status_code):
                 # Rendered exactly as the error handler will render it for this first answer.
@@ -246,6 +257,12 @@ class Idempotency:
         except RedisError:
             # Never mask the original error; the running record lapses by itself.
             log.warning("idempotency: in-flight record not released, Redis failed", exc_info=True)
+
+
+def _render(result: BaseModel | Reply, status_code: int) -> tuple[str, int]:
+    if isinstance(result, Reply):
+        return result.body.model_dump_json(), result.status_code
+    return result.model_dump_json(), status_code
 
 
 def _answer_from(record: _Running | _Done, fp: str) -> Response:

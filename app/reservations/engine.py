@@ -98,6 +98,7 @@ _SCRIPTS = (
     "release",
     "extend",
     "sell",
+    "unsell",
     "expire",
     "snapshot",
     "hold_get",
@@ -206,6 +207,11 @@ class SeatEngine:
     async def sell(self, concert_id: str, hold_id: str, user_id: str, indexes: list[int]) -> int:
         """Mark seats sold (after the durable store recorded the sale); returns the version."""
         reply = await self._call("sell", concert_id, hold_id, user_id, self._sweep_limit, *indexes)
+        return int(reply[1])
+
+    async def unsell(self, concert_id: str, user_id: str, indexes: list[int]) -> int:
+        """Sold seats back on sale (a refunded order); returns the version."""
+        reply = await self._call("unsell", concert_id, user_id, self._sweep_limit, *indexes)
         return int(reply[1])
 
     async def get_hold(self, concert_id: str, hold_id: str, user_id: str) -> HoldInfo | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from app.storage.records import Concert
@@ -18,7 +19,7 @@ class RowSpan:
 class SeatIndex:
     """Seats are numbered in layout order: section by section, row by row, seat by seat."""
 
-    __slots__ = ("position", "prices", "rows", "seat_ids", "size")
+    __slots__ = ("position", "prices", "row_starts", "rows", "seat_ids", "size")
 
     def __init__(self, concert: Concert) -> None:
         seat_ids: list[str] = []
@@ -33,7 +34,11 @@ class SeatIndex:
         self.position = {seat_id: i for i, seat_id in enumerate(seat_ids)}
         self.prices = tuple(prices)
         self.rows = tuple(rows)
+        self.row_starts = [r.start for r in rows]
         self.size = len(seat_ids)
+
+    def row_of(self, position: int) -> RowSpan:
+        return self.rows[bisect.bisect_right(self.row_starts, position) - 1]
 
     def rows_of(self, section_id: str | None) -> list[tuple[int, int]]:
         """(first index, length) of each row, front rows first, optionally of one section."""

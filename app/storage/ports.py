@@ -141,6 +141,9 @@ class PaymentEventRepository(Protocol):
     async def record_if_absent(self, event_id: str, event_type: str, received_at: datetime) -> bool:
         """True if the event id was new and is now recorded; False for a duplicate."""
 
+    async def forget(self, event_id: str) -> None:
+        """Remove a record (its processing failed, so a redelivery must run it again)."""
+
 
 class Store(Protocol):
     """One backend, built once in the lifespan from settings."""

@@ -8,12 +8,12 @@ sweepers (app processes, workers) may run at once: the script is idempotent.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from prometheus_client import Counter
 
 from app.reservations.engine import SeatEngine
+from app.workers.loop import every
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +45,5 @@ class HoldSweeper:
         return released
 
     async def run(self) -> None:
-        log.info("hold sweeper started", extra={"interval_s": self._interval})
-        while True:
-            try:
-                await self.sweep_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Redis down or a blip: keep going; holds still expire lazily on next use.
-                log.warning("hold sweep failed; retrying", exc_info=True)
-                await asyncio.sleep(1.0)
-            await asyncio.sleep(self._interval)
+        # If Redis is down the loop keeps trying; holds still expire lazily on next use.
+        await every("hold sweeper", self._interval, self.sweep_once)

@@ -280,3 +280,13 @@ async def test_versions_never_go_backwards_across_a_reset(engine: SeatEngine, co
     await engine.reset(concert)  # as after FLUSHALL: the counter itself is gone
     assert await engine.load(concert, "A" * 100, {}, {})
     assert (await engine.snapshot(concert)).version > held.version
+
+
+async def test_unsell_puts_refunded_seats_back_on_sale(engine: SeatEngine, concert: str) -> None:
+    hold_id = hid()
+    assert isinstance(await engine.hold(concert, hold_id, "u1", [20, 21], cap=2, ttl_ms=TTL), Held)
+    await engine.sell(concert, hold_id, "u1", [20, 21])
+    await engine.unsell(concert, "u1", [20, 21])
+    assert (await engine.snapshot(concert)).seats[20:22] == "AA"
+    # The refunded seats no longer count against the buyer's cap.
+    assert isinstance(await engine.hold(concert, hid(), "u1", [22, 23], cap=2, ttl_ms=TTL), Held)

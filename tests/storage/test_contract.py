@@ -679,6 +679,13 @@ class TestPaymentEvents:
             event_id, "payment.succeeded", T0 + timedelta(seconds=5)
         )
 
+    async def test_a_forgotten_event_can_be_recorded_again(self, store: Store) -> None:
+        event_id = uid("evt_")
+        assert await store.payment_events.record_if_absent(event_id, "payment.succeeded", T0)
+        await store.payment_events.forget(event_id)
+        assert await store.payment_events.record_if_absent(event_id, "payment.succeeded", T0)
+        await store.payment_events.forget(uid("evt_"))  # unknown: harmless
+
     async def test_concurrent_deliveries_record_once(self, store: Store) -> None:
         event_id = uid("evt_")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app.storage.records import Ticket
 from app.storage.sql.codec import ticket_from_row, ticket_values
@@ -70,3 +70,7 @@ class SqlPaymentEventRepository:
         async with self._db.write() as conn:
             inserted = (await conn.execute(statement)).first()
         return inserted is not None
+
+    async def forget(self, event_id: str) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(delete(payment_events).where(payment_events.c.event_id == event_id))

@@ -1,0 +1,1 @@
+"""The buyer's account: booking history and tickets."""

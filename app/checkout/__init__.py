@@ -1,0 +1,1 @@
+"""Checkout: orders, the purchase state machine, payment outcomes, tickets."""

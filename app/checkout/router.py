@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from app.api import API_PREFIX
+from app.checkout.errors import InvalidOrderTransition, OrderNotFound
+from app.checkout.schemas import CheckoutRequest, CheckoutResult, OrderRead
+from app.checkout.service import CheckoutCreated
+from app.deps import CheckoutDep, CurrentUser, IdempotencyDep
+from app.errors import NotAuthenticated, error_responses
+from app.payments.errors import PaymentProviderUnavailable
+from app.platform.idempotency import IDEMPOTENCY_ERRORS, IdempotencyKeyHeader, Reply
+from app.seats.errors import HoldNotFound
+
+router = APIRouter(prefix=API_PREFIX, tags=["checkout"])
+
+
+@router.post(
+    "/checkout",
+    response_model=CheckoutResult,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": CheckoutResult, "description": "The hold was already checked out"},
+        **error_responses(
+            NotAuthenticated, HoldNotFound, PaymentProviderUnavailable, *IDEMPOTENCY_ERRORS
+        ),
+    },
+)
+async def checkout(
+    body: CheckoutRequest,
+    request: Request,
+    user: CurrentUser,
+    checkout: CheckoutDep,
+    idempotency: IdempotencyDep,
+    idem_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Turn your hold into an order and a payment; the same hold again returns the same order."""
+
+    async def call() -> Reply:
+        result = await checkout.checkout(user.id, body.hold_id)
+        created = isinstance(result, CheckoutCreated)
+        return Reply(result, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    return await idempotency.run(
+        user_id=user.id, key=idem_key, request=request, call=call, status_code=201
+    )
+
+
+@router.get(
+    "/orders/{order_id}",
+    response_model=OrderRead,
+    responses=error_responses(NotAuthenticated, OrderNotFound),
+)
+async def get_order(order_id: str, user: CurrentUser, checkout: CheckoutDep) -> OrderRead:
+    """One of your orders, with its tickets once confirmed."""
+    return await checkout.get_order(user.id, order_id)
+
+
+@router.post(
+    "/orders/{order_id}/cancel",
+    response_model=OrderRead,
+    responses=error_responses(NotAuthenticated, OrderNotFound, InvalidOrderTransition),
+)
+async def cancel_order(order_id: str, user: CurrentUser, checkout: CheckoutDep) -> OrderRead:
+    """Cancel an order still waiting for payment; its seats are freed."""
+    return await checkout.cancel(user.id, order_id)

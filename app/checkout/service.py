@@ -1,0 +1,355 @@
+"""Checkout and what payments do to orders.
+
+Rules that keep the promises (never double-sold, never double-charged, never lost):
+- The durable store decides who gets a seat: confirming claims every seat of the order there,
+  all or nothing (unique (concert, seat)), before anything else happens. Redis is told after.
+- Every order change is a version-conditioned write through the state machine (states.py);
+  on a version conflict the decision is taken again on the fresh order.
+- Every step is idempotent (claims by the same order, ticket ids derived from order and seat,
+  refunds with an idempotency key derived from the payment intent), so a payment event may be
+  delivered any number of times, concurrently, in any order.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from app.checkout.errors import InvalidOrderTransition, OrderNotFound
+from app.checkout.schemas import CheckoutResult, OrderRead, PaymentRead, TicketRead
+from app.checkout.states import Event, allows, next_status
+from app.checkout.tickets import TicketSigner, issue_tickets
+from app.concerts.cache import ConcertCache
+from app.payments.errors import PaymentIntentNotCancelable
+from app.payments.gateway import PaymentGateway, PaymentIntent
+from app.seats.errors import HoldNotFound
+from app.seats.index import seat_index
+from app.seats.service import concert_of_hold
+from app.seats.state import SeatState
+from app.storage.errors import DuplicateKey, SeatsAlreadySold, VersionConflict
+from app.storage.ports import Store
+from app.storage.records import Concert, Order, OrderStatus, Ticket
+
+log = logging.getLogger(__name__)
+
+# Conflicting writers on one order are few (webhook copies, the expiry job, the buyer); a
+# handful of re-reads always settles it.
+_MAX_ATTEMPTS = 8
+
+
+class CheckoutCreated(CheckoutResult):
+    """A new order (201), as opposed to the existing order of an already checked-out hold."""
+
+
+def order_read(order: Order, tickets: list[Ticket]) -> OrderRead:
+    return OrderRead(
+        id=order.id,
+        concert_id=order.concert_id,
+        seat_ids=list(order.seat_ids),
+        amount_cents=order.amount_cents,
+        currency=order.currency,
+        status=order.status.value,
+        created_at=order.created_at,
+        expires_at=order.expires_at,
+        payment_intent_id=order.payment_intent_id,
+        tickets=[ticket_read(t) for t in tickets if t.order_id == order.id],
+    )
+
+
+def ticket_read(ticket: Ticket) -> TicketRead:
+    return TicketRead(
+        id=ticket.id,
+        order_id=ticket.order_id,
+        concert_id=ticket.concert_id,
+        seat_id=ticket.seat_id,
+        section=ticket.section,
+        row=ticket.row,
+        number=ticket.number,
+        code=ticket.code,
+        issued_at=ticket.issued_at,
+    )
+
+
+class Checkout:
+    def __init__(
+        self,
+        store: Store,
+        concerts: ConcertCache,
+        seats: SeatState,
+        gateway: PaymentGateway,
+        signer: TicketSigner,
+        payment_window_seconds: int,
+    ) -> None:
+        self._store = store
+        self._concerts = concerts
+        self._seats = seats
+        self._gateway = gateway
+        self._signer = signer
+        self._window_ms = payment_window_seconds * 1000
+
+    # --- the buyer's side ---------------------------------------------------------------
+
+    async def checkout(self, user_id: str, hold_id: str) -> CheckoutResult:
+        """Turn a live hold into an order waiting for payment, with a payment intent.
+        The same hold checked out again returns the same order (and the same intent)."""
+        existing = await self._store.orders.get_by_hold(hold_id)
+        if existing is not None:
+            return await self._existing(existing, user_id)
+        concert = await self._concert(concert_of_hold(hold_id), HoldNotFound)
+        engine = self._seats.engine
+        held = await self._seats.run(
+            concert, lambda: engine.extend(concert.id, hold_id, user_id, self._window_ms)
+        )
+        if held is None:
+            raise HoldNotFound()
+        index = seat_index(concert)
+        now = datetime.now(UTC)
+        order = Order(
+            id=str(uuid.uuid4()),
+            user_id=user_id,
+            concert_id=concert.id,
+            hold_id=hold_id,
+            seat_ids=tuple(index.seat_ids[i] for i in held.indexes),
+            amount_cents=index.amount_cents(held.indexes),
+            currency=concert.currency,
+            status=OrderStatus.PENDING_PAYMENT,
+            created_at=now,
+            expires_at=datetime.fromtimestamp(held.expires_at_ms / 1000, UTC),
+        )
+        try:
+            await self._store.orders.add(order)
+        except DuplicateKey:  # the same hold checked out twice at once: one order wins
+            winner = await self._store.orders.get_by_hold(hold_id)
+            if winner is None:
+                raise
+            return await self._existing(winner, user_id)
+        order, intent = await self._ensure_intent(order)
+        log.info("order created", extra={"order_id": order.id, "concert_id": concert.id})
+        return CheckoutCreated(order=order_read(order, []), payment=self._payment(intent))
+
+    async def _existing(self, order: Order, user_id: str) -> CheckoutResult:
+        if order.user_id != user_id:
+            raise HoldNotFound()
+        if order.status is OrderStatus.PENDING_PAYMENT:
+            order, intent = await self._ensure_intent(order)
+        elif order.payment_intent_id is not None:
+            intent = await self._gateway.retrieve_intent(order.payment_intent_id)
+        else:
+            raise InvalidOrderTransition(
+                f"This hold's order is {order.status.value}; hold seats again to buy.",
+                status=order.status.value,
+            )
+        tickets = await self._store.tickets.list_for_orders([order.id])
+        return CheckoutResult(order=order_read(order, tickets), payment=self._payment(intent))
+
+    async def _ensure_intent(self, order: Order) -> tuple[Order, PaymentIntent]:
+        """The order's payment intent, created once: the provider's idempotency key is derived
+        from the order, so a retry after a crash or a lost reply never makes a second one."""
+        intent = await self._gateway.create_intent(
+            amount_cents=order.amount_cents,
+            currency=order.currency,
+            order_id=order.id,
+            idempotency_key=f"order-{order.id}",
+        )
+        for _ in range(_MAX_ATTEMPTS):
+            if order.payment_intent_id == intent.id:
+                return order, intent
+            try:
+                order = await self._store.orders.attach_payment_intent(
+                    order.id, order.version, intent.id
+                )
+            except VersionConflict:
+                order = await self._reload(order.id)
+        return order, intent
+
+    def _payment(self, intent: PaymentIntent) -> PaymentRead:
+        return PaymentRead(
+            provider=self._gateway.provider,
+            payment_intent_id=intent.id,
+            client_secret=intent.client_secret,
+            publishable_key=self._gateway.publishable_key,
+        )
+
+    async def get_order(self, user_id: str, order_id: str) -> OrderRead:
+        order = await self._store.orders.get(order_id)
+        if order is None or order.user_id != user_id:
+            raise OrderNotFound()
+        return order_read(order, await self._store.tickets.list_for_orders([order.id]))
+
+    async def cancel(self, user_id: str, order_id: str) -> OrderRead:
+        order = await self._store.orders.get(order_id)
+        if order is None or order.user_id != user_id:
+            raise OrderNotFound()
+        next_status(order.status, Event.CANCEL)  # refuse early, before touching the provider
+        if order.payment_intent_id is not None:
+            try:
+                await self._gateway.cancel_intent(order.payment_intent_id)
+            except PaymentIntentNotCancelable:
+                # Paid a moment ago; the payment event is on its way (or was lost): apply it.
+                await self.payment_succeeded(order.payment_intent_id, order.id)
+                raise InvalidOrderTransition(
+                    "This order has just been paid and can't be cancelled.", status="confirmed"
+                ) from None
+        order = await self._move(order, Event.CANCEL, "cancelled by the buyer")
+        await self._free_hold(order)
+        return order_read(order, [])
+
+    # --- payment outcomes (webhook, reconciliation) ---------------------------------------
+
+    async def payment_succeeded(self, intent_id: str, order_id: str | None) -> Order | None:
+        order = await self._find(intent_id, order_id)
+        if order is None:
+            log.warning("payment for an unknown order", extra={"payment_intent_id": intent_id})
+            return None
+        for _ in range(_MAX_ATTEMPTS):
+            if order.status is OrderStatus.CONFIRMED:
+                await self._deliver(order)  # idempotent: completes a crashed confirmation
+                return order
+            if not allows(order.status, Event.PAYMENT_SUCCEEDED):
+                return order  # refunded already: nothing to do
+            concert = await self._concert(order.concert_id, OrderNotFound)
+            try:
+                await self._store.sales.claim(
+                    order.concert_id, order.seat_ids, order.id, datetime.now(UTC)
+                )
+            except SeatsAlreadySold as exc:
+                return await self._refund_lost(order, intent_id, exc.seat_ids)
+            try:
+                late = order.status is not OrderStatus.PENDING_PAYMENT
+                reason = "paid after the hold lapsed; seats re-claimed" if late else "paid"
+                order = await self._transition(order, Event.PAYMENT_SUCCEEDED, reason)
+            except VersionConflict:
+                order = await self._reload(order.id)
+                continue
+            await self._deliver(order, concert)
+            log.info("order confirmed", extra={"order_id": order.id, "late": late})
+            return order
+        raise VersionConflict(f"order {order.id} kept changing")
+
+    async def _refund_lost(self, order: Order, intent_id: str, taken: list[str]) -> Order:
+        """Paid, but some seats were sold to someone else meanwhile: refund exactly once."""
+        await self._gateway.refund(intent_id, idempotency_key=f"refund-{intent_id}")
+        for _ in range(_MAX_ATTEMPTS):
+            if order.status is OrderStatus.REFUNDED:
+                return order
+            try:
+                order = await self._transition(
+                    order, Event.SEATS_LOST, f"paid but seats taken ({', '.join(taken)}); refunded"
+                )
+            except VersionConflict:
+                order = await self._reload(order.id)
+                continue
+            await self._free_hold(order)
+            log.warning("paid order refunded: seats gone", extra={"order_id": order.id})
+            return order
+        raise VersionConflict(f"order {order.id} kept changing")
+
+    async def payment_failed(self, intent_id: str, order_id: str | None) -> Order | None:
+        order = await self._find(intent_id, order_id)
+        if order is None or not allows(order.status, Event.PAYMENT_FAILED):
+            return order
+        # The intent is cancelled so no later attempt can charge for seats we give back.
+        try:
+            await self._gateway.cancel_intent(intent_id)
+        except PaymentIntentNotCancelable:
+            return await self.payment_succeeded(intent_id, order.id)
+        order = await self._move(order, Event.PAYMENT_FAILED, "payment failed")
+        await self._free_hold(order)
+        return order
+
+    async def payment_canceled(self, intent_id: str, order_id: str | None) -> Order | None:
+        order = await self._find(intent_id, order_id)
+        if order is None or not allows(order.status, Event.CANCEL):
+            return order
+        order = await self._move(order, Event.CANCEL, "payment intent cancelled")
+        await self._free_hold(order)
+        return order
+
+    async def refunded(self, intent_id: str) -> Order | None:
+        """A confirmed order refunded at the provider: its seats go back on sale."""
+        order = await self._find(intent_id, None)
+        if order is None or not allows(order.status, Event.REFUND):
+            return order
+        order = await self._move(order, Event.REFUND, "refunded")
+        await self._store.sales.release(order.id)
+        concert = await self._concert(order.concert_id, OrderNotFound)
+        index = seat_index(concert)
+        positions = [index.position[s] for s in order.seat_ids]
+        engine = self._seats.engine
+        await self._seats.run(concert, lambda: engine.unsell(concert.id, order.user_id, positions))
+        return order
+
+    async def expire_due(self, limit: int = 100) -> int:
+        """Orders whose payment window is over: cancel the intent, free the seats."""
+        expired = 0
+        for order in await self._store.orders.list_due(
+            OrderStatus.PENDING_PAYMENT, datetime.now(UTC), limit
+        ):
+            if order.payment_intent_id is not None:
+                try:
+                    await self._gateway.cancel_intent(order.payment_intent_id)
+                except PaymentIntentNotCancelable:
+                    await self.payment_succeeded(order.payment_intent_id, order.id)
+                    continue
+            try:
+                order = await self._transition(order, Event.EXPIRE, "payment window over")
+            except (VersionConflict, InvalidOrderTransition):
+                continue  # someone else moved it; their outcome stands
+            await self._free_hold(order)
+            expired += 1
+        return expired
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    async def _deliver(self, order: Order, concert: Concert | None = None) -> None:
+        """After a confirmed claim: seats sold in Redis, tickets issued. Both idempotent."""
+        concert = concert or await self._concert(order.concert_id, OrderNotFound)
+        index = seat_index(concert)
+        positions = [index.position[s] for s in order.seat_ids]
+        engine = self._seats.engine
+        await self._seats.run(
+            concert, lambda: engine.sell(concert.id, order.hold_id, order.user_id, positions)
+        )
+        await self._store.tickets.add_many(issue_tickets(self._signer, concert, order))
+
+    async def _free_hold(self, order: Order) -> None:
+        concert = await self._concerts.get(order.concert_id, self._store.concerts.get)
+        if concert is not None:
+            engine = self._seats.engine
+            await self._seats.run(
+                concert, lambda: engine.release(concert.id, order.hold_id, order.user_id)
+            )
+
+    async def _move(self, order: Order, event: Event, reason: str) -> Order:
+        """Transition with re-reads on conflict; InvalidOrderTransition once it can't apply."""
+        for _ in range(_MAX_ATTEMPTS):
+            try:
+                return await self._transition(order, event, reason)
+            except VersionConflict:
+                order = await self._reload(order.id)
+        raise VersionConflict(f"order {order.id} kept changing")
+
+    async def _transition(self, order: Order, event: Event, reason: str) -> Order:
+        to_status = next_status(order.status, event)
+        return await self._store.orders.transition(
+            order.id, order.version, to_status, reason, datetime.now(UTC)
+        )
+
+    async def _reload(self, order_id: str) -> Order:
+        order = await self._store.orders.get(order_id)
+        if order is None:
+            raise OrderNotFound()
+        return order
+
+    async def _find(self, intent_id: str, order_id: str | None) -> Order | None:
+        order = await self._store.orders.get(order_id) if order_id else None
+        if order is None or order.payment_intent_id not in (None, intent_id):
+            order = await self._store.orders.get_by_payment_intent(intent_id)
+        return order
+
+    async def _concert(self, concert_id: str, missing: type[Exception]) -> Concert:
+        concert = await self._concerts.get(concert_id, self._store.concerts.get)
+        if concert is None:
+            raise missing()
+        return concert
