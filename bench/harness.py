@@ -25,6 +25,10 @@ import httpx
 import redis
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The server runs `app.main:app` from REPO_ROOT (uvicorn puts its working directory first on
+# sys.path); make this process import that same `app`, whatever the virtualenv points at.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(1, str(REPO_ROOT))
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -63,7 +67,11 @@ def _stop_process(proc: subprocess.Popen[bytes], grace_seconds: float) -> None:
 # --- a private redis-server -----------------------------------------------------------------
 
 
-class RedisServerNotFound(RuntimeError):
+class BenchError(RuntimeError):
+    """Setup failed in a way worth a one-paragraph message, not a traceback."""
+
+
+class RedisServerNotFound(BenchError):
     pass
 
 
@@ -112,14 +120,14 @@ class PrivateRedis:
             deadline = time.monotonic() + 10
             while True:
                 if self._proc.poll() is not None:
-                    raise RuntimeError(f"redis-server exited:\n{tail(self.log_path)}")
+                    raise BenchError(f"redis-server exited:\n{tail(self.log_path)}")
                 try:
                     if client.ping():
                         return self
                 except redis.exceptions.ConnectionError:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not answer:\n{tail(self.log_path)}")
+                    raise BenchError(f"redis-server did not answer:\n{tail(self.log_path)}")
                 time.sleep(0.05)
         finally:
             client.close()
@@ -177,7 +185,7 @@ class ServiceProcess:
             )
         return self
 
-    async def wait_ready(self, timeout_seconds: float = 60.0) -> float:
+    async def wait_ready(self, timeout_seconds: float = 30.0) -> float:
         """Poll /readyz until 200; returns the seconds it took."""
         assert self.proc is not None
         started = time.perf_counter()
@@ -185,7 +193,7 @@ class ServiceProcess:
         async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0) as client:
             while True:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(
+                    raise BenchError(
                         f"uvicorn exited with {self.proc.returncode}:\n{tail(self.log_path)}"
                     )
                 try:
@@ -194,7 +202,7 @@ class ServiceProcess:
                 except httpx.TransportError:
                     pass
                 if time.perf_counter() > deadline:
-                    raise RuntimeError(
+                    raise BenchError(
                         f"the service was not ready in {timeout_seconds:.0f} s:\n"
                         f"{tail(self.log_path)}"
                     )
@@ -313,7 +321,10 @@ async def cpu_sample(server_pids: Sequence[int], redis_cpu: RedisCpuProbe) -> Cp
 @dataclass(frozen=True, slots=True)
 class CpuUse:
     """CPU seconds over a phase, and the same as a percentage of one core (100 = one core
-    busy all the time). `machine_busy_pct` is of all cores together (100 = every core busy)."""
+    busy all the time). `machine_busy_pct` is of all cores together (100 = every core busy).
+    `other_pct` is the machine's busy time the three do not explain (other processes, kernel
+    work charged to nobody), in % of one core: well above 10 means something else shared the
+    machine during the phase."""
 
     bench_s: float
     server_s: float | None
@@ -322,22 +333,28 @@ class CpuUse:
     server_pct: float | None
     redis_pct: float
     machine_busy_pct: float
+    other_pct: float | None
 
     @staticmethod
     def between(a: CpuSample, b: CpuSample, *, with_server: bool) -> CpuUse:
         wall = max(b.wall - a.wall, 1e-9)
         total = b.machine_total - a.machine_total
         server = b.server - a.server if with_server else None
+        bench_pct = 100 * (b.bench - a.bench) / wall
+        server_pct = None if server is None else 100 * server / wall
+        redis_pct = 100 * (b.redis - a.redis) / wall
+        busy_pct = 100 * (b.machine_busy - a.machine_busy) / total if total > 0 else 0.0
+        cores = os.cpu_count() or 1
+        other = busy_pct * cores - bench_pct - (server_pct or 0.0) - redis_pct
         return CpuUse(
             bench_s=round(b.bench - a.bench, 3),
             server_s=None if server is None else round(server, 3),
             redis_s=round(b.redis - a.redis, 3),
-            bench_pct=round(100 * (b.bench - a.bench) / wall, 1),
-            server_pct=None if server is None else round(100 * server / wall, 1),
-            redis_pct=round(100 * (b.redis - a.redis) / wall, 1),
-            machine_busy_pct=round(
-                100 * (b.machine_busy - a.machine_busy) / total if total > 0 else 0.0, 1
-            ),
+            bench_pct=round(bench_pct, 1),
+            server_pct=None if server_pct is None else round(server_pct, 1),
+            redis_pct=round(redis_pct, 1),
+            machine_busy_pct=round(busy_pct, 1),
+            other_pct=None if total <= 0 or other != other else round(max(other, 0.0), 1),
         )
 
 

@@ -39,6 +39,7 @@ from typing import Any, Generic, NoReturn, TypeVar
 import httpx
 from harness import (
     REPO_ROOT,
+    BenchError,
     CpuUse,
     LoadResult,
     Op,
@@ -123,7 +124,7 @@ class SeatPool(Generic[S]):
     async def close(self) -> None:
         if self._next is not None:
             self._next.cancel()
-            with contextlib.suppress(BaseException):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._next
             self._next = None
 
@@ -353,7 +354,7 @@ def concert_body(seats: int, number: int) -> dict[str, Any]:
     }
 
 
-class ServiceSetupError(RuntimeError):
+class ServiceSetupError(BenchError):
     pass
 
 
@@ -589,11 +590,15 @@ class LiveWriter:
 
     async def stop(self) -> Counter[str]:
         self._stop.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=35)
-            except (TimeoutError, asyncio.CancelledError):
+        task = self._task
+        if task is not None:
+            done, _ = await asyncio.wait({task}, timeout=35)  # > one request's timeout
+            if not done:
+                task.cancel()
+                await asyncio.wait({task}, timeout=5)
                 self.stats["writer_stopped_by_timeout"] += 1
+            elif task.exception() is not None:
+                self.stats[f"writer_crashed_{type(task.exception()).__name__}"] += 1
         return self.stats
 
     async def _run(self) -> None:
@@ -766,6 +771,9 @@ def main(argv: list[str] | None = None) -> int:
     except ServiceSetupError as exc:
         print(f"error: the service refused the bench setup: {exc}", file=sys.stderr)
         return 1
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\ninterrupted: the server and the private redis were stopped; no results written")
         return 130
@@ -825,9 +833,25 @@ def run_phases(
         "HOLD_TTL_SECONDS": str(HOLD_TTL_SECONDS),
         "SEED_DEMO": "false",
     }
-    report.settings["server_env"] = {
-        k: v for k, v in env.items() if k not in ("JWT_SECRET", "ADMIN_PASSWORD")
+    secret_names = ("JWT_SECRET", "JWT_PREVIOUS_SECRETS", "ADMIN_PASSWORD")
+    report.settings["server_env"] = {k: v for k, v in env.items() if k not in secret_names}
+    # Settings the server takes from this process's environment (e.g. a tuning experiment:
+    # `CONCERT_CACHE_TTL_SECONDS=60 .venv/bin/python bench/holds.py`).
+    inherited = {
+        name.upper(): os.environ[name.upper()]
+        for name in Settings.model_fields
+        if name.upper() in os.environ and name.upper() not in env
     }
+    report.settings["server_env_inherited"] = {
+        k: ("***" if "SECRET" in k or "PASSWORD" in k or "KEY" in k else v)
+        for k, v in inherited.items()
+    }
+    if inherited:
+        print(f"  setup: the server also inherits {sorted(inherited)} from this environment")
+    if (REPO_ROOT / ".env").exists():
+        report.notes.append(
+            f"{REPO_ROOT / '.env'} exists: the server reads it too (the variables above win)."
+        )
     service = ServiceProcess(env, args.workers, workdir / "uvicorn.log")
     stack.callback(service.stop)  # registered first: a failed start still stops it
     service.start()
@@ -898,16 +922,28 @@ def derive(report: Report) -> None:
         report.derived["http_holds_per_s_over_engine_holds_per_s"] = round(
             holds.ok_per_s / engine.ok_per_s, 3
         )
+    if engine and engine.cpu_us_per_call["redis"]:
+        # What one Redis core could do if only the Lua hold ran on it.
+        report.derived["redis_bound_holds_per_s_estimate"] = round(
+            1e6 / engine.cpu_us_per_call["redis"]
+        )
     if static and live and static.ok_per_s:
         report.derived["live_reads_per_s_over_static_reads_per_s"] = round(
             live.ok_per_s / static.ok_per_s, 3
+        )
+    disturbed = [p.key for p in report.phases if (p.cpu.other_pct or 0.0) > 25]
+    if disturbed:
+        report.notes.append(
+            f"Something else kept the machine busy during {', '.join(disturbed)} (other% above "
+            "25): those figures are lower than an undisturbed run's; run again when it is idle."
         )
     cpus = report.environment["cpus"]
     report.notes[:0] = [
         "ok/s = holds/s (HTTP 201, engine Held) or successful reads/s; latency is per call, "
         "whatever the outcome. bench%, server%, redis% = CPU time over the phase as % of ONE "
         "core (bench = this Python load generator, server = uvicorn and its workers, redis = "
-        "INFO used_cpu_*); machine% = busy share of all cores.",
+        "INFO used_cpu_*), other = machine busy time none of them explains (another process "
+        "on the machine when well above 10); machine% = busy share of all cores.",
         f"This machine has {cpus} CPUs shared by the load generator, uvicorn and Redis: every "
         "core-second the Python client spends (bench%) is taken from the server, so the HTTP "
         "figures are lower bounds of what the service would do with the machine to itself.",
@@ -918,6 +954,8 @@ _RATIO_LABELS = {
     "holds_per_s_over_healthz_req_per_s": "holds/s / healthz req/s",
     "http_holds_per_s_over_engine_holds_per_s": "HTTP holds/s / engine holds/s",
     "live_reads_per_s_over_static_reads_per_s": "live map reads/s / static map reads/s",
+    "redis_bound_holds_per_s_estimate": "holds/s one Redis core could do (1 s / its CPU per "
+    "engine hold)",
 }
 
 
@@ -936,6 +974,8 @@ def print_report(report: Report) -> None:
         f"{cfg['workers']} worker(s), APP_ENV=test, store {cfg['store']}, "
         f"{cfg['redis']} {redis_version}, sweeper in process, hold TTL {cfg['hold_ttl_s']} s"
     )
+    if cfg.get("server_env_inherited"):
+        print(f"        plus from the environment: {cfg['server_env_inherited']}")
     print(
         f"Load:   {cfg['concurrency']} concurrent, {cfg['duration_s']:g} s per phase after "
         f"{cfg['warmup_s']:g} s warm-up; {cfg['seats']:,}-seat venue; {_client_name(cfg, env)} "
@@ -944,7 +984,7 @@ def print_report(report: Report) -> None:
     print()
     header = (
         f"{'phase':<42} {'ok/s':>8} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-        f"{'bytes':>7} {'bench%':>6} {'server%':>7} {'redis%':>6} {'machine%':>8}"
+        f"{'bytes':>7} {'bench%':>6} {'server%':>7} {'redis%':>6} {'other%':>6} {'machine%':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -955,7 +995,8 @@ def print_report(report: Report) -> None:
             f"{_fmt(lat.get('p50'), 2):>7} {_fmt(lat.get('p95'), 2):>7} "
             f"{_fmt(lat.get('p99'), 2):>7} {_fmt(p.bytes_per_response):>7} "
             f"{_fmt(p.cpu.bench_pct):>6} {_fmt(p.cpu.server_pct):>7} "
-            f"{_fmt(p.cpu.redis_pct):>6} {_fmt(p.cpu.machine_busy_pct):>8}"
+            f"{_fmt(p.cpu.redis_pct):>6} {_fmt(p.cpu.other_pct):>6} "
+            f"{_fmt(p.cpu.machine_busy_pct):>8}"
         )
     print()
     print(f"{'CPU per call, microseconds':<42} {'bench':>8} {'server':>8} {'redis':>8}")
@@ -977,7 +1018,8 @@ def print_report(report: Report) -> None:
     if report.derived:
         print()
         for key, value in report.derived.items():
-            print(f"  {_RATIO_LABELS.get(key, key)} = {value:.2f}")
+            shown = f"{value:,}" if isinstance(value, int) else f"{value:.2f}"
+            print(f"  {_RATIO_LABELS.get(key, key)} = {shown}")
     print()
     for note in report.notes:
         print(f"  note: {note}" if "\n" not in note else note)
