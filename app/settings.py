@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None  # a Stripe-compatible server, e.g. localstripe in tests
     stripe_timeout_seconds: float = Field(default=10.0, gt=0)
     # How long a checked-out hold is kept for the buyer to pay.
-    payment_window_seconds: int = Field(default=900, ge=10)
+    payment_window_seconds: int = Field(default=900, ge=1)
     cors_origins: str = ""
 
     @model_validator(mode="after")
