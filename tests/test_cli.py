@@ -89,3 +89,30 @@ def test_worker_sweeps_expired_holds_and_stops_on_sigterm(tmp_path: Path) -> Non
     assert "job started" in out
     assert "hold sweeper" in out
     assert "worker stopped" in out
+
+
+def test_verify_ticket_accepts_genuine_codes_and_refuses_forgeries(tmp_path: Path) -> None:
+    from app.checkout.tickets import TicketSigner
+
+    secret = "s" * 40
+    env = dict(os.environ, APP_ENV="test", TICKET_SECRET=secret)
+    code = TicketSigner(secret, "encore").sign("t1", "o1", "c1", "floor-A-1")
+
+    def verify(value: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app", "verify-ticket", value],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    ok = verify(code)
+    assert ok.returncode == 0, ok.stderr
+    assert "VALID ticket t1: seat floor-A-1 of concert c1 (order o1)" in ok.stdout
+    forged = TicketSigner("x" * 40, "encore").sign("t1", "o1", "c1", "floor-A-1")
+    for bad in (forged, code[:-2] + "xx", "garbage"):
+        refused = verify(bad)
+        assert refused.returncode == 1
+        assert "INVALID" in refused.stderr
