@@ -24,6 +24,7 @@ from app.settings import Settings, load_settings
 from app.storage.factory import build_store
 from app.storage.ports import Store
 from app.workers.jobs import start_jobs
+from app.workers.loop import stop_all
 
 
 async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> int:
@@ -86,9 +87,7 @@ def _worker(settings: Settings, _: argparse.Namespace) -> int:
         try:
             await stop.wait()
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await stop_all(tasks)
             await container.close()
             logging.getLogger(__name__).info("worker stopped")
 

@@ -28,6 +28,7 @@ from app.platform.middleware import RequestContextMiddleware
 from app.seats.router import router as seats_router
 from app.settings import Settings, UnsafeConfiguration, load_settings
 from app.workers.jobs import start_jobs
+from app.workers.loop import stop_all
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         yield
     finally:
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
+        await stop_all(background)
         await container.close()
 
 

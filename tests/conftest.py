@@ -24,6 +24,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.main import create_app
+from app.platform.redis import RedisClient, build_redis
 from app.settings import Settings
 
 ADMIN_EMAIL = "admin@example.com"
@@ -53,6 +54,14 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+async def redis() -> AsyncIterator[RedisClient]:
+    """A client of the test Redis, for tests that talk to Redis below the HTTP API."""
+    client = build_redis(TEST_REDIS_URL, timeout=5.0)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+
+from app.container import Container
+from tests.conftest import token_headers
 
 CONCERTS = "/api/v1/concerts"
 
@@ -37,3 +41,13 @@ async def create_concert(
     assert r.status_code == 201, r.text
     body: dict[str, Any] = r.json()
     return body
+
+
+def container_of(app: FastAPI) -> Container:
+    container: Container = app.state.container
+    return container
+
+
+def buyer(app: FastAPI) -> dict[str, str]:
+    """Headers of a fresh, distinct buyer (a valid token; no account row needed)."""
+    return token_headers(app, f"buyer-{uuid.uuid4().hex[:10]}")

@@ -14,23 +14,12 @@ import pytest
 from fastapi import FastAPI
 
 from app.checkout.tickets import TicketSigner
-from app.container import Container
 from app.payments.signature import sign
 from app.payments.simulated import SimulatedGateway
 from app.storage.records import OrderStatus
-from tests.api.helpers import CONCERTS, create_concert
-from tests.conftest import token_headers
+from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
 
 API = "/api/v1"
-
-
-def _c(app: FastAPI) -> Container:
-    container: Container = app.state.container
-    return container
-
-
-def buyer(app: FastAPI) -> dict[str, str]:
-    return token_headers(app, f"buyer-{uuid.uuid4().hex[:10]}")
 
 
 async def hold(
@@ -87,7 +76,7 @@ def event(kind: str, obj: dict[str, Any], event_id: str | None = None) -> bytes:
 async def deliver(
     client: httpx.AsyncClient, app: FastAPI, payload: bytes, *, timestamp: int | None = None
 ) -> httpx.Response:
-    secret = _c(app).settings.webhook_secret
+    secret = container_of(app).settings.webhook_secret
     headers = {
         "Stripe-Signature": sign(payload, secret, timestamp),
         "Content-Type": "application/json",
@@ -134,11 +123,13 @@ async def test_the_buyer_journey(
     assert [t["seat_id"] for t in done["tickets"]] == ["floor-A-1", "floor-A-2"]
     ticket = done["tickets"][0]
     assert (ticket["section"], ticket["row"], ticket["number"]) == ("Floor", "A", 1)
-    claims = TicketSigner(_c(app).settings.ticket_signing_secret, "encore").verify(ticket["code"])
+    claims = TicketSigner(container_of(app).settings.ticket_signing_secret, "encore").verify(
+        ticket["code"]
+    )
     assert (claims.order_id, claims.seat_id) == (order["id"], "floor-A-1")
 
     assert (await seat_states(client, c["id"]))[:3] == "SSA"
-    sold = await _c(app).store.sales.sold_seats(c["id"])
+    sold = await container_of(app).store.sales.sold_seats(c["id"])
     assert sold == {"floor-A-1": order["id"], "floor-A-2": order["id"]}
     history = (await client.get(f"{API}/me/orders", headers=me)).json()["items"]
     assert [o["id"] for o in history] == [order["id"]]
@@ -209,7 +200,7 @@ async def test_cancel_frees_the_seats_and_is_final(
     again = await client.post(f"{API}/orders/{order['id']}/cancel", headers=me)
     assert again.status_code == 409
     assert again.json()["error"] == "InvalidOrderTransition"
-    intent = await _c(app).gateway.retrieve_intent(order["payment_intent_id"])
+    intent = await container_of(app).gateway.retrieve_intent(order["payment_intent_id"])
     assert intent.status == "canceled"
 
 
@@ -264,7 +255,7 @@ async def test_bad_webhooks_are_400_and_change_nothing(
     payload = body or event(
         "payment_intent.succeeded", succeeded(order["payment_intent_id"], order["id"])
     )
-    secret = _c(app).settings.webhook_secret
+    secret = container_of(app).settings.webhook_secret
     headers = {"Content-Type": "application/json"}
     if signature == "good":
         headers["Stripe-Signature"] = sign(payload, secret)
@@ -276,7 +267,7 @@ async def test_bad_webhooks_are_400_and_change_nothing(
     assert r.status_code == 400
     assert r.json()["error"] in ("InvalidSignature", "InvalidPayload")
     assert (await order_of(client, order["id"], me))["status"] == "pending_payment"
-    assert await _c(app).store.sales.sold_seats(c["id"]) == {}
+    assert await container_of(app).store.sales.sold_seats(c["id"]) == {}
 
 
 async def test_five_concurrent_copies_of_one_event_make_one_booking(
@@ -337,13 +328,13 @@ async def test_charge_refunded_puts_the_seats_back_on_sale(
     assert (await deliver(client, app, event("charge.refunded", charge))).status_code == 200
     assert (await order_of(client, order["id"], me))["status"] == "refunded"
     assert (await seat_states(client, c["id"]))[1] == "A"
-    assert await _c(app).store.sales.sold_seats(c["id"]) == {}
+    assert await container_of(app).store.sales.sold_seats(c["id"]) == {}
     assert (await client.get(f"{API}/me/tickets", headers=me)).json()["items"] == []
 
 
 async def _lapse(app: FastAPI, order_id: str) -> None:
     """What the order-expiry job does when the payment window ends (without waiting for it)."""
-    container = _c(app)
+    container = container_of(app)
     order = await container.store.orders.get(order_id)
     assert order is not None
     await container.store.orders.transition(
@@ -394,11 +385,11 @@ async def test_a_late_payment_for_taken_seats_is_refunded_exactly_once(
     refunded = await order_of(client, late["id"], late_buyer)
     assert refunded["status"] == "refunded"
     assert refunded["tickets"] == []
-    gateway = _c(app).gateway
+    gateway = container_of(app).gateway
     assert isinstance(gateway, SimulatedGateway)
     assert await gateway.refund_status(late["payment_intent_id"]) == "succeeded"
     assert (await order_of(client, quick["id"], quick_buyer))["status"] == "confirmed"
-    assert (await _c(app).store.sales.sold_seats(c["id"])) == {"floor-B-2": quick["id"]}
+    assert (await container_of(app).store.sales.sold_seats(c["id"])) == {"floor-B-2": quick["id"]}
 
 
 async def test_two_lapsed_orders_paying_for_one_seat_at_once(
@@ -416,7 +407,7 @@ async def test_two_lapsed_orders_paying_for_one_seat_at_once(
     assert [r.status_code for r in results] == [200, 200]
     statuses = sorted([(await order_of(client, o["id"], who))["status"] for o, who in orders])
     assert statuses == ["confirmed", "refunded"]
-    sold = await _c(app).store.sales.sold_seats(c["id"])
+    sold = await container_of(app).store.sales.sold_seats(c["id"])
     assert len(sold) == 1
 
 
@@ -429,7 +420,7 @@ async def test_the_store_refuses_a_second_sale_even_when_redis_forgot(
     order = (await checkout(client, h["id"], first)).json()["order"]
     await pay(client, order["payment_intent_id"], first)
     # Redis loses everything and comes back wrong: the whole venue free, sold seat included.
-    engine = _c(app).engine
+    engine = container_of(app).engine
     await engine.reset(c["id"])
     assert await engine.load(c["id"], "A" * 10, {}, {})
     h2 = await hold(client, c["id"], second, ["floor-A-3"])  # Redis lets it through
@@ -437,4 +428,4 @@ async def test_the_store_refuses_a_second_sale_even_when_redis_forgot(
     await pay(client, order2["payment_intent_id"], second)
     assert (await order_of(client, order2["id"], second))["status"] == "refunded"
     assert (await order_of(client, order["id"], first))["status"] == "confirmed"
-    assert await _c(app).store.sales.sold_seats(c["id"]) == {"floor-A-3": order["id"]}
+    assert await container_of(app).store.sales.sold_seats(c["id"]) == {"floor-A-3": order["id"]}

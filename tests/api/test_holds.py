@@ -10,14 +10,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from app.container import Container
-from tests.api.helpers import CONCERTS, create_concert
-from tests.conftest import token_headers
-
-
-def _container(app: FastAPI) -> Container:
-    container: Container = app.state.container
-    return container
+from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
 
 
 async def hold(
@@ -31,10 +24,6 @@ async def seat_map(client: httpx.AsyncClient, concert_id: str) -> dict[str, Any]
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body
-
-
-def buyer(app: FastAPI) -> dict[str, str]:
-    return token_headers(app, f"buyer-{uuid.uuid4().hex[:10]}")
 
 
 async def test_seat_map_shape(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
@@ -212,9 +201,7 @@ async def test_best_available_over_http(
     # Centred would strand a single seat on each side: flush left instead.
     assert back.json()["seat_ids"] == ["back-A-1", "back-A-2", "back-A-3"]
     assert back.json()["amount_cents"] == 6000
-    too_many = await hold(
-        client, c["id"], token_headers(app, "x", "user"), quantity=7, section_id="back"
-    )
+    too_many = await hold(client, c["id"], buyer(app), quantity=7, section_id="back")
     assert too_many.status_code == 409
     assert too_many.json()["error"] == "SeatsUnavailable"
 
@@ -258,7 +245,7 @@ async def test_rebuild_after_flushall_keeps_sold_seats_sold(
     client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
 ) -> None:
     c = await create_concert(client, admin_headers)
-    container = _container(app)
+    container = container_of(app)
     me = buyer(app)
     assert (await hold(client, c["id"], me, seat_ids=["floor-A-1"])).status_code == 201
     await container.store.sales.claim(
@@ -280,7 +267,7 @@ async def test_warm_loads_the_seat_state(
     client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
 ) -> None:
     c = await create_concert(client, admin_headers)
-    engine = _container(app).engine
+    engine = container_of(app).engine
     await engine.reset(c["id"])
     assert not await engine.is_loaded(c["id"])
     r = await client.post(f"{CONCERTS}/{c['id']}/warm", headers=admin_headers)

@@ -26,8 +26,7 @@ import pytest
 
 from app.payments.simulated import SimulatedGateway
 from app.payments.stripe_gateway import StripeGateway
-from app.platform.redis import RedisClient, build_redis
-from tests.conftest import TEST_REDIS_URL
+from app.platform.redis import RedisClient
 
 STRIPE_TEST_KEY = "sk_test_encore"  # localstripe accepts any key that starts with sk_
 
@@ -53,13 +52,6 @@ threading.Thread(target=orphan_watch, daemon=True).start()
 sock = socket.socket(fileno=int(sys.argv[1]))
 web.run_app(localstripe.server.app, sock=sock, print=None, access_log=None)
 """
-
-
-@pytest.fixture(scope="session")
-async def redis() -> AsyncIterator[RedisClient]:
-    client = build_redis(TEST_REDIS_URL, timeout=5.0)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -1,20 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
-from app.platform.redis import RedisClient, build_redis
+from app.platform.redis import RedisClient
 from app.reservations.engine import SeatEngine
-from tests.conftest import TEST_REDIS_URL
-
-
-@pytest.fixture(scope="session")
-async def redis() -> AsyncIterator[RedisClient]:
-    client = build_redis(TEST_REDIS_URL, timeout=5.0)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture(scope="session")
