@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./data/encore.db"
     database_pool_size: int = 10
     sql_echo: bool = False
+    mongo_url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
+    mongo_db: str = "encore"
+
+    dynamodb_endpoint: str | None = None  # None: AWS itself; DynamoDB Local / moto in dev and tests
+    dynamodb_table_prefix: str = "encore-"
+    aws_region: str = "eu-west-1"
+
     # Apply Alembic migrations at startup. On by default so the embedded default just works;
     # production deployments usually run `alembic upgrade head` as a release step instead.
     db_auto_migrate: bool = True

@@ -3,7 +3,9 @@
 Environment:
 - TEST_REDIS_URL: the Redis to use (default redis://127.0.0.1:6379/15). `make test` starts a
   private server and points this at it.
-- TEST_DATABASE_URL: the SQL database for API tests (default: a fresh SQLite file).
+- TEST_STORE: the store the app uses in API tests: sqlite (default, a fresh file), postgres,
+  mongo or dynamodb (servers started by the tests; see tests/backends.py).
+- TEST_DATABASE_URL: with TEST_STORE=sqlite, another SQL database for the API tests.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from fastapi import FastAPI
 from app.main import create_app
 from app.platform.redis import RedisClient, build_redis
 from app.settings import Settings
+from tests.backends import store_settings
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-123"
@@ -33,25 +35,31 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url
-    path: Path = tmp_path_factory.mktemp("db") / "api.db"
-    return f"sqlite+aiosqlite:///{path}"
+async def store_overrides(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[dict[str, Any]]:
+    """Settings that put the app on the store of TEST_STORE (sqlite, postgres, mongo,
+    dynamodb; default sqlite), with any server it needs running for the session."""
+    kind = os.environ.get("TEST_STORE", "sqlite")
+    if kind == "sqlite" and os.environ.get("TEST_DATABASE_URL"):
+        yield {"database_url": os.environ["TEST_DATABASE_URL"]}
+        return
+    async with store_settings(kind, tmp_path_factory.mktemp("store")) as overrides:
+        yield overrides
 
 
-def make_settings(database_url: str, **overrides: Any) -> Settings:
+def make_settings(database_url: str | None = None, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "app_env": "test",
         "redis_url": TEST_REDIS_URL,
-        "database_url": database_url,
         "admin_email": ADMIN_EMAIL,
         "admin_password": ADMIN_PASSWORD,
         "log_json": False,
         "log_level": "WARNING",
         "sse_heartbeat_seconds": 0.5,
     }
+    if database_url is not None:
+        values["database_url"] = database_url
     values.update(overrides)
     return Settings(**values)
 
@@ -65,8 +73,8 @@ async def redis() -> AsyncIterator[RedisClient]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return make_settings(database_url)
+def settings(store_overrides: dict[str, Any]) -> Settings:
+    return make_settings(**store_overrides)
 
 
 @pytest.fixture(scope="session")

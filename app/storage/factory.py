@@ -16,4 +16,14 @@ def build_store(settings: Settings) -> Store:
             pool_size=settings.database_pool_size,
             auto_migrate=settings.db_auto_migrate,
         )
-    raise NotImplementedError(f"STORE={settings.store} is not available yet; use STORE=sql.")
+    if settings.store == "mongo":
+        from app.storage.mongo.store import MongoStore
+
+        return MongoStore(settings.mongo_url, settings.mongo_db)
+    from app.storage.dynamo.store import DynamoStore
+
+    return DynamoStore(
+        endpoint=settings.dynamodb_endpoint,
+        region=settings.aws_region,
+        table_prefix=settings.dynamodb_table_prefix,
+    )

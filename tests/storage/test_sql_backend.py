@@ -21,8 +21,7 @@ from app.storage.errors import InvalidValue
 from app.storage.sql import SqlStore
 from app.storage.sql.engine import build_engine
 from app.storage.sql.tables import metadata
-
-from .conftest import Backend
+from tests.backends import Backend
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
