@@ -1,4 +1,7 @@
-"""Annotated dependency aliases. Tests swap what they need with `app.dependency_overrides`."""
+"""Annotated dependency aliases. Tests swap what they need with `app.dependency_overrides`.
+
+Every dependency is `async def`: FastAPI runs a plain `def` dependency in the thread pool, and
+ten thread hops per request halved the hold throughput (see bench/README.md)."""
 
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from app.storage.ports import Store
 _bearer = OAuth2PasswordBearer(tokenUrl=f"{API_PREFIX}/auth/token", auto_error=False)
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -36,54 +39,54 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_settings(c: ContainerDep) -> Settings:
+async def get_settings(c: ContainerDep) -> Settings:
     return c.settings
 
 
-def get_store(c: ContainerDep) -> Store:
+async def get_store(c: ContainerDep) -> Store:
     return c.store
 
 
-def get_redis(c: ContainerDep) -> RedisClient:
+async def get_redis(c: ContainerDep) -> RedisClient:
     return c.redis
 
 
-def get_tokens(c: ContainerDep) -> TokenService:
+async def get_tokens(c: ContainerDep) -> TokenService:
     return c.tokens
 
 
-def get_passwords(c: ContainerDep) -> PasswordHasher:
+async def get_passwords(c: ContainerDep) -> PasswordHasher:
     return c.passwords
 
 
-def get_concert_cache(c: ContainerDep) -> ConcertCache:
+async def get_concert_cache(c: ContainerDep) -> ConcertCache:
     return c.concerts
 
 
-def get_engine(c: ContainerDep) -> SeatEngine:
+async def get_engine(c: ContainerDep) -> SeatEngine:
     return c.engine
 
 
-def get_seat_state(c: ContainerDep) -> SeatState:
+async def get_seat_state(c: ContainerDep) -> SeatState:
     return c.seat_state
 
 
-def get_seat_maps(c: ContainerDep) -> SeatMapCache:
+async def get_seat_maps(c: ContainerDep) -> SeatMapCache:
     return c.seat_maps
 
 
-def get_seat_events(c: ContainerDep) -> SeatEventHub:
+async def get_seat_events(c: ContainerDep) -> SeatEventHub:
     return c.seat_events
 
 
-def get_idempotency(c: ContainerDep) -> Idempotency:
+async def get_idempotency(c: ContainerDep) -> Idempotency:
     return c.idempotency
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
 
 
-def get_checkout(c: ContainerDep) -> Checkout:
+async def get_checkout(c: ContainerDep) -> Checkout:
     return c.checkout
 
 
@@ -112,7 +115,9 @@ class Principal:
         return self.role == "admin"
 
 
-def current_user(tokens: TokensDep, token: Annotated[str | None, Depends(_bearer)]) -> Principal:
+async def current_user(
+    tokens: TokensDep, token: Annotated[str | None, Depends(_bearer)]
+) -> Principal:
     if not token:
         raise NotAuthenticated()
     claims = tokens.decode(token, "access")
@@ -122,7 +127,7 @@ def current_user(tokens: TokensDep, token: Annotated[str | None, Depends(_bearer
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
-def admin_user(user: CurrentUser) -> Principal:
+async def admin_user(user: CurrentUser) -> Principal:
     if not user.is_admin:
         raise Forbidden("Only organisers (admin accounts) can do this.")
     return user

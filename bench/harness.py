@@ -1,6 +1,8 @@
 """Shared pieces of the benchmarks: a private Redis, the service under uvicorn, CPU meters,
-a closed-loop load driver and latency statistics. Standard library only (psutil is used for
-process CPU if it happens to be installed, otherwise /proc is read directly).
+a closed-loop load driver and latency statistics. Needs only the project's own dependencies
+(psutil is used for process CPU if it happens to be installed, otherwise /proc is read).
+Importing this module also puts the repository root on sys.path, so `app` is the code next to
+this file, the same code the benchmarked server runs.
 """
 
 from __future__ import annotations
@@ -243,9 +245,35 @@ def _proc_stat(pid: int) -> tuple[int, float] | None:
     return ppid, (utime + stime) / _CLOCK_TICKS
 
 
+def all_processes_cpu() -> dict[int, float]:
+    """utime + stime in seconds of every process on the machine."""
+    out: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            stat = _proc_stat(int(entry.name))
+            if stat is not None:
+                out[int(entry.name)] = stat[1]
+    return out
+
+
+def _describe(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return f"pid {pid} (exited)"
+    words = [w.decode(errors="replace") for w in raw.split(b"\0") if w]
+    if words:
+        words[0] = Path(words[0]).name
+    text = " ".join(words) or f"pid {pid}"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_REDIS_NAMES = ("redis-server", "valkey-server")
+
+
 def process_tree(root: int) -> list[int]:
     try:
-        import psutil  # type: ignore[import-not-found,unused-ignore]
+        import psutil  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         psutil = None
     if psutil is not None:
@@ -334,12 +362,20 @@ class CpuUse:
     redis_pct: float
     machine_busy_pct: float
     other_pct: float | None
+    # The busiest processes that are neither this one, nor the server, nor a Redis server.
+    others_top: list[str]
 
     @staticmethod
-    def between(a: CpuSample, b: CpuSample, *, with_server: bool) -> CpuUse:
+    def between(
+        a: CpuSample,
+        b: CpuSample,
+        *,
+        server_pids: Sequence[int] = (),
+        others_top: list[str] | None = None,
+    ) -> CpuUse:
         wall = max(b.wall - a.wall, 1e-9)
         total = b.machine_total - a.machine_total
-        server = b.server - a.server if with_server else None
+        server = b.server - a.server if server_pids else None
         bench_pct = 100 * (b.bench - a.bench) / wall
         server_pct = None if server is None else 100 * server / wall
         redis_pct = 100 * (b.redis - a.redis) / wall
@@ -355,7 +391,62 @@ class CpuUse:
             redis_pct=round(redis_pct, 1),
             machine_busy_pct=round(busy_pct, 1),
             other_pct=None if total <= 0 or other != other else round(max(other, 0.0), 1),
+            others_top=others_top or [],
         )
+
+
+class ProcessWatch:
+    """Which other processes used the machine during a phase: the process table is read once
+    a second, so a process that lived at least that long is seen even if it has exited."""
+
+    def __init__(self, own_pids: Sequence[int], interval_s: float = 1.0) -> None:
+        self._own = {os.getpid(), *own_pids}
+        self._interval = interval_s
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._names: dict[int, str] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._started = 0.0
+
+    def _sample(self, first: bool) -> None:
+        for pid, seconds in all_processes_cpu().items():
+            if pid in self._own:
+                continue
+            if pid not in self._names:
+                self._names[pid] = _describe(pid)
+                # A process born during the phase used all its CPU time in it.
+                self._first[pid] = seconds if first else 0.0
+            self._last[pid] = seconds
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            self._sample(first=False)
+
+    def start(self) -> None:
+        self._started = time.perf_counter()
+        self._sample(first=True)
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> list[str]:
+        """Up to three other processes that used 5% of a core or more, busiest first."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._sample(first=False)
+        wall = max(time.perf_counter() - self._started, 1e-9)
+        used = sorted(
+            ((self._last[pid] - self._first[pid], pid) for pid in self._last), reverse=True
+        )
+        out: list[str] = []
+        for seconds, pid in used:
+            pct = 100 * seconds / wall
+            if pct < 5 or len(out) == 3:
+                break
+            if not self._names[pid].startswith(_REDIS_NAMES):
+                out.append(f"{self._names[pid]} ({pct:.0f}%)")
+        return out
 
 
 # --- the closed-loop driver ----------------------------------------------------------------

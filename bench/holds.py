@@ -10,7 +10,9 @@ Phases (see bench/README.md for what each one measures and how to read the figur
   seats-static  GET /api/v1/concerts/{id}/seats while nothing changes (cached per version)
   seats-live    the same while a background task keeps holding and releasing seats
 
-Figures are for people; nothing here passes or fails on timing.
+The measured HTTP calls go through bench/rawhttp.py (httpx with --client httpx); setup calls
+(login, concert creation) through httpx. Figures are for people; nothing here passes or fails
+on timing.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
@@ -44,6 +46,7 @@ from harness import (
     LoadResult,
     Op,
     PrivateRedis,
+    ProcessWatch,
     RedisServerNotFound,
     ServiceProcess,
     closed_loop,
@@ -51,6 +54,7 @@ from harness import (
     git_revision,
     tail,
 )
+from pydantic import SecretStr
 from rawhttp import HttpClient, ProtocolError, make_client
 
 from app.auth.tokens import TokenService
@@ -81,7 +85,7 @@ class SeatPool(Generic[S]):
 
     def __init__(
         self,
-        open_venue: Callable[[], Awaitable[tuple[str, list[S]]]],
+        open_venue: Callable[[], Coroutine[Any, Any, tuple[str, list[S]]]],
         first: tuple[str, list[S]] | None = None,
     ) -> None:
         self._open = open_venue
@@ -258,14 +262,23 @@ class Rig:
                 quiet=True,
             )
         pids = self.service.pids() if self.service is not None else []
+        watch = ProcessWatch(pids)
+        watch.start()
         before = await cpu_sample(pids, self.redis_cpu_seconds)
         if on_start is not None:
             on_start()
-        result = await closed_loop(
-            key, op, ok_labels=ok_labels, concurrency=self.concurrency, duration_s=self.duration_s
-        )
-        after = await cpu_sample(pids, self.redis_cpu_seconds)
-        cpu = CpuUse.between(before, after, with_server=self.service is not None)
+        try:
+            result = await closed_loop(
+                key,
+                op,
+                ok_labels=ok_labels,
+                concurrency=self.concurrency,
+                duration_s=self.duration_s,
+            )
+            after = await cpu_sample(pids, self.redis_cpu_seconds)
+        finally:
+            others = await watch.stop()
+        cpu = CpuUse.between(before, after, server_pids=pids, others_top=others)
         print(
             f"    done: {result.ok / max(result.duration_s, 1e-9):,.0f} ok/s, "
             f"{result.calls:,} calls, outcomes {dict(result.outcomes.most_common())}",
@@ -807,7 +820,7 @@ def run_phases(
     secret = secrets.token_urlsafe(36)  # 48 characters
     settings = Settings(
         app_env="test",
-        jwt_secret=secret,
+        jwt_secret=SecretStr(secret),
         jwt_kid="bench",
         jwt_previous_secrets="",
         access_token_ttl_seconds=86_400,
@@ -931,11 +944,15 @@ def derive(report: Report) -> None:
         report.derived["live_reads_per_s_over_static_reads_per_s"] = round(
             live.ok_per_s / static.ok_per_s, 3
         )
-    disturbed = [p.key for p in report.phases if (p.cpu.other_pct or 0.0) > 25]
+    disturbed = [p for p in report.phases if (p.cpu.other_pct or 0.0) > 25]
     if disturbed:
+        culprits = "; ".join(
+            f"{p.key}: {', '.join(p.cpu.others_top) or 'unknown'}" for p in disturbed
+        )
         report.notes.append(
-            f"Something else kept the machine busy during {', '.join(disturbed)} (other% above "
-            "25): those figures are lower than an undisturbed run's; run again when it is idle."
+            f"Something else kept the machine busy during {', '.join(p.key for p in disturbed)} "
+            f"(other% above 25; {culprits}): those figures are lower than an undisturbed "
+            "run's; run again when the machine is idle."
         )
     cpus = report.environment["cpus"]
     report.notes[:0] = [

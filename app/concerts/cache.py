@@ -7,6 +7,7 @@ see it within the TTL.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -20,17 +21,27 @@ class ConcertCache:
         self._ttl = ttl_seconds
         self._max = max_entries
         self._entries: dict[str, tuple[float, Concert]] = {}
+        self._loading: dict[str, asyncio.Future[Concert | None]] = {}
 
     async def get(self, concert_id: str, load: Loader) -> Concert | None:
-        now = time.monotonic()
         hit = self._entries.get(concert_id)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
+        # One load per concert at a time: when an entry expires mid on-sale, hundreds of
+        # requests would otherwise all reload a 50,000-seat layout at once.
+        pending = self._loading.get(concert_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load(concert_id, load))
+            self._loading[concert_id] = pending
+            pending.add_done_callback(lambda _: self._loading.pop(concert_id, None))
+        return await asyncio.shield(pending)
+
+    async def _load(self, concert_id: str, load: Loader) -> Concert | None:
         concert = await load(concert_id)
         if concert is None:
             self._entries.pop(concert_id, None)
-            return None
-        self.put(concert, now)
+        else:
+            self.put(concert)
         return concert
 
     def put(self, concert: Concert, now: float | None = None) -> None:

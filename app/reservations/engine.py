@@ -76,6 +76,13 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class Unchanged:
+    """The state is still at the version the caller already has."""
+
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
 class Counts:
     available: int
     held: int
@@ -233,6 +240,13 @@ class SeatEngine:
 
     async def snapshot(self, concert_id: str) -> Snapshot:
         reply = await self._call("snapshot", concert_id)
+        return Snapshot(version=int(reply[0]), seats=_text(reply[1]))
+
+    async def snapshot_since(self, concert_id: str, known_version: int) -> Snapshot | Unchanged:
+        """Like `snapshot`, but only the version when it is still `known_version`."""
+        reply = await self._call("snapshot", concert_id, known_version)
+        if len(reply) == 1:
+            return Unchanged(int(reply[0]))
         return Snapshot(version=int(reply[0]), seats=_text(reply[1]))
 
     async def load(

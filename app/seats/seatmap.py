@@ -45,6 +45,17 @@ class SeatMapCache:
         self._max = max_entries
         self._entries: dict[str, tuple[int, int, bytes]] = {}
 
+    def known_version(self, concert: Concert) -> int | None:
+        """The state version of this concert's cached map (for its current layout)."""
+        hit = self._entries.get(concert.id)
+        return hit[0] if hit is not None and hit[1] == concert.version else None
+
+    def cached(self, concert: Concert, version: int) -> bytes | None:
+        hit = self._entries.get(concert.id)
+        if hit is not None and hit[0] == version and hit[1] == concert.version:
+            return hit[2]
+        return None
+
     def get(self, concert: Concert, snapshot: Snapshot) -> bytes:
         hit = self._entries.get(concert.id)
         if hit is not None and hit[0] == snapshot.version and hit[1] == concert.version:

@@ -9,7 +9,15 @@ from app.concerts import service as concerts_service
 from app.concerts.cache import ConcertCache
 from app.concerts.errors import ConcertNotFound
 from app.errors import ValidationError
-from app.reservations.engine import Held, HoldInfo, OverCap, SeatEngine, SoldOut, Taken
+from app.reservations.engine import (
+    Held,
+    HoldInfo,
+    OverCap,
+    SeatEngine,
+    Snapshot,
+    SoldOut,
+    Taken,
+)
 from app.seats.errors import (
     HoldLimitExceeded,
     HoldNotFound,
@@ -150,7 +158,17 @@ async def seat_map(
     store: Store, cache: ConcertCache, state: SeatState, maps: SeatMapCache, concert_id: str
 ) -> bytes:
     concert = await concerts_service.load(store, cache, concert_id)
-    snapshot = await state.run(concert, lambda: state.engine.snapshot(concert.id))
+    engine = state.engine
+    known = maps.known_version(concert)
+    if known is not None:
+        # Usually still current between changes: then Redis sends the version, not the seats.
+        seen = await state.run(concert, lambda: engine.snapshot_since(concert.id, known))
+        if isinstance(seen, Snapshot):
+            return maps.get(concert, seen)
+        body = maps.cached(concert, seen.version)
+        if body is not None:
+            return body
+    snapshot = await state.run(concert, lambda: engine.snapshot(concert.id))
     return maps.get(concert, snapshot)
 
 

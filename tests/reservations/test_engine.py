@@ -290,3 +290,17 @@ async def test_unsell_puts_refunded_seats_back_on_sale(engine: SeatEngine, conce
     assert (await engine.snapshot(concert)).seats[20:22] == "AA"
     # The refunded seats no longer count against the buyer's cap.
     assert isinstance(await engine.hold(concert, hid(), "u1", [22, 23], cap=2, ttl_ms=TTL), Held)
+
+
+async def test_snapshot_since_skips_the_seats_when_nothing_changed(
+    engine: SeatEngine, concert: str
+) -> None:
+    from app.reservations.engine import Snapshot, Unchanged
+
+    first = await engine.snapshot(concert)
+    assert await engine.snapshot_since(concert, first.version) == Unchanged(first.version)
+    assert isinstance(await engine.hold(concert, hid(), "u1", [4], cap=8, ttl_ms=TTL), Held)
+    changed = await engine.snapshot_since(concert, first.version)
+    assert isinstance(changed, Snapshot)
+    assert changed.version > first.version
+    assert changed.seats[4] == "H"
