@@ -9,6 +9,7 @@ TEST_MONGO_URL), `dynamodb` (moto's server on 127.0.0.1, or TEST_DYNAMODB_ENDPOI
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -103,6 +104,10 @@ async def _sqlite_backend(directory: Path) -> Backend:
     return Backend("sqlite", url, store)
 
 
+def _run_id() -> str:
+    return uuid.uuid4().hex[:10]
+
+
 @asynccontextmanager
 async def open_test_store(kind: str, directory: Path) -> AsyncIterator[Store]:
     """A ready, empty-enough store of this kind (tests keep apart by unique ids)."""
@@ -132,7 +137,8 @@ async def _server_settings(kind: str) -> AsyncIterator[dict[str, Any]]:
         from tests.servers.mongo import mongo_server
 
         async with mongo_server() as url:
-            yield {"store": "mongo", "mongo_url": url, "mongo_db": f"encore_test_{os.getpid()}"}
+            # A fresh database per session: a persistent server (TEST_MONGO_URL) keeps old ones.
+            yield {"store": "mongo", "mongo_url": url, "mongo_db": f"encore_test_{_run_id()}"}
     elif kind == "dynamodb":
         from tests.servers.dynamodb import dynamodb_server
 
@@ -140,7 +146,7 @@ async def _server_settings(kind: str) -> AsyncIterator[dict[str, Any]]:
             yield {
                 "store": "dynamodb",
                 "dynamodb_endpoint": endpoint,
-                "dynamodb_table_prefix": f"encore-test-{os.getpid()}-",
+                "dynamodb_table_prefix": f"encore-test-{_run_id()}-",
             }
     else:
         raise ValueError(f"unknown store kind {kind!r}; one of {STORE_KINDS}")

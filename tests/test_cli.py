@@ -51,19 +51,23 @@ def test_worker_sweeps_expired_holds_and_stops_on_sigterm(tmp_path: Path) -> Non
     from app.reservations.engine import Held, SeatEngine
     from tests.conftest import TEST_REDIS_URL
 
-    env = dict(os.environ, APP_ENV="test", REDIS_URL=TEST_REDIS_URL, LOG_LEVEL="INFO")
+    # Another Redis database than the test session's app, whose own in-process sweeper would
+    # otherwise release the hold and hide a worker that does nothing.
+    redis_url = TEST_REDIS_URL.rsplit("/", 1)[0] + "/3"
+    env = dict(os.environ, APP_ENV="test", REDIS_URL=redis_url, LOG_LEVEL="INFO")
     env["SWEEPER_INTERVAL_SECONDS"] = "0.1"
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/worker.db"
     concert = f"worker-{uuid.uuid4().hex}"
 
     async def hold_briefly() -> None:
-        redis = build_redis(TEST_REDIS_URL, 5.0)
+        redis = build_redis(redis_url, 5.0)
         engine = SeatEngine(redis)
         await engine.load(concert, "AAAA", {}, {})
         assert isinstance(await engine.hold(concert, "h1", "u1", [2], cap=4, ttl_ms=300), Held)
         await redis.aclose()
 
     async def seats() -> str:
-        redis = build_redis(TEST_REDIS_URL, 5.0)
+        redis = build_redis(redis_url, 5.0)
         try:
             return (await SeatEngine(redis).snapshot(concert)).seats
         finally:
@@ -77,6 +81,13 @@ def test_worker_sweeps_expired_holds_and_stops_on_sigterm(tmp_path: Path) -> Non
         text=True,
     )
     try:
+        assert proc.stdout is not None
+        # Wait until the worker runs its jobs (and has its signal handlers) before testing it.
+        started = time.monotonic()
+        seen = ""
+        while seen.count("job started") < 2:
+            assert time.monotonic() - started < 30, f"the worker did not start: {seen}"
+            seen += proc.stdout.readline()
         asyncio.run(hold_briefly())
         deadline = time.monotonic() + 10
         while asyncio.run(seats()) != "AAAA":
@@ -86,8 +97,8 @@ def test_worker_sweeps_expired_holds_and_stops_on_sigterm(tmp_path: Path) -> Non
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
-    assert "job started" in out
-    assert "hold sweeper" in out
+    assert "hold sweeper" in seen
+    assert "order expiry" in seen
     assert "worker stopped" in out
 
 

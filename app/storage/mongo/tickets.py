@@ -1,0 +1,87 @@
+"""Tickets and payment-event deduplication: both are insert-if-absent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import DESCENDING
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from app.storage.mongo.codec import encode_time, ticket_document, ticket_from_document
+from app.storage.mongo.db import MongoDatabase, unique
+from app.storage.mongo.indexes import TICKETS_ORDER_SEAT
+from app.storage.mongo.translate import DUPLICATE_KEY_CODE, translated_errors
+from app.storage.records import Ticket
+
+
+def _is_order_seat_duplicate(write_error: dict[str, Any]) -> bool:
+    """A duplicate on the unique (order, seat) index: that seat already has its ticket."""
+    if write_error.get("code") != DUPLICATE_KEY_CODE:
+        return False
+    pattern = write_error.get("keyPattern")
+    if isinstance(pattern, dict):
+        return list(pattern) == ["order_id", "seat_id"]
+    # Servers that do not report keyPattern name the index in the message.
+    return f"index: {TICKETS_ORDER_SEAT} " in str(write_error.get("errmsg", ""))
+
+
+class MongoTicketRepository:
+    def __init__(self, db: MongoDatabase) -> None:
+        self._tickets = db.tickets
+
+    async def add_many(self, tickets: Sequence[Ticket]) -> None:
+        if not tickets:
+            return
+        docs = [ticket_document(t) for t in tickets]
+        with translated_errors():
+            try:
+                # Unordered: every ticket is attempted, duplicates do not stop the rest.
+                await self._tickets.insert_many(docs, ordered=False)
+            except BulkWriteError as error:
+                # Only (order, seat) duplicates are skipped: re-issuing an order is safe,
+                # while a clash on the ticket id is a real DuplicateKey.
+                details = error.details
+                write_errors = details.get("writeErrors", [])
+                skippable = write_errors and all(_is_order_seat_duplicate(e) for e in write_errors)
+                if not skippable or details.get("writeConcernErrors"):
+                    raise
+
+    async def list_for_user(self, user_id: str) -> list[Ticket]:
+        with translated_errors():
+            found = self._tickets.find(
+                {"user_id": user_id}, sort=[("issued_at", DESCENDING), ("_id", DESCENDING)]
+            )
+            docs = await found.to_list()
+        return [ticket_from_document(d) for d in docs]
+
+    async def list_for_orders(self, order_ids: Sequence[str]) -> list[Ticket]:
+        """Grouped by order in the order given, seats in layout order within an order."""
+        wanted = unique(order_ids)
+        if not wanted:
+            return []
+        with translated_errors():
+            docs = await self._tickets.find({"order_id": {"$in": wanted}}).to_list()
+        found = [ticket_from_document(d) for d in docs]
+        position = {order_id: i for i, order_id in enumerate(wanted)}
+        return sorted(found, key=lambda t: (position[t.order_id], t.section, t.row, t.number))
+
+
+class MongoPaymentEventRepository:
+    def __init__(self, db: MongoDatabase) -> None:
+        self._events = db.payment_events  # majority write concern (see db.py)
+
+    async def record_if_absent(self, event_id: str, event_type: str, received_at: datetime) -> bool:
+        doc = {"_id": event_id, "event_type": event_type, "received_at": encode_time(received_at)}
+        with translated_errors():
+            try:
+                # The _id index decides among concurrent deliveries: one insert wins.
+                await self._events.insert_one(doc)
+            except DuplicateKeyError:
+                return False
+        return True
+
+    async def forget(self, event_id: str) -> None:
+        with translated_errors():
+            await self._events.delete_one({"_id": event_id})

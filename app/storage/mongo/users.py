@@ -1,0 +1,107 @@
+"""Accounts and refresh tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from app.storage.errors import RecordNotFound
+from app.storage.mongo.codec import (
+    encode_time,
+    fold,
+    refresh_token_document,
+    refresh_token_from_document,
+    user_document,
+    user_from_document,
+)
+from app.storage.mongo.db import MongoDatabase
+from app.storage.mongo.translate import translated_errors
+from app.storage.records import RefreshOutcome, RefreshToken, Role, User
+
+
+class MongoUserRepository:
+    def __init__(self, db: MongoDatabase) -> None:
+        self._users = db.users
+
+    async def add(self, user: User) -> None:
+        doc = user_document(user)
+        with translated_errors():
+            await self._users.insert_one(doc)
+
+    async def get(self, user_id: str) -> User | None:
+        with translated_errors():
+            doc = await self._users.find_one({"_id": user_id})
+        return user_from_document(doc) if doc else None
+
+    async def get_by_email(self, email: str) -> User | None:
+        # Emails are stored lower-cased, so the unique index serves this lookup directly.
+        with translated_errors():
+            doc = await self._users.find_one({"email": fold(email)})
+        return user_from_document(doc) if doc else None
+
+    async def set_role(self, user_id: str, role: Role) -> None:
+        await self._update(user_id, {"role": role})
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        await self._update(user_id, {"password_hash": password_hash})
+
+    async def _update(self, user_id: str, values: dict[str, Any]) -> None:
+        with translated_errors():
+            result = await self._users.update_one({"_id": user_id}, {"$set": values})
+        if result.matched_count == 0:
+            raise RecordNotFound(f"no user {user_id}")
+
+
+class MongoRefreshTokenRepository:
+    def __init__(self, db: MongoDatabase) -> None:
+        self._tokens = db.refresh_tokens
+
+    async def add(self, token: RefreshToken) -> None:
+        doc = refresh_token_document(token)
+        with translated_errors():
+            await self._tokens.insert_one(doc)
+
+    async def consume(self, jti: str, now: datetime) -> tuple[RefreshOutcome, RefreshToken | None]:
+        stamp = encode_time(now)
+        # The filter is the decision: findAndModify on one document is atomic, so of many
+        # concurrent consumers exactly one matches a live token and marks it used.
+        with translated_errors():
+            rotated = await self._tokens.find_one_and_update(
+                {
+                    "_id": jti,
+                    "used_at": None,
+                    "revoked_at": None,
+                    "expires_at": {"$gt": stamp},
+                },
+                {"$set": {"used_at": stamp}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if rotated is not None:
+                return RefreshOutcome.ROTATED, refresh_token_from_document(rotated)
+            # Not rotated: the document says why. It cannot become live again, so reading
+            # it afterwards classifies correctly.
+            doc = await self._tokens.find_one({"_id": jti})
+        if doc is None:
+            return RefreshOutcome.UNKNOWN, None
+        token = refresh_token_from_document(doc)
+        # A revoked family wins over reuse: the caller must not treat it as a fresh theft.
+        if token.revoked_at is not None:
+            return RefreshOutcome.REVOKED, token
+        if token.used_at is not None:
+            return RefreshOutcome.REUSED, token
+        return RefreshOutcome.EXPIRED, token
+
+    async def revoke_family(self, family_id: str, now: datetime) -> int:
+        stamp = encode_time(now)
+        not_revoked = {"family_id": family_id, "revoked_at": None}
+        revoke = {"$set": {"revoked_at": stamp}}
+        with translated_errors():
+            # Live tokens first, so their count comes from the write itself; once revoked
+            # none of them can rotate. Then the used and expired rest of the family.
+            live = await self._tokens.update_many(
+                {**not_revoked, "used_at": None, "expires_at": {"$gt": stamp}}, revoke
+            )
+            await self._tokens.update_many(not_revoked, revoke)
+        return live.modified_count
