@@ -110,6 +110,20 @@ def _verify_ticket(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _create_tables(settings: Settings, _: argparse.Namespace) -> int:
+    """Create the DynamoDB tables (on-demand billing) if missing; idempotent."""
+    from app.storage.dynamo import create_tables
+
+    names = asyncio.run(
+        create_tables(
+            settings.dynamodb_endpoint, settings.aws_region, settings.dynamodb_table_prefix
+        )
+    )
+    for name in names:
+        print(f"ready: {name}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,6 +139,10 @@ def _parser() -> argparse.ArgumentParser:
         "worker", help="run background jobs (hold and order expiry) until stopped"
     )
     worker.set_defaults(run=_worker)
+    tables = sub.add_parser(
+        "create-tables", help="create the DynamoDB tables (DYNAMODB_* settings) if missing"
+    )
+    tables.set_defaults(run=_create_tables)
     verify = sub.add_parser("verify-ticket", help="check a ticket code offline (exit 1 if forged)")
     verify.add_argument("code")
     verify.set_defaults(run=_verify_ticket)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -127,3 +128,27 @@ def test_verify_ticket_accepts_genuine_codes_and_refuses_forgeries(tmp_path: Pat
         refused = verify(bad)
         assert refused.returncode == 1
         assert "INVALID" in refused.stderr
+
+
+async def test_create_tables_makes_the_dynamodb_tables_once() -> None:
+    """`python -m app create-tables` against the DynamoDB API (moto) is idempotent."""
+    from tests.servers.dynamodb import dynamodb_server
+
+    async with dynamodb_server() as endpoint:
+        env = dict(os.environ, APP_ENV="test", DYNAMODB_ENDPOINT=endpoint)
+        env["DYNAMODB_TABLE_PREFIX"] = "cli-test-"
+        env.setdefault("AWS_ACCESS_KEY_ID", "test")
+        env.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+        for _ in range(2):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "app",
+                "create-tables",
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(proc.communicate(), 120)
+            assert proc.returncode == 0, err.decode()
+            assert "ready: cli-test-seat_sales" in out.decode()

@@ -1,0 +1,375 @@
+"""Orders: optimistic locking on `version`; the hold id and payment intent id are unique
+through pointer items written in the same transaction as the order."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Collection
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from app.storage.dynamo.client import (
+    Dynamo,
+    Item,
+    bounded_gather,
+    condition_failed,
+    failed_conditions,
+    put_if_absent,
+    query_items,
+    translated_errors,
+)
+from app.storage.dynamo.codec import (
+    get_n,
+    get_optional_s,
+    get_s,
+    get_string_list,
+    get_ts,
+    n,
+    parse_timestamp,
+    s,
+    shard,
+    sort_key,
+    string_list,
+    timestamp,
+    ts,
+)
+from app.storage.dynamo.tables import ORDER_SHARDS, ORDERS
+from app.storage.errors import DuplicateKey, RecordNotFound, VersionConflict
+from app.storage.records import Order, OrderStatus, OrderTransition
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        QueryInputTypeDef,
+        TransactWriteItemTypeDef,
+    )
+
+
+def _order_key(order_id: str) -> Item:
+    return {"pk": s(f"order#{order_id}")}
+
+
+def _hold_key(hold_id: str) -> Item:
+    return {"pk": s(f"hold#{hold_id}")}
+
+
+def _intent_key(payment_intent_id: str) -> Item:
+    return {"pk": s(f"intent#{payment_intent_id}")}
+
+
+def _shard(order_id: str) -> str:
+    # Spreads the status-keyed indexes over ORDER_SHARDS partitions (see tables.py).
+    return str(shard(order_id, ORDER_SHARDS))
+
+
+def _due_pk(status: OrderStatus, shard_id: str) -> str:
+    return f"{status.value}#{shard_id}"
+
+
+def _concert_pk(concert_id: str, status: OrderStatus, shard_id: str) -> str:
+    return f"{concert_id}#{status.value}#{shard_id}"
+
+
+def _transition_value(transition: OrderTransition) -> AttributeValueTypeDef:
+    return {
+        "M": {
+            "from": s(transition.from_status.value),
+            "to": s(transition.to_status.value),
+            "reason": s(transition.reason),
+            "at": ts(transition.at),
+        }
+    }
+
+
+def _transition_from_value(value: AttributeValueTypeDef) -> OrderTransition:
+    fields = value["M"]
+    return OrderTransition(
+        from_status=OrderStatus(fields["from"]["S"]),
+        to_status=OrderStatus(fields["to"]["S"]),
+        reason=fields["reason"]["S"],
+        at=parse_timestamp(fields["at"]["S"]),
+    )
+
+
+def _order_item(order: Order) -> Item:
+    item: Item = {
+        **_order_key(order.id),
+        "id": s(order.id),
+        "user_id": s(order.user_id),
+        "concert_id": s(order.concert_id),
+        "hold_id": s(order.hold_id),
+        "seat_ids": string_list(order.seat_ids),
+        "amount_cents": n(order.amount_cents),
+        "currency": s(order.currency),
+        "status": s(order.status.value),
+        "created_at": ts(order.created_at),
+        "expires_at": ts(order.expires_at),
+        "version": n(order.version),
+        "history": {"L": [_transition_value(t) for t in order.history]},
+        # Index attributes (see tables.ORDERS); status-bearing ones change with the status.
+        "created_key": s(sort_key(order.created_at, order.id)),
+        "due_pk": s(_due_pk(order.status, _shard(order.id))),
+        "due_key": s(sort_key(order.expires_at, order.id)),
+        "concert_pk": s(_concert_pk(order.concert_id, order.status, _shard(order.id))),
+    }
+    if order.payment_intent_id is not None:
+        item["payment_intent_id"] = s(order.payment_intent_id)
+    return item
+
+
+def _order_from_item(item: Item) -> Order:
+    return Order(
+        id=get_s(item, "id"),
+        user_id=get_s(item, "user_id"),
+        concert_id=get_s(item, "concert_id"),
+        hold_id=get_s(item, "hold_id"),
+        seat_ids=get_string_list(item, "seat_ids"),
+        amount_cents=get_n(item, "amount_cents"),
+        currency=get_s(item, "currency"),
+        status=OrderStatus(get_s(item, "status")),
+        created_at=get_ts(item, "created_at"),
+        expires_at=get_ts(item, "expires_at"),
+        payment_intent_id=get_optional_s(item, "payment_intent_id"),
+        version=get_n(item, "version"),
+        history=tuple(_transition_from_value(v) for v in item["history"]["L"]),
+    )
+
+
+class DynamoOrderRepository:
+    def __init__(self, db: Dynamo) -> None:
+        self._db = db
+        self._table = db.table(ORDERS.name)
+
+    async def add(self, order: Order) -> None:
+        item = _order_item(order)
+        pointers = [_hold_key(order.hold_id)]
+        if order.payment_intent_id is not None:
+            pointers.append(_intent_key(order.payment_intent_id))
+        # The order and its uniqueness claims are written together or not at all.
+        actions = [
+            put_if_absent(self._table, i)
+            for i in (item, *({**p, "order_id": s(order.id)} for p in pointers))
+        ]
+        with translated_errors():
+            try:
+                await self._db.run(lambda c: c.transact_write_items(TransactItems=actions))
+            except ClientError as error:
+                if failed_conditions(error):
+                    raise DuplicateKey(
+                        f"order {order.id} or an order for hold {order.hold_id} exists"
+                    ) from error
+                raise
+
+    async def get(self, order_id: str) -> Order | None:
+        item = await self._get(_order_key(order_id))
+        return _order_from_item(item) if item else None
+
+    async def get_by_hold(self, hold_id: str) -> Order | None:
+        return await self._via_pointer(_hold_key(hold_id))
+
+    async def get_by_payment_intent(self, payment_intent_id: str) -> Order | None:
+        order = await self._via_pointer(_intent_key(payment_intent_id))
+        if order is None or order.payment_intent_id != payment_intent_id:
+            return None
+        return order
+
+    async def list_for_user(self, user_id: str, limit: int) -> list[Order]:
+        if limit < 1:
+            return []
+        items = await self._query(
+            "by_user", "user_id = :p", {":p": s(user_id)}, newest_first=True, limit=limit
+        )
+        return [_order_from_item(i) for i in items]
+
+    async def list_for_concert(
+        self, concert_id: str, statuses: Collection[OrderStatus]
+    ) -> list[Order]:
+        partitions = [
+            _concert_pk(concert_id, OrderStatus(status), str(k))
+            for status in dict.fromkeys(statuses)
+            for k in range(ORDER_SHARDS)
+        ]
+        results = await bounded_gather(
+            self._query("by_concert", "concert_pk = :p", {":p": s(p)}) for p in partitions
+        )
+        # Each shard is sorted by created_key; merged, the whole is oldest first.
+        merged = heapq.merge(*results, key=lambda i: get_s(i, "created_key"))
+        return [_order_from_item(i) for i in merged]
+
+    async def list_due(self, status: OrderStatus, due_before: datetime, limit: int) -> list[Order]:
+        if limit < 1:
+            return []
+        # `<due_before>` sorts below every `<due_before>#<id>` key: expiry strictly before it.
+        before = s(timestamp(due_before))
+        results = await bounded_gather(
+            self._query(
+                "by_due",
+                "due_pk = :p AND due_key < :before",
+                {":p": s(_due_pk(status, str(k))), ":before": before},
+                limit=limit,
+            )
+            for k in range(ORDER_SHARDS)
+        )
+        # The `limit` oldest overall are among the `limit` oldest of each shard.
+        merged = heapq.merge(*results, key=lambda i: get_s(i, "due_key"))
+        return [_order_from_item(i) for _, i in zip(range(limit), merged, strict=False)]
+
+    async def transition(
+        self,
+        order_id: str,
+        expected_version: int,
+        to_status: OrderStatus,
+        reason: str,
+        at: datetime,
+    ) -> Order:
+        timestamp(at)  # a naive datetime fails here, before anything is read or written
+        current = await self._current(order_id, expected_version)
+        entry = _transition_value(
+            OrderTransition(from_status=current.status, to_status=to_status, reason=reason, at=at)
+        )
+        with translated_errors():
+            try:
+                # from_status was read above; the condition on version AND status makes sure
+                # the order is still the one read, so the history entry is true.
+                response = await self._db.run(
+                    lambda c: c.update_item(
+                        TableName=self._table,
+                        Key=_order_key(order_id),
+                        UpdateExpression=(
+                            "SET #status = :to, version = :next,"
+                            " history = list_append(history, :entry),"
+                            " due_pk = :due_pk, concert_pk = :concert_pk"
+                        ),
+                        ConditionExpression="version = :expected AND #status = :from",
+                        ExpressionAttributeNames={"#status": "status"},
+                        ExpressionAttributeValues={
+                            ":to": s(to_status.value),
+                            ":from": s(current.status.value),
+                            ":expected": n(expected_version),
+                            ":next": n(expected_version + 1),
+                            ":entry": {"L": [entry]},
+                            ":due_pk": s(_due_pk(to_status, _shard(order_id))),
+                            ":concert_pk": s(
+                                _concert_pk(current.concert_id, to_status, _shard(order_id))
+                            ),
+                        },
+                        ReturnValues="ALL_NEW",
+                    )
+                )
+            except ClientError as error:
+                if condition_failed(error):
+                    raise _version_conflict(order_id, expected_version) from error
+                raise
+        return _order_from_item(response["Attributes"])
+
+    async def attach_payment_intent(
+        self, order_id: str, expected_version: int, payment_intent_id: str
+    ) -> Order:
+        current = await self._current(order_id, expected_version)
+        pointer: Item = {**_intent_key(payment_intent_id), "order_id": s(order_id)}
+        mine: Item = {":me": s(order_id)}
+        actions: list[TransactWriteItemTypeDef] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _order_key(order_id),
+                    "UpdateExpression": "SET payment_intent_id = :pi, version = :next",
+                    "ConditionExpression": "version = :expected",
+                    "ExpressionAttributeValues": {
+                        ":pi": s(payment_intent_id),
+                        ":expected": n(expected_version),
+                        ":next": n(expected_version + 1),
+                    },
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": pointer,
+                    # Re-attaching the same intent to the same order is harmless.
+                    "ConditionExpression": "attribute_not_exists(pk) OR order_id = :me",
+                    "ExpressionAttributeValues": mine,
+                }
+            },
+        ]
+        replaced = current.payment_intent_id
+        if replaced is not None and replaced != payment_intent_id:
+            # The order no longer owns its former intent: free that id in the same step.
+            actions.append(
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": _intent_key(replaced),
+                        "ConditionExpression": "attribute_not_exists(pk) OR order_id = :me",
+                        "ExpressionAttributeValues": mine,
+                    }
+                }
+            )
+        with translated_errors():
+            try:
+                await self._db.run(lambda c: c.transact_write_items(TransactItems=actions))
+            except ClientError as error:
+                failed = failed_conditions(error)
+                if 0 in failed:  # the order's own guard: checked first, as SQL would
+                    raise _version_conflict(order_id, expected_version) from error
+                if failed:
+                    raise DuplicateKey(
+                        f"payment intent {payment_intent_id} belongs to another order"
+                    ) from error
+                raise
+        # The version guard held, so the stored order is `current` plus this change.
+        changed = _order_item(current)
+        changed["payment_intent_id"] = s(payment_intent_id)
+        changed["version"] = n(expected_version + 1)
+        return _order_from_item(changed)
+
+    async def _current(self, order_id: str, expected_version: int) -> Order:
+        order = await self.get(order_id)
+        if order is None:
+            raise RecordNotFound(f"no order {order_id}")
+        if order.version != expected_version:
+            raise VersionConflict(f"order {order_id} is at version {order.version}")
+        return order
+
+    async def _via_pointer(self, key: Item) -> Order | None:
+        pointer = await self._get(key)
+        if pointer is None:
+            return None
+        return await self.get(get_s(pointer, "order_id"))
+
+    async def _get(self, key: Item) -> Item | None:
+        with translated_errors():
+            response = await self._db.run(
+                lambda c: c.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+            )
+        return response.get("Item")
+
+    async def _query(
+        self,
+        index: str,
+        condition: str,
+        values: Item,
+        *,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[Item]:
+        """The items of an index query in key order (up to `limit`)."""
+        request: QueryInputTypeDef = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": not newest_first,
+        }
+        if limit is not None:
+            request["Limit"] = limit
+        with translated_errors():
+            return await query_items(self._db, request, limit)
+
+
+def _version_conflict(order_id: str, expected_version: int) -> VersionConflict:
+    # The order was read just before this write, and orders are never deleted: a failed
+    # guard means someone else wrote a newer version in between.
+    return VersionConflict(f"order {order_id} is not at version {expected_version}")

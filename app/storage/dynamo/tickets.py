@@ -1,0 +1,156 @@
+"""Tickets and payment-event deduplication: both are insert-if-absent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from botocore.exceptions import ClientError
+
+from app.storage.dynamo.client import (
+    Dynamo,
+    Item,
+    bounded_gather,
+    condition_failed,
+    query_items,
+    translated_errors,
+)
+from app.storage.dynamo.codec import epoch_seconds, get_n, get_s, get_ts, n, s, sort_key, ts
+from app.storage.dynamo.tables import PAYMENT_EVENTS, TICKETS
+from app.storage.records import Ticket
+
+# How long a payment event id is remembered. Providers redeliver for days (Stripe: up to 3),
+# never for a month; after that DynamoDB's TTL may delete the record.
+PAYMENT_EVENT_RETENTION = timedelta(days=30)
+
+
+def _ticket_item(ticket: Ticket) -> Item:
+    return {
+        "order_id": s(ticket.order_id),
+        "seat_id": s(ticket.seat_id),
+        "id": s(ticket.id),
+        "user_id": s(ticket.user_id),
+        "concert_id": s(ticket.concert_id),
+        "section": s(ticket.section),
+        "row_label": s(ticket.row),
+        "seat_number": n(ticket.number),
+        "code": s(ticket.code),
+        "issued_at": ts(ticket.issued_at),
+        "issued_key": s(sort_key(ticket.issued_at, ticket.id)),  # by_user index
+    }
+
+
+def _ticket_from_item(item: Item) -> Ticket:
+    return Ticket(
+        id=get_s(item, "id"),
+        order_id=get_s(item, "order_id"),
+        user_id=get_s(item, "user_id"),
+        concert_id=get_s(item, "concert_id"),
+        seat_id=get_s(item, "seat_id"),
+        section=get_s(item, "section"),
+        row=get_s(item, "row_label"),
+        number=get_n(item, "seat_number"),
+        code=get_s(item, "code"),
+        issued_at=get_ts(item, "issued_at"),
+    )
+
+
+class DynamoTicketRepository:
+    def __init__(self, db: Dynamo) -> None:
+        self._db = db
+        self._table = db.table(TICKETS.name)
+
+    async def add_many(self, tickets: Sequence[Ticket]) -> None:
+        """One conditional put per ticket, concurrently (BatchWriteItem cannot be
+        conditional). Not atomic, and need not be: issuing again skips what exists."""
+        firsts = {(t.order_id, t.seat_id): t for t in reversed(tickets)}  # first one wins
+        items = [_ticket_item(t) for t in firsts.values()]  # naive datetimes fail here
+        await bounded_gather(self._put_if_absent(item) for item in items)
+
+    async def _put_if_absent(self, item: Item) -> None:
+        with translated_errors():
+            try:
+                await self._db.run(
+                    lambda c: c.put_item(
+                        TableName=self._table,
+                        Item=item,
+                        ConditionExpression="attribute_not_exists(order_id)",
+                    )
+                )
+            except ClientError as error:
+                if not condition_failed(error):
+                    raise
+
+    async def list_for_user(self, user_id: str) -> list[Ticket]:
+        with translated_errors():
+            items = await query_items(
+                self._db,
+                {
+                    "TableName": self._table,
+                    "IndexName": "by_user",
+                    "KeyConditionExpression": "user_id = :u",
+                    "ExpressionAttributeValues": {":u": s(user_id)},
+                    "ScanIndexForward": False,  # newest first
+                },
+            )
+        return [_ticket_from_item(i) for i in items]
+
+    async def list_for_orders(self, order_ids: Sequence[str]) -> list[Ticket]:
+        """Grouped by order in the order given, seats in layout order within an order."""
+        wanted = list(dict.fromkeys(order_ids))
+        per_order = await bounded_gather(self._for_order(o) for o in wanted)
+        found = [_ticket_from_item(i) for items in per_order for i in items]
+        position = {order_id: k for k, order_id in enumerate(wanted)}
+        return sorted(found, key=lambda t: (position[t.order_id], t.section, t.row, t.number))
+
+    async def _for_order(self, order_id: str) -> list[Item]:
+        with translated_errors():
+            # The order's tickets are one item collection: a strongly consistent Query.
+            return await query_items(
+                self._db,
+                {
+                    "TableName": self._table,
+                    "KeyConditionExpression": "order_id = :o",
+                    "ExpressionAttributeValues": {":o": s(order_id)},
+                    "ConsistentRead": True,
+                },
+            )
+
+
+class DynamoPaymentEventRepository:
+    def __init__(self, db: Dynamo) -> None:
+        self._db = db
+        self._table = db.table(PAYMENT_EVENTS.name)
+
+    async def record_if_absent(self, event_id: str, event_type: str, received_at: datetime) -> bool:
+        received = epoch_seconds(received_at)
+        item: Item = {
+            "pk": s(event_id),
+            "event_type": s(event_type),
+            "received_at": ts(received_at),
+            "ttl": n(received + int(PAYMENT_EVENT_RETENTION.total_seconds())),
+        }
+        with translated_errors():
+            try:
+                # TTL deletes lazily (up to days late, and never on moto): a record past
+                # its expiry counts as absent here already.
+                await self._db.run(
+                    lambda c: c.put_item(
+                        TableName=self._table,
+                        Item=item,
+                        ConditionExpression="attribute_not_exists(pk) OR #ttl <= :now",
+                        ExpressionAttributeNames={"#ttl": "ttl"},
+                        ExpressionAttributeValues={":now": n(received)},
+                    )
+                )
+            except ClientError as error:
+                if condition_failed(error):
+                    return False
+                raise
+        return True
+
+    async def forget(self, event_id: str) -> None:
+        with translated_errors():
+            await self._db.run(
+                lambda c: c.delete_item(TableName=self._table, Key={"pk": s(event_id)})
+            )

@@ -1,0 +1,274 @@
+"""Accounts (with a uniqueness item per email) and refresh tokens (grouped by family)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from botocore.exceptions import ClientError
+
+from app.storage.dynamo.client import (
+    Dynamo,
+    Item,
+    bounded_gather,
+    condition_failed,
+    failed_conditions,
+    old_item,
+    put_if_absent,
+    query_items,
+    translated_errors,
+)
+from app.storage.dynamo.codec import (
+    epoch_seconds,
+    get_optional_ts,
+    get_s,
+    get_ts,
+    n,
+    s,
+    timestamp,
+    ts,
+)
+from app.storage.dynamo.tables import REFRESH_TOKENS, USERS
+from app.storage.errors import DuplicateKey, RecordNotFound
+from app.storage.records import RefreshOutcome, RefreshToken, Role, User
+
+# A refresh token's items outlive its expiry by this much before DynamoDB's TTL may delete
+# them, so a replayed old token is still recognised (REUSED / EXPIRED, not UNKNOWN) for that
+# long. TTL deletion is lazy (days late); nothing here relies on it having happened.
+REFRESH_TOKEN_RETENTION_S = 30 * 24 * 3600
+
+
+def _user_key(user_id: str) -> Item:
+    return {"pk": s(f"user#{user_id}")}
+
+
+def _email_key(email: str) -> Item:
+    return {"pk": s(f"email#{email.lower()}")}
+
+
+def _user_item(user: User) -> Item:
+    return {
+        **_user_key(user.id),
+        "id": s(user.id),
+        "email": s(user.email.lower()),
+        "name": s(user.name),
+        "password_hash": s(user.password_hash),
+        "role": s(user.role),
+        "created_at": ts(user.created_at),
+    }
+
+
+def _user_from_item(item: Item) -> User:
+    return User(
+        id=get_s(item, "id"),
+        email=get_s(item, "email"),
+        name=get_s(item, "name"),
+        password_hash=get_s(item, "password_hash"),
+        role=cast(Role, get_s(item, "role")),
+        created_at=get_ts(item, "created_at"),
+    )
+
+
+class DynamoUserRepository:
+    def __init__(self, db: Dynamo) -> None:
+        self._db = db
+        self._table = db.table(USERS.name)
+
+    async def add(self, user: User) -> None:
+        item = _user_item(user)  # a naive datetime fails here, before anything is written
+        email_claim: Item = {**_email_key(user.email), "user_id": s(user.id)}
+        actions = [put_if_absent(self._table, item), put_if_absent(self._table, email_claim)]
+        with translated_errors():
+            try:
+                # The account and its email claim are written together or not at all.
+                await self._db.run(lambda c: c.transact_write_items(TransactItems=actions))
+            except ClientError as error:
+                if failed_conditions(error):
+                    raise DuplicateKey(f"user id {user.id} or its email is taken") from error
+                raise
+
+    async def get(self, user_id: str) -> User | None:
+        item = await self._get(_user_key(user_id))
+        return _user_from_item(item) if item else None
+
+    async def get_by_email(self, email: str) -> User | None:
+        claim = await self._get(_email_key(email))
+        if claim is None:
+            return None
+        return await self.get(get_s(claim, "user_id"))
+
+    async def set_role(self, user_id: str, role: Role) -> None:
+        await self._set(user_id, "role", role)
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        await self._set(user_id, "password_hash", password_hash)
+
+    async def _set(self, user_id: str, attribute: str, value: str) -> None:
+        with translated_errors():
+            try:
+                await self._db.run(
+                    lambda c: c.update_item(
+                        TableName=self._table,
+                        Key=_user_key(user_id),
+                        UpdateExpression="SET #a = :v",
+                        ConditionExpression="attribute_exists(pk)",
+                        ExpressionAttributeNames={"#a": attribute},
+                        ExpressionAttributeValues={":v": s(value)},
+                    )
+                )
+            except ClientError as error:
+                if condition_failed(error):
+                    raise RecordNotFound(f"no user {user_id}") from error
+                raise
+
+    async def _get(self, key: Item) -> Item | None:
+        with translated_errors():
+            response = await self._db.run(
+                lambda c: c.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+            )
+        return response.get("Item")
+
+
+# --------------------------------------------------------------------------- refresh tokens
+
+
+def _token_key(jti: str) -> Item:
+    return {"pk": s(f"jti#{jti}"), "sk": s("token")}
+
+
+def _member_key(family_id: str, jti: str) -> Item:
+    return {"pk": s(f"family#{family_id}"), "sk": s(jti)}
+
+
+def _token_item(token: RefreshToken) -> Item:
+    item: Item = {
+        **_token_key(token.jti),
+        "jti": s(token.jti),
+        "user_id": s(token.user_id),
+        "family_id": s(token.family_id),
+        "issued_at": ts(token.issued_at),
+        "expires_at": ts(token.expires_at),
+        "ttl": n(epoch_seconds(token.expires_at) + REFRESH_TOKEN_RETENTION_S),
+    }
+    if token.used_at is not None:
+        item["used_at"] = ts(token.used_at)
+    if token.revoked_at is not None:
+        item["revoked_at"] = ts(token.revoked_at)
+    return item
+
+
+def _token_from_item(item: Item) -> RefreshToken:
+    return RefreshToken(
+        jti=get_s(item, "jti"),
+        user_id=get_s(item, "user_id"),
+        family_id=get_s(item, "family_id"),
+        issued_at=get_ts(item, "issued_at"),
+        expires_at=get_ts(item, "expires_at"),
+        used_at=get_optional_ts(item, "used_at"),
+        revoked_at=get_optional_ts(item, "revoked_at"),
+    )
+
+
+class DynamoRefreshTokenRepository:
+    def __init__(self, db: Dynamo) -> None:
+        self._db = db
+        self._table = db.table(REFRESH_TOKENS.name)
+
+    async def add(self, token: RefreshToken) -> None:
+        item = _token_item(token)
+        member: Item = {**_member_key(token.family_id, token.jti), "ttl": item["ttl"]}
+        actions = [put_if_absent(self._table, item), put_if_absent(self._table, member)]
+        with translated_errors():
+            try:
+                await self._db.run(lambda c: c.transact_write_items(TransactItems=actions))
+            except ClientError as error:
+                if failed_conditions(error):
+                    raise DuplicateKey(f"refresh token {token.jti} exists") from error
+                raise
+
+    async def consume(self, jti: str, now: datetime) -> tuple[RefreshOutcome, RefreshToken | None]:
+        at = timestamp(now)
+        with translated_errors():
+            try:
+                # The condition is the decision: of many concurrent consumers exactly one
+                # update passes it; DynamoDB applies writes to one item one at a time.
+                response = await self._db.run(
+                    lambda c: c.update_item(
+                        TableName=self._table,
+                        Key=_token_key(jti),
+                        UpdateExpression="SET used_at = :now",
+                        ConditionExpression=(
+                            "attribute_exists(pk) AND attribute_not_exists(used_at)"
+                            " AND attribute_not_exists(revoked_at) AND expires_at > :now"
+                        ),
+                        ExpressionAttributeValues={":now": s(at)},
+                        ReturnValues="ALL_NEW",
+                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    )
+                )
+                return RefreshOutcome.ROTATED, _token_from_item(response["Attributes"])
+            except ClientError as error:
+                if not condition_failed(error):
+                    raise
+                found = old_item(error) or await self._get(_token_key(jti))
+        if found is None:
+            return RefreshOutcome.UNKNOWN, None
+        token = _token_from_item(found)
+        # A revoked family wins over reuse: the caller must not treat it as a fresh theft.
+        if token.revoked_at is not None:
+            return RefreshOutcome.REVOKED, token
+        if token.used_at is not None:
+            return RefreshOutcome.REUSED, token
+        return RefreshOutcome.EXPIRED, token
+
+    async def revoke_family(self, family_id: str, now: datetime) -> int:
+        at = timestamp(now)
+        jtis = await self._family(family_id)
+        revoked = await bounded_gather(self._revoke(jti, at) for jti in jtis)
+        return sum(revoked)
+
+    async def _family(self, family_id: str) -> list[str]:
+        """Every jti of the family, read strongly consistently: a token rotated a moment ago
+        is included (a GSI could still be missing it)."""
+        with translated_errors():
+            members = await query_items(
+                self._db,
+                {
+                    "TableName": self._table,
+                    "KeyConditionExpression": "pk = :pk",
+                    "ExpressionAttributeValues": {":pk": s(f"family#{family_id}")},
+                    "ConsistentRead": True,
+                },
+            )
+        return [get_s(item, "sk") for item in members]
+
+    async def _revoke(self, jti: str, at: str) -> int:
+        """1 if the token was live when revoked here, else 0."""
+        with translated_errors():
+            try:
+                response = await self._db.run(
+                    lambda c: c.update_item(
+                        TableName=self._table,
+                        Key=_token_key(jti),
+                        UpdateExpression="SET revoked_at = :now",
+                        ConditionExpression=(
+                            "attribute_exists(pk) AND attribute_not_exists(revoked_at)"
+                        ),
+                        ExpressionAttributeValues={":now": s(at)},
+                        ReturnValues="ALL_OLD",
+                    )
+                )
+            except ClientError as error:
+                if condition_failed(error):
+                    return 0  # revoked already (or its items expired away)
+                raise
+        before = response["Attributes"]
+        live = "used_at" not in before and get_s(before, "expires_at") > at
+        return 1 if live else 0
+
+    async def _get(self, key: Item) -> Item | None:
+        with translated_errors():
+            response = await self._db.run(
+                lambda c: c.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+            )
+        return response.get("Item")
