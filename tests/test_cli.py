@@ -43,7 +43,6 @@ def test_cli_refuses_a_short_password(tmp_path: Path) -> None:
 
 def test_worker_sweeps_expired_holds_and_stops_on_sigterm(tmp_path: Path) -> None:
     """`python -m app worker` alone (no web process) releases an expired hold."""
-    import asyncio
     import signal
     import time
     import uuid
