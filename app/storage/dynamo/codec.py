@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef
 
+from app.storage.documents import as_utc, decode_time, encode_time
 from app.storage.dynamo.client import Item
 
 # Above every stored timestamp (years are four digits) / below every one.
@@ -23,25 +24,9 @@ MAX_TIMESTAMP_KEY = "9999~"
 MIN_TIMESTAMP_KEY = "0000"
 
 
-def as_utc(value: datetime) -> datetime:
-    """The same instant as an aware UTC datetime; naive datetimes are a caller bug."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value.isoformat()} given to the store; use UTC")
-    return value.astimezone(UTC)
-
-
-def timestamp(value: datetime) -> str:
-    # Formatted by hand: isoformat() drops zero microseconds and strftime does not pad years
-    # below 1000 on every platform; either would break the string order.
-    d = as_utc(value)
-    return (
-        f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}"
-        f".{d.microsecond:06d}Z"
-    )
-
-
-def parse_timestamp(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
+# The shared fixed-width UTC encoding (see app/storage/documents.py) under this module's names.
+timestamp = encode_time
+parse_timestamp = decode_time
 
 
 def epoch_seconds(value: datetime) -> int:

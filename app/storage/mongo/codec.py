@@ -9,53 +9,40 @@ dates; they still read as times in the mongo shell.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, cast
 
+from app.storage.documents import (
+    as_utc,
+    decode_optional_time,
+    decode_time,
+    encode_optional_time,
+    encode_time,
+    section_document,
+    section_from_document,
+    transition_document,
+    transition_from_document,
+)
 from app.storage.records import (
     Concert,
     Order,
     OrderStatus,
-    OrderTransition,
     QueueSettings,
     RefreshToken,
     Role,
-    Row,
-    Section,
     Ticket,
     User,
 )
 
 Document = dict[str, Any]
 
-
-def as_utc(value: datetime) -> datetime:
-    """The same instant as an aware UTC datetime; naive datetimes are a caller bug."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value.isoformat()} given to the store; use UTC")
-    return value.astimezone(UTC)
-
-
-def encode_time(value: datetime) -> str:
-    utc = as_utc(value)
-    # Formatted by hand: isoformat() drops ".000000" and strftime does not pad years < 1000,
-    # and either would break the fixed width that makes string order equal time order.
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
-        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}Z"
-    )
-
-
-def decode_time(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(UTC)
-
-
-def encode_optional_time(value: datetime | None) -> str | None:
-    return None if value is None else encode_time(value)
-
-
-def decode_optional_time(value: str | None) -> datetime | None:
-    return None if value is None else decode_time(value)
+__all__ = [  # the shared encodings, re-exported for the other mongo modules
+    "as_utc",
+    "decode_optional_time",
+    "decode_time",
+    "encode_optional_time",
+    "encode_time",
+    "transition_document",
+]
 
 
 def fold(text: str) -> str:
@@ -134,7 +121,7 @@ def concert_document(concert: Concert, version: int) -> Document:
             "admit_per_minute": concert.queue.admit_per_minute,
             "max_active": concert.queue.max_active,
         },
-        "sections": [_section_document(s) for s in concert.sections],
+        "sections": [section_document(s) for s in concert.sections],
         "created_at": encode_time(concert.created_at),
         "updated_at": encode_time(concert.updated_at),
         "version": version,
@@ -148,24 +135,6 @@ def concert_document(concert: Concert, version: int) -> Document:
             "city": fold(concert.venue_city),
         },
     }
-
-
-def _section_document(section: Section) -> Document:
-    return {
-        "id": section.id,
-        "name": section.name,
-        "price_cents": section.price_cents,
-        "rows": [{"label": r.label, "seat_ids": list(r.seat_ids)} for r in section.rows],
-    }
-
-
-def _section_from_document(doc: Document) -> Section:
-    return Section(
-        id=doc["id"],
-        name=doc["name"],
-        price_cents=doc["price_cents"],
-        rows=tuple(Row(label=r["label"], seat_ids=tuple(r["seat_ids"])) for r in doc["rows"]),
-    )
 
 
 def concert_from_document(doc: Document) -> Concert:
@@ -187,7 +156,7 @@ def concert_from_document(doc: Document) -> Concert:
             admit_per_minute=queue["admit_per_minute"],
             max_active=queue["max_active"],
         ),
-        sections=tuple(_section_from_document(s) for s in doc["sections"]),
+        sections=tuple(section_from_document(s) for s in doc["sections"]),
         created_at=decode_time(doc["created_at"]),
         updated_at=decode_time(doc["updated_at"]),
         version=doc["version"],
@@ -216,24 +185,6 @@ def order_document(order: Order) -> Document:
     }
 
 
-def transition_document(transition: OrderTransition) -> Document:
-    return {
-        "from": transition.from_status.value,
-        "to": transition.to_status.value,
-        "reason": transition.reason,
-        "at": encode_time(transition.at),
-    }
-
-
-def _transition_from_document(doc: Document) -> OrderTransition:
-    return OrderTransition(
-        from_status=OrderStatus(doc["from"]),
-        to_status=OrderStatus(doc["to"]),
-        reason=doc["reason"],
-        at=decode_time(doc["at"]),
-    )
-
-
 def order_from_document(doc: Document) -> Order:
     return Order(
         id=doc["_id"],
@@ -248,7 +199,7 @@ def order_from_document(doc: Document) -> Order:
         expires_at=decode_time(doc["expires_at"]),
         payment_intent_id=doc.get("payment_intent_id"),
         version=doc["version"],
-        history=tuple(_transition_from_document(t) for t in doc["history"]),
+        history=tuple(transition_from_document(t) for t in doc["history"]),
     )
 
 

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import RowMapping
 
+from app.storage.documents import (
+    section_document,
+    section_from_document,
+    transition_document,
+    transition_from_document,
+)
 from app.storage.records import (
     Concert,
     Order,
     OrderStatus,
-    OrderTransition,
     QueueSettings,
     RefreshToken,
     Role,
-    Row,
-    Section,
     Ticket,
     User,
 )
-from app.storage.sql.types import as_utc
 
 
 def user_values(user: User) -> dict[str, Any]:
@@ -86,28 +87,10 @@ def concert_values(concert: Concert) -> dict[str, Any]:
         "queue_enabled": concert.queue.enabled,
         "queue_admit_per_minute": concert.queue.admit_per_minute,
         "queue_max_active": concert.queue.max_active,
-        "sections": [_section_document(s) for s in concert.sections],
+        "sections": [section_document(s) for s in concert.sections],
         "created_at": concert.created_at,
         "updated_at": concert.updated_at,
     }
-
-
-def _section_document(section: Section) -> dict[str, Any]:
-    return {
-        "id": section.id,
-        "name": section.name,
-        "price_cents": section.price_cents,
-        "rows": [{"label": r.label, "seat_ids": list(r.seat_ids)} for r in section.rows],
-    }
-
-
-def _section_from_document(doc: dict[str, Any]) -> Section:
-    return Section(
-        id=doc["id"],
-        name=doc["name"],
-        price_cents=doc["price_cents"],
-        rows=tuple(Row(label=r["label"], seat_ids=tuple(r["seat_ids"])) for r in doc["rows"]),
-    )
 
 
 def concert_from_row(row: RowMapping) -> Concert:
@@ -128,7 +111,7 @@ def concert_from_row(row: RowMapping) -> Concert:
             admit_per_minute=row["queue_admit_per_minute"],
             max_active=row["queue_max_active"],
         ),
-        sections=tuple(_section_from_document(s) for s in row["sections"]),
+        sections=tuple(section_from_document(s) for s in row["sections"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         version=row["version"],
@@ -153,25 +136,6 @@ def order_values(order: Order) -> dict[str, Any]:
     }
 
 
-def transition_document(transition: OrderTransition) -> dict[str, str]:
-    # JSON has no datetime: ISO 8601 with an explicit +00:00 offset.
-    return {
-        "from": transition.from_status.value,
-        "to": transition.to_status.value,
-        "reason": transition.reason,
-        "at": as_utc(transition.at).isoformat(),
-    }
-
-
-def _transition_from_document(doc: dict[str, str]) -> OrderTransition:
-    return OrderTransition(
-        from_status=OrderStatus(doc["from"]),
-        to_status=OrderStatus(doc["to"]),
-        reason=doc["reason"],
-        at=as_utc(datetime.fromisoformat(doc["at"])),
-    )
-
-
 def order_from_row(row: RowMapping) -> Order:
     return Order(
         id=row["id"],
@@ -186,7 +150,7 @@ def order_from_row(row: RowMapping) -> Order:
         expires_at=row["expires_at"],
         payment_intent_id=row["payment_intent_id"],
         version=row["version"],
-        history=tuple(_transition_from_document(t) for t in row["history"]),
+        history=tuple(transition_from_document(t) for t in row["history"]),
     )
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 
 from app.storage.cursor import decode_cursor, encode_cursor
+from app.storage.documents import as_utc
 from app.storage.errors import RecordNotFound, VersionConflict
 from app.storage.records import Concert, ConcertFilter, Page
 from app.storage.sql.codec import concert_from_row, concert_values
 from app.storage.sql.db import Database
 from app.storage.sql.tables import concerts
-from app.storage.sql.types import as_utc, fold_case
+from app.storage.sql.types import fold_case
 
 
 class SqlConcertRepository:

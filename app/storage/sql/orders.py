@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.storage.documents import as_utc, transition_document
 from app.storage.errors import RecordNotFound, VersionConflict
 from app.storage.records import Order, OrderStatus, OrderTransition
-from app.storage.sql.codec import order_from_row, order_values, transition_document
+from app.storage.sql.codec import order_from_row, order_values
 from app.storage.sql.db import Database
 from app.storage.sql.tables import orders
-from app.storage.sql.types import as_utc
 
 
 class SqlOrderRepository:

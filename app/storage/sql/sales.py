@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.storage.documents import as_utc
 from app.storage.errors import SeatsAlreadySold, StoreUnavailable
 from app.storage.sql.db import Database, chunked, unique
 from app.storage.sql.tables import seat_sales
-from app.storage.sql.types import as_utc
 
 # A seat that another claim released between our insert and our check is simply inserted
 # again; this bounds that (practically impossible) loop.

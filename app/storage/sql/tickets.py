@@ -7,11 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
+from app.storage.documents import as_utc
 from app.storage.records import Ticket
 from app.storage.sql.codec import ticket_from_row, ticket_values
 from app.storage.sql.db import Database, chunked, unique
 from app.storage.sql.tables import payment_events, tickets
-from app.storage.sql.types import as_utc
 
 
 class SqlTicketRepository:

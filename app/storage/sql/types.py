@@ -13,15 +13,10 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import String, TypeDecorator, TypeEngine
 
+from app.storage.documents import as_utc
+
 # JSONB on PostgreSQL (binary, indexable); SQLite stores JSON as text.
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
-
-
-def as_utc(value: datetime) -> datetime:
-    """The same instant as an aware UTC datetime; naive datetimes are a caller bug."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value.isoformat()} given to the store; use UTC")
-    return value.astimezone(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

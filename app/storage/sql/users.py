@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from app.storage.documents import as_utc
 from app.storage.errors import RecordNotFound
 from app.storage.records import RefreshOutcome, RefreshToken, Role, User
 from app.storage.sql.codec import (
@@ -16,7 +17,6 @@ from app.storage.sql.codec import (
 )
 from app.storage.sql.db import Database
 from app.storage.sql.tables import refresh_tokens, users
-from app.storage.sql.types import as_utc
 
 
 class SqlUserRepository:
