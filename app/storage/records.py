@@ -41,6 +41,18 @@ class RefreshOutcome(StrEnum):
     UNKNOWN = "unknown"
 
 
+def why_not_rotated(token: RefreshToken | None) -> tuple[RefreshOutcome, RefreshToken | None]:
+    """Why a consume did not rotate this token (as read after the conditional write failed)."""
+    if token is None:
+        return RefreshOutcome.UNKNOWN, None
+    # A revoked family wins over reuse: the caller must not treat it as a fresh theft.
+    if token.revoked_at is not None:
+        return RefreshOutcome.REVOKED, token
+    if token.used_at is not None:
+        return RefreshOutcome.REUSED, token
+    return RefreshOutcome.EXPIRED, token
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     label: str

@@ -30,7 +30,7 @@ from app.storage.dynamo.codec import (
 )
 from app.storage.dynamo.tables import REFRESH_TOKENS, USERS
 from app.storage.errors import DuplicateKey, RecordNotFound
-from app.storage.records import RefreshOutcome, RefreshToken, Role, User
+from app.storage.records import RefreshOutcome, RefreshToken, Role, User, why_not_rotated
 
 # A refresh token's items outlive its expiry by this much before DynamoDB's TTL may delete
 # them, so a replayed old token is still recognised (REUSED / EXPIRED, not UNKNOWN) for that
@@ -211,15 +211,7 @@ class DynamoRefreshTokenRepository:
                 if not condition_failed(error):
                     raise
                 found = old_item(error) or await self._get(_token_key(jti))
-        if found is None:
-            return RefreshOutcome.UNKNOWN, None
-        token = _token_from_item(found)
-        # A revoked family wins over reuse: the caller must not treat it as a fresh theft.
-        if token.revoked_at is not None:
-            return RefreshOutcome.REVOKED, token
-        if token.used_at is not None:
-            return RefreshOutcome.REUSED, token
-        return RefreshOutcome.EXPIRED, token
+        return why_not_rotated(_token_from_item(found) if found else None)
 
     async def revoke_family(self, family_id: str, now: datetime) -> int:
         at = timestamp(now)

@@ -18,7 +18,7 @@ from app.storage.mongo.codec import (
 )
 from app.storage.mongo.db import MongoDatabase
 from app.storage.mongo.translate import translated_errors
-from app.storage.records import RefreshOutcome, RefreshToken, Role, User
+from app.storage.records import RefreshOutcome, RefreshToken, Role, User, why_not_rotated
 
 
 class MongoUserRepository:
@@ -83,15 +83,7 @@ class MongoRefreshTokenRepository:
             # Not rotated: the document says why. It cannot become live again, so reading
             # it afterwards classifies correctly.
             doc = await self._tokens.find_one({"_id": jti})
-        if doc is None:
-            return RefreshOutcome.UNKNOWN, None
-        token = refresh_token_from_document(doc)
-        # A revoked family wins over reuse: the caller must not treat it as a fresh theft.
-        if token.revoked_at is not None:
-            return RefreshOutcome.REVOKED, token
-        if token.used_at is not None:
-            return RefreshOutcome.REUSED, token
-        return RefreshOutcome.EXPIRED, token
+        return why_not_rotated(refresh_token_from_document(doc) if doc else None)
 
     async def revoke_family(self, family_id: str, now: datetime) -> int:
         stamp = encode_time(now)

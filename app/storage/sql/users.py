@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from app.storage.documents import as_utc
 from app.storage.errors import RecordNotFound
-from app.storage.records import RefreshOutcome, RefreshToken, Role, User
+from app.storage.records import RefreshOutcome, RefreshToken, Role, User, why_not_rotated
 from app.storage.sql.codec import (
     refresh_token_from_row,
     refresh_token_values,
@@ -83,15 +83,7 @@ class SqlRefreshTokenRepository:
                 return RefreshOutcome.ROTATED, refresh_token_from_row(rotated._mapping)
             # Not rotated: the row, read in the same transaction, says why.
             row = (await conn.execute(select(refresh_tokens).where(t.jti == jti))).first()
-        if row is None:
-            return RefreshOutcome.UNKNOWN, None
-        token = refresh_token_from_row(row._mapping)
-        # A revoked family wins over reuse: the caller must not treat it as a fresh theft.
-        if token.revoked_at is not None:
-            return RefreshOutcome.REVOKED, token
-        if token.used_at is not None:
-            return RefreshOutcome.REUSED, token
-        return RefreshOutcome.EXPIRED, token
+        return why_not_rotated(refresh_token_from_row(row._mapping) if row else None)
 
     async def revoke_family(self, family_id: str, now: datetime) -> int:
         now = as_utc(now)
