@@ -10,7 +10,8 @@ from app.checkout.service import Checkout
 from app.checkout.tickets import TicketSigner
 from app.concerts.cache import ConcertCache
 from app.payments.factory import build_gateway
-from app.payments.gateway import PaymentGateway
+from app.payments.guarded import GuardedGateway
+from app.platform.breakers import Breakers
 from app.platform.idempotency import Idempotency
 from app.platform.redis import RedisClient, build_redis
 from app.reservations.engine import SeatEngine
@@ -19,6 +20,7 @@ from app.seats.state import SeatState
 from app.seats.stream import SeatEventHub
 from app.settings import Settings
 from app.storage.factory import build_store
+from app.storage.guarded import guard_store
 from app.storage.ports import Store
 
 
@@ -35,7 +37,8 @@ class Container:
     seat_maps: SeatMapCache
     seat_events: SeatEventHub
     idempotency: Idempotency
-    gateway: PaymentGateway
+    breakers: Breakers
+    gateway: GuardedGateway
     checkout: Checkout
 
     async def close(self) -> None:
@@ -47,14 +50,19 @@ class Container:
 
 def build_container(settings: Settings) -> Container:
     """Clients are created here, not connected: the first use (or `store.initialize()`) does."""
-    store = build_store(settings)
+    breakers = Breakers(
+        threshold=settings.breaker_failure_threshold, reset_seconds=settings.breaker_reset_seconds
+    )
+    store = guard_store(build_store(settings), breakers, settings.store_timeout_seconds)
     redis = build_redis(
         settings.redis_url, settings.redis_timeout_seconds, settings.redis_max_connections
     )
     engine = SeatEngine(redis)
     seat_state = SeatState(engine, store)
     concerts = ConcertCache(settings.concert_cache_ttl_seconds)
-    gateway = build_gateway(settings, redis)
+    gateway = GuardedGateway(
+        build_gateway(settings, redis), breakers, settings.payment_deadline_seconds
+    )
     return Container(
         settings=settings,
         redis=redis,
@@ -67,6 +75,7 @@ def build_container(settings: Settings) -> Container:
         seat_maps=SeatMapCache(),
         seat_events=SeatEventHub(redis),
         idempotency=Idempotency(redis),
+        breakers=breakers,
         gateway=gateway,
         checkout=Checkout(
             store,

@@ -14,11 +14,21 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from redis.exceptions import BusyLoadingError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.storage.errors import InvalidValue, StoreUnavailable
 
 log = logging.getLogger(__name__)
+
+# Redis errors that mean "not reachable right now" (BusyLoadingError: restarted, still loading).
+REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    BusyLoadingError,
+)
 
 
 class AppError(Exception):
@@ -37,6 +47,9 @@ class AppError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"error": self.name, "detail": self.message, **self.extra}
+
+    def response_headers(self) -> Mapping[str, str] | None:
+        return self.headers
 
 
 class NotAuthenticated(AppError):
@@ -74,9 +87,29 @@ class ValidationError(AppError):
 
 
 class ServiceUnavailable(AppError):
+    """503: a dependency is down, or its circuit breaker is open. Every subclass renders as
+    `ServiceUnavailable` (the contract's name), naming the dependency and when to retry."""
+
     status_code = 503
     detail = "A dependency is unavailable; retry shortly."
-    headers = {"Retry-After": "2"}
+    dependency: ClassVar[str | None] = None
+    retry_after: ClassVar[int] = 2
+
+    def __init__(
+        self, detail: str | None = None, *, dependency: str | None = None, retry_after: int = 0
+    ) -> None:
+        self.retry_after_seconds = max(1, retry_after or self.retry_after)
+        extra: dict[str, Any] = {"retry_after_seconds": self.retry_after_seconds}
+        if dependency or self.dependency:
+            extra["dependency"] = dependency or self.dependency
+        super().__init__(detail, **extra)
+
+    @property
+    def name(self) -> str:
+        return "ServiceUnavailable"
+
+    def response_headers(self) -> Mapping[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}
 
 
 class ErrorBody(BaseModel):
@@ -106,7 +139,7 @@ def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | Non
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return _json(exc.status_code, exc.body(), exc.headers)
+    return _json(exc.status_code, exc.body(), exc.response_headers())
 
 
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -153,7 +186,21 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
     log.warning("store unavailable", extra={"reason": str(exc)})
-    return await _app_error(_, ServiceUnavailable("The database is not answering; retry shortly."))
+    return await _app_error(
+        _, ServiceUnavailable("The database is not answering; retry shortly.", dependency="store")
+    )
+
+
+async def _redis_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    # Connection refused or reset, a timeout, or a server still loading after a restart: the
+    # seat engine can't decide anything, so nothing was done; the client may retry.
+    log.warning("redis unavailable", extra={"reason": type(exc).__name__})
+    return await _app_error(
+        _,
+        ServiceUnavailable(
+            "Seat availability is not answering; retry shortly.", dependency="redis"
+        ),
+    )
 
 
 async def _invalid_value(_: Request, exc: Exception) -> JSONResponse:
@@ -181,4 +228,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(InvalidValue, _invalid_value)
+    for unavailable in REDIS_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _redis_unavailable)
     app.add_exception_handler(Exception, _unhandled)

@@ -81,9 +81,15 @@ class Settings(BaseSettings):
     # without one, a per-process value is used.
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None  # a Stripe-compatible server, e.g. localstripe in tests
-    stripe_timeout_seconds: float = Field(default=10.0, gt=0)
+    stripe_timeout_seconds: float = Field(default=5.0, gt=0)  # per attempt (3 attempts)
     # How long a checked-out hold is kept for the buyer to pay.
     payment_window_seconds: int = Field(default=900, ge=1)
+    # Resilience: every call to the store and the payment provider is bounded, and a circuit
+    # breaker per dependency refuses calls at once (503 + Retry-After) once it is known down.
+    store_timeout_seconds: float = Field(default=8.0, gt=0)
+    payment_deadline_seconds: float = Field(default=15.0, gt=0)
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_reset_seconds: float = Field(default=10.0, gt=0)
     cors_origins: str = ""
 
     @model_validator(mode="after")

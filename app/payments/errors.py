@@ -9,7 +9,8 @@ class PaymentProviderUnavailable(ServiceUnavailable):
     """The provider did not answer, or answered with a transient failure, on every attempt."""
 
     detail = "The payment provider is not answering right now; retry in a few seconds."
-    headers = {"Retry-After": "5"}
+    dependency = "payments"
+    retry_after = 5
 
 
 class PaymentProviderError(AppError):

@@ -106,7 +106,7 @@ async def confirm_simulated_payment(
 ) -> SimulatedPaymentResult:
     """Pay (or fail to pay) a simulated payment intent. The resulting Stripe-format event is
     signed with the webhook secret and delivered to the webhook route, as Stripe would."""
-    gateway = c.gateway
+    gateway = c.gateway.inner
     order = await store.orders.get_by_payment_intent(payment_intent_id)
     if not isinstance(gateway, SimulatedGateway) or order is None or order.user_id != user.id:
         raise NotFound("No such simulated payment.")

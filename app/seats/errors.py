@@ -21,4 +21,7 @@ class UnknownSeats(AppError):
 
 
 class HoldNotFound(NotFound):
-    detail = "No such hold: it expired, was released or is not yours."
+    detail = (
+        "No such hold: it expired, was released, was lost when seat availability restarted, "
+        "or is not yours. Hold the seats again."
+    )

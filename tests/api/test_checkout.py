@@ -385,7 +385,7 @@ async def test_a_late_payment_for_taken_seats_is_refunded_exactly_once(
     refunded = await order_of(client, late["id"], late_buyer)
     assert refunded["status"] == "refunded"
     assert refunded["tickets"] == []
-    gateway = container_of(app).gateway
+    gateway = container_of(app).gateway.inner
     assert isinstance(gateway, SimulatedGateway)
     assert await gateway.refund_status(late["payment_intent_id"]) == "succeeded"
     assert (await order_of(client, quick["id"], quick_buyer))["status"] == "confirmed"

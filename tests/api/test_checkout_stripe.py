@@ -72,8 +72,8 @@ async def _admin(http: httpx.AsyncClient) -> dict[str, str]:
 
 def _gateway(app: FastAPI) -> StripeGateway:
     container: Container = app.state.container
-    assert isinstance(container.gateway, StripeGateway)
-    return container.gateway
+    assert isinstance(container.gateway.inner, StripeGateway)
+    return container.gateway.inner
 
 
 async def _checkout(

@@ -286,7 +286,7 @@ async def test_redis_down_is_provider_unavailable(unused_tcp_port: int) -> None:
                 amount_cents=100, currency="eur", order_id="o", idempotency_key=_key()
             )
         assert err.value.status_code == 503
-        assert err.value.headers == {"Retry-After": "5"}
+        assert err.value.response_headers() == {"Retry-After": "5"}
         with pytest.raises(PaymentProviderUnavailable):
             await gateway.retrieve_intent("pi_sim_x")
     finally:

@@ -80,7 +80,7 @@ async def test_transient_failures_are_retried_then_reported_unavailable(
         await _create(gateway, key="idem-retried")
     assert len(scripted.received) == ATTEMPTS
     assert err.value.status_code == 503
-    assert err.value.headers == {"Retry-After": "5"}
+    assert err.value.response_headers() == {"Retry-After": "5"}
     assert "retry" in err.value.message
     # Every attempt carries the caller's key: Stripe runs a create at most once per key.
     assert [r.headers.get("Idempotency-Key") for r in scripted.received] == [
