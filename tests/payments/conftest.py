@@ -11,74 +11,23 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import httpx
 import pytest
 
 from app.payments.simulated import SimulatedGateway
 from app.payments.stripe_gateway import StripeGateway
 from app.platform.redis import RedisClient
-
-STRIPE_TEST_KEY = "sk_test_encore"  # localstripe accepts any key that starts with sk_
-
-# Runs localstripe's aiohttp app on a socket the test session already bound to 127.0.0.1 (its
-# own CLI binds every interface, IPv4 and IPv6, and has no host option), keeps its state in
-# memory (the CLI pickles it to /tmp/localstripe.pickle after every write, shared by every run
-# on the machine), and exits by itself if the test session dies without stopping it.
-_LAUNCHER = """
-import os, socket, sys, threading, time
-from aiohttp import web
-import localstripe.resources
-import localstripe.server
-
-localstripe.resources.Store.dump_to_disk = lambda self: None
-parent = int(sys.argv[2])
-
-def orphan_watch():
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-
-threading.Thread(target=orphan_watch, daemon=True).start()
-sock = socket.socket(fileno=int(sys.argv[1]))
-web.run_app(localstripe.server.app, sock=sock, print=None, access_log=None)
-"""
+from tests.servers.restartable import STRIPE_TEST_KEY, LocalStripe
 
 
 @pytest.fixture(scope="session")
 def simulated(redis: RedisClient) -> SimulatedGateway:
     return SimulatedGateway(redis)
-
-
-def _answers(base_url: str) -> bool:
-    try:
-        r = httpx.get(
-            f"{base_url}/v1/balance",
-            headers={"Authorization": f"Bearer {STRIPE_TEST_KEY}"},
-            timeout=1.0,
-        )
-    except httpx.TransportError:
-        return False
-    return r.status_code == 200
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -90,27 +39,12 @@ def localstripe_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytest.fail(f"REQUIRE_LOCALSTRIPE=1 but {reason}")
         pytest.skip(reason)
 
-    log_path: Path = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
-    # Bound here and handed over: no window in which another process can take the port.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    with sock, log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCHER, str(sock.fileno()), str(os.getpid())],
-            pass_fds=[sock.fileno()],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    server = LocalStripe(tmp_path_factory.mktemp("localstripe"))
+    server.start()
     try:
-        deadline = time.monotonic() + 20
-        while not _answers(base_url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"localstripe did not start:\n{log_path.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield base_url
+        yield server.url
     finally:
-        _stop(proc)
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,104 @@
+"""PostgreSQL stopped under a running app, then started again.
+
+As designed: holds keep working (they need Redis and the cached concert, not the store);
+checkout and the webhook answer 503 with Retry-After quickly, and once the breaker is open,
+at once; nothing is half-written, so after the restart Stripe's redelivery of the same event
+confirms the order exactly once and pending work completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
+from tests.api.test_checkout import checkout, deliver, event, hold, order_of, succeeded
+from tests.conftest import make_settings
+from tests.faults.conftest import admin_headers, running
+from tests.servers.restartable import PostgresServer
+
+API = "/api/v1"
+RESET_SECONDS = 1.0
+
+
+@pytest.fixture
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+async def test_store_down_then_back(postgres: PostgresServer, tmp_path: Path) -> None:
+    settings = make_settings(
+        postgres.url,
+        store_timeout_seconds=2.0,
+        breaker_failure_threshold=3,
+        breaker_reset_seconds=RESET_SECONDS,
+        concert_cache_ttl_seconds=600,  # the concert stays cached through the outage
+    )
+    async with running(settings) as (app, client):
+        c = await create_concert(client, await admin_headers(client))
+        payer = buyer(app)
+        r = await checkout(
+            client, (await hold(client, c["id"], payer, ["floor-A-1", "floor-A-2"]))["id"], payer
+        )
+        assert r.status_code == 201, r.text
+        order = r.json()["order"]
+        await client.get(f"{CONCERTS}/{c['id']}")  # cached
+
+        postgres.stop()
+
+        # Holds: Redis and the cached concert are enough.
+        shopper = buyer(app)
+        held = await hold(client, c["id"], shopper, ["balcony-A-1"])
+
+        # Checkout needs the store: 503 quickly, then at once when the breaker has opened.
+        timings = []
+        for _ in range(5):
+            started = time.perf_counter()
+            r = await client.post(f"{API}/checkout", json={"hold_id": held["id"]}, headers=shopper)
+            timings.append(time.perf_counter() - started)
+            assert r.status_code == 503, r.text
+            assert r.json()["error"] == "ServiceUnavailable"
+            assert r.json()["dependency"] == "store"
+            assert int(r.headers["Retry-After"]) >= 1
+        assert max(timings) < 3.0, timings
+        assert timings[-1] < 0.1, timings  # refused by the open breaker, no connection attempt
+
+        # The webhook can't record the event: 503, so Stripe will deliver it again.
+        paid = event("payment_intent.succeeded", succeeded(order["payment_intent_id"], order["id"]))
+        r = await deliver(client, app, paid)
+        assert r.status_code == 503
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["store"] == "down"
+        assert ready.json()["breakers"]["store"] == "opened"
+
+        postgres.start()
+        await asyncio.sleep(RESET_SECONDS + 0.2)
+
+        # Stripe's redelivery (same event) confirms the order, exactly once.
+        assert (await deliver(client, app, paid)).status_code == 200
+        assert (await deliver(client, app, paid)).status_code == 200
+        done = await order_of(client, order["id"], payer)
+        assert done["status"] == "confirmed"
+        assert sorted(t["seat_id"] for t in done["tickets"]) == ["floor-A-1", "floor-A-2"]
+        store = container_of(app).store
+        assert await store.sales.sold_seats(c["id"]) == {
+            "floor-A-1": order["id"],
+            "floor-A-2": order["id"],
+        }
+        assert len(await store.tickets.list_for_orders([order["id"]])) == 2
+        # The shopper's checkout, refused during the outage, goes through now.
+        r = await client.post(f"{API}/checkout", json={"hold_id": held["id"]}, headers=shopper)
+        assert r.status_code == 201, r.text
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["breakers"]["store"] == "closed"
