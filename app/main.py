@@ -25,6 +25,7 @@ from app.ops import router as ops_router
 from app.payments.router import router as payments_router
 from app.platform.logging import configure_logging
 from app.platform.middleware import RequestContextMiddleware
+from app.platform.ratelimit import install_rate_limits
 from app.seats.router import router as seats_router
 from app.settings import Settings, UnsafeConfiguration, load_settings
 from app.workers.jobs import start_jobs
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments_router)
     app.include_router(account_router)
     app.include_router(ops_router)
+    install_rate_limits(app, settings)  # before CORS: a 429 then carries the CORS headers
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,

@@ -845,6 +845,9 @@ def run_phases(
         "SWEEPER_IN_PROCESS": "true",
         "HOLD_TTL_SECONDS": str(HOLD_TTL_SECONDS),
         "SEED_DEMO": "false",
+        # One client address sends every request: the per-IP limits would refuse the run.
+        # Set RATE_LIMIT_ENABLED=true (and high RATE_LIMIT_* values) to measure the limiter.
+        "RATE_LIMIT_ENABLED": os.environ.get("RATE_LIMIT_ENABLED", "false"),
     }
     secret_names = ("JWT_SECRET", "JWT_PREVIOUS_SECRETS", "ADMIN_PASSWORD")
     report.settings["server_env"] = {k: v for k, v in env.items() if k not in secret_names}

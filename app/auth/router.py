@@ -18,6 +18,7 @@ from app.auth.schemas import (
 )
 from app.deps import CurrentUser, PasswordsDep, StoreDep, TokensDep
 from app.errors import NotAuthenticated, error_responses
+from app.platform.ratelimit import LoginEmailLimit, RateLimited, TokenUsernameLimit
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 
@@ -26,7 +27,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
     "/signup",
     response_model=AuthResult,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(EmailTaken),
+    responses=error_responses(EmailTaken, RateLimited),
 )
 async def signup(
     body: SignupRequest, store: StoreDep, passwords: PasswordsDep, tokens: TokensDep
@@ -35,7 +36,12 @@ async def signup(
     return await service.signup(store, passwords, tokens, body.email, body.password, body.name)
 
 
-@router.post("/login", response_model=AuthResult, responses=error_responses(InvalidCredentials))
+@router.post(
+    "/login",
+    response_model=AuthResult,
+    responses=error_responses(InvalidCredentials, RateLimited),
+    dependencies=[LoginEmailLimit],
+)
 async def login(
     body: LoginRequest, store: StoreDep, passwords: PasswordsDep, tokens: TokensDep
 ) -> AuthResult:
@@ -43,7 +49,12 @@ async def login(
     return await service.login(store, passwords, tokens, body.email, body.password)
 
 
-@router.post("/token", response_model=AccessToken, responses=error_responses(InvalidCredentials))
+@router.post(
+    "/token",
+    response_model=AccessToken,
+    responses=error_responses(InvalidCredentials, RateLimited),
+    dependencies=[TokenUsernameLimit],
+)
 async def token(
     username: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=128)],
@@ -55,7 +66,11 @@ async def token(
     return await service.password_grant(store, passwords, tokens, username, password)
 
 
-@router.post("/refresh", response_model=TokenPair, responses=error_responses(NotAuthenticated))
+@router.post(
+    "/refresh",
+    response_model=TokenPair,
+    responses=error_responses(NotAuthenticated, RateLimited),
+)
 async def refresh(body: RefreshRequest, store: StoreDep, tokens: TokensDep) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token stops working."""
     return await service.refresh(store, tokens, body.refresh_token)

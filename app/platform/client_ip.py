@@ -1,0 +1,85 @@
+"""The client's IP address, believing `X-Forwarded-For` only from our own proxies.
+
+Anyone can send `X-Forwarded-For: 1.2.3.4`. Believing it from anyone would let a client pick
+its own rate-limit key, a fresh one per request. Each proxy *appends* the address it received
+the request from, so only the right end of the list is written by machines we trust. So: if
+the direct peer is one of TRUSTED_PROXIES, walk the list from the right, skip our own proxies,
+and the first other address is the client. A peer that is not a trusted proxy is the client,
+whatever the header says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+
+from starlette.types import Scope
+
+__all__ = ["ClientAddress", "Network", "parse_networks"]
+
+Network = IPv4Network | IPv6Network
+UNKNOWN = "unknown"  # no peer address (e.g. a Unix socket without a proxy in front)
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """TRUSTED_PROXIES: comma separated IPs or CIDRs, e.g. `10.0.0.0/8, 192.0.2.7`."""
+    networks: list[Network] = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"TRUSTED_PROXIES: {item!r} is not an IP address or CIDR; use comma separated "
+                "values such as '10.0.0.0/8, 192.0.2.7'."
+            ) from None
+    return tuple(networks)
+
+
+def _parse(address: str) -> IPv4Address | IPv6Address | None:
+    """An address as a proxy may write it (`1.2.3.4`, `1.2.3.4:5678`, `[2001:db8::1]:443`)."""
+    text = address.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        ip = ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(ip, IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped  # a dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d
+    return ip
+
+
+class ClientAddress:
+    """Callable on an ASGI scope; returns the client's address as a string."""
+
+    def __init__(self, trusted_proxies: Sequence[Network]) -> None:
+        self._trusted = tuple(trusted_proxies)
+
+    def _is_trusted(self, ip: IPv4Address | IPv6Address) -> bool:
+        return any(ip in network for network in self._trusted)
+
+    def __call__(self, scope: Scope) -> str:
+        client = scope.get("client")
+        peer = str(client[0]) if client else ""
+        if not self._trusted:
+            return peer or UNKNOWN  # the common case costs no parsing
+        hop = _parse(peer)
+        if hop is None or not self._is_trusted(hop):
+            return peer or UNKNOWN
+        forwarded = b",".join(
+            value for name, value in scope["headers"] if name == b"x-forwarded-for"
+        ).decode("latin-1")
+        for entry in reversed(forwarded.split(",")):
+            if not entry.strip():
+                continue
+            ip = _parse(entry)
+            if ip is None:
+                break  # garbage where our proxy should have written an address: stop at our hop
+            hop = ip
+            if not self._is_trusted(ip):
+                break
+        return str(hop)

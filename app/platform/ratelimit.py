@@ -1,0 +1,457 @@
+"""Rate limits per client IP and per user, in Redis (DESIGN.md, "Beyond one request").
+
+What is counted
+- Every request under `/api/` counts once per client IP (RATE_LIMIT_DEFAULT_PER_IP) and, when
+  it carries a valid access token, once per user (RATE_LIMIT_PER_USER).
+- Two kinds of routes count in a stricter window *instead of* the general one for that
+  subject: sign-in (POST /auth/login, /auth/signup, /auth/refresh, /auth/token) per IP
+  (RATE_LIMIT_AUTH_PER_IP), and holds (POST /concerts/{id}/holds) per user
+  (RATE_LIMIT_HOLDS_PER_USER). Replacing rather than adding keeps the hold, the hot path, at
+  two windows. Password logins (/auth/login, /auth/token) also count per email address
+  (RATE_LIMIT_LOGIN_PER_EMAIL), so guesses spread over many IPs still get a few tries per
+  account; the key holds a hash of the address, not the address.
+- Not counted: the operational routes (/healthz, /readyz, /metrics, /docs, /openapi.json are
+  outside `/api/`), webhooks (`/api/v1/webhooks/`: Stripe retries a refused delivery for days,
+  so throttling it only delays confirmations) and CORS preflights (answered by CORSMiddleware,
+  which wraps this one).
+A refusal is 429 `RateLimited` with `Retry-After` (whole seconds, at least 1), counted in
+`http_rate_limited_total{scope}` (scope: ip, user, auth, holds, login).
+
+Strategy: the sliding window counter of `limits`. Per key it keeps two integers (this window
+and the previous one) and weighs the previous one by how much of it still overlaps the moving
+window: one short Lua script per check, O(1) memory, and time taken from Redis key TTLs, not
+app clocks. A fixed window is as cheap but unfair at its edges (a client can send twice the
+limit around a boundary, and everyone's budget resets at the same instant, which synchronises
+retries in a flash sale); a moving window is exact but stores one entry per request (600
+entries for "600/minute") and trims a list on every hit. A refused request is not counted, so
+a client that keeps hammering is let back in as soon as its window allows it.
+
+Keys: `ratelimit:{LIMITER/<scope>/<subject>/<count>/<multiples>/<period>}` plus `.../-1` for
+the previous window, both with the same hash tag, so each window lives in one Redis Cluster
+slot. The subject is the client IP (an IPv6 client counts per /64, as one host usually owns a
+whole /64), the user id from the access token, or a hash of the login email.
+
+Round trips per request: one script call per window, the windows of a request run concurrently
+(one round trip of latency): an anonymous request 1 call, an authenticated one 2, a hold 2, a
+login 1 in the middleware plus 1 for the email in the route. A refused request pays one more
+call to read its window for Retry-After. `limits` has no multi-key hit, and a redis-py pipeline
+of scripts costs an extra SCRIPT EXISTS round trip on every execute, so concurrency it is.
+Measured with bench/holds.py (one worker, shared 2-core VM): about +0.4 ms of server CPU per
+hold, nearly all redis-py's client-side cost of the two calls (no hiredis here) plus the second
+token decode (every bench hold has a fresh token, so the cache below never hits there).
+
+Why a pure ASGI middleware (and not dependencies): it runs before routing, body parsing and
+the route's dependencies, so a flood is refused before it costs an argon2 hash or a JSON parse,
+unknown `/api/` paths are covered too, and no router has to remember to opt in. It matches the
+two stricter routes by method and path (`_AUTH_ROUTE`, `_HOLD_ROUTE`; a test pins them to the
+real routes). The per-email limit needs the parsed body, so it is a dependency on those two
+routes. BaseHTTPMiddleware is avoided: it costs a task hop per request and breaks streaming.
+
+The user id comes from the bearer token, verified (an unverified `sub` would let anyone spend
+another user's budget). The route's `current_user` decodes the token too; to avoid paying the
+decode (about 65 us) twice on every request, verified tokens are remembered in a bounded LRU
+(`TokenSubjects`): clients reuse an access token for its whole lifetime. An expired but
+remembered token still maps to its user, which is harmless: the route answers 401 anyway.
+
+Fail open: the limiter has its own connection pool (built like the app's, from REDIS_URL) with
+RATE_LIMIT_TIMEOUT_SECONDS as connect, read and pool-wait bound. If a check fails or is slower
+than that, the request goes through, a warning is logged and checks are skipped for
+`FAIL_OPEN_SECONDS` (so a dead Redis costs one timeout every few seconds, not one per request,
+and the log gets at most one line per pause). A rate limiter must not turn a Redis blip into an
+outage of routes that do not need Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import re
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from ipaddress import ip_network
+from typing import Any, Literal, cast
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from limits import RateLimitItem, parse
+from limits.aio.storage import RedisStorage
+from limits.aio.storage.redis.redispy import RedispyBridge
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.typing import AsyncRedisClient
+from prometheus_client import Counter
+from redis.exceptions import RedisError
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.api import API_PREFIX
+from app.auth.tokens import TokenService
+from app.errors import AppError, ErrorBody, NotAuthenticated
+from app.platform.client_ip import ClientAddress, parse_networks
+from app.platform.redis import RedisClient, build_redis
+from app.settings import Settings
+
+__all__ = [
+    "FAIL_OPEN_SECONDS",
+    "RATE_LIMITED",
+    "Hit",
+    "LimitScope",
+    "LoginEmailLimit",
+    "RateLimitMiddleware",
+    "RateLimited",
+    "RateLimiter",
+    "TokenSubjects",
+    "TokenUsernameLimit",
+    "install_rate_limits",
+    "limit_login_by_email",
+    "limit_token_by_username",
+]
+
+log = logging.getLogger(__name__)
+
+LimitScope = Literal["ip", "user", "auth", "holds", "login"]
+
+RATE_LIMITED = Counter(
+    "http_rate_limited_total",
+    "Requests refused with 429, by the limit that refused them",
+    ["scope"],
+)
+LIMITER_FAILURES = Counter(
+    "rate_limiter_failures_total",
+    "Limiter checks that failed or timed out (Redis down or slow); the request was let through",
+)
+
+FAIL_OPEN_SECONDS = 5.0
+KEY_PREFIX = "ratelimit"
+TOKEN_CACHE_SIZE = 10_000  # remembered access tokens, about 4 MB
+_MAX_TOKEN_BYTES = 4096  # longer bearer values are not ours: not decoded, not remembered
+_STORAGE_ERRORS = (RedisError, OSError, TimeoutError)
+
+_LIMITED_PREFIX = "/api/"
+_UNLIMITED_PREFIX = f"{API_PREFIX}/webhooks/"
+_AUTH_ROUTE = re.compile(rf"{re.escape(API_PREFIX)}/auth/(?:login|signup|refresh|token)")
+_HOLD_ROUTE = re.compile(rf"{re.escape(API_PREFIX)}/concerts/[^/]+/holds")
+
+_ADVICE: Mapping[LimitScope, str] = {
+    "ip": "Too many requests from your network address",
+    "user": "Too many requests from your account",
+    "auth": "Too many sign-in attempts from your network address",
+    "holds": "Too many hold attempts from your account",
+    "login": "Too many login attempts for this account",
+}
+
+
+class RateLimited(AppError):
+    """429: a rate limit was reached; `Retry-After` says when to try again."""
+
+    status_code = 429
+    detail = "Too many requests; retry in a few seconds."
+
+    def __init__(self, scope: LimitScope, retry_after: int) -> None:
+        unit = "second" if retry_after == 1 else "seconds"
+        super().__init__(f"{_ADVICE[scope]}; retry in {retry_after} {unit}.")
+        self.scope = scope
+        self.retry_after = retry_after
+        # AppError.headers is a class constant, but Retry-After depends on the window: the
+        # instance carries its own (the error handler reads `exc.headers`).
+        vars(self)["headers"] = {"Retry-After": str(retry_after)}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One request counted in one window: `scope` names the limit, `subject` whose window."""
+
+    scope: LimitScope
+    subject: str
+
+
+class _ClientStorage(RedisStorage):
+    """limits' Redis storage over a client from `app.platform.redis.build_redis`: the same URL
+    handling (single server or cluster) and bounded timeouts as the app's own client, and a
+    client we can close. RedisStorage would build its own client from a URI; overriding
+    `configure_bridge` (the hook RedisClusterStorage overrides too) hands it ours instead. It
+    sets the two attributes RedispyBridge.use_basic/use_cluster set, so it leans on that
+    class's internals: a change there fails every test in tests/platform/test_ratelimit.py."""
+
+    def __init__(self, client: RedisClient) -> None:
+        self.client = client
+        super().__init__("async+redis://", implementation="redispy", key_prefix=KEY_PREFIX)
+
+    def configure_bridge(self) -> None:
+        bridge = cast(RedispyBridge, self.bridge)
+        client = cast(AsyncRedisClient, self.client)
+        bridge.storage = client
+        bridge.connection_getter = lambda _readonly: client
+
+
+class RateLimiter:
+    """Counts hits in Redis windows. `check` answers the refusal, if any; it never raises for
+    Redis trouble (see "Fail open" in the module docstring)."""
+
+    def __init__(
+        self, limits: Mapping[LimitScope, RateLimitItem], client: RedisClient, timeout: float
+    ) -> None:
+        self.limits = dict(limits)
+        self._client = client
+        self._strategy = SlidingWindowCounterRateLimiter(_ClientStorage(client))
+        self._timeout = timeout
+        self._paused_until = 0.0  # time.monotonic(); checks are skipped until then
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RateLimiter:
+        limits: dict[LimitScope, RateLimitItem] = {
+            "ip": parse(settings.rate_limit_default_per_ip),
+            "user": parse(settings.rate_limit_per_user),
+            "auth": parse(settings.rate_limit_auth_per_ip),
+            "holds": parse(settings.rate_limit_holds_per_user),
+            "login": parse(settings.rate_limit_login_per_email),
+        }
+        timeout = settings.rate_limit_timeout_seconds
+        client = build_redis(settings.redis_url, timeout, settings.redis_max_connections)
+        return cls(limits, client, timeout)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def check(self, *hits: Hit) -> RateLimited | None:
+        """Count the request in every window; the first window over its limit refuses it."""
+        if not hits or time.monotonic() < self._paused_until:
+            return None
+        try:
+            async with asyncio.timeout(self._timeout):
+                allowed = await self._hit_all(hits)
+                refused = next((h for h, ok in zip(hits, allowed, strict=True) if not ok), None)
+                if refused is None:
+                    return None
+                retry_after = await self._retry_after(refused)
+        except _STORAGE_ERRORS as exc:
+            self._pause(exc)
+            return None
+        RATE_LIMITED.labels(refused.scope).inc()
+        return RateLimited(refused.scope, retry_after)
+
+    async def _hit(self, hit: Hit) -> bool:
+        return await self._strategy.hit(self.limits[hit.scope], hit.scope, hit.subject)
+
+    async def _hit_all(self, hits: tuple[Hit, ...]) -> list[bool]:
+        if len(hits) == 1:
+            return [await self._hit(hits[0])]
+        results = await asyncio.gather(*(self._hit(h) for h in hits), return_exceptions=True)
+        allowed: list[bool] = []
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            allowed.append(result)
+        return allowed
+
+    async def _retry_after(self, hit: Hit) -> int:
+        stats = await self._strategy.get_window_stats(
+            self.limits[hit.scope], hit.scope, hit.subject
+        )
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    def _pause(self, exc: BaseException) -> None:
+        LIMITER_FAILURES.inc()
+        now = time.monotonic()
+        if now >= self._paused_until:  # one line per pause, not one per request in flight
+            log.warning(
+                "rate limiter unavailable: requests are let through unchecked for %.0f s",
+                FAIL_OPEN_SECONDS,
+                extra={"reason": repr(exc)},
+            )
+        self._paused_until = now + FAIL_OPEN_SECONDS
+
+
+class TokenSubjects:
+    """The user id of a request's bearer token, verified once per token and then remembered
+    (a bounded LRU): the route's `current_user` decodes the token anyway, the limiter should
+    not pay that again on every request."""
+
+    def __init__(self, tokens: TokenService, size: int = TOKEN_CACHE_SIZE) -> None:
+        self._tokens = tokens
+        self._size = size
+        self._known: OrderedDict[bytes, str] = OrderedDict()
+
+    def __call__(self, scope: Scope) -> str | None:
+        authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        if authorization is None:
+            return None
+        kind, _, token = authorization.partition(b" ")
+        token = token.strip()
+        if kind.lower() != b"bearer" or not token or len(token) > _MAX_TOKEN_BYTES:
+            return None
+        user_id = self._known.get(token)
+        if user_id is not None:
+            self._known.move_to_end(token)
+            return user_id
+        try:
+            user_id = self._tokens.decode(token.decode("latin-1"), "access").sub
+        except NotAuthenticated:
+            return None  # the route answers 401; the IP window still counts the request
+        self._known[token] = user_id
+        if len(self._known) > self._size:
+            self._known.popitem(last=False)
+        return user_id
+
+
+def _ip_subject(address: str) -> str:
+    """IPv6 clients count per /64: one host usually has a whole /64 to pick addresses from."""
+    if ":" not in address:
+        return address
+    try:
+        return str(ip_network(f"{address}/64", strict=False))
+    except ValueError:
+        return address
+
+
+class RateLimitMiddleware:
+    """Counts every `/api/` request per client IP and per user; answers 429 when over."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limiter: RateLimiter,
+        client_address: Callable[[Scope], str],
+        user_of: Callable[[Scope], str | None],
+    ) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.client_address = client_address
+        self.user_of = user_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _is_limited(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        refusal = await self.limiter.check(*self._hits(scope))
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        response = JSONResponse(refusal.body(), status_code=429, headers=refusal.headers)
+        await response(scope, receive, send)
+
+    def _hits(self, scope: Scope) -> list[Hit]:
+        path = scope["path"]
+        is_post = scope["method"] == "POST"
+        ip = _ip_subject(self.client_address(scope))
+        # The route's own window first: when several are over, its advice is the useful one.
+        ip_scope: LimitScope = "auth" if is_post and _AUTH_ROUTE.fullmatch(path) else "ip"
+        hits = [Hit(ip_scope, ip)]
+        user_id = self.user_of(scope)
+        if user_id is not None:
+            if is_post and _HOLD_ROUTE.fullmatch(path):
+                hits.insert(0, Hit("holds", user_id))
+            else:
+                hits.append(Hit("user", user_id))
+        return hits
+
+
+def _is_limited(path: str) -> bool:
+    return path.startswith(_LIMITED_PREFIX) and not path.startswith(_UNLIMITED_PREFIX)
+
+
+# --- The per-email limit on password logins: dependencies, as they need the parsed body. ---
+
+
+def _email_subject(email: str) -> str:
+    """A hash, so login emails do not sit in Redis key names."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+
+async def _limit_login(request: Request, email: object) -> None:
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is None or not isinstance(email, str) or not email.strip():
+        return  # limits off, or a body the route will refuse with 422
+    refusal = await limiter.check(Hit("login", _email_subject(email)))
+    if refusal is not None:
+        raise refusal
+
+
+async def limit_login_by_email(request: Request) -> None:
+    """POST /auth/login: the JSON body's `email` (FastAPI has read the body already)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return  # not JSON: the route refuses it with 422
+    await _limit_login(request, body.get("email") if isinstance(body, dict) else None)
+
+
+async def limit_token_by_username(request: Request) -> None:
+    """POST /auth/token: the form's `username`, which is the email."""
+    form = await request.form()
+    await _limit_login(request, form.get("username"))
+
+
+LoginEmailLimit = Depends(limit_login_by_email)
+TokenUsernameLimit = Depends(limit_token_by_username)
+
+
+# --- Installation ---
+
+_RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Whole seconds to wait before retrying.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+_METHODS = frozenset({"get", "put", "post", "delete", "patch", "options", "head", "trace"})
+
+
+def _document_429(app: FastAPI) -> None:
+    """Add 429 RateLimited (with Retry-After) to every limited operation in the OpenAPI schema:
+    the middleware is invisible to FastAPI, and most routers do not declare it themselves."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()  # also cached in app.openapi_schema: amended in place
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault(ErrorBody.__name__, ErrorBody.model_json_schema())
+        ref = {"$ref": f"#/components/schemas/{ErrorBody.__name__}"}
+        for path, item in schema.get("paths", {}).items():
+            if not _is_limited(path):
+                continue
+            for method, operation in item.items():
+                if method not in _METHODS:
+                    continue
+                responses = operation.setdefault("responses", {})
+                entry = responses.setdefault("429", {"description": "RateLimited"})
+                entry.setdefault("headers", {}).update(_RETRY_AFTER_HEADER)
+                content = entry.setdefault("content", {}).setdefault("application/json", {})
+                content.setdefault("schema", ref)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension point
+
+
+def install_rate_limits(app: FastAPI, settings: Settings) -> None:
+    """Limit the API as the module docstring says; with RATE_LIMIT_ENABLED=false, do nothing.
+
+    Call it before adding CORSMiddleware: CORS then wraps this middleware, so a 429 carries the
+    CORS headers a browser needs to read it, and preflight requests are never counted."""
+    app.state.rate_limiter = None
+    if not settings.rate_limit_enabled:
+        return
+    limiter = RateLimiter.from_settings(settings)
+    app.state.rate_limiter = limiter
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=limiter,
+        client_address=ClientAddress(parse_networks(settings.trusted_proxies)),
+        user_of=TokenSubjects(TokenService(settings)),
+    )
+
+    @asynccontextmanager
+    async def close_limiter(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await limiter.aclose()
+
+    # A router's lifespan is merged into the app's: the limiter's pool closes at shutdown.
+    app.include_router(APIRouter(lifespan=close_limiter))
+    _document_429(app)
