@@ -18,6 +18,7 @@ from app.checkout.service import Checkout
 from app.concerts.cache import ConcertCache
 from app.container import Container
 from app.errors import Forbidden, NotAuthenticated
+from app.events.publisher import EventPublisher
 from app.platform.idempotency import Idempotency
 from app.platform.redis import RedisClient
 from app.reservations.engine import SeatEngine
@@ -84,6 +85,13 @@ async def get_idempotency(c: ContainerDep) -> Idempotency:
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
+
+
+async def get_events(c: ContainerDep) -> EventPublisher:
+    return c.events
+
+
+EventsDep = Annotated[EventPublisher, Depends(get_events)]
 
 
 async def get_checkout(c: ContainerDep) -> Checkout:

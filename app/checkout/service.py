@@ -8,6 +8,8 @@ Rules that keep the promises (never double-sold, never double-charged, never los
 - Every step is idempotent (claims by the same order, ticket ids derived from order and seat,
   refunds with an idempotency key derived from the payment intent), so a payment event may be
   delivered any number of times, concurrently, in any order.
+- Domain events (docs/events.md) are published after the write they report succeeded, once
+  per successful write: a repeated payment event changes nothing and publishes nothing.
 """
 
 from __future__ import annotations
@@ -19,8 +21,21 @@ from datetime import UTC, datetime
 from app.checkout.errors import InvalidOrderTransition, OrderNotFound
 from app.checkout.schemas import CheckoutResult, OrderRead, PaymentRead, TicketRead
 from app.checkout.states import Event, allows, next_status
-from app.checkout.tickets import TicketSigner, issue_tickets
+from app.checkout.tickets import TicketSigner, issue_tickets, ticket_id
 from app.concerts.cache import ConcertCache
+from app.events.metrics import HOLDS_RELEASED, ORDERS
+from app.events.publisher import EventPublisher
+from app.events.schemas import (
+    OrderCancelled,
+    OrderConfirmed,
+    OrderCreated,
+    OrderExpired,
+    OrderFailed,
+    OrderRefunded,
+    ReleaseReason,
+    SeatReleased,
+    SeatSold,
+)
 from app.payments.errors import PaymentIntentNotCancelable
 from app.payments.gateway import PaymentGateway, PaymentIntent
 from app.seats.errors import HoldNotFound
@@ -80,6 +95,7 @@ class Checkout:
         gateway: PaymentGateway,
         signer: TicketSigner,
         payment_window_seconds: int,
+        events: EventPublisher,
     ) -> None:
         self._store = store
         self._concerts = concerts
@@ -87,6 +103,7 @@ class Checkout:
         self._gateway = gateway
         self._signer = signer
         self._window_ms = payment_window_seconds * 1000
+        self._events = events
 
     # --- the buyer's side ---------------------------------------------------------------
 
@@ -124,6 +141,8 @@ class Checkout:
             if winner is None:
                 raise
             return await self._existing(winner, user_id)
+        ORDERS.labels(order.status.value).inc()
+        await self._events.publish(OrderCreated.of(order, expires_at=order.expires_at))
         order, intent = await self._ensure_intent(order)
         log.info("order created", extra={"order_id": order.id, "concert_id": concert.id})
         return CheckoutCreated(order=order_read(order, []), payment=self._payment(intent))
@@ -192,7 +211,8 @@ class Checkout:
                     "This order has just been paid and can't be cancelled.", status="confirmed"
                 ) from None
         order = await self._move(order, Event.CANCEL, "cancelled by the buyer")
-        await self._free_hold(order)
+        await self._events.publish(OrderCancelled.of(order, by="buyer"))
+        await self._free_hold(order, "checkout_cancelled")
         return order_read(order, [])
 
     # --- payment outcomes (webhook, reconciliation) ---------------------------------------
@@ -222,7 +242,12 @@ class Checkout:
             except VersionConflict:
                 order = await self._reload(order.id)
                 continue
-            await self._deliver(order, concert)
+            try:
+                await self._deliver(order, concert)
+            finally:
+                # The store says confirmed even if delivery failed (a redelivered payment event
+                # completes it, finds the order confirmed already and publishes nothing).
+                await self._events.publish(*_confirmed_events(order, late))
             log.info("order confirmed", extra={"order_id": order.id, "late": late})
             return order
         raise VersionConflict(f"order {order.id} kept changing")
@@ -240,7 +265,8 @@ class Checkout:
             except VersionConflict:
                 order = await self._reload(order.id)
                 continue
-            await self._free_hold(order)
+            await self._events.publish(OrderRefunded.of(order, reason="seats_taken"))
+            await self._free_hold(order, "order_refunded")
             log.warning("paid order refunded: seats gone", extra={"order_id": order.id})
             return order
         raise VersionConflict(f"order {order.id} kept changing")
@@ -255,7 +281,8 @@ class Checkout:
         except PaymentIntentNotCancelable:
             return await self.payment_succeeded(intent_id, order.id)
         order = await self._move(order, Event.PAYMENT_FAILED, "payment failed")
-        await self._free_hold(order)
+        await self._events.publish(OrderFailed.of(order))
+        await self._free_hold(order, "payment_failed")
         return order
 
     async def payment_canceled(self, intent_id: str, order_id: str | None) -> Order | None:
@@ -263,7 +290,8 @@ class Checkout:
         if order is None or not allows(order.status, Event.CANCEL):
             return order
         order = await self._move(order, Event.CANCEL, "payment intent cancelled")
-        await self._free_hold(order)
+        await self._events.publish(OrderCancelled.of(order, by="provider"))
+        await self._free_hold(order, "checkout_cancelled")
         return order
 
     async def refunded(self, intent_id: str) -> Order | None:
@@ -272,12 +300,15 @@ class Checkout:
         if order is None or not allows(order.status, Event.REFUND):
             return order
         order = await self._move(order, Event.REFUND, "refunded")
+        await self._events.publish(OrderRefunded.of(order, reason="charge_refunded"))
         await self._store.sales.release(order.id)
         concert = await self._concert(order.concert_id, OrderNotFound)
         index = seat_index(concert)
         positions = [index.position[s] for s in order.seat_ids]
         engine = self._seats.engine
         await self._seats.run(concert, lambda: engine.unsell(concert.id, order.user_id, positions))
+        HOLDS_RELEASED.labels("order_refunded").inc()
+        await self._events.publish(_released(order, "order_refunded"))
         return order
 
     async def expire_due(self, limit: int = 100) -> int:
@@ -296,7 +327,8 @@ class Checkout:
                 order = await self._transition(order, Event.EXPIRE, "payment window over")
             except (VersionConflict, InvalidOrderTransition):
                 continue  # someone else moved it; their outcome stands
-            await self._free_hold(order)
+            await self._events.publish(OrderExpired.of(order))
+            await self._free_hold(order, "order_expired")
             expired += 1
         return expired
 
@@ -313,13 +345,17 @@ class Checkout:
         )
         await self._store.tickets.add_many(issue_tickets(self._signer, concert, order))
 
-    async def _free_hold(self, order: Order) -> None:
+    async def _free_hold(self, order: Order, reason: ReleaseReason) -> None:
+        """Give the order's hold back, if still live (a lapsed one was released already)."""
         concert = await self._concerts.get(order.concert_id, self._store.concerts.get)
         if concert is not None:
             engine = self._seats.engine
-            await self._seats.run(
+            released = await self._seats.run(
                 concert, lambda: engine.release(concert.id, order.hold_id, order.user_id)
             )
+            if released:
+                HOLDS_RELEASED.labels(reason).inc()
+                await self._events.publish(_released(order, reason))
 
     async def _move(self, order: Order, event: Event, reason: str) -> Order:
         """Transition with re-reads on conflict; InvalidOrderTransition once it can't apply."""
@@ -332,9 +368,11 @@ class Checkout:
 
     async def _transition(self, order: Order, event: Event, reason: str) -> Order:
         to_status = next_status(order.status, event)
-        return await self._store.orders.transition(
+        moved = await self._store.orders.transition(
             order.id, order.version, to_status, reason, datetime.now(UTC)
         )
+        ORDERS.labels(to_status.value).inc()
+        return moved
 
     async def _reload(self, order_id: str) -> Order:
         order = await self._store.orders.get(order_id)
@@ -353,3 +391,28 @@ class Checkout:
         if concert is None:
             raise missing()
         return concert
+
+
+def _confirmed_events(order: Order, late: bool) -> tuple[OrderConfirmed, SeatSold]:
+    tickets = [ticket_id(order.id, seat_id) for seat_id in order.seat_ids]
+    return (
+        OrderConfirmed.of(order, ticket_ids=tickets, late=late),
+        SeatSold(
+            concert_id=order.concert_id,
+            order_id=order.id,
+            hold_id=order.hold_id,
+            user_id=order.user_id,
+            seat_ids=list(order.seat_ids),
+        ),
+    )
+
+
+def _released(order: Order, reason: ReleaseReason) -> SeatReleased:
+    return SeatReleased(
+        concert_id=order.concert_id,
+        hold_id=order.hold_id,
+        user_id=order.user_id,
+        seat_ids=list(order.seat_ids),
+        reason=reason,
+        order_id=order.id,
+    )

@@ -60,6 +60,11 @@ class TicketSigner:
         )
 
 
+def ticket_id(order_id: str, seat_id: str) -> str:
+    """Derived from (order, seat): issuing the tickets of an order twice yields the same ids."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"ticket:{order_id}:{seat_id}"))
+
+
 def issue_tickets(signer: TicketSigner, concert: Concert, order: Order) -> list[Ticket]:
     """One ticket per seat. Ids derive from (order, seat), so issuing twice yields the same."""
     index = seat_index(concert)
@@ -69,10 +74,10 @@ def issue_tickets(signer: TicketSigner, concert: Concert, order: Order) -> list[
     for seat_id in order.seat_ids:
         position = index.position[seat_id]
         span = index.row_of(position)
-        ticket_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ticket:{order.id}:{seat_id}"))
+        this_id = ticket_id(order.id, seat_id)
         tickets.append(
             Ticket(
-                id=ticket_id,
+                id=this_id,
                 order_id=order.id,
                 user_id=order.user_id,
                 concert_id=order.concert_id,
@@ -80,7 +85,7 @@ def issue_tickets(signer: TicketSigner, concert: Concert, order: Order) -> list[
                 section=sections[span.section_id],
                 row=span.label,
                 number=position - span.start + 1,
-                code=signer.sign(ticket_id, order.id, order.concert_id, seat_id),
+                code=signer.sign(this_id, order.id, order.concert_id, seat_id),
                 issued_at=now,
             )
         )

@@ -12,6 +12,7 @@ from app.deps import (
     AdminUser,
     ConcertCacheDep,
     CurrentUser,
+    EventsDep,
     IdempotencyDep,
     SeatEngineDep,
     SeatEventHubDep,
@@ -22,6 +23,7 @@ from app.deps import (
 )
 from app.errors import Forbidden, NotAuthenticated, error_responses
 from app.platform.idempotency import IDEMPOTENCY_ERRORS, IdempotencyKeyHeader
+from app.platform.ratelimit import RateLimited
 from app.seats import service
 from app.seats.errors import (
     HoldLimitExceeded,
@@ -103,6 +105,7 @@ async def stream_seat_map(
         HoldLimitExceeded,
         SaleNotOpen,
         UnknownSeats,
+        RateLimited,
         *IDEMPOTENCY_ERRORS,
     ),
 )
@@ -116,6 +119,7 @@ async def create_hold(
     state: SeatStateDep,
     settings: SettingsDep,
     idempotency: IdempotencyDep,
+    events: EventsDep,
     idem_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Hold seats for a few minutes: explicit `seat_ids`, or the best `quantity`."""
@@ -131,6 +135,7 @@ async def create_hold(
             concert_id=concert_id,
             body=body,
             ttl_seconds=settings.hold_ttl_seconds,
+            events=events,
         ),
         status_code=status.HTTP_201_CREATED,
     )
@@ -154,10 +159,15 @@ async def get_hold(
     responses=error_responses(NotAuthenticated, HoldNotFound),
 )
 async def release_hold(
-    hold_id: str, user: CurrentUser, store: StoreDep, cache: ConcertCacheDep, state: SeatStateDep
+    hold_id: str,
+    user: CurrentUser,
+    store: StoreDep,
+    cache: ConcertCacheDep,
+    state: SeatStateDep,
+    events: EventsDep,
 ) -> Response:
     """Give a hold back; its seats are free at once."""
-    await service.release_hold(store, cache, state, user_id=user.id, hold_id=hold_id)
+    await service.release_hold(store, cache, state, user_id=user.id, hold_id=hold_id, events=events)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -9,6 +9,9 @@ from app.concerts import service as concerts_service
 from app.concerts.cache import ConcertCache
 from app.concerts.errors import ConcertNotFound
 from app.errors import ValidationError
+from app.events.metrics import HOLDS_CREATED, HOLDS_RELEASED
+from app.events.publisher import EventPublisher
+from app.events.schemas import SeatHeld, SeatReleased
 from app.reservations.engine import (
     Held,
     HoldInfo,
@@ -81,6 +84,7 @@ async def create_hold(
     concert_id: str,
     body: HoldCreate,
     ttl_seconds: int,
+    events: EventPublisher,
 ) -> HoldRead:
     concert = await concerts_service.load(store, cache, concert_id)
     check_sale_open(concert, datetime.now(UTC))
@@ -111,7 +115,20 @@ async def create_hold(
             ),
         )
     if isinstance(outcome, Held):
-        return _hold_read(concert, index, hold_id, HoldInfo(outcome.expires_at_ms, outcome.indexes))
+        hold = _hold_read(concert, index, hold_id, HoldInfo(outcome.expires_at_ms, outcome.indexes))
+        HOLDS_CREATED.inc()
+        await events.publish(
+            SeatHeld(
+                concert_id=concert.id,
+                hold_id=hold_id,
+                user_id=user_id,
+                seat_ids=hold.seat_ids,
+                expires_at=hold.expires_at,
+                amount_cents=hold.amount_cents,
+                currency=hold.currency,
+            )
+        )
+        return hold
     if isinstance(outcome, Taken):
         raise SeatsUnavailable(unavailable=[index.seat_ids[i] for i in outcome.indexes])
     if isinstance(outcome, OverCap):
@@ -146,12 +163,31 @@ async def get_hold(
 
 
 async def release_hold(
-    store: Store, cache: ConcertCache, state: SeatState, *, user_id: str, hold_id: str
+    store: Store,
+    cache: ConcertCache,
+    state: SeatState,
+    *,
+    user_id: str,
+    hold_id: str,
+    events: EventPublisher,
 ) -> None:
     concert = await _hold_concert(store, cache, hold_id)
-    released = await state.run(concert, lambda: state.engine.release(concert.id, hold_id, user_id))
-    if not released:
+    released = await state.run(
+        concert, lambda: state.engine.release_seats(concert.id, hold_id, user_id)
+    )
+    if released is None:
         raise HoldNotFound()
+    HOLDS_RELEASED.labels("released").inc()
+    seat_ids = seat_index(concert).seat_ids
+    await events.publish(
+        SeatReleased(
+            concert_id=concert.id,
+            hold_id=hold_id,
+            user_id=user_id,
+            seat_ids=[seat_ids[i] for i in released if i < len(seat_ids)],
+            reason="released",
+        )
+    )
 
 
 async def seat_map(

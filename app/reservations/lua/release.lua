@@ -1,7 +1,8 @@
 --[[ release: a user gives a hold back; its seats are free at once.
 KEYS: seats, holds, exp, users, meta, events (see _lib.lua)
 ARGV: hold id, user id, sweep limit
-Returns {'OK', version} or {'NOT_FOUND'} (no such live hold of this user) or {'NOT_LOADED'}.
+Returns {'OK', version, seat index...} (the seats freed) or {'NOT_FOUND'} (no such live hold
+of this user) or {'NOT_LOADED'}.
 ]]
 if not is_loaded() then return {'NOT_LOADED'} end
 local hold_id, user, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -18,4 +19,6 @@ if hold.u ~= user then
 end
 drop_hold(hold_id, hold, 'A')
 add_user_seats(user, -#hold.s)
-return {'OK', publish()}
+local reply = {'OK', publish()}
+for _, index in ipairs(hold.s) do reply[#reply + 1] = index end
+return reply

@@ -1,0 +1,244 @@
+"""Reading the event stream with a consumer group.
+
+Any number of processes run a consumer of the same group; Redis hands each new entry to one
+of them (XREADGROUP `>`). An entry is acknowledged (XACK) only after its handler returned, so
+one whose consumer died (or whose handler failed) stays pending; once it has been pending for
+`claim_min_idle_ms`, a live consumer takes it over (XAUTOCLAIM) and handles it again. Delivery
+is therefore at least once: handlers must be idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from redis.exceptions import ResponseError
+
+from app.events.metrics import (
+    EVENTS_DROPPED,
+    EVENTS_HANDLED,
+    EVENTS_HANDLER_FAILED,
+    EVENTS_RECLAIMED,
+)
+from app.events.schemas import DomainEvent, UnreadableEvent, from_fields
+from app.platform.redis import RedisClient
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[DomainEvent], Awaitable[None]]
+
+_MIN_BACKOFF_SECONDS = 0.5
+_MAX_BACKOFF_SECONDS = 30.0
+# XAUTOCLAIM pages per reclaim pass: bounds one pass after a long outage; the rest waits.
+_MAX_CLAIM_PAGES = 10
+# Consumers idle this long with nothing pending are removed from the group: every process
+# start adds a new name, and a live consumer polls at least every block timeout.
+PRUNE_IDLE_MS = 3_600_000
+
+
+def consumer_name() -> str:
+    """Unique per process (and per start): two consumers sharing a name would share entries."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        redis: RedisClient,
+        *,
+        stream: str,
+        group: str,
+        handler: Handler,
+        name: str | None = None,
+        block_ms: int = 5_000,
+        count: int = 100,
+        claim_min_idle_ms: int = 60_000,
+        max_deliveries: int = 5,
+        start_id: str = "$",
+        prune_idle_ms: int = PRUNE_IDLE_MS,
+    ) -> None:
+        self._redis = redis
+        self._stream = stream
+        self._group = group
+        self._handler = handler
+        self.name = name or consumer_name()
+        # BLOCK 0 would mean "forever": a stuck read could never notice it was cancelled.
+        self._block_ms = max(1, block_ms)
+        self._count = count
+        self._claim_min_idle_ms = claim_min_idle_ms
+        self._max_deliveries = max_deliveries
+        # "$": a new group starts with the entries added after its creation, not the history.
+        self._start_id = start_id
+        self._prune_idle_ms = prune_idle_ms
+        self._group_ready = False
+
+    async def ensure_group(self) -> None:
+        """Create the group (and the stream) unless it exists; safe to call from everywhere."""
+        try:
+            await self._redis.xgroup_create(
+                self._stream, self._group, id=self._start_id, mkstream=True
+            )
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    async def read_new(self) -> int:
+        """Wait up to the block timeout for entries no consumer of the group has had yet,
+        handle them and acknowledge those handled; the number handled."""
+        reply = await self._redis.xreadgroup(
+            self._group, self.name, {self._stream: ">"}, count=self._count, block=self._block_ms
+        )
+        handled = 0
+        for entries in _entries_of(reply):
+            done = [
+                entry_id for entry_id, fields in entries if await self._handle(entry_id, fields)
+            ]
+            await self._ack(done)
+            handled += len(done)
+        return handled
+
+    async def reclaim(self) -> int:
+        """Take over entries pending longer than the min idle time (their consumer is dead or
+        its handler failed) and handle them; the number taken over."""
+        start: Any = "0-0"
+        taken = 0
+        for _ in range(_MAX_CLAIM_PAGES):
+            reply = await self._redis.xautoclaim(
+                self._stream,
+                self._group,
+                self.name,
+                min_idle_time=self._claim_min_idle_ms,
+                start_id=start,
+                count=self._count,
+            )
+            start, entries = reply[0], [(i, f) for i, f in reply[1] if i is not None]
+            if entries:
+                taken += len(entries)
+                EVENTS_RECLAIMED.labels(self._group).inc(len(entries))
+                deliveries = await self._deliveries(entries)
+                done = []
+                for entry_id, fields in entries:
+                    if deliveries.get(_text(entry_id), 0) > self._max_deliveries:
+                        EVENTS_DROPPED.labels(self._group, "max_deliveries").inc()
+                        log.error(
+                            "event given up after repeated handler failures",
+                            extra={"group": self._group, "entry_id": _text(entry_id)},
+                        )
+                        done.append(entry_id)
+                    elif await self._handle(entry_id, fields):
+                        done.append(entry_id)
+                await self._ack(done)
+            if _text(start) == "0-0":
+                break
+        await self._prune()
+        return taken
+
+    async def run(self) -> None:
+        """Consume until cancelled. Redis errors are logged and retried with a growing pause
+        (a Redis outage must not end the job)."""
+        log.info(
+            "event consumer started",
+            extra={"stream": self._stream, "group": self._group, "consumer": self.name},
+        )
+        loop = asyncio.get_running_loop()
+        claim_every = max(self._claim_min_idle_ms / 2000, 0.05)
+        next_claim = 0.0
+        backoff = _MIN_BACKOFF_SECONDS
+        while True:
+            try:
+                if not self._group_ready:
+                    await self.ensure_group()
+                if loop.time() >= next_claim:
+                    await self.reclaim()
+                    next_claim = loop.time() + claim_every
+                await self.read_new()
+                backoff = _MIN_BACKOFF_SECONDS
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _stop_if_cancelled()
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                    self._group_ready = False  # the stream was deleted or flushed: recreate
+                log.warning(
+                    "event consumer failed; retrying",
+                    extra={"group": self._group, "retry_in_s": backoff},
+                    exc_info=True,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+            _stop_if_cancelled()
+
+    async def _handle(self, entry_id: Any, fields: dict[Any, Any] | None) -> bool:
+        """Handle one entry; True when it may be acknowledged."""
+        if fields is None:  # trimmed from the stream while pending: nothing left to handle
+            return True
+        try:
+            event = from_fields(entry_id, fields)
+        except UnreadableEvent as exc:
+            # Retrying can't make it readable (or it is a type this version doesn't know).
+            EVENTS_DROPPED.labels(self._group, "unreadable").inc()
+            log.warning(
+                "unreadable event skipped",
+                extra={"group": self._group, "entry_id": _text(entry_id), "why": str(exc)},
+            )
+            return True
+        try:
+            await self._handler(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            EVENTS_HANDLER_FAILED.labels(self._group, event.type).inc()
+            log.warning(
+                "event handler failed; the entry stays pending",
+                extra={"group": self._group, "entry_id": event.id, "type": event.type},
+                exc_info=True,
+            )
+            return False
+        EVENTS_HANDLED.labels(self._group, event.type).inc()
+        return True
+
+    async def _ack(self, entry_ids: Sequence[Any]) -> None:
+        if entry_ids:
+            await self._redis.xack(self._stream, self._group, *entry_ids)
+
+    async def _deliveries(self, entries: list[tuple[Any, Any]]) -> dict[str, int]:
+        """How many times each claimed entry has been delivered (the claim counts as one)."""
+        pending = await self._redis.xpending_range(
+            self._stream,
+            self._group,
+            min=entries[0][0],
+            max=entries[-1][0],
+            count=len(entries) + self._count,
+            consumername=self.name,
+        )
+        return {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+
+    async def _prune(self) -> None:
+        for info in await self._redis.xinfo_consumers(self._stream, self._group):
+            name = _text(info["name"])
+            idle_ms = int(info["idle"])
+            if name != self.name and int(info["pending"]) == 0 and idle_ms > self._prune_idle_ms:
+                await self._redis.xgroup_delconsumer(self._stream, self._group, name)
+
+
+def _entries_of(reply: Any) -> list[list[tuple[Any, Any]]]:
+    """The entry lists of an XREADGROUP reply ([[stream, entries], ...]; None on timeout)."""
+    return [entries for _stream, entries in reply or []]
+
+
+def _stop_if_cancelled() -> None:
+    """A client library may swallow a cancellation that lands mid-call; carrying on would
+    keep the loop alive and hang shutdown (see app/workers/loop.py)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
