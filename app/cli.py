@@ -136,7 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="bring the store's schema up to date")
     migrate.set_defaults(run=_migrate)
     worker = sub.add_parser(
-        "worker", help="run background jobs (hold and order expiry) until stopped"
+        "worker",
+        help="run background jobs until stopped: hold and order expiry, warm-up, "
+        "reconciliation (one process at a time, under a Redis lease)",
     )
     worker.set_defaults(run=_worker)
     tables = sub.add_parser(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -93,6 +93,42 @@ class Counts:
 class Expired:
     released: int
     live_holds: int
+    # The holds released, by hold id (for the sweeper's seat.released events).
+    holds: dict[str, StoredHold] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHold:
+    user_id: str
+    expires_at_ms: int
+    indexes: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """A concert's seat state and holds, read together for reconciliation. `version` and
+    `sells` are the guard that `repair` re-checks before freeing seats the store did not sell."""
+
+    version: int
+    sells: int
+    seats: str
+    holds: dict[str, StoredHold]
+
+
+@dataclass(frozen=True, slots=True)
+class Repaired:
+    """What `repair` changed (nothing listed means nothing changed)."""
+
+    version: int
+    sold: tuple[int, ...]  # became S
+    unsold: tuple[tuple[int, str], ...]  # (index, new state): S without a sale -> A or H
+    orphans: tuple[int, ...]  # H without a hold -> A
+    released: tuple[str, ...]  # hold ids removed (their order is over)
+    deferred: tuple[int, ...]  # S -> A repairs skipped: the state moved since the audit
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.sold or self.unsold or self.orphans or self.released)
 
 
 def _read_lua(name: str) -> str:
@@ -110,6 +146,8 @@ _SCRIPTS = (
     "snapshot",
     "hold_get",
     "load",
+    "audit",
+    "reconcile",
 )
 
 _FORGET_LUA = """
@@ -124,6 +162,11 @@ return 0
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _sequence(value: Any) -> list[Any]:
+    """A JSON array from cjson, which writes an empty Lua table as `{}`."""
+    return value if isinstance(value, list) else []
 
 
 class SeatEngine:
@@ -199,8 +242,16 @@ class SeatEngine:
         return SoldOut()
 
     async def release(self, concert_id: str, hold_id: str, user_id: str) -> bool:
+        return await self.release_seats(concert_id, hold_id, user_id) is not None
+
+    async def release_seats(
+        self, concert_id: str, hold_id: str, user_id: str
+    ) -> tuple[int, ...] | None:
+        """Like `release`, answering the released hold's seat indexes (None: no such hold)."""
         reply = await self._call("release", concert_id, hold_id, user_id, self._sweep_limit)
-        return _text(reply[0]) == "OK"
+        if _text(reply[0]) != "OK":
+            return None
+        return tuple(int(i) for i in reply[2:])
 
     async def extend(
         self, concert_id: str, hold_id: str, user_id: str, ttl_ms: int
@@ -236,7 +287,15 @@ class SeatEngine:
         )
         if int(reply[0]) < 0:
             return None
-        return Expired(released=int(reply[0]), live_holds=int(reply[1]))
+        holds: dict[str, StoredHold] = {}
+        for hold_id, raw in zip(reply[3::2], reply[4::2], strict=True):
+            hold = json.loads(raw)
+            holds[_text(hold_id)] = StoredHold(
+                user_id=str(hold["u"]),
+                expires_at_ms=int(hold["e"]),
+                indexes=tuple(int(i) for i in _sequence(hold["s"])),
+            )
+        return Expired(released=int(reply[0]), live_holds=int(reply[1]), holds=holds)
 
     async def snapshot(self, concert_id: str) -> Snapshot:
         reply = await self._call("snapshot", concert_id)
@@ -286,6 +345,51 @@ class SeatEngine:
 
     async def live_holds(self, concert_id: str) -> int:
         return int(await self._redis.zcard(concert_keys(concert_id)[2]))
+
+    async def audit(self, concert_id: str) -> Audit:
+        """State, guard and holds in one atomic read (NotLoaded if the concert is not loaded)."""
+        reply = await self._call("audit", concert_id)
+        flat = reply[3]
+        holds: dict[str, StoredHold] = {}
+        for hold_id, raw in zip(flat[0::2], flat[1::2], strict=True):
+            hold = json.loads(raw)
+            holds[_text(hold_id)] = StoredHold(
+                user_id=str(hold["u"]),
+                expires_at_ms=int(hold["e"]),
+                indexes=tuple(int(i) for i in _sequence(hold["s"])),
+            )
+        return Audit(version=int(reply[0]), sells=int(reply[1]), seats=_text(reply[2]), holds=holds)
+
+    async def repair(
+        self,
+        concert_id: str,
+        seen: Audit,
+        *,
+        sold: list[int],
+        unsold: list[int],
+        orphans: list[int],
+        hold_ids: list[str],
+    ) -> Repaired:
+        """Apply reconciliation's repairs, each re-checked atomically (see reconcile.lua):
+        `unsold` (S -> A) only if nothing was sold or changed since `seen` was read."""
+        proposal = {"sold": sold, "unsold": unsold, "orphans": orphans, "holds": hold_ids}
+        reply = await self._call(
+            "reconcile",
+            concert_id,
+            seen.version,
+            seen.sells,
+            self._sweep_limit,
+            json.dumps(proposal),
+        )
+        done = json.loads(reply[1])
+        return Repaired(
+            version=int(done["v"]),
+            sold=tuple(int(i) for i in _sequence(done["sold"])),
+            unsold=tuple((int(i), str(state)) for i, state in _sequence(done["unsold"])),
+            orphans=tuple(int(i) for i in _sequence(done["orphans"])),
+            released=tuple(str(h) for h in _sequence(done["released"])),
+            deferred=tuple(int(i) for i in _sequence(done["deferred"])),
+        )
 
     async def reset(self, concert_id: str) -> None:
         """Forget the concert's state (its layout changed before any sale or hold)."""

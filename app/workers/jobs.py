@@ -5,19 +5,31 @@ from __future__ import annotations
 import asyncio
 
 from app.container import Container
+from app.events.delivery import run_ticket_delivery
 from app.workers.loop import every
+from app.workers.reconcile import reconcile_forever
 from app.workers.sweeper import HoldSweeper
+from app.workers.warmup import warm_up_forever
 
 ORDER_EXPIRY_INTERVAL_SECONDS = 5.0
 
 
 def start_jobs(c: Container) -> list[asyncio.Task[None]]:
     """Start the jobs; every one is idempotent, so any number of processes may run them."""
-    sweeper = HoldSweeper(c.engine, c.settings.sweeper_interval_seconds)
+    sweeper = HoldSweeper(
+        c.engine,
+        c.settings.sweeper_interval_seconds,
+        events=c.events,
+        concerts=lambda concert_id: c.concerts.get(concert_id, c.store.concerts.get),
+    )
     return [
         asyncio.create_task(sweeper.run(), name="hold-sweeper"),
         asyncio.create_task(
             every("order expiry", ORDER_EXPIRY_INTERVAL_SECONDS, c.checkout.expire_due),
             name="order-expiry",
         ),
+        asyncio.create_task(run_ticket_delivery(c.settings), name="ticket-delivery"),
+        # One process at a time (a Redis lease); the others stand by.
+        asyncio.create_task(reconcile_forever(c), name="reconciliation"),
+        asyncio.create_task(warm_up_forever(c), name="warm-up"),
     ]

@@ -7,7 +7,8 @@ ever touches one cluster slot):
   KEYS[3] exp     zset   hold id -> expires at (ms)
   KEYS[4] users   hash   user id -> seats held + bought by that user for this concert
   KEYS[5] meta    hash   v = version (bumped on every change), n = seat count,
-                         A / H / S = how many seats are in each state
+                         A / H / S = how many seats are in each state,
+                         sells = how many `sell` calls ran (reconciliation's guard)
   KEYS[6] events  pub/sub channel: cjson {v = "version", c = {index, state, index, state, ...}}
                   or {v = "version", reload = true} after a rebuild
 Time comes from Redis (TIME), never from the app servers, whose clocks drift.

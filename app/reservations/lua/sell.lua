@@ -4,11 +4,15 @@ seats move from the user's held count to their bought count.
 KEYS: seats, holds, exp, users, meta, events (see _lib.lua)
 ARGV: hold id (may be empty), user id, sweep limit, seat index...
 Returns {'OK', version} or {'NOT_LOADED'}.
+Every call also counts in meta `sells`, even when the seats were already S (no version bump
+then): reconciliation guards its S -> A repairs on version and sell count, so a sale
+confirmed while it was looking is never undone (see reconcile.lua).
 ]]
 if not is_loaded() then return {'NOT_LOADED'} end
 local hold_id, user, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local now = now_ms()
 local counted = 0
+redis.call('HINCRBY', K.meta, 'sells', 1)
 local raw = hold_id ~= '' and redis.call('HGET', K.holds, hold_id)
 if raw then
   local hold = cjson.decode(raw)
