@@ -9,6 +9,7 @@ from app.auth.tokens import TokenService
 from app.checkout.service import Checkout
 from app.checkout.tickets import TicketSigner
 from app.concerts.cache import ConcertCache
+from app.events.publisher import EventPublisher
 from app.payments.factory import build_gateway
 from app.payments.guarded import GuardedGateway
 from app.platform.breakers import Breakers
@@ -37,6 +38,7 @@ class Container:
     seat_maps: SeatMapCache
     seat_events: SeatEventHub
     idempotency: Idempotency
+    events: EventPublisher
     breakers: Breakers
     gateway: GuardedGateway
     checkout: Checkout
@@ -60,6 +62,12 @@ def build_container(settings: Settings) -> Container:
     engine = SeatEngine(redis)
     seat_state = SeatState(engine, store)
     concerts = ConcertCache(settings.concert_cache_ttl_seconds)
+    events = EventPublisher(
+        redis,
+        settings.events_stream,
+        maxlen=settings.events_stream_maxlen,
+        enabled=settings.events_enabled,
+    )
     gateway = GuardedGateway(
         build_gateway(settings, redis), breakers, settings.payment_deadline_seconds
     )
@@ -75,6 +83,7 @@ def build_container(settings: Settings) -> Container:
         seat_maps=SeatMapCache(),
         seat_events=SeatEventHub(redis),
         idempotency=Idempotency(redis),
+        events=events,
         breakers=breakers,
         gateway=gateway,
         checkout=Checkout(
@@ -84,5 +93,6 @@ def build_container(settings: Settings) -> Container:
             gateway,
             TicketSigner(settings.ticket_signing_secret, settings.jwt_issuer),
             settings.payment_window_seconds,
+            events,
         ),
     )

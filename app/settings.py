@@ -7,8 +7,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from limits import parse_many
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.platform.client_ip import parse_networks
 
 AppEnv = Literal["dev", "test", "prod"]
 
@@ -90,6 +93,61 @@ class Settings(BaseSettings):
     payment_deadline_seconds: float = Field(default=15.0, gt=0)
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_reset_seconds: float = Field(default=10.0, gt=0)
+    # Domain events: one Redis Stream other systems read with consumer groups (docs/events.md).
+    events_enabled: bool = True
+    events_stream: str = Field(default="encore:events", min_length=1)
+    # Approximate trimming (XADD MAXLEN ~): the stream keeps at least this many recent entries.
+    events_stream_maxlen: int = Field(default=1_000_000, ge=1)
+    # The ticket-delivery consumer group, run with the background jobs.
+    events_consumer_group: str = Field(default="ticket-delivery", min_length=1)
+    events_consumer_block_seconds: float = Field(default=5.0, gt=0, le=60)
+    # An entry pending this long with one consumer is taken over (that consumer is presumed dead).
+    events_claim_min_idle_seconds: float = Field(default=60.0, gt=0)
+    # Background jobs. Reconciliation runs in one process at a time (a Redis lease); warm-up
+    # in every process, for its own cache. An interval of 0 turns the job off in this process.
+    reconcile_interval_seconds: float = Field(default=60.0, ge=0)
+    # Orders waiting for payment this long after checkout are looked up at the provider.
+    reconcile_payment_after_seconds: int = Field(default=120, ge=0)
+    reconcile_batch: int = Field(default=200, ge=1)  # orders looked up per run, at most
+    warmup_interval_seconds: float = Field(default=30.0, ge=0)
+    # Concerts whose on-sale opens within this many seconds (and have not started) are warmed.
+    warmup_lead_seconds: int = Field(default=900, ge=0)
+    # Rate limits (app/platform/ratelimit.py): each one "<count>/<period>", e.g. "20/minute"
+    # (period: second, minute, hour or day; "100/5minutes" works too). RATE_LIMIT_ENABLED=false
+    # turns them all off: for trusted load tests only.
+    rate_limit_enabled: bool = True
+    rate_limit_default_per_ip: str = "600/minute"  # every /api/ request, per client IP
+    rate_limit_per_user: str = "300/minute"  # requests with a valid access token, per user
+    rate_limit_auth_per_ip: str = "20/minute"  # login, signup, refresh, token: per client IP
+    rate_limit_login_per_email: str = "10/minute"  # login and token: per email address
+    rate_limit_holds_per_user: str = "30/minute"  # POST /concerts/{id}/holds: per user
+    # A limiter check slower than this (Redis down or overloaded) lets the request through.
+    rate_limit_timeout_seconds: float = Field(default=0.5, gt=0, le=5)
+    # Proxies whose X-Forwarded-For is believed: comma separated IPs or CIDRs (none by default).
+    trusted_proxies: str = ""
+
+    @model_validator(mode="after")
+    def _check_rate_limits(self) -> Settings:
+        for name in (
+            "rate_limit_default_per_ip",
+            "rate_limit_per_user",
+            "rate_limit_auth_per_ip",
+            "rate_limit_login_per_email",
+            "rate_limit_holds_per_user",
+        ):
+            value = getattr(self, name)
+            try:
+                items = parse_many(value)
+            except ValueError:
+                items = []
+            if len(items) != 1 or items[0].amount < 1:
+                raise ValueError(
+                    f"{name.upper()}={value!r} is not a rate limit: use one "
+                    "'<count>/<period>' such as '20/minute' (second, minute, hour or day)."
+                )
+        parse_networks(self.trusted_proxies)  # a ValueError names the entry to fix
+        return self
+
     cors_origins: str = ""
 
     @model_validator(mode="after")

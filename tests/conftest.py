@@ -57,6 +57,11 @@ def make_settings(database_url: str | None = None, **overrides: Any) -> Settings
         "log_json": False,
         "log_level": "WARNING",
         "sse_heartbeat_seconds": 0.5,
+        "rate_limit_enabled": False,  # tests/platform/test_ratelimit.py turns them on
+        # Off in the shared test app: tests seed drift on purpose (and expect it to stay), and
+        # tests/workers runs these jobs explicitly.
+        "reconcile_interval_seconds": 0,
+        "warmup_interval_seconds": 0,
     }
     if database_url is not None:
         values["database_url"] = database_url

@@ -23,7 +23,8 @@ from app.payments.stripe_gateway import StripeGateway
 from app.storage.records import OrderStatus
 from tests.api.helpers import CONCERTS, create_concert
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings, token_headers
-from tests.payments.conftest import STRIPE_TEST_KEY, localstripe_url  # noqa: F401
+from tests.payments.conftest import localstripe_url  # noqa: F401
+from tests.servers.restartable import STRIPE_TEST_KEY
 
 API = "/api/v1"
 
