@@ -98,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Queue-Pass"],
+            # Browser code must be able to read when to retry (429, 503) and which request failed.
+            expose_headers=["Retry-After", "X-Request-ID", "Idempotent-Replayed"],
         )
     app.add_middleware(RequestContextMiddleware)
     return app
