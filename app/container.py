@@ -23,6 +23,9 @@ from app.settings import Settings
 from app.storage.factory import build_store
 from app.storage.guarded import guard_store
 from app.storage.ports import Store
+from app.waiting_room.engine import QueueEngine
+from app.waiting_room.passes import PassSigner
+from app.waiting_room.service import WaitingRoom
 
 
 @dataclass(slots=True)
@@ -42,6 +45,7 @@ class Container:
     breakers: Breakers
     gateway: GuardedGateway
     checkout: Checkout
+    waiting_room: WaitingRoom
 
     async def close(self) -> None:
         await self.seat_events.close()
@@ -94,5 +98,11 @@ def build_container(settings: Settings) -> Container:
             TicketSigner(settings.ticket_signing_secret, settings.jwt_issuer),
             settings.payment_window_seconds,
             events,
+        ),
+        waiting_room=WaitingRoom(
+            QueueEngine(redis),
+            PassSigner(settings.signing_secret, settings.jwt_issuer),
+            pass_ttl_seconds=settings.queue_pass_ttl_seconds,
+            poll_budget_per_second=settings.queue_poll_budget_per_second,
         ),
     )

@@ -28,6 +28,7 @@ from app.platform.middleware import RequestContextMiddleware
 from app.platform.ratelimit import install_rate_limits
 from app.seats.router import router as seats_router
 from app.settings import Settings, UnsafeConfiguration, load_settings
+from app.waiting_room.router import router as waiting_room_router
 from app.workers.jobs import start_jobs
 from app.workers.loop import stop_all
 
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(concerts_router)
     app.include_router(seats_router)
+    app.include_router(waiting_room_router)
     app.include_router(checkout_router)
     app.include_router(payments_router)
     app.include_router(account_router)

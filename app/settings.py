@@ -121,6 +121,7 @@ class Settings(BaseSettings):
     rate_limit_auth_per_ip: str = "20/minute"  # login, signup, refresh, token: per client IP
     rate_limit_login_per_email: str = "10/minute"  # login and token: per email address
     rate_limit_holds_per_user: str = "30/minute"  # POST /concerts/{id}/holds: per user
+    rate_limit_queue_join_per_ip: str = "30/minute"  # POST /concerts/{id}/queue: per client IP
     # A limiter check slower than this (Redis down or overloaded) lets the request through.
     rate_limit_timeout_seconds: float = Field(default=0.5, gt=0, le=5)
     # Proxies whose X-Forwarded-For is believed: comma separated IPs or CIDRs (none by default).
@@ -134,6 +135,7 @@ class Settings(BaseSettings):
             "rate_limit_auth_per_ip",
             "rate_limit_login_per_email",
             "rate_limit_holds_per_user",
+            "rate_limit_queue_join_per_ip",
         ):
             value = getattr(self, name)
             try:
@@ -148,6 +150,11 @@ class Settings(BaseSettings):
         parse_networks(self.trusted_proxies)  # a ValueError names the entry to fix
         return self
 
+    # Waiting room (per-concert switches are in each concert's `queue` settings).
+    queue_pass_ttl_seconds: int = Field(default=600, ge=30)  # how long an admitted buyer may shop
+    queue_admit_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Status calls per second one queue may cause: `poll_after_seconds` grows with the crowd.
+    queue_poll_budget_per_second: float = Field(default=500.0, gt=0)
     cors_origins: str = ""
 
     @model_validator(mode="after")

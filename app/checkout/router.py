@@ -11,6 +11,10 @@ from app.errors import NotAuthenticated, error_responses
 from app.payments.errors import PaymentProviderUnavailable
 from app.platform.idempotency import IDEMPOTENCY_ERRORS, IdempotencyKeyHeader, Reply
 from app.seats.errors import HoldNotFound
+from app.storage.records import Concert
+from app.waiting_room.errors import QueuePassRequired
+from app.waiting_room.passes import QueuePassHeader
+from app.waiting_room.service import WaitingRoom
 
 router = APIRouter(prefix=API_PREFIX, tags=["checkout"])
 
@@ -22,7 +26,11 @@ router = APIRouter(prefix=API_PREFIX, tags=["checkout"])
     responses={
         200: {"model": CheckoutResult, "description": "The hold was already checked out"},
         **error_responses(
-            NotAuthenticated, HoldNotFound, PaymentProviderUnavailable, *IDEMPOTENCY_ERRORS
+            NotAuthenticated,
+            HoldNotFound,
+            QueuePassRequired,
+            PaymentProviderUnavailable,
+            *IDEMPOTENCY_ERRORS,
         ),
     },
 )
@@ -33,11 +41,17 @@ async def checkout(
     checkout: CheckoutDep,
     idempotency: IdempotencyDep,
     idem_key: IdempotencyKeyHeader = None,
+    queue_pass: QueuePassHeader = None,
 ) -> Response:
-    """Turn your hold into an order and a payment; the same hold again returns the same order."""
+    """Turn your hold into an order and a payment; the same hold again returns the same order.
+    When the concert's waiting room is on, send your admission pass as `X-Queue-Pass`."""
+    room: WaitingRoom = request.app.state.container.waiting_room
+
+    def admit(concert: Concert) -> None:
+        room.require_pass(concert, user.id, queue_pass)
 
     async def call() -> Reply:
-        result = await checkout.checkout(user.id, body.hold_id)
+        result = await checkout.checkout(user.id, body.hold_id, admit)
         created = isinstance(result, CheckoutCreated)
         return Reply(result, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from app.checkout.errors import InvalidOrderTransition, OrderNotFound
@@ -107,13 +108,21 @@ class Checkout:
 
     # --- the buyer's side ---------------------------------------------------------------
 
-    async def checkout(self, user_id: str, hold_id: str) -> CheckoutResult:
+    async def checkout(
+        self,
+        user_id: str,
+        hold_id: str,
+        admit: Callable[[Concert], None] | None = None,
+    ) -> CheckoutResult:
         """Turn a live hold into an order waiting for payment, with a payment intent.
-        The same hold checked out again returns the same order (and the same intent)."""
+        The same hold checked out again returns the same order (and the same intent).
+        `admit` may refuse a new checkout for the concert (the waiting room's pass check)."""
         existing = await self._store.orders.get_by_hold(hold_id)
         if existing is not None:
             return await self._existing(existing, user_id)
         concert = await self._concert(concert_of_hold(hold_id), HoldNotFound)
+        if admit is not None:
+            admit(concert)
         engine = self._seats.engine
         held = await self._seats.run(
             concert, lambda: engine.extend(concert.id, hold_id, user_id, self._window_ms)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from app.events.consumer import EventConsumer
+from app.events.runner import consume
 from app.events.schemas import DomainEvent, OrderConfirmed
-from app.platform.redis import build_redis
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,24 +29,5 @@ async def deliver_tickets(event: DomainEvent) -> None:
 
 
 async def run_ticket_delivery(settings: Settings) -> None:
-    """The background job: consume until cancelled (nothing to do when events are off)."""
-    if not settings.events_enabled:
-        return
-    block_seconds = settings.events_consumer_block_seconds
-    # Its own small client: a blocking read holds a connection for up to `block_seconds`,
-    # longer than the request timeout of the shared client.
-    redis = build_redis(
-        settings.redis_url, settings.redis_timeout_seconds + block_seconds, max_connections=2
-    )
-    consumer = EventConsumer(
-        redis,
-        stream=settings.events_stream,
-        group=settings.events_consumer_group,
-        handler=deliver_tickets,
-        block_ms=int(block_seconds * 1000),
-        claim_min_idle_ms=int(settings.events_claim_min_idle_seconds * 1000),
-    )
-    try:
-        await consumer.run()
-    finally:
-        await redis.aclose()
+    """The background job: consume until cancelled."""
+    await consume(settings, settings.events_consumer_group, deliver_tickets)

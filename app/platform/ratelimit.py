@@ -7,15 +7,17 @@ What is counted
   subject: sign-in (POST /auth/login, /auth/signup, /auth/refresh, /auth/token) per IP
   (RATE_LIMIT_AUTH_PER_IP), and holds (POST /concerts/{id}/holds) per user
   (RATE_LIMIT_HOLDS_PER_USER). Replacing rather than adding keeps the hold, the hot path, at
-  two windows. Password logins (/auth/login, /auth/token) also count per email address
-  (RATE_LIMIT_LOGIN_PER_EMAIL), so guesses spread over many IPs still get a few tries per
-  account; the key holds a hash of the address, not the address.
+  two windows. Joining a concert's waiting room (POST /concerts/{id}/queue) counts per IP in
+  RATE_LIMIT_QUEUE_JOIN_PER_IP instead of the general window. Password logins (/auth/login,
+  /auth/token) also count per email address (RATE_LIMIT_LOGIN_PER_EMAIL), so guesses spread
+  over many IPs still get a few tries per account; the key holds a hash of the address, not
+  the address.
 - Not counted: the operational routes (/healthz, /readyz, /metrics, /docs, /openapi.json are
   outside `/api/`), webhooks (`/api/v1/webhooks/`: Stripe retries a refused delivery for days,
   so throttling it only delays confirmations) and CORS preflights (answered by CORSMiddleware,
   which wraps this one).
 A refusal is 429 `RateLimited` with `Retry-After` (whole seconds, at least 1), counted in
-`http_rate_limited_total{scope}` (scope: ip, user, auth, holds, login).
+`http_rate_limited_total{scope}` (scope: ip, user, auth, holds, login, queue).
 
 Strategy: the sliding window counter of `limits`. Per key it keeps two integers (this window
 and the previous one) and weighs the previous one by how much of it still overlaps the moving
@@ -112,7 +114,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-LimitScope = Literal["ip", "user", "auth", "holds", "login"]
+LimitScope = Literal["ip", "user", "auth", "holds", "login", "queue"]
 
 RATE_LIMITED = Counter(
     "http_rate_limited_total",
@@ -134,6 +136,7 @@ _LIMITED_PREFIX = "/api/"
 _UNLIMITED_PREFIX = f"{API_PREFIX}/webhooks/"
 _AUTH_ROUTE = re.compile(rf"{re.escape(API_PREFIX)}/auth/(?:login|signup|refresh|token)")
 _HOLD_ROUTE = re.compile(rf"{re.escape(API_PREFIX)}/concerts/[^/]+/holds")
+_QUEUE_JOIN_ROUTE = re.compile(rf"{re.escape(API_PREFIX)}/concerts/[^/]+/queue")
 
 _ADVICE: Mapping[LimitScope, str] = {
     "ip": "Too many requests from your network address",
@@ -141,6 +144,7 @@ _ADVICE: Mapping[LimitScope, str] = {
     "auth": "Too many sign-in attempts from your network address",
     "holds": "Too many hold attempts from your account",
     "login": "Too many login attempts for this account",
+    "queue": "Too many queue joins from your network address",
 }
 
 
@@ -208,6 +212,7 @@ class RateLimiter:
             "auth": parse(settings.rate_limit_auth_per_ip),
             "holds": parse(settings.rate_limit_holds_per_user),
             "login": parse(settings.rate_limit_login_per_email),
+            "queue": parse(settings.rate_limit_queue_join_per_ip),
         }
         timeout = settings.rate_limit_timeout_seconds
         client = build_redis(settings.redis_url, timeout, settings.redis_max_connections)
@@ -338,7 +343,11 @@ class RateLimitMiddleware:
         is_post = scope["method"] == "POST"
         ip = _ip_subject(self.client_address(scope))
         # The route's own window first: when several are over, its advice is the useful one.
-        ip_scope: LimitScope = "auth" if is_post and _AUTH_ROUTE.fullmatch(path) else "ip"
+        ip_scope: LimitScope = "ip"
+        if is_post and _AUTH_ROUTE.fullmatch(path):
+            ip_scope = "auth"
+        elif is_post and _QUEUE_JOIN_ROUTE.fullmatch(path):
+            ip_scope = "queue"
         hits = [Hit(ip_scope, ip)]
         user_id = self.user_of(scope)
         if user_id is not None:

@@ -35,6 +35,9 @@ from app.seats.errors import (
 from app.seats.index import seat_index
 from app.seats.schemas import HoldCreate, HoldRead, SeatMap, WarmResult
 from app.seats.stream import seat_events
+from app.waiting_room.errors import QueuePassRequired
+from app.waiting_room.passes import QueuePassHeader
+from app.waiting_room.service import WaitingRoom
 
 router = APIRouter(prefix=API_PREFIX, tags=["seats"])
 
@@ -106,6 +109,7 @@ async def stream_seat_map(
         SaleNotOpen,
         UnknownSeats,
         RateLimited,
+        QueuePassRequired,
         *IDEMPOTENCY_ERRORS,
     ),
 )
@@ -121,8 +125,11 @@ async def create_hold(
     idempotency: IdempotencyDep,
     events: EventsDep,
     idem_key: IdempotencyKeyHeader = None,
+    queue_pass: QueuePassHeader = None,
 ) -> Response:
-    """Hold seats for a few minutes: explicit `seat_ids`, or the best `quantity`."""
+    """Hold seats for a few minutes: explicit `seat_ids`, or the best `quantity`. When the
+    concert's waiting room is on, send your admission pass as `X-Queue-Pass`."""
+    room: WaitingRoom = request.app.state.container.waiting_room
     return await idempotency.run(
         user_id=user.id,
         key=idem_key,
@@ -136,6 +143,8 @@ async def create_hold(
             body=body,
             ttl_seconds=settings.hold_ttl_seconds,
             events=events,
+            room=room,
+            queue_pass=queue_pass,
         ),
         status_code=status.HTTP_201_CREATED,
     )

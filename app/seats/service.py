@@ -34,6 +34,7 @@ from app.seats.seatmap import SeatMapCache
 from app.seats.state import SeatState
 from app.storage.ports import Store
 from app.storage.records import Concert
+from app.waiting_room.service import WaitingRoom
 
 # A hold id names its concert, so GET/DELETE /holds/{id} find the concert's keys directly.
 _HOLD_SEPARATOR = "."
@@ -85,9 +86,12 @@ async def create_hold(
     body: HoldCreate,
     ttl_seconds: int,
     events: EventPublisher,
+    room: WaitingRoom,
+    queue_pass: str | None,
 ) -> HoldRead:
     concert = await concerts_service.load(store, cache, concert_id)
     check_sale_open(concert, datetime.now(UTC))
+    room.require_pass(concert, user_id, queue_pass)
     index = seat_index(concert)
     engine = state.engine
     hold_id = new_hold_id(concert.id)

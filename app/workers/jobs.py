@@ -6,6 +6,8 @@ import asyncio
 
 from app.container import Container
 from app.events.delivery import run_ticket_delivery
+from app.waiting_room.admission import AdmissionLoop
+from app.waiting_room.slots import run_slot_release
 from app.workers.loop import every
 from app.workers.reconcile import reconcile_forever
 from app.workers.sweeper import HoldSweeper
@@ -22,6 +24,9 @@ def start_jobs(c: Container) -> list[asyncio.Task[None]]:
         events=c.events,
         concerts=lambda concert_id: c.concerts.get(concert_id, c.store.concerts.get),
     )
+    admission = AdmissionLoop(
+        c.waiting_room, lambda concert_id: c.concerts.get(concert_id, c.store.concerts.get)
+    )
     return [
         asyncio.create_task(sweeper.run(), name="hold-sweeper"),
         asyncio.create_task(
@@ -32,4 +37,10 @@ def start_jobs(c: Container) -> list[asyncio.Task[None]]:
         # One process at a time (a Redis lease); the others stand by.
         asyncio.create_task(reconcile_forever(c), name="reconciliation"),
         asyncio.create_task(warm_up_forever(c), name="warm-up"),
+        # Atomic in Redis: any number of processes may admit at once without over-admitting.
+        asyncio.create_task(
+            every("queue admission", c.settings.queue_admit_interval_seconds, admission.step),
+            name="queue-admission",
+        ),
+        asyncio.create_task(run_slot_release(c.settings, c.waiting_room), name="queue-slots"),
     ]

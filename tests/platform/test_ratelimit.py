@@ -394,6 +394,9 @@ async def test_the_stricter_windows_apply_to_exactly_their_routes(
     assert {p for p in posts if ratelimit._HOLD_ROUTE.fullmatch(concrete[p])} == {
         "/api/v1/concerts/{concert_id}/holds"
     }
+    assert {p for p in posts if ratelimit._QUEUE_JOIN_ROUTE.fullmatch(concrete[p])} == {
+        "/api/v1/concerts/{concert_id}/queue"
+    }
 
 
 def scope(peer: str | None, *forwarded: str) -> Scope:

@@ -1,0 +1,36 @@
+"""Run one consumer group over the domain event stream as a background job."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from app.events.consumer import EventConsumer
+from app.events.schemas import DomainEvent
+from app.platform.redis import build_redis
+from app.settings import Settings
+
+
+async def consume(
+    settings: Settings, group: str, handler: Callable[[DomainEvent], Awaitable[None]]
+) -> None:
+    """Consume until cancelled (nothing to do when events are off)."""
+    if not settings.events_enabled:
+        return
+    block_seconds = settings.events_consumer_block_seconds
+    # Its own small client: a blocking read holds a connection for up to `block_seconds`,
+    # longer than the request timeout of the shared client.
+    redis = build_redis(
+        settings.redis_url, settings.redis_timeout_seconds + block_seconds, max_connections=2
+    )
+    consumer = EventConsumer(
+        redis,
+        stream=settings.events_stream,
+        group=group,
+        handler=handler,
+        block_ms=int(block_seconds * 1000),
+        claim_min_idle_ms=int(settings.events_claim_min_idle_seconds * 1000),
+    )
+    try:
+        await consumer.run()
+    finally:
+        await redis.aclose()

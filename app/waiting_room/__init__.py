@@ -1,0 +1,1 @@
+"""The virtual waiting room for hot on-sales (see service.py)."""

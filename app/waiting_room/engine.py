@@ -1,0 +1,108 @@
+"""The waiting room's Redis side: join, status, admit and leave, each one atomic Lua script."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Literal
+
+from app.platform.redis import RedisClient
+
+ACTIVE_QUEUES = "queues:active"  # concert ids whose queue has had a joiner: the admission loop
+_SCRIPTS = ("join", "status", "admit", "leave")
+
+
+def queue_keys(concert_id: str) -> list[str]:
+    tag = "{q:" + concert_id + "}"
+    return [f"{tag}:line", f"{tag}:admitted", f"{tag}:meta"]
+
+
+def _read_lua(name: str) -> str:
+    return resources.files("app.waiting_room").joinpath("lua", name).read_text()
+
+
+def presale_draw() -> str:
+    """A place in [0, 1) from the OS's random source: unpredictable, so no one can time a join
+    to get ahead, and uniform, so the places of pre-sale joiners form a random order."""
+    return repr(secrets.randbits(52) / (1 << 52))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    state: Literal["waiting", "admitted", "none"]
+    rank: int  # 0-based place in line while waiting, else -1
+    pass_expires_ms: int  # while admitted, else 0
+    depth: int = 0  # people waiting
+    active: int = 0  # admitted shoppers with a live pass
+    measured_per_minute: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    admitted: dict[str, int]  # user id -> pass expiry (ms)
+    depth: int
+    active: int
+
+
+class QueueEngine:
+    def __init__(self, redis: RedisClient) -> None:
+        self._redis = redis
+        lib = _read_lua("_lib.lua")
+        self._scripts = {
+            name: redis.register_script(lib + "\n" + _read_lua(f"{name}.lua")) for name in _SCRIPTS
+        }
+
+    async def _call(self, name: str, concert_id: str, *args: str | int | float) -> list[Any]:
+        result = await self._scripts[name](keys=queue_keys(concert_id), args=list(args))
+        return list(result)
+
+    async def join(self, concert_id: str, user_id: str, on_sale_ms: int) -> Position:
+        state, value = await self._call("join", concert_id, user_id, on_sale_ms, presale_draw())
+        await self._redis.sadd(ACTIVE_QUEUES, concert_id)
+        if _text(state) == "admitted":
+            return Position("admitted", -1, int(value))
+        return Position("waiting", int(value), 0)
+
+    async def status(self, concert_id: str, user_id: str) -> Position:
+        state, value, depth, active, rate = await self._call("status", concert_id, user_id)
+        kind = _text(state)
+        counts = (int(depth), int(active), float(rate))
+        if kind == "admitted":
+            return Position("admitted", -1, int(value), *counts)
+        if kind == "waiting":
+            return Position("waiting", int(value), 0, *counts)
+        return Position("none", -1, 0, *counts)
+
+    async def admit(
+        self,
+        concert_id: str,
+        *,
+        on_sale_ms: int,
+        per_minute: int,
+        max_active: int,
+        pass_ttl_ms: int,
+        burst_seconds: float = 2.0,
+    ) -> Admission:
+        out = await self._call(
+            "admit", concert_id, on_sale_ms, per_minute, max_active, pass_ttl_ms, burst_seconds
+        )
+        pairs = out[3:]
+        admitted = {_text(pairs[i]): int(pairs[i + 1]) for i in range(0, len(pairs), 2)}
+        return Admission(admitted=admitted, depth=int(out[1]), active=int(out[2]))
+
+    async def leave(self, concert_id: str, user_id: str) -> bool:
+        return bool(int(await self._scripts["leave"](keys=queue_keys(concert_id), args=[user_id])))
+
+    async def active_queues(self) -> list[str]:
+        members = await self._redis.smembers(ACTIVE_QUEUES)
+        return sorted(_text(m) for m in members)
+
+    async def forget(self, concert_id: str) -> None:
+        """Stop visiting a queue (its concert is over); its keys are deleted too."""
+        await self._redis.delete(*queue_keys(concert_id))
+        await self._redis.srem(ACTIVE_QUEUES, concert_id)

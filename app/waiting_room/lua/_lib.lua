@@ -1,0 +1,26 @@
+--[[ Shared preamble, prepended to every waiting-room script when it is loaded.
+
+Keys of one concert's queue (hash tag {q:<concert id>}: one cluster slot per queue, apart from
+the concert's seat keys so a crowd of pollers does not load the node serving the holds):
+  KEYS[1] line      zset  user id -> place. Joined before the sale: a random number in [0, 1)
+                          drawn by the server (the draw *is* the shuffle: those places form a
+                          uniformly random order whatever the arrival times). Joined after:
+                          1 + a sequence number, so first come, first served behind them.
+  KEYS[2] admitted  zset  user id -> pass expiry (ms): the active shoppers
+  KEYS[3] meta      hash  seq = join counter, tokens / refill = admission token bucket,
+                          rate = measured admissions per minute (time-weighted average),
+                          admitted = total admitted
+Time comes from Redis (TIME), never from the app servers, whose clocks drift.
+]]
+
+local K = {line = KEYS[1], admitted = KEYS[2], meta = KEYS[3]}
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Passes that ran out stop counting as active shoppers.
+local function drop_expired(now)
+  redis.call('ZREMRANGEBYSCORE', K.admitted, '-inf', now)
+end

@@ -1,0 +1,47 @@
+"""POST/GET /concerts/{id}/queue: join the waiting room, and ask where you are."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.api import API_PREFIX
+from app.concerts import service as concerts_service
+from app.concerts.errors import ConcertNotFound
+from app.deps import ConcertCacheDep, ContainerDep, CurrentUser, StoreDep
+from app.errors import NotAuthenticated, error_responses
+from app.waiting_room.errors import QueueNotEnabled, QueueNotJoined
+from app.waiting_room.schemas import QueueStatus
+
+router = APIRouter(prefix=API_PREFIX, tags=["waiting room"])
+
+
+@router.post(
+    "/concerts/{concert_id}/queue",
+    response_model=QueueStatus,
+    response_model_by_alias=True,
+    responses=error_responses(NotAuthenticated, ConcertNotFound, QueueNotEnabled),
+)
+async def join_queue(
+    concert_id: str, user: CurrentUser, c: ContainerDep, store: StoreDep, cache: ConcertCacheDep
+) -> QueueStatus:
+    """Join the concert's waiting room. Joining again keeps your place. Everyone who joins
+    before the on-sale gets a random place at on-sale time; later, first come first served.
+    Poll `GET` after `poll_after_seconds`; once admitted, the answer carries your pass."""
+    concert = await concerts_service.load(store, cache, concert_id)
+    return await c.waiting_room.join(concert, user.id)
+
+
+@router.get(
+    "/concerts/{concert_id}/queue",
+    response_model=QueueStatus,
+    response_model_by_alias=True,
+    responses=error_responses(NotAuthenticated, ConcertNotFound, QueueNotEnabled, QueueNotJoined),
+)
+async def queue_status(
+    concert_id: str, user: CurrentUser, c: ContainerDep, store: StoreDep, cache: ConcertCacheDep
+) -> QueueStatus:
+    """Your place: position, people ahead, an ETA from the measured admission rate, and when
+    to ask again. Once admitted: `pass` for the X-Queue-Pass header, valid until
+    `pass_expires_at`."""
+    concert = await concerts_service.load(store, cache, concert_id)
+    return await c.waiting_room.status(concert, user.id)

@@ -1,0 +1,198 @@
+"""The virtual waiting room: fair admission to a hot on-sale.
+
+- Everyone who joins before `on_sale_at` gets a random place (drawn on join, see lua/_lib.lua),
+  so arriving early before the sale gives no advantage and bots gain nothing by hammering the
+  join button at the right millisecond; later arrivals queue first come, first served.
+- An admission step (the `admission` job, in the worker or in-process) lets people in at
+  `admit_per_minute`, never with more than `max_active` live passes, atomically in Redis, so any
+  number of replicas running it never over-admit.
+- Admitted buyers get a signed pass (passes.py) that holds and checkout require while the queue
+  is on. A pass stops counting as active when it expires or the buyer's order is confirmed.
+- Status tells clients when to poll again, so the load of N waiting buyers stays under a
+  budget (QUEUE_POLL_BUDGET_PER_SECOND) however many they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import UTC, datetime
+
+from prometheus_client import Counter, Gauge
+
+from app.storage.records import Concert
+from app.waiting_room.engine import Admission, Position, QueueEngine
+from app.waiting_room.errors import QueueNotEnabled, QueueNotJoined, QueuePassRequired
+from app.waiting_room.passes import InvalidPass, PassClaims, PassSigner
+from app.waiting_room.schemas import QueueStatus
+
+log = logging.getLogger(__name__)
+
+QUEUE_DEPTH = Gauge(
+    "queue_depth", "Buyers waiting in a concert's queue", ["concert_id"], multiprocess_mode="max"
+)
+QUEUE_ACTIVE = Gauge(
+    "queue_active_shoppers",
+    "Admitted buyers with a live pass",
+    ["concert_id"],
+    multiprocess_mode="max",
+)
+QUEUE_ADMITTED = Counter("queue_admitted_total", "Buyers admitted from the queue", ["concert_id"])
+PASS_REJECTED = Counter(
+    "queue_pass_rejected_total", "Holds or checkouts refused for want of a valid pass", ["reason"]
+)
+
+MIN_POLL_SECONDS = 2
+MAX_POLL_SECONDS = 30
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def poll_after(eta_seconds: float, depth: int, budget_per_second: float) -> int:
+    """How long a waiting client should wait before asking again: a quarter of its ETA (those
+    near the front ask often), but never so often that `depth` clients together would exceed
+    the budget of status calls per second."""
+    floor_for_budget = depth / budget_per_second if budget_per_second > 0 else 0
+    seconds = max(eta_seconds / 4, floor_for_budget, MIN_POLL_SECONDS)
+    return min(MAX_POLL_SECONDS, math.ceil(seconds))
+
+
+class WaitingRoom:
+    def __init__(
+        self,
+        engine: QueueEngine,
+        signer: PassSigner,
+        *,
+        pass_ttl_seconds: int,
+        poll_budget_per_second: float,
+    ) -> None:
+        self.engine = engine
+        self._signer = signer
+        self._pass_ttl_ms = pass_ttl_seconds * 1000
+        self._budget = poll_budget_per_second
+
+    async def join(self, concert: Concert, user_id: str) -> QueueStatus:
+        _require_queue(concert)
+        if _closed(concert):
+            return _closed_status()
+        await self.engine.join(concert.id, user_id, _ms(concert.on_sale_at))
+        return await self.status(concert, user_id)
+
+    async def status(self, concert: Concert, user_id: str) -> QueueStatus:
+        _require_queue(concert)
+        if _closed(concert):
+            return _closed_status()
+        position = await self.engine.status(concert.id, user_id)
+        if position.state == "none":
+            raise QueueNotJoined()
+        if position.state == "admitted":
+            return QueueStatus(
+                state="admitted",
+                position=0,
+                ahead=0,
+                eta_seconds=0,
+                poll_after_seconds=MAX_POLL_SECONDS,
+                queue_depth=position.depth,
+                pass_=self._signer.sign(user_id, concert.id, position.pass_expires_ms),
+                pass_expires_at=_at(position.pass_expires_ms),
+            )
+        return self._waiting(concert, position)
+
+    def _waiting(self, concert: Concert, position: Position) -> QueueStatus:
+        now = datetime.now(UTC)
+        until_sale = max(0.0, (concert.on_sale_at - now).total_seconds())
+        if until_sale > 0:
+            # Places are drawn, not earned: before the sale a rank means nothing yet.
+            return QueueStatus(
+                state="waiting",
+                position=None,
+                ahead=None,
+                eta_seconds=math.ceil(until_sale),
+                poll_after_seconds=poll_after(until_sale, position.depth, self._budget),
+                queue_depth=position.depth,
+                draw_at=concert.on_sale_at,
+            )
+        configured = concert.queue.admit_per_minute
+        # The measured rate once there is one (it drops when `max_active` is the bottleneck),
+        # else the configured one.
+        per_minute = position.measured_per_minute or configured
+        per_minute = max(0.1, min(per_minute, configured))
+        ahead = position.rank
+        eta = (ahead + 1) / per_minute * 60
+        return QueueStatus(
+            state="waiting",
+            position=ahead + 1,
+            ahead=ahead,
+            eta_seconds=math.ceil(eta),
+            poll_after_seconds=poll_after(eta, position.depth, self._budget),
+            queue_depth=position.depth,
+        )
+
+    def require_pass(self, concert: Concert, user_id: str, token: str | None) -> None:
+        """For holds and checkout: a valid pass when the concert's queue is on."""
+        if not concert.queue.enabled:
+            return
+        try:
+            self.check_pass(concert, user_id, token)
+        except InvalidPass as exc:
+            PASS_REJECTED.labels(_reason(str(exc))).inc()
+            raise QueuePassRequired(
+                f"This on-sale has a waiting room: join it with POST /api/v1/concerts/"
+                f"{concert.id}/queue and send the pass you get as X-Queue-Pass ({exc}).",
+                reason=str(exc),
+            ) from None
+
+    def check_pass(self, concert: Concert, user_id: str, token: str | None) -> PassClaims:
+        return self._signer.verify(token, user_id=user_id, concert_id=concert.id)
+
+    async def admit(self, concert: Concert) -> Admission:
+        """One admission step for one concert (idempotent and safe to run concurrently)."""
+        admission = await self.engine.admit(
+            concert.id,
+            on_sale_ms=_ms(concert.on_sale_at),
+            per_minute=concert.queue.admit_per_minute,
+            max_active=concert.queue.max_active,
+            pass_ttl_ms=self._pass_ttl_ms,
+        )
+        QUEUE_DEPTH.labels(concert.id).set(admission.depth)
+        QUEUE_ACTIVE.labels(concert.id).set(admission.active)
+        if admission.admitted:
+            QUEUE_ADMITTED.labels(concert.id).inc(len(admission.admitted))
+        return admission
+
+    async def done(self, concert_id: str, user_id: str) -> None:
+        """The buyer's order is confirmed: their slot goes to the next in line."""
+        await self.engine.leave(concert_id, user_id)
+
+
+def _require_queue(concert: Concert) -> None:
+    if not concert.queue.enabled:
+        raise QueueNotEnabled()
+
+
+def _closed(concert: Concert) -> bool:
+    return datetime.now(UTC) >= concert.starts_at
+
+
+def _closed_status() -> QueueStatus:
+    return QueueStatus(
+        state="closed",
+        position=None,
+        ahead=None,
+        eta_seconds=None,
+        poll_after_seconds=MAX_POLL_SECONDS,
+        queue_depth=0,
+    )
+
+
+def _reason(message: str) -> str:
+    for key in ("no X-Queue-Pass", "expired", "another concert", "another account"):
+        if key in message:
+            return key.removeprefix("no ").replace(" ", "_").lower()
+    return "invalid"

@@ -1,0 +1,176 @@
+"""The waiting room's Redis scripts, against real Redis, with real concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from app.platform.redis import RedisClient
+from app.waiting_room.engine import QueueEngine
+
+FUTURE = int(time.time() * 1000) + 3_600_000  # on-sale in an hour: joins are pre-sale
+PAST = 1  # on-sale long ago: joins are first come, first served
+
+
+@pytest.fixture
+def engine(redis: RedisClient) -> QueueEngine:
+    return QueueEngine(redis)
+
+
+def _concert() -> str:
+    return f"q-{uuid.uuid4().hex[:10]}"
+
+
+async def _admit_one_by_one(engine: QueueEngine, concert: str, n: int) -> list[str]:
+    """Admit n buyers with a bucket of one token, so the order is exactly the line's order."""
+    order: list[str] = []
+    while len(order) < n:
+        step = await engine.admit(
+            concert,
+            on_sale_ms=PAST,
+            per_minute=60_000_000,
+            max_active=10**6,
+            pass_ttl_ms=60_000,
+            burst_seconds=0.000001,
+        )
+        order += list(step.admitted)
+        if not step.admitted:
+            await asyncio.sleep(0.002)  # let the bucket refill
+    return order
+
+
+def _spearman(order: list[str], joined: list[str]) -> float:
+    n = len(joined)
+    rank = {u: i for i, u in enumerate(order)}
+    d2 = sum((rank[u] - i) ** 2 for i, u in enumerate(joined))
+    return 1 - 6 * d2 / (n * (n * n - 1))
+
+
+async def test_presale_joiners_are_admitted_in_random_order(engine: QueueEngine) -> None:
+    """20 runs of 50 buyers joining in a known order before the sale: no run admits them in
+    join order, and on average the admission order is unrelated to the join order."""
+    correlations = []
+    first_joiner_ranks = []
+    for _ in range(20):
+        concert = _concert()
+        joined = [f"u{i:02d}" for i in range(50)]
+        for user in joined:
+            await engine.join(concert, user, FUTURE)
+        order = await _admit_one_by_one(engine, concert, len(joined))
+        assert sorted(order) == joined
+        assert order != joined
+        correlations.append(_spearman(order, joined))
+        first_joiner_ranks.append(order.index("u00"))
+        await engine.forget(concert)
+    mean = sum(correlations) / len(correlations)
+    assert abs(mean) < 0.2, correlations
+    assert len(set(first_joiner_ranks)) > 5  # the earliest joiner lands all over the line
+
+
+async def test_after_the_sale_opens_it_is_first_come_first_served(engine: QueueEngine) -> None:
+    concert = _concert()
+    early = [f"early{i}" for i in range(5)]
+    late = [f"late{i}" for i in range(20)]
+    for user in early:
+        await engine.join(concert, user, FUTURE)
+    for user in late:
+        await engine.join(concert, user, PAST)
+    order = await _admit_one_by_one(engine, concert, len(early) + len(late))
+    assert sorted(order[:5]) == sorted(early)  # pre-sale joiners first, in a drawn order
+    assert order[5:] == late  # then strictly in arrival order
+
+
+async def test_joining_twice_keeps_the_first_place(engine: QueueEngine) -> None:
+    concert = _concert()
+    for user in ("a", "b", "c"):
+        await engine.join(concert, user, PAST)
+    again = await engine.join(concert, "a", PAST)
+    assert (again.state, again.rank) == ("waiting", 0)
+    assert (await engine.status(concert, "c")).rank == 2
+    assert (await engine.status(concert, "nobody")).state == "none"
+
+
+async def test_two_admission_loops_respect_the_rate_under_polling(engine: QueueEngine) -> None:
+    """600/min with a 2 s burst, two loops stepping every 20 ms for 3 s while 200 clients
+    poll: together they admit no more than one loop may (rate x time + burst)."""
+    concert = _concert()
+    users = [f"u{i}" for i in range(1000)]
+    for user in users:
+        await engine.join(concert, user, PAST)
+    per_minute, seconds, burst_s = 600, 3.0, 2.0
+    admitted: dict[str, int] = {}
+    stop = time.monotonic() + seconds
+
+    async def loop() -> None:
+        while time.monotonic() < stop:
+            step = await engine.admit(
+                concert,
+                on_sale_ms=PAST,
+                per_minute=per_minute,
+                max_active=10**6,
+                pass_ttl_ms=600_000,
+                burst_seconds=burst_s,
+            )
+            for user in step.admitted:
+                assert user not in admitted  # never admitted twice
+            admitted.update(step.admitted)
+            await asyncio.sleep(0.02)
+
+    async def poller(user: str) -> None:
+        while time.monotonic() < stop:
+            status = await engine.status(concert, user)
+            assert status.state in ("waiting", "admitted")
+            await asyncio.sleep(0.05)
+
+    started = time.monotonic()
+    await asyncio.gather(loop(), loop(), *(poller(u) for u in users[:200]))
+    elapsed = time.monotonic() - started
+    ceiling = per_minute / 60 * elapsed + per_minute / 60 * burst_s + 1
+    assert len(admitted) <= ceiling, (len(admitted), ceiling)
+    assert len(admitted) >= per_minute / 60 * seconds * 0.6  # and it does admit at the rate
+    # Admitted in line order: the first N joiners.
+    assert set(admitted) == set(users[: len(admitted)])
+    await engine.forget(concert)
+
+
+async def test_max_active_is_never_exceeded_and_slots_free_up(engine: QueueEngine) -> None:
+    concert = _concert()
+    for i in range(30):
+        await engine.join(concert, f"u{i}", PAST)
+
+    async def step(ttl_ms: int = 600_000) -> dict[str, int]:
+        result = await engine.admit(
+            concert, on_sale_ms=PAST, per_minute=6_000_000, max_active=5, pass_ttl_ms=ttl_ms
+        )
+        assert result.active <= 5
+        return result.admitted
+
+    first: dict[str, int] = {}
+    for _ in range(2000):  # a fast bucket: let the steps race for the 5 slots
+        results = await asyncio.gather(*(step() for _ in range(8)))
+        for r in results:
+            first.update(r)
+        if len(first) >= 5:
+            break
+    assert len(first) == 5
+    assert await step() == {}  # full
+    # An order completes: that slot goes to the next in line.
+    assert await engine.leave(concert, "u0")
+    await asyncio.sleep(0.01)
+    assert list(await step()) == ["u5"]
+    # Passes that run out stop counting.
+    await engine.forget(concert)
+    concert = _concert()
+    for i in range(10):
+        await engine.join(concert, f"v{i}", PAST)
+    got: dict[str, int] = {}
+    while len(got) < 5:
+        got.update(await step(ttl_ms=300))
+    await asyncio.sleep(0.4)
+    later: dict[str, int] = {}
+    while len(later) < 5:
+        later.update(await step(ttl_ms=300))
+    assert set(later) == {f"v{i}" for i in range(5, 10)}
