@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
@@ -22,6 +23,11 @@ class QueueConfig(RequestBody):
     enabled: bool = False
     admit_per_minute: int = Field(default=600, ge=1, le=1_000_000)
     max_active: int = Field(default=2000, ge=1, le=1_000_000)
+    opens_at: AwareDatetime | None = Field(
+        default=None,
+        description="When buyers may start joining the queue (default: as soon as it is on). "
+        "Everyone who joins before on_sale_at gets a random place at on-sale time.",
+    )
 
 
 class SectionCreate(RequestBody):
@@ -94,6 +100,7 @@ class QueueRead(ResponseBody):
     enabled: bool
     admit_per_minute: int
     max_active: int
+    opens_at: datetime | None = None
 
 
 class RowRead(ResponseBody):

@@ -40,7 +40,10 @@ def _sections(specs: list[SectionCreate]) -> tuple[Section, ...]:
 
 def _queue(cfg: QueueConfig) -> QueueSettings:
     return QueueSettings(
-        enabled=cfg.enabled, admit_per_minute=cfg.admit_per_minute, max_active=cfg.max_active
+        enabled=cfg.enabled,
+        admit_per_minute=cfg.admit_per_minute,
+        max_active=cfg.max_active,
+        opens_at=cfg.opens_at,
     )
 
 
@@ -81,6 +84,7 @@ def to_read(concert: Concert, taken: int, now: datetime) -> ConcertRead:
             enabled=concert.queue.enabled,
             admit_per_minute=concert.queue.admit_per_minute,
             max_active=concert.queue.max_active,
+            opens_at=concert.queue.opens_at,
         ),
         sections=[
             SectionRead(

@@ -76,6 +76,7 @@ class QueueSettings:
     enabled: bool = False
     admit_per_minute: int = 600
     max_active: int = 2000
+    opens_at: datetime | None = None  # joins before this are refused; None: open any time
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,5 +16,9 @@ class QueueNotEnabled(Conflict):
     detail = "This concert has no waiting room: go straight to seat selection."
 
 
+class QueueNotOpen(Conflict):
+    detail = "This concert's waiting room is not open yet; come back when it opens."
+
+
 class QueueNotJoined(NotFound):
     detail = "You are not in this concert's queue: join it with POST first."

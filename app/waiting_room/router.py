@@ -9,7 +9,7 @@ from app.concerts import service as concerts_service
 from app.concerts.errors import ConcertNotFound
 from app.deps import ConcertCacheDep, ContainerDep, CurrentUser, StoreDep
 from app.errors import NotAuthenticated, error_responses
-from app.waiting_room.errors import QueueNotEnabled, QueueNotJoined
+from app.waiting_room.errors import QueueNotEnabled, QueueNotJoined, QueueNotOpen
 from app.waiting_room.schemas import QueueStatus
 
 router = APIRouter(prefix=API_PREFIX, tags=["waiting room"])
@@ -19,7 +19,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["waiting room"])
     "/concerts/{concert_id}/queue",
     response_model=QueueStatus,
     response_model_by_alias=True,
-    responses=error_responses(NotAuthenticated, ConcertNotFound, QueueNotEnabled),
+    responses=error_responses(NotAuthenticated, ConcertNotFound, QueueNotEnabled, QueueNotOpen),
 )
 async def join_queue(
     concert_id: str, user: CurrentUser, c: ContainerDep, store: StoreDep, cache: ConcertCacheDep

@@ -22,7 +22,12 @@ from prometheus_client import Counter, Gauge
 
 from app.storage.records import Concert
 from app.waiting_room.engine import Admission, Position, QueueEngine
-from app.waiting_room.errors import QueueNotEnabled, QueueNotJoined, QueuePassRequired
+from app.waiting_room.errors import (
+    QueueNotEnabled,
+    QueueNotJoined,
+    QueueNotOpen,
+    QueuePassRequired,
+)
 from app.waiting_room.passes import InvalidPass, PassClaims, PassSigner
 from app.waiting_room.schemas import QueueStatus
 
@@ -81,6 +86,14 @@ class WaitingRoom:
         _require_queue(concert)
         if _closed(concert):
             return _closed_status()
+        opens_at = concert.queue.opens_at
+        if opens_at is not None and datetime.now(UTC) < opens_at:
+            raise QueueNotOpen(
+                f"This concert's waiting room opens at {opens_at.isoformat()}; join then. "
+                "Everyone who joins before the on-sale gets a random place, so there is no "
+                "need to be first.",
+                opens_at=opens_at.isoformat(),
+            )
         await self.engine.join(concert.id, user_id, _ms(concert.on_sale_at))
         return await self.status(concert, user_id)
 

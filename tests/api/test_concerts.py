@@ -23,7 +23,12 @@ async def test_admin_creates_a_concert_with_a_layout(
     assert c["seats_available"] == 10
     assert c["price_range"] == {"min_cents": 3000, "max_cents": 5000}
     assert c["max_tickets_per_user"] == 8
-    assert c["queue"] == {"enabled": False, "admit_per_minute": 600, "max_active": 2000}
+    assert c["queue"] == {
+        "enabled": False,
+        "admit_per_minute": 600,
+        "max_active": 2000,
+        "opens_at": None,
+    }
     floor, balcony = c["sections"]
     assert floor["id"] == "floor"
     assert floor["rows"] == [
@@ -231,7 +236,12 @@ async def test_patch_changes_fields_and_drops_the_cache(
     assert r.json()["title"] == "Renamed"
     got = (await client.get(f"{CONCERTS}/{c['id']}")).json()
     assert got["title"] == "Renamed"
-    assert got["queue"] == {"enabled": True, "admit_per_minute": 10, "max_active": 5}
+    assert got["queue"] == {
+        "enabled": True,
+        "admit_per_minute": 10,
+        "max_active": 5,
+        "opens_at": None,
+    }
     assert got["sections"] == c["sections"]
 
 

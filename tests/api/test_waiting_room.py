@@ -204,3 +204,31 @@ async def test_a_confirmed_order_frees_the_slot_for_the_next_buyer(
     assert paid.status_code == 200
     # order.confirmed reaches the waiting room's consumer group; the slot goes to the next.
     await _admitted(client, c["id"], second, within=15)
+
+
+async def test_the_queue_opens_at_its_time(
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    opens = now + timedelta(minutes=30)
+    c = await create_concert(
+        client,
+        admin_headers,
+        on_sale_at=(now + timedelta(hours=1)).isoformat(),
+        queue=_queue(opens_at=opens.isoformat()),
+    )
+    assert datetime.fromisoformat(c["queue"]["opens_at"]) == opens
+    me = buyer(app)
+    early = await client.post(f"{CONCERTS}/{c['id']}/queue", headers=me)
+    assert early.status_code == 409
+    assert early.json()["error"] == "QueueNotOpen"
+    assert datetime.fromisoformat(early.json()["opens_at"]) == opens
+    # The organiser opens it now; the setting survives a round trip through the store.
+    patched = await client.patch(
+        f"{CONCERTS}/{c['id']}",
+        json={"queue": _queue(opens_at=(now - timedelta(minutes=1)).isoformat())},
+        headers=admin_headers,
+    )
+    assert patched.status_code == 200, patched.text
+    joined = await client.post(f"{CONCERTS}/{c['id']}/queue", headers=me)
+    assert joined.status_code == 200, joined.text

@@ -78,6 +78,7 @@ concerts = Table(
     Column("queue_enabled", Boolean, nullable=False),
     Column("queue_admit_per_minute", Integer, nullable=False),
     Column("queue_max_active", Integer, nullable=False),
+    Column("queue_opens_at", UTCDateTime, nullable=True),
     # The whole layout: [{id, name, price_cents, rows: [{label, seat_ids: [...]}]}]. It is
     # always read and written as one piece, never queried into.
     Column("sections", JsonDocument, nullable=False),
