@@ -50,8 +50,9 @@ class Admission:
 
 
 class QueueEngine:
-    def __init__(self, redis: RedisClient) -> None:
+    def __init__(self, redis: RedisClient, *, registry: str = ACTIVE_QUEUES) -> None:
         self._redis = redis
+        self._registry = registry  # the set of queues the admission loop visits
         lib = _read_lua("_lib.lua")
         self._scripts = {
             name: redis.register_script(lib + "\n" + _read_lua(f"{name}.lua")) for name in _SCRIPTS
@@ -63,7 +64,7 @@ class QueueEngine:
 
     async def join(self, concert_id: str, user_id: str, on_sale_ms: int) -> Position:
         state, value = await self._call("join", concert_id, user_id, on_sale_ms, presale_draw())
-        await self._redis.sadd(ACTIVE_QUEUES, concert_id)
+        await self._redis.sadd(self._registry, concert_id)
         if _text(state) == "admitted":
             return Position("admitted", -1, int(value))
         return Position("waiting", int(value), 0)
@@ -99,10 +100,10 @@ class QueueEngine:
         return bool(int(await self._scripts["leave"](keys=queue_keys(concert_id), args=[user_id])))
 
     async def active_queues(self) -> list[str]:
-        members = await self._redis.smembers(ACTIVE_QUEUES)
+        members = await self._redis.smembers(self._registry)
         return sorted(_text(m) for m in members)
 
     async def forget(self, concert_id: str) -> None:
         """Stop visiting a queue (its concert is over); its keys are deleted too."""
         await self._redis.delete(*queue_keys(concert_id))
-        await self._redis.srem(ACTIVE_QUEUES, concert_id)
+        await self._redis.srem(self._registry, concert_id)

@@ -112,7 +112,9 @@ async def test_a_dead_consumers_entries_are_taken_over(
     redis: RedisClient, stream: str, publisher: EventPublisher
 ) -> None:
     survivor = Recorder()
-    live = consumer(redis, stream, survivor, "live")
+    # Idle for a second before reclaiming: long enough that the "not yet" check below holds on
+    # a loaded machine.
+    live = consumer(redis, stream, survivor, "live", claim_min_idle_ms=1000)
     await live.ensure_group()
     ids = await publisher.publish(*(released(n) for n in range(5)))
     # "dead" reads them and dies before acknowledging.
@@ -120,12 +122,12 @@ async def test_a_dead_consumers_entries_are_taken_over(
     assert await pending(redis, stream) == 5
     assert await live.read_new() == 0  # nothing new for the group
     assert await live.reclaim() == 0  # not idle long enough yet: "dead" may be slow, not dead
-    await asyncio.sleep(0.15)
+    await asyncio.sleep(1.1)
     assert await live.reclaim() == 5
     assert survivor.ids == ids
     assert await pending(redis, stream) == 0
     # Handled and acknowledged: never delivered again, to anyone.
-    await asyncio.sleep(0.15)
+    await asyncio.sleep(1.1)
     assert await live.reclaim() == 0
     late = Recorder()
     newcomer = consumer(redis, stream, late, "newcomer")

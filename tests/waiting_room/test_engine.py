@@ -17,7 +17,9 @@ PAST = 1  # on-sale long ago: joins are first come, first served
 
 @pytest.fixture
 def engine(redis: RedisClient) -> QueueEngine:
-    return QueueEngine(redis)
+    # Its own registry: an app's admission loop running on the same Redis (the API tests'
+    # app) must not visit these queues, whose concerts it does not know.
+    return QueueEngine(redis, registry=f"test:queues:{uuid.uuid4().hex}")
 
 
 def _concert() -> str:
@@ -27,7 +29,9 @@ def _concert() -> str:
 async def _admit_one_by_one(engine: QueueEngine, concert: str, n: int) -> list[str]:
     """Admit n buyers with a bucket of one token, so the order is exactly the line's order."""
     order: list[str] = []
+    deadline = time.monotonic() + 30
     while len(order) < n:
+        assert time.monotonic() < deadline, f"admitted {len(order)} of {n}"
         step = await engine.admit(
             concert,
             on_sale_ms=PAST,
@@ -168,9 +172,12 @@ async def test_max_active_is_never_exceeded_and_slots_free_up(engine: QueueEngin
         await engine.join(concert, f"v{i}", PAST)
     got: dict[str, int] = {}
     while len(got) < 5:
-        got.update(await step(ttl_ms=300))
-    await asyncio.sleep(0.4)
+        got.update(await step(ttl_ms=1000))
+        assert len(got) <= 5
+    await asyncio.sleep(1.1)
     later: dict[str, int] = {}
+    deadline = time.monotonic() + 30
     while len(later) < 5:
-        later.update(await step(ttl_ms=300))
+        assert time.monotonic() < deadline, later
+        later.update(await step(ttl_ms=1000))
     assert set(later) == {f"v{i}" for i in range(5, 10)}
