@@ -10,7 +10,7 @@ from typing import Any, Literal
 from app.platform.redis import RedisClient
 
 ACTIVE_QUEUES = "queues:active"  # concert ids whose queue has had a joiner: the admission loop
-_SCRIPTS = ("join", "status", "admit", "leave")
+_SCRIPTS = ("join", "status", "admit", "leave", "stats")
 
 
 def queue_keys(concert_id: str) -> list[str]:
@@ -40,6 +40,14 @@ class Position:
     depth: int = 0  # people waiting
     active: int = 0  # admitted shoppers with a live pass
     measured_per_minute: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    waiting: int
+    active: int
+    admitted_total: int
+    measured_per_minute: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +103,10 @@ class QueueEngine:
         pairs = out[3:]
         admitted = {_text(pairs[i]): int(pairs[i + 1]) for i in range(0, len(pairs), 2)}
         return Admission(admitted=admitted, depth=int(out[1]), active=int(out[2]))
+
+    async def stats(self, concert_id: str) -> QueueStats:
+        waiting, active, total, rate = await self._call("stats", concert_id)
+        return QueueStats(int(waiting), int(active), int(total), float(rate))
 
     async def leave(self, concert_id: str, user_id: str) -> bool:
         return bool(int(await self._scripts["leave"](keys=queue_keys(concert_id), args=[user_id])))

@@ -7,10 +7,10 @@ from fastapi import APIRouter
 from app.api import API_PREFIX
 from app.concerts import service as concerts_service
 from app.concerts.errors import ConcertNotFound
-from app.deps import ConcertCacheDep, ContainerDep, CurrentUser, StoreDep
-from app.errors import NotAuthenticated, error_responses
+from app.deps import AdminUser, ConcertCacheDep, ContainerDep, CurrentUser, StoreDep
+from app.errors import Forbidden, NotAuthenticated, error_responses
 from app.waiting_room.errors import QueueNotEnabled, QueueNotJoined, QueueNotOpen
-from app.waiting_room.schemas import QueueStatus
+from app.waiting_room.schemas import QueueStatsRead, QueueStatus
 
 router = APIRouter(prefix=API_PREFIX, tags=["waiting room"])
 
@@ -45,3 +45,25 @@ async def queue_status(
     `pass_expires_at`."""
     concert = await concerts_service.load(store, cache, concert_id)
     return await c.waiting_room.status(concert, user.id)
+
+
+@router.get(
+    "/concerts/{concert_id}/queue/stats",
+    response_model=QueueStatsRead,
+    responses=error_responses(NotAuthenticated, Forbidden, ConcertNotFound),
+)
+async def queue_stats(
+    concert_id: str, _: AdminUser, c: ContainerDep, store: StoreDep, cache: ConcertCacheDep
+) -> QueueStatsRead:
+    """Organisers: people waiting, active shoppers, admitted so far and the measured rate."""
+    concert = await concerts_service.load(store, cache, concert_id)
+    stats = await c.waiting_room.engine.stats(concert.id)
+    return QueueStatsRead(
+        enabled=concert.queue.enabled,
+        waiting=stats.waiting,
+        active_shoppers=stats.active,
+        admitted_total=stats.admitted_total,
+        admitted_per_minute=round(stats.measured_per_minute, 1),
+        admit_per_minute=concert.queue.admit_per_minute,
+        max_active=concert.queue.max_active,
+    )

@@ -8,6 +8,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class QueueStatsRead(BaseModel):
+    """The queue at a glance, for the organiser's live on-sale view."""
+
+    enabled: bool
+    waiting: int
+    active_shoppers: int
+    admitted_total: int
+    admitted_per_minute: float = Field(description="Measured, averaged over about 30 s.")
+    admit_per_minute: int = Field(description="Configured.")
+    max_active: int
+
+
 class QueueStatus(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 

@@ -232,3 +232,19 @@ async def test_the_queue_opens_at_its_time(
     assert patched.status_code == 200, patched.text
     joined = await client.post(f"{CONCERTS}/{c['id']}/queue", headers=me)
     assert joined.status_code == 200, joined.text
+
+
+async def test_organisers_see_the_queue_at_a_glance(
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
+) -> None:
+    c = await create_concert(client, admin_headers, queue=_queue(admit_per_minute=1, max_active=1))
+    for _ in range(3):
+        await client.post(f"{CONCERTS}/{c['id']}/queue", headers=buyer(app))
+    stats = await client.get(f"{CONCERTS}/{c['id']}/queue/stats", headers=admin_headers)
+    assert stats.status_code == 200, stats.text
+    body = stats.json()
+    assert body["waiting"] + body["active_shoppers"] == 3
+    assert body["active_shoppers"] <= 1
+    assert (body["admit_per_minute"], body["max_active"]) == (1, 1)
+    refused = await client.get(f"{CONCERTS}/{c['id']}/queue/stats", headers=buyer(app))
+    assert refused.status_code == 403
