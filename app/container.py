@@ -61,7 +61,10 @@ def build_container(settings: Settings) -> Container:
     )
     store = guard_store(build_store(settings), breakers, settings.store_timeout_seconds)
     redis = build_redis(
-        settings.redis_url, settings.redis_timeout_seconds, settings.redis_max_connections
+        settings.redis_url,
+        settings.redis_timeout_seconds,
+        settings.redis_max_connections,
+        cluster=settings.redis_cluster,
     )
     engine = SeatEngine(redis)
     seat_state = SeatState(engine, store)

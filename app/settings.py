@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     data_dir: str = "./data"
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # A Redis Cluster even when REDIS_URL has no cluster scheme (redis+cluster://, ?cluster=true).
+    redis_cluster: bool = False
     redis_timeout_seconds: float = 2.0
     redis_max_connections: int = Field(default=64, ge=1)
 
@@ -156,6 +158,8 @@ class Settings(BaseSettings):
     # Status calls per second one queue may cause: `poll_after_seconds` grows with the crowd.
     queue_poll_budget_per_second: float = Field(default=500.0, gt=0)
     cors_origins: str = ""
+    # Request bodies larger than this are refused with 413 before they are read or parsed.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

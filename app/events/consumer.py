@@ -161,6 +161,10 @@ class EventConsumer:
                 if loop.time() >= next_claim:
                     await self.reclaim()
                     next_claim = loop.time() + claim_every
+                # A cancel swallowed by an earlier call (redis-py's asyncio.wait_for on Python
+                # 3.11; a new cluster client's setup is often hit) must not wait out a whole
+                # blocking read before the loop notices it.
+                _stop_if_cancelled()
                 await self.read_new()
                 backoff = _MIN_BACKOFF_SECONDS
             except asyncio.CancelledError:

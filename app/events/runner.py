@@ -20,7 +20,10 @@ async def consume(
     # Its own small client: a blocking read holds a connection for up to `block_seconds`,
     # longer than the request timeout of the shared client.
     redis = build_redis(
-        settings.redis_url, settings.redis_timeout_seconds + block_seconds, max_connections=2
+        settings.redis_url,
+        settings.redis_timeout_seconds + block_seconds,
+        max_connections=2,
+        cluster=settings.redis_cluster,
     )
     consumer = EventConsumer(
         redis,

@@ -215,7 +215,12 @@ class RateLimiter:
             "queue": parse(settings.rate_limit_queue_join_per_ip),
         }
         timeout = settings.rate_limit_timeout_seconds
-        client = build_redis(settings.redis_url, timeout, settings.redis_max_connections)
+        client = build_redis(
+            settings.redis_url,
+            timeout,
+            settings.redis_max_connections,
+            cluster=settings.redis_cluster,
+        )
         return cls(limits, client, timeout)
 
     async def aclose(self) -> None:

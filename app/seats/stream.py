@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.asyncio import RedisCluster
 from redis.asyncio.client import PubSub
 
 from app.platform.redis import RedisClient
@@ -68,7 +69,7 @@ class SeatEventHub:
             topic = self._topics.get(channel)
             if topic is None:
                 topic = self._topics[channel] = _Topic()
-                await self._ensure_pubsub().subscribe(channel)
+                await (await self._ensure_pubsub()).subscribe(channel)
                 self._ensure_reader()
             topic.listeners.add(queue)
         try:
@@ -85,8 +86,13 @@ class SeatEventHub:
     def listener_count(self) -> int:
         return sum(len(t.listeners) for t in self._topics.values())
 
-    def _ensure_pubsub(self) -> PubSub:
+    async def _ensure_pubsub(self) -> PubSub:
         if self._pubsub is None:
+            if isinstance(self._redis, RedisCluster):
+                # A cluster's pub/sub connection goes to the node serving the first channel's
+                # slot, looked up in the client's slot map: load it if nothing has yet. Plain
+                # PUBLISH reaches subscribers on every node, so one connection serves all.
+                await self._redis.initialize()
             self._pubsub = self._redis.pubsub()
         return self._pubsub
 
@@ -95,7 +101,7 @@ class SeatEventHub:
             self._reader = asyncio.create_task(self._read(), name="seat-event-hub")
 
     async def _read(self) -> None:
-        pubsub = self._ensure_pubsub()
+        pubsub = await self._ensure_pubsub()
         while self._topics:
             try:
                 message = await pubsub.get_message(timeout=1.0)

@@ -1,0 +1,128 @@
+"""Real app processes for the scale-out tests: `uvicorn app.main:app` as subprocesses on free
+ports of 127.0.0.1, configured only through the environment, as in production.
+
+A process is ready when every one of its workers has logged "service started" (its lifespan
+ran: store migrated, admin ensured, jobs started) and /readyz answers 200. Each runs in its
+own process group, so `stop` also ends workers a crashed supervisor would leave behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.servers.restartable import HOST, free_port
+
+START_TIMEOUT_SECONDS = 60.0
+
+
+class AppProcess:
+    def __init__(self, name: str, workdir: Path, env: dict[str, str], workers: int = 1) -> None:
+        self.name = name
+        self.workers = workers
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        self.log = workdir / f"{name}.log"
+        self._env = env
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--log-level",
+            "warning",
+            "--timeout-graceful-shutdown",
+            "2",
+        ]
+        with self.log.open("ab") as log:
+            self._proc = subprocess.Popen(
+                command,
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def _started_workers(self) -> int:
+        return sum(entry.get("msg") == "service started" for entry in self.entries())
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            if self._proc is None or self._proc.poll() is not None:
+                self._fail("exited during startup")
+            if self._started_workers() >= self.workers and self._answers():
+                return
+            if time.monotonic() > deadline:
+                self._fail("did not become ready")
+            time.sleep(0.1)
+
+    def _answers(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=2.0).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def _fail(self, what: str) -> None:
+        tail = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+        self.stop()
+        pytest.fail(f"app process {self.name} {what}:\n{tail}")
+
+    def entries(self) -> list[dict[str, object]]:
+        """The JSON log lines written so far (other lines, e.g. a crash's traceback, skipped)."""
+        found: list[dict[str, object]] = []
+        if not self.log.exists():
+            return found
+        for line in self.log.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict):
+                found.append(entry)
+        return found
+
+    def problems(self) -> list[str]:
+        """Log lines at ERROR or above, and anything that is not a JSON log line (tracebacks)."""
+        bad: list[str] = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                bad.append(line)
+                continue
+            if not isinstance(entry, dict) or entry.get("level") in ("ERROR", "CRITICAL"):
+                bad.append(line)
+        return bad
+
+    def stop(self) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        # Workers of a supervisor that died first share its process group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
