@@ -371,7 +371,7 @@ class ServiceSetupError(BenchError):
     pass
 
 
-def _expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
+def expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
     if response.status_code != status:
         raise ServiceSetupError(f"{what}: HTTP {response.status_code} {response.text[:500]}")
     body: dict[str, Any] = response.json()
@@ -425,9 +425,7 @@ async def _http_phases(
     login = await admin_client.post(
         f"{API}/auth/login", json={"email": email, "password": password}
     )
-    admin_headers = {
-        "Authorization": f"Bearer {_expect(login, 200, 'admin login')['access_token']}"
-    }
+    admin_headers = {"Authorization": f"Bearer {expect(login, 200, 'admin login')['access_token']}"}
     report.setup["admin_login_s"] = round(time.perf_counter() - t0, 3)
 
     async def open_venue() -> tuple[str, list[str]]:
@@ -435,14 +433,14 @@ async def _http_phases(
         response = await admin_client.post(
             f"{API}/concerts", json=concert_body(seats, len(created) + 1), headers=admin_headers
         )
-        concert = _expect(response, 201, "create concert")
+        concert = expect(response, 201, "create concert")
         created.append(concert["id"])
         seat_ids = [s for sec in concert["sections"] for row in sec["rows"] for s in row["seats"]]
         mid = time.perf_counter()
         warm = await admin_client.post(
             f"{API}/concerts/{concert['id']}/warm", headers=admin_headers
         )
-        _expect(warm, 200, "warm concert")
+        expect(warm, 200, "warm concert")
         report.setup.setdefault("venues", []).append(
             {
                 "concert_id": concert["id"],
@@ -690,7 +688,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _loop_factory() -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str]:
+def event_loop_factory() -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str]:
     try:
         import uvloop
     except ImportError:
@@ -698,18 +696,18 @@ def _loop_factory() -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str
     return uvloop.new_event_loop, "uvloop"
 
 
-def _version(package: str) -> str | None:
+def package_version(package: str) -> str | None:
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
 
 
-def _interrupt(signum: int, frame: object) -> NoReturn:
+def interrupt(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt
 
 
-async def _redis_facts(url: str) -> dict[str, Any]:
+async def redis_facts(url: str) -> dict[str, Any]:
     client = build_redis(url, 5.0, 2)
     try:
         info = await client.info("server")
@@ -722,10 +720,29 @@ async def _redis_facts(url: str) -> dict[str, Any]:
         await client.aclose()
 
 
+def environment_facts(loop_name: str) -> dict[str, Any]:
+    """Versions and machine facts every result file records."""
+    return {
+        "python": platform.python_version(),
+        "cpus": cpu_count(),
+        "machine": platform.machine(),
+        "bench_event_loop": loop_name,
+        "uvicorn": package_version("uvicorn"),
+        "uvicorn_loop_http": "auto: "
+        + ("uvloop" if package_version("uvloop") else "asyncio")
+        + " / "
+        + ("httptools" if package_version("httptools") else "h11"),
+        "httpx": package_version("httpx"),
+        "redis_py": package_version("redis"),
+        "psutil": package_version("psutil"),
+        "git": git_revision(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    loop_factory, loop_name = _loop_factory()
+    signal.signal(signal.SIGTERM, interrupt)
+    loop_factory, loop_name = event_loop_factory()
     run_id = secrets.token_hex(3)
     report = Report(
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -744,21 +761,7 @@ def main(argv: list[str] | None = None) -> int:
             "sweeper_in_process": True,
             "redis": "external" if args.redis_url else "private redis-server",
         },
-        environment={
-            "python": platform.python_version(),
-            "cpus": _cpu_count(),
-            "machine": platform.machine(),
-            "bench_event_loop": loop_name,
-            "uvicorn": _version("uvicorn"),
-            "uvicorn_loop_http": "auto: "
-            + ("uvloop" if _version("uvloop") else "asyncio")
-            + " / "
-            + ("httptools" if _version("httptools") else "h11"),
-            "httpx": _version("httpx"),
-            "redis_py": _version("redis"),
-            "psutil": _version("psutil"),
-            "git": git_revision(),
-        },
+        environment=environment_facts(loop_name),
     )
     print(
         f"Encore hold benchmark: {args.seats:,} seats, {args.concurrency} concurrent, "
@@ -776,7 +779,7 @@ def main(argv: list[str] | None = None) -> int:
                 redis_url = private.url
                 print(f"  setup: private {private.binary} on port {private.port}", flush=True)
             runner = stack.enter_context(asyncio.Runner(loop_factory=loop_factory))
-            report.environment.update(runner.run(_redis_facts(redis_url)))
+            report.environment.update(runner.run(redis_facts(redis_url)))
             run_phases(args, report, runner, stack, workdir, redis_url, run_id)
     except RedisServerNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -801,22 +804,40 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_phases(
-    args: argparse.Namespace,
-    report: Report,
-    runner: asyncio.Runner,
-    stack: contextlib.ExitStack,
-    workdir: Path,
-    redis_url: str,
-    run_id: str,
-) -> None:
-    http = [p for p in args.phases if p in HTTP_PHASES]
-    steps = Steps(len(args.phases))
-    if "engine" in args.phases:
-        runner.run(_engine(args, report, redis_url, run_id, steps))
+@dataclass(frozen=True)
+class ServerConfig:
+    """How a bench starts the service: its environment, the same settings as a `Settings`
+    (to mint tokens with the server's key) and the admin account the server bootstraps."""
 
-    if not http:
-        return
+    env: dict[str, str]
+    settings: Settings
+    admin: tuple[str, str]
+    # Settings the server takes from this process's environment (e.g. a tuning experiment:
+    # `CONCERT_CACHE_TTL_SECONDS=60 .venv/bin/python bench/holds.py`).
+    inherited: dict[str, str]
+
+    def record(self, report: Report) -> None:
+        """Put the server's environment (secrets left out) in the report, and say what else
+        it reads."""
+        secret_names = ("JWT_SECRET", "JWT_PREVIOUS_SECRETS", "ADMIN_PASSWORD")
+        report.settings["server_env"] = {k: v for k, v in self.env.items() if k not in secret_names}
+        report.settings["server_env_inherited"] = {
+            k: ("***" if "SECRET" in k or "PASSWORD" in k or "KEY" in k else v)
+            for k, v in self.inherited.items()
+        }
+        if self.inherited:
+            print(
+                f"  setup: the server also inherits {sorted(self.inherited)} from this environment"
+            )
+        if (REPO_ROOT / ".env").exists():
+            report.notes.append(
+                f"{REPO_ROOT / '.env'} exists: the server reads it too (the variables above win)."
+            )
+
+
+def server_config(workdir: Path, redis_url: str) -> ServerConfig:
+    """APP_ENV=test, SQLite in `workdir`, a random JWT secret, rate limits off (unless
+    RATE_LIMIT_ENABLED is set here), holds that outlive the run."""
     secret = secrets.token_urlsafe(36)  # 48 characters
     settings = Settings(
         app_env="test",
@@ -849,30 +870,37 @@ def run_phases(
         # Set RATE_LIMIT_ENABLED=true (and high RATE_LIMIT_* values) to measure the limiter.
         "RATE_LIMIT_ENABLED": os.environ.get("RATE_LIMIT_ENABLED", "false"),
     }
-    secret_names = ("JWT_SECRET", "JWT_PREVIOUS_SECRETS", "ADMIN_PASSWORD")
-    report.settings["server_env"] = {k: v for k, v in env.items() if k not in secret_names}
-    # Settings the server takes from this process's environment (e.g. a tuning experiment:
-    # `CONCERT_CACHE_TTL_SECONDS=60 .venv/bin/python bench/holds.py`).
     inherited = {
         name.upper(): os.environ[name.upper()]
         for name in Settings.model_fields
         if name.upper() in os.environ and name.upper() not in env
     }
-    report.settings["server_env_inherited"] = {
-        k: ("***" if "SECRET" in k or "PASSWORD" in k or "KEY" in k else v)
-        for k, v in inherited.items()
-    }
-    if inherited:
-        print(f"  setup: the server also inherits {sorted(inherited)} from this environment")
-    if (REPO_ROOT / ".env").exists():
-        report.notes.append(
-            f"{REPO_ROOT / '.env'} exists: the server reads it too (the variables above win)."
-        )
-    service = ServiceProcess(env, args.workers, workdir / "uvicorn.log")
+    return ServerConfig(env, settings, admin, inherited)
+
+
+def run_phases(
+    args: argparse.Namespace,
+    report: Report,
+    runner: asyncio.Runner,
+    stack: contextlib.ExitStack,
+    workdir: Path,
+    redis_url: str,
+    run_id: str,
+) -> None:
+    http = [p for p in args.phases if p in HTTP_PHASES]
+    steps = Steps(len(args.phases))
+    if "engine" in args.phases:
+        runner.run(_engine(args, report, redis_url, run_id, steps))
+
+    if not http:
+        return
+    config = server_config(workdir, redis_url)
+    config.record(report)
+    service = ServiceProcess(config.env, args.workers, workdir / "uvicorn.log")
     stack.callback(service.stop)  # registered first: a failed start still stops it
     service.start()
     try:
-        setup = HttpSetup(service, settings, admin, args.client, args.seats, http)
+        setup = HttpSetup(service, config.settings, config.admin, args.client, args.seats, http)
         runner.run(_http(args, report, setup, redis_url, steps))
     except ServiceSetupError:
         print(tail(service.log_path), file=sys.stderr)
@@ -912,14 +940,14 @@ async def _http(
         await redis.aclose()
 
 
-def _cpu_count() -> int | None:
+def cpu_count() -> int | None:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 # --- the printed summary ---------------------------------------------------------------------
 
 
-def _fmt(value: float | None, digits: int = 0) -> str:
+def fmt(value: float | None, digits: int = 0) -> str:
     if value is None or value != value:  # None or NaN
         return "-"
     return f"{value:,.{digits}f}"
@@ -1011,20 +1039,19 @@ def print_report(report: Report) -> None:
     for p in report.phases:
         lat = p.latency_ms
         print(
-            f"{p.title[:42]:<42} {_fmt(p.ok_per_s):>8} {_fmt(p.requests_per_s):>8} "
-            f"{_fmt(lat.get('p50'), 2):>7} {_fmt(lat.get('p95'), 2):>7} "
-            f"{_fmt(lat.get('p99'), 2):>7} {_fmt(p.bytes_per_response):>7} "
-            f"{_fmt(p.cpu.bench_pct):>6} {_fmt(p.cpu.server_pct):>7} "
-            f"{_fmt(p.cpu.redis_pct):>6} {_fmt(p.cpu.other_pct):>6} "
-            f"{_fmt(p.cpu.machine_busy_pct):>8}"
+            f"{p.title[:42]:<42} {fmt(p.ok_per_s):>8} {fmt(p.requests_per_s):>8} "
+            f"{fmt(lat.get('p50'), 2):>7} {fmt(lat.get('p95'), 2):>7} "
+            f"{fmt(lat.get('p99'), 2):>7} {fmt(p.bytes_per_response):>7} "
+            f"{fmt(p.cpu.bench_pct):>6} {fmt(p.cpu.server_pct):>7} "
+            f"{fmt(p.cpu.redis_pct):>6} {fmt(p.cpu.other_pct):>6} "
+            f"{fmt(p.cpu.machine_busy_pct):>8}"
         )
     print()
     print(f"{'CPU per call, microseconds':<42} {'bench':>8} {'server':>8} {'redis':>8}")
     for p in report.phases:
         us = p.cpu_us_per_call
         print(
-            f"{p.title[:42]:<42} {_fmt(us['bench']):>8} {_fmt(us['server']):>8} "
-            f"{_fmt(us['redis']):>8}"
+            f"{p.title[:42]:<42} {fmt(us['bench']):>8} {fmt(us['server']):>8} {fmt(us['redis']):>8}"
         )
     print()
     for p in report.phases:

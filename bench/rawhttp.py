@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Mapping
 from typing import Protocol
 
 import httpx
@@ -18,9 +20,15 @@ import httpx
 
 class HttpClient(Protocol):
     async def request(
-        self, method: str, path: str, body: bytes | None = None, token: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, bytes]:
-        """(status, body) of one request; `body` is JSON, `token` a bearer access token."""
+        """(status, body) of one request; `body` is JSON, `token` a bearer access token,
+        `headers` any others (e.g. X-Queue-Pass)."""
         ...
 
     async def aclose(self) -> None: ...
@@ -34,6 +42,7 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.idle_since = 0.0
 
     def close(self) -> None:
         self.writer.close()
@@ -68,12 +77,25 @@ class _Connection:
 
 
 class RawHttp:
-    """Keep-alive connections to one host, at most `size` of them, reused LIFO."""
+    """Keep-alive connections to one host, at most `size` of them, reused LIFO.
 
-    def __init__(self, host: str, port: int, size: int, timeout_seconds: float = 30.0) -> None:
+    A closed loop keeps every connection busy. An open loop (requests on timers) leaves some
+    idle, and the server closes those after its keep-alive timeout (uvicorn: 5 s); give
+    `max_idle_seconds` below that timeout and older idle connections are closed here instead
+    of failing the next request. Connections the server already closed are never reused."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        size: int,
+        timeout_seconds: float = 30.0,
+        max_idle_seconds: float | None = None,
+    ) -> None:
         self._host = host
         self._port = port
         self._timeout = timeout_seconds
+        self._max_idle = max_idle_seconds
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(size)
         self._host_header = f"Host: {host}:{port}\r\n".encode()
@@ -82,12 +104,31 @@ class RawHttp:
         reader, writer = await asyncio.open_connection(self._host, self._port, limit=1 << 22)
         return _Connection(reader, writer)
 
+    def _reusable(self) -> _Connection | None:
+        """The most recently used idle connection that is still open and fresh enough."""
+        while self._idle:
+            connection = self._idle.pop()
+            stale = self._max_idle is not None and (
+                time.monotonic() - connection.idle_since > self._max_idle
+            )
+            if not stale and not connection.reader.at_eof():
+                return connection
+            connection.close()
+        return None
+
     async def request(
-        self, method: str, path: str, body: bytes | None = None, token: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, bytes]:
         head = [f"{method} {path} HTTP/1.1\r\n".encode(), self._host_header]
         if token is not None:
             head.append(f"Authorization: Bearer {token}\r\n".encode())
+        if headers:
+            head.extend(f"{name}: {value}\r\n".encode() for name, value in headers.items())
         if body is not None:
             head.append(b"Content-Type: application/json\r\n")
             head.append(f"Content-Length: {len(body)}\r\n".encode())
@@ -96,7 +137,7 @@ class RawHttp:
             head.append(body)
         request = b"".join(head)
         async with self._slots:
-            connection = self._idle.pop() if self._idle else await self._connect()
+            connection = self._reusable() or await self._connect()
             try:
                 async with asyncio.timeout(self._timeout):
                     status, payload, keep_alive = await connection.exchange(request)
@@ -104,6 +145,7 @@ class RawHttp:
                 connection.close()
                 raise
             if keep_alive:
+                connection.idle_since = time.monotonic()
                 self._idle.append(connection)
             else:
                 connection.close()
@@ -125,12 +167,19 @@ class HttpxHttp:
         self._client = httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout_seconds)
 
     async def request(
-        self, method: str, path: str, body: bytes | None = None, token: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, bytes]:
-        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        sent = dict(headers or {})
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
         if body is not None:
-            headers["Content-Type"] = "application/json"
-        response = await self._client.request(method, path, content=body, headers=headers)
+            sent["Content-Type"] = "application/json"
+        response = await self._client.request(method, path, content=body, headers=sent)
         return response.status_code, response.content
 
     async def aclose(self) -> None:
