@@ -32,6 +32,17 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _position(reply: list[Any]) -> Position:
+    state, value, depth, active, rate = reply
+    kind = _text(state)
+    counts = (int(depth), int(active), float(rate))
+    if kind == "admitted":
+        return Position("admitted", -1, int(value), *counts)
+    if kind == "waiting":
+        return Position("waiting", int(value), 0, *counts)
+    return Position("none", -1, 0, *counts)
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
     state: Literal["waiting", "admitted", "none"]
@@ -61,6 +72,7 @@ class QueueEngine:
     def __init__(self, redis: RedisClient, *, registry: str = ACTIVE_QUEUES) -> None:
         self._redis = redis
         self._registry = registry  # the set of queues the admission loop visits
+        self._registered: set[str] = set()  # queues this process has put in the registry
         lib = _read_lua("_lib.lua")
         self._scripts = {
             name: redis.register_script(lib + "\n" + _read_lua(f"{name}.lua")) for name in _SCRIPTS
@@ -71,21 +83,14 @@ class QueueEngine:
         return list(result)
 
     async def join(self, concert_id: str, user_id: str, on_sale_ms: int) -> Position:
-        state, value = await self._call("join", concert_id, user_id, on_sale_ms, presale_draw())
-        await self._redis.sadd(self._registry, concert_id)
-        if _text(state) == "admitted":
-            return Position("admitted", -1, int(value))
-        return Position("waiting", int(value), 0)
+        reply = await self._call("join", concert_id, user_id, on_sale_ms, presale_draw())
+        if concert_id not in self._registered:
+            await self._redis.sadd(self._registry, concert_id)
+            self._registered.add(concert_id)
+        return _position(reply)
 
     async def status(self, concert_id: str, user_id: str) -> Position:
-        state, value, depth, active, rate = await self._call("status", concert_id, user_id)
-        kind = _text(state)
-        counts = (int(depth), int(active), float(rate))
-        if kind == "admitted":
-            return Position("admitted", -1, int(value), *counts)
-        if kind == "waiting":
-            return Position("waiting", int(value), 0, *counts)
-        return Position("none", -1, 0, *counts)
+        return _position(await self._call("status", concert_id, user_id))
 
     async def admit(
         self,
@@ -119,3 +124,4 @@ class QueueEngine:
         """Stop visiting a queue (its concert is over); its keys are deleted too."""
         await self._redis.delete(*queue_keys(concert_id))
         await self._redis.srem(self._registry, concert_id)
+        self._registered.discard(concert_id)

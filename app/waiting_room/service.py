@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge
@@ -59,13 +60,50 @@ def _at(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def poll_after(eta_seconds: float, depth: int, budget_per_second: float) -> int:
-    """How long a waiting client should wait before asking again: a quarter of its ETA (those
-    near the front ask often), but never so often that `depth` clients together would exceed
-    the budget of status calls per second."""
-    floor_for_budget = depth / budget_per_second if budget_per_second > 0 else 0
-    seconds = max(eta_seconds / 4, floor_for_budget, MIN_POLL_SECONDS)
-    return min(MAX_POLL_SECONDS, math.ceil(seconds))
+def crowd_load(depth: int, per_second: float) -> float:
+    """Status calls per second of `depth` waiting clients that each poll every quarter of
+    their ETA (at least every MIN_POLL_SECONDS): the one at place i polls 4 * rate / i times a
+    second, so together about 4 * rate * (ln(depth) + 1.6), the front ones the most."""
+    if depth <= 0:
+        return 0.0
+    return 4 * per_second * (math.log(depth) + 1.6)
+
+
+def longest_poll(depth: int, budget_per_second: float) -> float:
+    """The longest advice: MAX_POLL_SECONDS, unless the crowd is so large that polling that
+    often would take more than half the budget by itself."""
+    return max(MAX_POLL_SECONDS, 2 * depth / budget_per_second)
+
+
+def _spread(seconds: float, longest: float, jitter: float | None) -> int:
+    spread = random.uniform(0.8, 1.2) if jitter is None else jitter  # noqa: S311 (not a secret)
+    return max(MIN_POLL_SECONDS, round(min(longest, seconds) * spread))
+
+
+def presale_poll_after(
+    until_sale: float, depth: int, budget_per_second: float, jitter: float | None = None
+) -> int:
+    """Before the sale everyone is equally far from it (places are drawn at on-sale time):
+    a quarter of the time left, but the whole crowd within the budget."""
+    longest = longest_poll(depth, budget_per_second)
+    return _spread(max(until_sale / 4, depth / budget_per_second), longest, jitter)
+
+
+def poll_after(
+    eta_seconds: float,
+    depth: int,
+    per_second: float,
+    budget_per_second: float,
+    jitter: float | None = None,
+) -> int:
+    """How long a waiting client should wait before asking again: a quarter of its ETA, so
+    those near the front hear of their admission within seconds and those far back ask
+    rarely; stretched for everyone alike when the crowd together would exceed the budget of
+    status calls per second (see longest_poll: past MAX_POLL_SECONDS only for huge crowds);
+    and spread by +-20 % so that people who joined together do not poll in waves."""
+    # Half the budget for those polling at their pace, half for those at the longest advice.
+    stretch = max(1.0, crowd_load(depth, per_second) / (budget_per_second / 2))
+    return _spread(eta_seconds / 4 * stretch, longest_poll(depth, budget_per_second), jitter)
 
 
 class WaitingRoom:
@@ -127,7 +165,7 @@ class WaitingRoom:
                 position=None,
                 ahead=None,
                 eta_seconds=math.ceil(until_sale),
-                poll_after_seconds=poll_after(until_sale, position.depth, self._budget),
+                poll_after_seconds=presale_poll_after(until_sale, position.depth, self._budget),
                 queue_depth=position.depth,
                 draw_at=concert.on_sale_at,
             )
@@ -143,7 +181,7 @@ class WaitingRoom:
             position=ahead + 1,
             ahead=ahead,
             eta_seconds=math.ceil(eta),
-            poll_after_seconds=poll_after(eta, position.depth, self._budget),
+            poll_after_seconds=poll_after(eta, position.depth, per_minute / 60, self._budget),
             queue_depth=position.depth,
         )
 

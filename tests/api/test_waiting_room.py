@@ -139,7 +139,7 @@ async def test_joining_twice_keeps_the_first_place(
     assert again["ahead"] == again["position"] - 1
     # One admission a minute: the ETA says minutes, and clients are told to come back later.
     assert again["eta_seconds"] >= 60
-    assert again["poll_after_seconds"] == 30
+    assert 24 <= again["poll_after_seconds"] <= 36  # 30 s, spread by +-20 %
 
 
 async def test_before_the_sale_places_are_not_drawn_yet(
@@ -156,7 +156,7 @@ async def test_before_the_sale_places_are_not_drawn_yet(
     assert body["ahead"] is None
     assert datetime.fromisoformat(body["draw_at"]) == opens
     assert 3500 <= body["eta_seconds"] <= 3600
-    assert body["poll_after_seconds"] == 30
+    assert 24 <= body["poll_after_seconds"] <= 36  # 30 s, spread by +-20 %
     hold = await client.post(f"{CONCERTS}/{c['id']}/holds", json={"quantity": 1}, headers=me)
     assert hold.status_code == 409  # SaleNotOpen comes first: it says when to come back
 

@@ -38,7 +38,9 @@ end
 -- Measured rate (per minute), a time-weighted average over about 30 s. Only while people
 -- wait: an empty queue admits nobody because nobody is there, not because it is slow.
 if depth > 0 and now > last then
-  local measured = tonumber(meta[3]) or 0
+  -- Starts at the configured rate: an average starting at 0 would give ETAs far too long
+  -- in the first minute, exactly when everyone is looking.
+  local measured = tonumber(meta[3]) or per_minute
   local dt = now - last
   local weight = 1 - math.exp(-dt / 30000)
   measured = measured + weight * (n * 60000 / dt - measured)
