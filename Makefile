@@ -11,7 +11,7 @@ TEST_REDIS_PORT ?= 6390
 ADMIN_EMAIL ?= admin@example.com
 ADMIN_PASSWORD ?= admin-password
 
-.PHONY: run test test-ci lint format venv migrate stop-redis clean
+.PHONY: run test test-ci lint format venv migrate stop-redis clean ui ui-test ui-lint dev-frontend
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,50 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# --- the web app (frontend/): built when Node.js 18+ is there, served by the API at / ---------
+NPM ?= npm
+UI := frontend
+HAVE_NODE := $(shell node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' \
+	>/dev/null 2>&1 && command -v $(NPM) >/dev/null 2>&1 && echo yes)
+UI_DEPS := $(UI)/node_modules/.installed
+UI_BUILD := $(UI)/dist/index.html
+UI_SOURCES := $(shell find $(UI)/src $(UI)/public -type f 2>/dev/null) \
+	$(wildcard $(UI)/index.html $(UI)/*.config.* $(UI)/tsconfig.json $(UI)/package.json)
+
+$(UI_DEPS): $(UI)/package.json $(UI)/package-lock.json
+	cd $(UI) && $(NPM) ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Rebuilt only when a source changed: a second `make run` starts at once.
+$(UI_BUILD): $(UI_DEPS) $(UI_SOURCES)
+	cd $(UI) && $(NPM) run build --silent
+	@touch $@
+
+ifeq ($(HAVE_NODE),yes)
+ui: $(UI_BUILD)
+
+ui-test: $(UI_DEPS)
+	cd $(UI) && $(NPM) test --silent
+
+ui-lint: $(UI_DEPS)
+	cd $(UI) && $(NPM) run typecheck --silent && $(NPM) run lint --silent
+
+dev-frontend: $(UI_DEPS)
+	@echo "Vite on http://127.0.0.1:5173, API calls forwarded to http://$(HOST):$(PORT) (make run)"
+	cd $(UI) && API_URL=http://$(HOST):$(PORT) $(NPM) run dev
+else
+ui ui-test ui-lint:
+	@echo "Node.js 18+ not found: skipping the web app ($@). The API works without it;" \
+	  "README.md, 'Web app', says how to build it."
+
+dev-frontend:
+	@echo "dev-frontend needs Node.js 18+ and npm." >&2; exit 1
+endif
+
+# A web app that fails to build (offline, say) does not keep the API from starting.
 run: venv
+	@$(MAKE) --no-print-directory ui || echo "make run: the web app did not build (see above);" \
+	  "serving the API only." >&2
 	@scripts/ensure-redis.sh $(REDIS_PORT) data/redis $(BIN)/python
 	@echo "Serving on http://$(HOST):$(PORT)  (Swagger UI: http://$(HOST):$(PORT)/docs)"
 	@echo "Organiser login: $(ADMIN_EMAIL) / $(ADMIN_PASSWORD)"
@@ -35,7 +78,7 @@ OTHER_STORES ?= postgres mongo dynamodb
 
 # Everything: the whole suite with the app on SQLite (the store contract runs on all four
 # backends there), then the API suite once more on each other backend.
-test: venv
+test: venv ui ui-test
 	@scripts/ensure-redis.sh $(TEST_REDIS_PORT) .data/redis-test $(BIN)/python
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 	@for store in $(OTHER_STORES); do \
@@ -48,7 +91,7 @@ test-ci: venv
 	@scripts/ensure-redis.sh $(TEST_REDIS_PORT) .data/redis-test $(BIN)/python
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
-lint: venv
+lint: venv ui-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -67,4 +110,4 @@ stop-redis:
 	-@for f in data/redis/*.pid .data/redis-test/*.pid; do [ -f "$$f" ] && kill "$$(cat $$f)"; done; true
 
 clean: stop-redis
-	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache $(UI)/node_modules $(UI)/dist

@@ -6,6 +6,7 @@ Services raise subclasses of AppError; the handler renders
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -13,11 +14,12 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.storage.errors import InvalidValue, StoreUnavailable
 
@@ -119,8 +121,17 @@ class ErrorBody(BaseModel):
     detail: str
 
 
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
 class ValidationErrorBody(ErrorBody):
-    fields: list[dict[str, Any]]
+    """Every 422. `ValidationError` lists what is wrong in `fields`; the other 422 errors
+    (UnknownSeats, IdempotencyKeyReused) carry their own extra fields instead."""
+
+    fields: list[FieldError] = Field(default_factory=list)
 
 
 def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
@@ -177,11 +188,42 @@ _HTTP_NAMES = {
 }
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path supports. Starlette's 405 names only the methods of the first
+    route whose path matched, and FastAPI makes one route per method: `OPTIONS /concerts/{id}`
+    answered `Allow: GET` although PATCH works too (found by Schemathesis)."""
+    allowed = []
+    for method in _METHODS:
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
+# What FastAPI raises (400) when a JSON body is not even text (invalid UTF-8): malformed JSON,
+# which the contract answers with 422 ValidationError, as it does for any other bad JSON.
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+        field = {"field": "body", "message": "not valid UTF-8 JSON", "type": "json_invalid"}
+        body = {
+            "error": "ValidationError",
+            "detail": "Invalid request: body: not valid UTF-8 JSON",
+            "fields": [field],
+        }
+        return _json(422, body, None)
     name = _HTTP_NAMES.get(exc.status_code, "HTTPError")
     detail = exc.detail if isinstance(exc.detail, str) else "HTTP error"
-    return _json(exc.status_code, {"error": name, "detail": detail}, exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+    return _json(exc.status_code, {"error": name, "detail": detail}, headers)
 
 
 async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
@@ -222,6 +264,38 @@ async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _document_validation_errors(app: FastAPI) -> None:
+    """Every 422 in the OpenAPI schema as clients get it (ValidationErrorBody). FastAPI
+    documents its own shape (`HTTPValidationError`, `detail` a list), which `_validation_error`
+    replaces: the documented 422 did not match one real response (found by Schemathesis)."""
+    generate = app.openapi
+    ref = {"$ref": f"#/components/schemas/{ValidationErrorBody.__name__}"}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()  # also cached in app.openapi_schema: amended in place
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        body = ValidationErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(body.pop("$defs", {}))
+        components[ValidationErrorBody.__name__] = body
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                response = operation.get("responses", {}).get("422")
+                if not isinstance(response, dict):
+                    continue
+                names = [n for n in response.get("description", "").split(", ") if n]
+                names = [n for n in names if n != "Validation Error"]
+                response["description"] = ", ".join(["ValidationError", *names])
+                response["content"] = {"application/json": {"schema": ref}}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            if f'"#/components/schemas/{unused}"' not in json.dumps(schema.get("paths", {})):
+                components.pop(unused, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension point
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -231,3 +305,4 @@ def install_error_handlers(app: FastAPI) -> None:
     for unavailable in REDIS_UNAVAILABLE:
         app.add_exception_handler(unavailable, _redis_unavailable)
     app.add_exception_handler(Exception, _unhandled)
+    _document_validation_errors(app)

@@ -23,12 +23,14 @@ from app.docs import install_docs
 from app.errors import install_error_handlers
 from app.ops import router as ops_router
 from app.payments.router import router as payments_router
+from app.platform.body_limit import BodyLimitMiddleware
 from app.platform.logging import configure_logging
 from app.platform.middleware import RequestContextMiddleware
 from app.platform.ratelimit import install_rate_limits
 from app.seats.router import router as seats_router
 from app.settings import Settings, UnsafeConfiguration, load_settings
 from app.waiting_room.router import router as waiting_room_router
+from app.web import install_web
 from app.workers.jobs import start_jobs
 from app.workers.loop import stop_all
 
@@ -93,6 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments_router)
     app.include_router(account_router)
     app.include_router(ops_router)
+    install_web(app)  # the built web app at `/` (frontend/dist), for what no route matched
+    # Inside the rate limiter (a refused body still counts) and CORS (a browser reads the 413).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_rate_limits(app, settings)  # before CORS: a 429 then carries the CORS headers
     if settings.cors_origin_list:
         app.add_middleware(

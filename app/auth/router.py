@@ -22,12 +22,36 @@ from app.platform.ratelimit import LoginEmailLimit, RateLimited, TokenUsernameLi
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 
+# OpenAPI links (documentation only): what a client, or Schemathesis' stateful phase, does next
+# with the tokens a response carries.
+_BEARER = "Bearer {$response.body#/access_token}"
+_TOKEN_LINKS = {
+    "GetMe": {
+        "operationId": "me_api_v1_auth_me_get",
+        "parameters": {"header.Authorization": _BEARER},
+        "description": "The account the access token belongs to.",
+    },
+    "Refresh": {
+        "operationId": "refresh_api_v1_auth_refresh_post",
+        "requestBody": {"refresh_token": "$response.body#/refresh_token"},
+        "description": "Trade the refresh token for a new pair (once: it rotates).",
+    },
+    "MyOrders": {
+        "operationId": "my_orders_api_v1_me_orders_get",
+        "parameters": {"header.Authorization": _BEARER},
+        "description": "The account's booking history.",
+    },
+}
+
 
 @router.post(
     "/signup",
     response_model=AuthResult,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(EmailTaken, RateLimited),
+    responses={
+        201: {"description": "Signed up and logged in", "links": _TOKEN_LINKS},
+        **error_responses(EmailTaken, RateLimited),
+    },
 )
 async def signup(
     body: SignupRequest, store: StoreDep, passwords: PasswordsDep, tokens: TokensDep
@@ -39,7 +63,10 @@ async def signup(
 @router.post(
     "/login",
     response_model=AuthResult,
-    responses=error_responses(InvalidCredentials, RateLimited),
+    responses={
+        200: {"description": "Logged in", "links": _TOKEN_LINKS},
+        **error_responses(InvalidCredentials, RateLimited),
+    },
     dependencies=[LoginEmailLimit],
 )
 async def login(
@@ -69,7 +96,10 @@ async def token(
 @router.post(
     "/refresh",
     response_model=TokenPair,
-    responses=error_responses(NotAuthenticated, RateLimited),
+    responses={
+        200: {"description": "A new token pair", "links": _TOKEN_LINKS},
+        **error_responses(NotAuthenticated, RateLimited),
+    },
 )
 async def refresh(body: RefreshRequest, store: StoreDep, tokens: TokensDep) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token stops working."""

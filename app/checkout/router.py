@@ -18,13 +18,40 @@ from app.waiting_room.service import WaitingRoom
 
 router = APIRouter(prefix=API_PREFIX, tags=["checkout"])
 
+# OpenAPI links (documentation only): what the buyer does next with an order; Schemathesis'
+# stateful phase follows them.
+_ORDER_LINKS = {
+    "GetOrder": {
+        "operationId": "get_order_api_v1_orders__order_id__get",
+        "parameters": {"order_id": "$response.body#/order/id"},
+        "description": "The order, with its tickets once paid.",
+    },
+    "CancelOrder": {
+        "operationId": "cancel_order_api_v1_orders__order_id__cancel_post",
+        "parameters": {"order_id": "$response.body#/order/id"},
+        "description": "Cancel it while it waits for payment.",
+    },
+    "PaySimulated": {
+        "operationId": (
+            "confirm_simulated_payment_api_v1_payments_simulated__payment_intent_id__confirm_post"
+        ),
+        "parameters": {"payment_intent_id": "$response.body#/payment/payment_intent_id"},
+        "description": "Pay (simulated provider only).",
+    },
+}
+
 
 @router.post(
     "/checkout",
     response_model=CheckoutResult,
     status_code=status.HTTP_201_CREATED,
     responses={
-        200: {"model": CheckoutResult, "description": "The hold was already checked out"},
+        200: {
+            "model": CheckoutResult,
+            "description": "The hold was already checked out",
+            "links": _ORDER_LINKS,
+        },
+        201: {"description": "Order created", "links": _ORDER_LINKS},
         **error_responses(
             NotAuthenticated,
             HoldNotFound,

@@ -14,13 +14,52 @@ from app.errors import Forbidden, NotAuthenticated, error_responses
 router = APIRouter(prefix=f"{API_PREFIX}/concerts", tags=["concerts"])
 
 _ADMIN = (NotAuthenticated, Forbidden)
+
+
+def _concert_links(concert_id: str) -> dict[str, dict[str, object]]:
+    """OpenAPI links (documentation only) from a response naming a concert to what a buyer or
+    an organiser does next with it; Schemathesis' stateful phase follows them."""
+
+    def to(operation_id: str, description: str) -> dict[str, object]:
+        parameters = {"concert_id": concert_id}
+        return {"operationId": operation_id, "parameters": parameters, "description": description}
+
+    return {
+        "GetConcert": to("get_concert_api_v1_concerts__concert_id__get", "The concert."),
+        "GetSeatMap": to("get_seat_map_api_v1_concerts__concert_id__seats_get", "Its seat map."),
+        "CreateHold": to("create_hold_api_v1_concerts__concert_id__holds_post", "Hold seats."),
+        "JoinQueue": to("join_queue_api_v1_concerts__concert_id__queue_post", "Queue up."),
+    }
+
+
+_ORGANISER_LINKS = {
+    "PatchConcert": {
+        "operationId": "patch_concert_api_v1_concerts__concert_id__patch",
+        "parameters": {"concert_id": "$response.body#/id"},
+        "description": "Change the concert (organisers).",
+    },
+    "WarmConcert": {
+        "operationId": "warm_concert_api_v1_concerts__concert_id__warm_post",
+        "parameters": {"concert_id": "$response.body#/id"},
+        "description": "Warm it up before the on-sale (organisers).",
+    },
+}
 DateBound = Query(
     max_length=40,
     description="A date (2026-07-01, the whole day in UTC) or an ISO 8601 datetime.",
 )
 
 
-@router.get("", response_model=ConcertPage)
+@router.get(
+    "",
+    response_model=ConcertPage,
+    responses={
+        200: {
+            "description": "A page of concerts",
+            "links": _concert_links("$response.body#/items/0/id"),
+        }
+    },
+)
 async def list_concerts(
     store: StoreDep,
     engine: SeatEngineDep,
@@ -46,7 +85,14 @@ async def list_concerts(
     )
 
 
-@router.get("/{concert_id}", response_model=ConcertRead, responses=error_responses(ConcertNotFound))
+@router.get(
+    "/{concert_id}",
+    response_model=ConcertRead,
+    responses={
+        200: {"description": "The concert", "links": _concert_links("$response.body#/id")},
+        **error_responses(ConcertNotFound),
+    },
+)
 async def get_concert(
     concert_id: str, store: StoreDep, cache: ConcertCacheDep, engine: SeatEngineDep
 ) -> ConcertRead:
@@ -58,7 +104,13 @@ async def get_concert(
     "",
     response_model=ConcertRead,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(*_ADMIN),
+    responses={
+        201: {
+            "description": "Created",
+            "links": {**_concert_links("$response.body#/id"), **_ORGANISER_LINKS},
+        },
+        **error_responses(*_ADMIN),
+    },
 )
 async def create_concert(
     body: ConcertCreate, _: AdminUser, store: StoreDep, cache: ConcertCacheDep

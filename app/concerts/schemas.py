@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, model_validator
 
 from app.schemas import RequestBody, ResponseBody
 
@@ -12,6 +12,33 @@ MAX_SEATS_PER_CONCERT = 100_000
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")]
 ConcertStatus = Literal["scheduled", "on_sale", "sold_out", "ended"]
+
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def _plausible(value: datetime) -> datetime:
+    """Refused (422) unless it is a time between 1970 and 2999 in UTC: year 1 with a positive
+    offset has no UTC equivalent at all, and turning it into one raised OverflowError, a 500
+    (found by Schemathesis). No concert sells tickets for other years."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be a time between 1970 and 2999") from None
+    if not _EARLIEST <= utc < _LATEST:
+        raise ValueError("must be a time between 1970 and 2999")
+    return value
+
+
+def _text(value: object) -> object:
+    """ISO 8601 text only, as documented: pydantic would also take a number as Unix time (so
+    `"on_sale_at": 0` created a concert on sale since 1970; found by Schemathesis)."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date-time string")
+    return value
+
+
+EventTime = Annotated[AwareDatetime, BeforeValidator(_text), AfterValidator(_plausible)]
 
 
 class Venue(RequestBody):
@@ -23,7 +50,7 @@ class QueueConfig(RequestBody):
     enabled: bool = False
     admit_per_minute: int = Field(default=600, ge=1, le=1_000_000)
     max_active: int = Field(default=2000, ge=1, le=1_000_000)
-    opens_at: AwareDatetime | None = Field(
+    opens_at: EventTime | None = Field(
         default=None,
         description="When buyers may start joining the queue (default: as soon as it is on). "
         "Everyone who joins before on_sale_at gets a random place at on-sale time.",
@@ -50,8 +77,8 @@ class ConcertCreate(RequestBody):
     genre: Annotated[str, Field(min_length=1, max_length=50)]
     description: str = Field(default="", max_length=5000)
     venue: Venue
-    starts_at: AwareDatetime
-    on_sale_at: AwareDatetime
+    starts_at: EventTime
+    on_sale_at: EventTime
     currency: Currency
     max_tickets_per_user: int = Field(default=8, ge=1, le=100)
     queue: QueueConfig = Field(default_factory=QueueConfig)
@@ -73,8 +100,8 @@ class ConcertPatch(RequestBody):
     genre: Annotated[str, Field(min_length=1, max_length=50)] | None = None
     description: str | None = Field(default=None, max_length=5000)
     venue: Venue | None = None
-    starts_at: AwareDatetime | None = None
-    on_sale_at: AwareDatetime | None = None
+    starts_at: EventTime | None = None
+    on_sale_at: EventTime | None = None
     currency: Currency | None = None
     max_tickets_per_user: int | None = Field(default=None, ge=1, le=100)
     queue: QueueConfig | None = None

@@ -211,9 +211,9 @@ def parse_bound(field: str, raw: str | None, *, end_of_day: bool) -> datetime | 
             start = datetime.combine(day, time.min, UTC)
             return start + timedelta(days=1, microseconds=-1) if end_of_day else start
         value = datetime.fromisoformat(raw)
-    except ValueError:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 east of UTC (a 500 before)
         raise ValidationError(field, "use a date (2026-07-01) or an ISO 8601 datetime") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 async def search(

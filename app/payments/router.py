@@ -15,7 +15,7 @@ from app.api import API_PREFIX
 from app.checkout.service import Checkout
 from app.deps import CheckoutDep, ContainerDep, CurrentUser, StoreDep
 from app.errors import NotAuthenticated, NotFound, error_responses
-from app.payments.errors import InvalidPayload, InvalidSignature
+from app.payments.errors import InvalidPayload, InvalidSignature, PaymentIntentNotConfirmable
 from app.payments.signature import sign, verify
 from app.payments.simulated import SimulatedGateway
 from app.schemas import RequestBody
@@ -30,6 +30,41 @@ SIGNATURE_TOLERANCE_SECONDS = 300
 
 class WebhookAck(BaseModel):
     received: Literal[True] = True
+
+
+# The route reads the raw body and the header itself (the signature covers the exact bytes), so
+# FastAPI can't see them: documented by hand, so clients and Schemathesis know they exist.
+_WEBHOOK_REQUEST: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "Stripe-Signature",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": '`t=<unix seconds>,v1=<HMAC-SHA256 of "<t>.<raw body>">`',
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["id", "type", "data"],
+                    "properties": {
+                        "id": {"type": "string", "minLength": 1},
+                        "type": {"type": "string", "minLength": 1},
+                        "data": {
+                            "type": "object",
+                            "required": ["object"],
+                            "properties": {"object": {"type": "object"}},
+                        },
+                    },
+                }
+            }
+        },
+    },
+}
 
 
 async def _dispatch(checkout: Checkout, event: dict[str, Any]) -> None:
@@ -54,6 +89,7 @@ async def _dispatch(checkout: Checkout, event: dict[str, Any]) -> None:
     "/webhooks/stripe",
     response_model=WebhookAck,
     responses=error_responses(InvalidSignature, InvalidPayload),
+    openapi_extra=_WEBHOOK_REQUEST,
 )
 async def stripe_webhook(
     request: Request, c: ContainerDep, store: StoreDep, checkout: CheckoutDep
@@ -94,7 +130,7 @@ class SimulatedPaymentResult(BaseModel):
 @router.post(
     "/payments/simulated/{payment_intent_id}/confirm",
     response_model=SimulatedPaymentResult,
-    responses=error_responses(NotAuthenticated, NotFound),
+    responses=error_responses(NotAuthenticated, NotFound, PaymentIntentNotConfirmable),
 )
 async def confirm_simulated_payment(
     payment_intent_id: str,

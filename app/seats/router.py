@@ -41,6 +41,26 @@ from app.waiting_room.service import WaitingRoom
 
 router = APIRouter(prefix=API_PREFIX, tags=["seats"])
 
+# OpenAPI links (documentation only): what the buyer does next with a hold; Schemathesis'
+# stateful phase follows them.
+_HOLD_LINKS = {
+    "GetHold": {
+        "operationId": "get_hold_api_v1_holds__hold_id__get",
+        "parameters": {"hold_id": "$response.body#/id"},
+        "description": "The hold, while it lives.",
+    },
+    "ReleaseHold": {
+        "operationId": "release_hold_api_v1_holds__hold_id__delete",
+        "parameters": {"hold_id": "$response.body#/id"},
+        "description": "Give the seats back.",
+    },
+    "Checkout": {
+        "operationId": "checkout_api_v1_checkout_post",
+        "requestBody": {"hold_id": "$response.body#/id"},
+        "description": "Turn the hold into an order and a payment.",
+    },
+}
+
 
 @router.get(
     "/concerts/{concert_id}/seats",
@@ -101,17 +121,20 @@ async def stream_seat_map(
     "/concerts/{concert_id}/holds",
     response_model=HoldRead,
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(
-        NotAuthenticated,
-        ConcertNotFound,
-        SeatsUnavailable,
-        HoldLimitExceeded,
-        SaleNotOpen,
-        UnknownSeats,
-        RateLimited,
-        QueuePassRequired,
-        *IDEMPOTENCY_ERRORS,
-    ),
+    responses={
+        201: {"description": "Held", "links": _HOLD_LINKS},
+        **error_responses(
+            NotAuthenticated,
+            ConcertNotFound,
+            SeatsUnavailable,
+            HoldLimitExceeded,
+            SaleNotOpen,
+            UnknownSeats,
+            RateLimited,
+            QueuePassRequired,
+            *IDEMPOTENCY_ERRORS,
+        ),
+    },
 )
 async def create_hold(
     concert_id: str,

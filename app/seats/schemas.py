@@ -1,21 +1,47 @@
 from __future__ import annotations
 
-from pydantic import AwareDatetime, Field, model_validator
+from typing import Annotated
+
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from app.schemas import RequestBody, ResponseBody
 
 MAX_SEATS_PER_HOLD = 100
+SeatId = Annotated[str, Field(min_length=1, max_length=100)]
+
+# "Either seat_ids or quantity" in the OpenAPI schema too (the validator below enforces it):
+# without it the schema promised that `{}` or both at once are fine (found by Schemathesis).
+_ONE_WAY: JsonDict = {
+    "anyOf": [
+        {
+            "required": ["seat_ids"],
+            "properties": {
+                "seat_ids": {"type": "array"},
+                "quantity": {"type": "null"},
+                "section_id": {"type": "null"},
+            },
+        },
+        {
+            "required": ["quantity"],
+            "properties": {"quantity": {"type": "integer"}, "seat_ids": {"type": "null"}},
+        },
+    ]
+}
 
 
 class HoldCreate(RequestBody):
     """Either `seat_ids` (explicit seats) or `quantity` (best available, optionally in one
     section): adjacent seats in one row when possible."""
 
-    seat_ids: list[str] | None = Field(
+    model_config = ConfigDict(json_schema_extra=_ONE_WAY)
+
+    seat_ids: list[SeatId] | None = Field(
         default=None,
         min_length=1,
         max_length=MAX_SEATS_PER_HOLD,
         examples=[["floor-A-1", "floor-A-2"]],
+        json_schema_extra={"uniqueItems": True},
     )
     quantity: int | None = Field(default=None, ge=1, le=MAX_SEATS_PER_HOLD)
     section_id: str | None = Field(default=None, min_length=1, max_length=100)

@@ -24,12 +24,20 @@ class Database:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._writer = writer(engine)
+        # Every read is one statement: on PostgreSQL it runs in autocommit (no BEGIN and
+        # ROLLBACK round trips; READ COMMITTED gives each statement its own snapshot anyway).
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.dialect == "postgresql"
+            else engine
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads; its implicit transaction is rolled back on exit."""
+        """A connection for reads (autocommit on PostgreSQL; on SQLite its implicit
+        transaction is rolled back on exit)."""
         with translated_errors():
-            async with self.engine.connect() as conn:
+            async with self._reader.connect() as conn:
                 yield conn
 
     @asynccontextmanager

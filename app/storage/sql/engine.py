@@ -47,8 +47,10 @@ def build_engine(
 
     SQLite: WAL (readers never block the writer), a busy timeout so concurrent writers queue
     instead of failing, and our own BEGIN statements (see `_install_sqlite_hooks`).
-    PostgreSQL: bounded connect/command timeouts and pre-ping, so a restarted server costs
-    one failed checkout instead of a pool full of dead connections.
+    PostgreSQL: bounded connect/command timeouts. No pre-ping: it cost a round trip on every
+    checkout (a quarter of a sale's round trips, docs/performance.md); a connection found dead
+    instead invalidates the whole pool (SQLAlchemy's disconnect handling), so a restarted
+    server costs one failed call per process, not a pool full of dead connections.
     """
     url = make_url(database_url)
     kwargs: dict[str, Any] = {"echo": echo}
@@ -59,7 +61,6 @@ def build_engine(
         kwargs["max_overflow"] = pool_size
         kwargs["pool_timeout"] = 10
     if url.get_backend_name() == "postgresql":
-        kwargs["pool_pre_ping"] = True
         kwargs["connect_args"] = {
             "timeout": POSTGRES_CONNECT_TIMEOUT_S,
             "command_timeout": POSTGRES_COMMAND_TIMEOUT_S,

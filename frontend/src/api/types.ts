@@ -1,0 +1,227 @@
+// The shapes of ../shared/API.md (v1). The app talks to the service through these only.
+
+export type Role = "user" | "admin";
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+}
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: "bearer";
+  expires_in: number;
+}
+
+export interface AuthResult extends TokenPair {
+  user: User;
+}
+
+export type ConcertStatus = "scheduled" | "on_sale" | "sold_out" | "ended";
+
+export interface Venue {
+  name: string;
+  city: string;
+}
+
+export interface ConcertSummary {
+  id: string;
+  title: string;
+  artist: string;
+  genre: string;
+  venue: Venue;
+  starts_at: string;
+  on_sale_at: string;
+  status: ConcertStatus;
+  currency: string;
+  price_range: { min_cents: number; max_cents: number };
+  seats_total: number;
+  seats_available: number;
+}
+
+export interface QueueSettings {
+  enabled: boolean;
+  admit_per_minute: number;
+  max_active: number;
+  opens_at?: string | null;
+}
+
+export interface Row {
+  label: string;
+  seats: string[];
+}
+
+export interface Section {
+  id: string;
+  name: string;
+  price_cents: number;
+  rows: Row[];
+}
+
+export interface Concert extends ConcertSummary {
+  description: string;
+  max_tickets_per_user: number;
+  queue: QueueSettings;
+  sections: Section[];
+}
+
+export interface ConcertPage {
+  items: ConcertSummary[];
+  next_cursor: string | null;
+}
+
+export interface ConcertQuery {
+  q?: string;
+  city?: string;
+  genre?: string;
+  date_from?: string;
+  date_to?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface SectionCreate {
+  name: string;
+  price_cents: number;
+  rows: number;
+  seats_per_row: number;
+}
+
+export interface ConcertCreate {
+  title: string;
+  artist: string;
+  genre: string;
+  description?: string;
+  venue: Venue;
+  starts_at: string;
+  on_sale_at: string;
+  currency: string;
+  max_tickets_per_user?: number;
+  queue?: QueueSettings;
+  sections: SectionCreate[];
+}
+
+export type ConcertPatch = Partial<ConcertCreate>;
+
+/** One character per seat: A available, H held, S sold, X not for sale. */
+export type SeatStatusChar = "A" | "H" | "S" | "X";
+
+export interface SeatCounts {
+  available: number;
+  held: number;
+  sold: number;
+}
+
+export interface SeatMapSnapshot {
+  concert_id: string;
+  version: number;
+  counts: SeatCounts;
+  sections: { id: string; rows: { label: string; status: string }[] }[];
+}
+
+export interface SeatChange {
+  version: number;
+  seats: Record<string, string>;
+}
+
+export interface WarmResult {
+  concert_id: string;
+  seats: number;
+  warmed_at: string;
+}
+
+export type HoldRequest = { seat_ids: string[] } | { quantity: number; section_id?: string };
+
+export interface Hold {
+  id: string;
+  concert_id: string;
+  seat_ids: string[];
+  expires_at: string;
+  amount_cents: number;
+  currency: string;
+}
+
+export type OrderStatus =
+  | "pending_payment"
+  | "confirmed"
+  | "expired"
+  | "cancelled"
+  | "failed"
+  | "refunded";
+
+export interface Ticket {
+  id: string;
+  order_id: string;
+  concert_id: string;
+  seat_id: string;
+  section: string;
+  row: string;
+  number: number;
+  code: string;
+  issued_at: string;
+}
+
+export interface Order {
+  id: string;
+  concert_id: string;
+  seat_ids: string[];
+  amount_cents: number;
+  currency: string;
+  status: OrderStatus;
+  created_at: string;
+  expires_at: string;
+  payment_intent_id: string | null;
+  tickets: Ticket[];
+}
+
+export interface Payment {
+  provider: "stripe" | "simulated";
+  payment_intent_id: string;
+  client_secret: string;
+  publishable_key?: string | null;
+}
+
+export interface CheckoutResult {
+  order: Order;
+  payment: Payment;
+}
+
+export interface QueueStatus {
+  state: "waiting" | "admitted" | "closed";
+  position: number | null;
+  ahead: number | null;
+  eta_seconds: number | null;
+  poll_after_seconds: number;
+  queue_depth?: number;
+  draw_at?: string | null;
+  pass?: string | null;
+  pass_expires_at?: string | null;
+}
+
+export interface QueueStats {
+  enabled: boolean;
+  waiting: number;
+  active_shoppers: number;
+  admitted_total: number;
+  admitted_per_minute: number;
+  admit_per_minute: number;
+  max_active: number;
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+  type?: string;
+}
+
+export interface ErrorBody {
+  error: string;
+  detail: string;
+  fields?: FieldError[];
+  unavailable?: string[];
+  retry_after_seconds?: number;
+  [extra: string]: unknown;
+}

@@ -1,0 +1,164 @@
+import type { ReactNode } from "react";
+import { Link } from "react-router-dom";
+import { isApiError } from "../api/client";
+import { describeError } from "../api/errors";
+import type { ConcertStatus, OrderStatus } from "../api/types";
+
+export function Spinner({ label = "Loading" }: { label?: string }) {
+  return (
+    <span className="inline-flex items-center gap-2 text-sm text-slate-500" role="status">
+      <span
+        aria-hidden="true"
+        className="h-4 w-4 animate-spin rounded-full border-2 border-slate-300 border-t-brand-600"
+      />
+      {label}…
+    </span>
+  );
+}
+
+export function PageLoading({ label = "Loading" }: { label?: string }) {
+  return (
+    <div className="flex min-h-[30vh] items-center justify-center">
+      <Spinner label={label} />
+    </div>
+  );
+}
+
+export function ErrorBox({
+  error,
+  onRetry,
+  className = "",
+}: {
+  error: unknown;
+  onRetry?: () => void;
+  className?: string;
+}) {
+  const e = describeError(error);
+  // "Try again" only where it can help: no answer, 429, 5xx. A 404 or 409 stays what it is.
+  const retry = onRetry && (!isApiError(error) || error.transient || error.status >= 500);
+  return (
+    <div
+      role="alert"
+      className={`rounded-lg border border-rose-200 bg-rose-50 p-4 text-sm text-rose-900 ${className}`}
+    >
+      <p className="font-semibold">{e.title}</p>
+      <p className="mt-1">{e.message}</p>
+      {e.requestId && <p className="mt-1 text-xs text-rose-700">Reference: {e.requestId}</p>}
+      {retry && (
+        <button type="button" className="btn-secondary mt-3" onClick={onRetry}>
+          Try again
+        </button>
+      )}
+    </div>
+  );
+}
+
+type Tone = "info" | "success" | "warning" | "error";
+
+const TONES: Record<Tone, string> = {
+  info: "border-sky-200 bg-sky-50 text-sky-900",
+  success: "border-emerald-200 bg-emerald-50 text-emerald-900",
+  warning: "border-amber-200 bg-amber-50 text-amber-900",
+  error: "border-rose-200 bg-rose-50 text-rose-900",
+};
+
+export function Notice({
+  tone = "info",
+  title,
+  children,
+  className = "",
+}: {
+  tone?: Tone;
+  title?: ReactNode;
+  children?: ReactNode;
+  className?: string;
+}) {
+  return (
+    <div
+      role={tone === "error" ? "alert" : "status"}
+      className={`rounded-lg border p-4 text-sm ${TONES[tone]} ${className}`}
+    >
+      {title && <p className="font-semibold">{title}</p>}
+      {children && <div className={title ? "mt-1" : ""}>{children}</div>}
+    </div>
+  );
+}
+
+const ORDER_BADGES: Record<OrderStatus, [string, string]> = {
+  pending_payment: ["Waiting for payment", "bg-amber-100 text-amber-800"],
+  confirmed: ["Confirmed", "bg-emerald-100 text-emerald-800"],
+  expired: ["Expired", "bg-slate-200 text-slate-700"],
+  cancelled: ["Cancelled", "bg-slate-200 text-slate-700"],
+  failed: ["Payment failed", "bg-rose-100 text-rose-800"],
+  refunded: ["Refunded", "bg-sky-100 text-sky-800"],
+};
+
+export function OrderBadge({ status }: { status: OrderStatus }) {
+  const [text, cls] = ORDER_BADGES[status];
+  return (
+    <span
+      className={`rounded-full px-2.5 py-0.5 text-xs font-semibold ${cls}`}
+      data-status={status}
+    >
+      {text}
+    </span>
+  );
+}
+
+const CONCERT_BADGES: Record<ConcertStatus, [string, string]> = {
+  scheduled: ["Coming soon", "bg-sky-100 text-sky-800"],
+  on_sale: ["On sale", "bg-emerald-100 text-emerald-800"],
+  sold_out: ["Sold out", "bg-rose-100 text-rose-800"],
+  ended: ["Ended", "bg-slate-200 text-slate-700"],
+};
+
+export function ConcertBadge({ status }: { status: ConcertStatus }) {
+  const [text, cls] = CONCERT_BADGES[status];
+  return <span className={`rounded-full px-2.5 py-0.5 text-xs font-semibold ${cls}`}>{text}</span>;
+}
+
+export function Field({
+  label,
+  error,
+  hint,
+  children,
+  htmlFor,
+}: {
+  label: string;
+  error?: string | undefined;
+  hint?: string;
+  htmlFor: string;
+  children: ReactNode;
+}) {
+  return (
+    <div>
+      <label className="label" htmlFor={htmlFor}>
+        {label}
+      </label>
+      {children}
+      {hint && !error && <p className="mt-1 text-xs text-slate-500">{hint}</p>}
+      {error && (
+        <p className="mt-1 text-xs text-rose-700" id={`${htmlFor}-error`}>
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+export function LoginRequired({ what, next }: { what: string; next: string }) {
+  return (
+    <div className="card mx-auto max-w-md text-center">
+      <h1 className="text-lg font-semibold">Log in to {what}</h1>
+      <p className="mt-2 text-sm text-slate-600">You need an account for this.</p>
+      <div className="mt-4 flex justify-center gap-3">
+        <Link className="btn-primary" to={`/login?next=${encodeURIComponent(next)}`}>
+          Log in
+        </Link>
+        <Link className="btn-secondary" to={`/signup?next=${encodeURIComponent(next)}`}>
+          Sign up
+        </Link>
+      </div>
+    </div>
+  );
+}

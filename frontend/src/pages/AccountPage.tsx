@@ -1,0 +1,139 @@
+import { useQueries, useQuery } from "@tanstack/react-query";
+import { Link } from "react-router-dom";
+import type { Concert, Order, Ticket } from "../api/types";
+import { useAuth } from "../auth/AuthProvider";
+import { ErrorBox, LoginRequired, OrderBadge, PageLoading } from "../components/ui";
+import { api } from "../lib/api";
+import { dateTime, money } from "../lib/format";
+import { TicketCard } from "./TicketCard";
+
+export function AccountPage() {
+  const { user } = useAuth();
+  const orders = useQuery({
+    queryKey: ["me", "orders"],
+    queryFn: () => api.myOrders(),
+    enabled: Boolean(user),
+  });
+  const tickets = useQuery({
+    queryKey: ["me", "tickets"],
+    queryFn: () => api.myTickets(),
+    enabled: Boolean(user),
+  });
+  const concertIds = [
+    ...new Set([
+      ...(orders.data?.items ?? []).map((o) => o.concert_id),
+      ...(tickets.data?.items ?? []).map((t) => t.concert_id),
+    ]),
+  ];
+  const concerts = useQueries({
+    queries: concertIds.map((id) => ({
+      queryKey: ["concert", id],
+      queryFn: () => api.getConcert(id),
+      staleTime: 60_000,
+    })),
+  });
+  const byId = new Map<string, Concert>();
+  for (const q of concerts) if (q.data) byId.set(q.data.id, q.data);
+
+  if (!user) return <LoginRequired what="see your tickets" next="/account" />;
+  return (
+    <div className="space-y-8">
+      <div>
+        <h1 className="text-2xl font-bold">My tickets</h1>
+        <p className="text-slate-600">
+          {user.name} · {user.email}
+        </p>
+      </div>
+      <section aria-labelledby="tickets-h" className="space-y-3">
+        <h2 id="tickets-h" className="text-xl font-semibold">
+          Tickets
+        </h2>
+        {tickets.isPending ? (
+          <PageLoading label="Loading tickets" />
+        ) : tickets.isError ? (
+          <ErrorBox error={tickets.error} onRetry={() => tickets.refetch()} />
+        ) : tickets.data.items.length === 0 ? (
+          <div className="card text-slate-600">
+            No tickets yet.{" "}
+            <Link className="font-semibold text-brand-700 underline" to="/">
+              Find a concert
+            </Link>
+          </div>
+        ) : (
+          <TicketGroups tickets={tickets.data.items} concerts={byId} />
+        )}
+      </section>
+      <section aria-labelledby="orders-h" className="space-y-3">
+        <h2 id="orders-h" className="text-xl font-semibold">
+          Booking history
+        </h2>
+        {orders.isPending ? (
+          <PageLoading label="Loading orders" />
+        ) : orders.isError ? (
+          <ErrorBox error={orders.error} onRetry={() => orders.refetch()} />
+        ) : orders.data.items.length === 0 ? (
+          <p className="text-slate-600">No orders yet.</p>
+        ) : (
+          <ul className="divide-y divide-slate-100 overflow-hidden rounded-xl border border-slate-200 bg-white">
+            {orders.data.items.map((o) => (
+              <OrderRow key={o.id} order={o} concert={byId.get(o.concert_id)} />
+            ))}
+          </ul>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function TicketGroups({
+  tickets,
+  concerts,
+}: {
+  tickets: Ticket[];
+  concerts: Map<string, Concert>;
+}) {
+  const groups = new Map<string, Ticket[]>();
+  for (const t of tickets) groups.set(t.concert_id, [...(groups.get(t.concert_id) ?? []), t]);
+  return (
+    <div className="space-y-6">
+      {[...groups].map(([concertId, list]) => {
+        const c = concerts.get(concertId);
+        return (
+          <div key={concertId}>
+            <h3 className="mb-2 font-semibold">
+              {c ? `${c.title} · ${c.venue.name} · ${dateTime(c.starts_at)}` : "Concert"}
+            </h3>
+            <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
+              {list.map((t) => (
+                <TicketCard key={t.id} ticket={t} />
+              ))}
+            </ul>
+          </div>
+        );
+      })}
+    </div>
+  );
+}
+
+function OrderRow({ order, concert }: { order: Order; concert: Concert | undefined }) {
+  return (
+    <li>
+      <Link
+        to={`/orders/${order.id}`}
+        className="flex flex-wrap items-center justify-between gap-2 px-4 py-3 hover:bg-slate-50"
+      >
+        <span>
+          <span className="font-medium">{concert?.title ?? "Concert"}</span>
+          <span className="block text-xs text-slate-500">
+            {dateTime(order.created_at)} · {order.seat_ids.length} seat
+            {order.seat_ids.length === 1 ? "" : "s"}
+          </span>
+        </span>
+        <span className="flex items-center gap-3">
+          <span className="text-sm font-semibold">{money(order.amount_cents, order.currency)}</span>
+          <OrderBadge status={order.status} />
+        </span>
+      </Link>
+    </li>
+  );
+}

@@ -1,0 +1,107 @@
+import { type FormEvent, useState } from "react";
+import { Link, useNavigate, useSearchParams } from "react-router-dom";
+import { fieldErrors } from "../api/errors";
+import { useAuth } from "../auth/AuthProvider";
+import { ErrorBox, Field } from "../components/ui";
+
+/** Where to go after logging in: only paths of this app (no open redirect). */
+function safeNext(next: string | null): string {
+  return next?.startsWith("/") && !next.startsWith("//") ? next : "/";
+}
+
+export function AuthPage({ mode }: { mode: "login" | "signup" }) {
+  const { login, signup } = useAuth();
+  const navigate = useNavigate();
+  const [params] = useSearchParams();
+  const next = safeNext(params.get("next"));
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [name, setName] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const fields = fieldErrors(error);
+  const isSignup = mode === "signup";
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      if (isSignup) await signup(email.trim(), password, name.trim());
+      else await login(email.trim(), password);
+      navigate(next, { replace: true });
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const other = isSignup ? "/login" : "/signup";
+  return (
+    <div className="mx-auto max-w-md">
+      <form className="card space-y-4" onSubmit={submit} noValidate aria-labelledby="auth-title">
+        <h1 id="auth-title" className="text-2xl font-bold">
+          {isSignup ? "Create your account" : "Log in"}
+        </h1>
+        {error !== null && Object.keys(fields).length === 0 && <ErrorBox error={error} />}
+        {isSignup && (
+          <Field label="Name" htmlFor="name" error={fields.name}>
+            <input
+              id="name"
+              className="input"
+              autoComplete="name"
+              required
+              maxLength={100}
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+              aria-invalid={Boolean(fields.name)}
+            />
+          </Field>
+        )}
+        <Field label="Email" htmlFor="email" error={fields.email}>
+          <input
+            id="email"
+            className="input"
+            type="email"
+            autoComplete="email"
+            required
+            value={email}
+            onChange={(e) => setEmail(e.target.value)}
+            aria-invalid={Boolean(fields.email)}
+          />
+        </Field>
+        <Field
+          label="Password"
+          htmlFor="password"
+          error={fields.password}
+          {...(isSignup ? { hint: "At least 8 characters." } : {})}
+        >
+          <input
+            id="password"
+            className="input"
+            type="password"
+            autoComplete={isSignup ? "new-password" : "current-password"}
+            required
+            minLength={isSignup ? 8 : 1}
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            aria-invalid={Boolean(fields.password)}
+          />
+        </Field>
+        <button type="submit" className="btn-primary w-full" disabled={busy}>
+          {busy ? "Please wait…" : isSignup ? "Sign up" : "Log in"}
+        </button>
+        <p className="text-center text-sm text-slate-600">
+          {isSignup ? "Already have an account?" : "New here?"}{" "}
+          <Link
+            className="font-semibold text-brand-700 underline"
+            to={`${other}?next=${encodeURIComponent(next)}`}
+          >
+            {isSignup ? "Log in" : "Create an account"}
+          </Link>
+        </p>
+      </form>
+    </div>
+  );
+}

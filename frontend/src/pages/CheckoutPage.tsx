@@ -1,0 +1,172 @@
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useMemo, useRef, useState } from "react";
+import { Link, useNavigate, useSearchParams } from "react-router-dom";
+import { isApiError, newIdempotencyKey } from "../api/client";
+import type { Concert } from "../api/types";
+import { useAuth } from "../auth/AuthProvider";
+import { Countdown } from "../components/Countdown";
+import { ErrorBox, LoginRequired, Notice, PageLoading } from "../components/ui";
+import { useSecondsLeft } from "../components/useNow";
+import { api } from "../lib/api";
+import { dateTime, money } from "../lib/format";
+import { savePayment } from "../lib/payments";
+import { loadPass } from "../lib/queuePass";
+
+const HOLD_SECONDS = 300;
+
+/** Where each seat is and what it costs, from the concert's layout. */
+export function seatDetails(concert: Concert | undefined) {
+  const map = new Map<
+    string,
+    { section: string; row: string; number: number; priceCents: number }
+  >();
+  for (const s of concert?.sections ?? []) {
+    for (const r of s.rows) {
+      r.seats.forEach((id, n) => {
+        map.set(id, { section: s.name, row: r.label, number: n + 1, priceCents: s.price_cents });
+      });
+    }
+  }
+  return map;
+}
+
+export function CheckoutPage() {
+  const [params] = useSearchParams();
+  const holdId = params.get("hold") ?? "";
+  const { user } = useAuth();
+  const navigate = useNavigate();
+  const concertHint = params.get("concert") ?? "";
+  const hold = useQuery({
+    queryKey: ["hold", holdId],
+    queryFn: () => api.getHold(holdId),
+    enabled: Boolean(user && holdId),
+    staleTime: Number.POSITIVE_INFINITY,
+    retry: (n, e) => isApiError(e) && e.transient && n < 3,
+  });
+  const concertId = hold.data?.concert_id ?? concertHint;
+  const concert = useQuery({
+    queryKey: ["concert", concertId],
+    queryFn: () => api.getConcert(concertId),
+    enabled: Boolean(concertId),
+  });
+  const seats = useMemo(() => seatDetails(concert.data), [concert.data]);
+  const left = useSecondsLeft(hold.data?.expires_at);
+  const idempotencyKey = useRef(newIdempotencyKey());
+  const [released, setReleased] = useState(false);
+
+  const checkout = useMutation({
+    mutationFn: () =>
+      api.checkout(holdId, {
+        idempotencyKey: idempotencyKey.current,
+        queuePass: concertId ? (loadPass(concertId)?.pass ?? null) : null,
+      }),
+    onSuccess: (r) => {
+      savePayment(r.order.id, r.payment);
+      navigate(`/orders/${encodeURIComponent(r.order.id)}`);
+    },
+    onError: () => {
+      idempotencyKey.current = newIdempotencyKey();
+    },
+  });
+  const release = useMutation({
+    mutationFn: () => api.releaseHold(holdId),
+    onSuccess: () => {
+      setReleased(true);
+      navigate(concertId ? `/concerts/${concertId}` : "/");
+    },
+  });
+
+  if (!user) {
+    return <LoginRequired what="check out" next={`/checkout?${params.toString()}`} />;
+  }
+  if (hold.isPending) return <PageLoading label="Loading your hold" />;
+  const backToSeats = concertId ? `/concerts/${concertId}` : "/";
+  if (hold.isError || released) {
+    return (
+      <div className="mx-auto max-w-xl space-y-4">
+        <ErrorBox error={hold.error} />
+        <Link to={backToSeats} className="btn-primary">
+          Pick seats again
+        </Link>
+      </div>
+    );
+  }
+  const h = hold.data;
+  const expired = left === 0;
+
+  return (
+    <div className="mx-auto grid max-w-4xl gap-6 md:grid-cols-[1fr_300px]">
+      <section className="card space-y-4">
+        <h1 className="text-2xl font-bold">Checkout</h1>
+        {concert.data && (
+          <p className="text-slate-700">
+            <b>{concert.data.title}</b> · {concert.data.artist}
+            <br />
+            <span className="text-sm text-slate-600">
+              {concert.data.venue.name}, {concert.data.venue.city} ·{" "}
+              {dateTime(concert.data.starts_at)}
+            </span>
+          </p>
+        )}
+        <ul
+          className="divide-y divide-slate-100 rounded-lg border border-slate-200"
+          data-testid="held-seats"
+        >
+          {h.seat_ids.map((id) => {
+            const d = seats.get(id);
+            return (
+              <li key={id} className="flex justify-between px-3 py-2 text-sm">
+                <span>{d ? `${d.section} · Row ${d.row} · Seat ${d.number}` : id}</span>
+                {d && <span>{money(d.priceCents, h.currency)}</span>}
+              </li>
+            );
+          })}
+        </ul>
+        <p className="flex justify-between text-lg font-semibold">
+          <span>Total</span>
+          <span data-testid="total">{money(h.amount_cents, h.currency)}</span>
+        </p>
+      </section>
+      <aside className="space-y-4">
+        <Countdown
+          until={h.expires_at}
+          totalSeconds={Math.max(HOLD_SECONDS, left ?? 0)}
+          label="Seats held for you"
+        />
+        {expired ? (
+          <Notice tone="warning" title="Your hold has ended">
+            The seats went back on sale.{" "}
+            <Link className="font-semibold underline" to={backToSeats}>
+              Pick seats again
+            </Link>
+          </Notice>
+        ) : (
+          <>
+            {checkout.isError && <ErrorBox error={checkout.error} />}
+            <button
+              type="button"
+              className="btn-primary w-full"
+              disabled={checkout.isPending || release.isPending}
+              onClick={() => checkout.mutate()}
+            >
+              {checkout.isPending ? "Creating your order…" : "Continue to payment"}
+            </button>
+            <button
+              type="button"
+              className="btn-secondary w-full"
+              disabled={checkout.isPending || release.isPending}
+              onClick={() => release.mutate()}
+            >
+              {release.isPending ? "Releasing…" : "Release these seats"}
+            </button>
+            {release.isError && <ErrorBox error={release.error} />}
+          </>
+        )}
+        <p className="text-xs text-slate-500">
+          Nothing is charged until you pay on the next step. Once you continue, you have until the
+          order's deadline to pay.
+        </p>
+      </aside>
+    </div>
+  );
+}

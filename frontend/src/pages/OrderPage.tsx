@@ -1,0 +1,257 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { lazy, Suspense, useState } from "react";
+import { Link, useParams } from "react-router-dom";
+import type { Order, OrderStatus, Payment } from "../api/types";
+import { useAuth } from "../auth/AuthProvider";
+import { Countdown } from "../components/Countdown";
+import {
+  ErrorBox,
+  LoginRequired,
+  Notice,
+  OrderBadge,
+  PageLoading,
+  Spinner,
+} from "../components/ui";
+import { useSecondsLeft } from "../components/useNow";
+import { api } from "../lib/api";
+import { dateTime, money } from "../lib/format";
+import { loadPayment } from "../lib/payments";
+import { seatDetails } from "./CheckoutPage";
+import { TicketCard } from "./TicketCard";
+
+// Stripe's code loads only when a Stripe payment is shown.
+const StripePayment = lazy(() => import("./StripePayment"));
+
+const FINAL: OrderStatus[] = ["confirmed", "expired", "cancelled", "failed", "refunded"];
+
+const EXPLAIN: Record<
+  Exclude<OrderStatus, "pending_payment">,
+  { tone: "success" | "warning" | "error" | "info"; title: string; text: string }
+> = {
+  confirmed: {
+    tone: "success",
+    title: "You're going! Your order is confirmed.",
+    text: "Your tickets are below and under My tickets. Each QR code is checked at the door.",
+  },
+  expired: {
+    tone: "warning",
+    title: "This order expired",
+    text: "The payment did not arrive before the deadline, so the seats went back on sale. Nothing was charged; if a payment still arrives late, it is refunded automatically unless the seats are still free.",
+  },
+  cancelled: {
+    tone: "info",
+    title: "This order was cancelled",
+    text: "The seats went back on sale and nothing was charged.",
+  },
+  failed: {
+    tone: "error",
+    title: "The payment did not go through",
+    text: "Nothing was charged and the seats were released. You can pick seats and try again.",
+  },
+  refunded: {
+    tone: "info",
+    title: "This order was refunded",
+    text: "Your payment was returned in full: either it arrived after the seats had been sold to someone else, or the order was refunded. The refund shows on your statement within a few days.",
+  },
+};
+
+export function OrderPage() {
+  const { orderId = "" } = useParams();
+  const { user } = useAuth();
+  const [paying, setPaying] = useState(false);
+  const order = useQuery({
+    queryKey: ["order", orderId],
+    queryFn: () => api.getOrder(orderId),
+    enabled: Boolean(user),
+    // Follow the order until it settles: quickly right after paying, calmly while waiting.
+    refetchInterval: (q) => {
+      const status = q.state.data?.status;
+      if (status && FINAL.includes(status)) return false;
+      return paying ? 1000 : 4000;
+    },
+    refetchIntervalInBackground: true,
+  });
+  if (!user) return <LoginRequired what="see this order" next={`/orders/${orderId}`} />;
+  if (order.isPending) return <PageLoading label="Loading your order" />;
+  if (order.isError) return <ErrorBox error={order.error} onRetry={() => order.refetch()} />;
+  return <OrderView order={order.data} paying={paying} onPaying={setPaying} />;
+}
+
+function OrderView({
+  order,
+  paying,
+  onPaying,
+}: {
+  order: Order;
+  paying: boolean;
+  onPaying: (p: boolean) => void;
+}) {
+  const concert = useQuery({
+    queryKey: ["concert", order.concert_id],
+    queryFn: () => api.getConcert(order.concert_id),
+  });
+  const seats = seatDetails(concert.data);
+  const payment = order.status === "pending_payment" ? loadPayment(order.id) : null;
+  const explain = order.status === "pending_payment" ? null : EXPLAIN[order.status];
+
+  return (
+    <div className="mx-auto max-w-4xl space-y-6">
+      <div className="flex flex-wrap items-center justify-between gap-2">
+        <div>
+          <h1 className="text-2xl font-bold">Your order</h1>
+          {concert.data && (
+            <p className="text-slate-700">
+              <Link className="font-semibold hover:underline" to={`/concerts/${concert.data.id}`}>
+                {concert.data.title}
+              </Link>{" "}
+              · {concert.data.artist} · {dateTime(concert.data.starts_at)}
+            </p>
+          )}
+        </div>
+        <div data-testid="order-status" data-status={order.status}>
+          <OrderBadge status={order.status} />
+        </div>
+      </div>
+
+      {explain && (
+        <Notice tone={explain.tone} title={explain.title}>
+          {explain.text}
+        </Notice>
+      )}
+
+      <div className="grid gap-6 md:grid-cols-[1fr_320px]">
+        <section className="card space-y-3">
+          <h2 className="font-semibold">Seats</h2>
+          <ul className="divide-y divide-slate-100 text-sm">
+            {order.seat_ids.map((id) => {
+              const d = seats.get(id);
+              return (
+                <li key={id} className="flex justify-between py-1.5">
+                  <span>{d ? `${d.section} · Row ${d.row} · Seat ${d.number}` : id}</span>
+                  {d && <span>{money(d.priceCents, order.currency)}</span>}
+                </li>
+              );
+            })}
+          </ul>
+          <p className="flex justify-between border-t border-slate-200 pt-2 font-semibold">
+            <span>Total</span>
+            <span>{money(order.amount_cents, order.currency)}</span>
+          </p>
+          <p className="text-xs text-slate-500">
+            Order {order.id} · placed {dateTime(order.created_at)}
+          </p>
+        </section>
+        <aside className="space-y-4">
+          {order.status === "pending_payment" && (
+            <PendingPayment order={order} payment={payment} paying={paying} onPaying={onPaying} />
+          )}
+          {order.status !== "pending_payment" && order.status !== "confirmed" && (
+            <Link to={`/concerts/${order.concert_id}`} className="btn-primary w-full">
+              Pick seats again
+            </Link>
+          )}
+        </aside>
+      </div>
+
+      {order.status === "confirmed" && (
+        <section aria-labelledby="tickets-title" className="space-y-3">
+          <h2 id="tickets-title" className="text-xl font-semibold">
+            Tickets
+          </h2>
+          {order.tickets.length === 0 ? (
+            <Notice tone="info">Your tickets are being issued…</Notice>
+          ) : (
+            <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
+              {order.tickets.map((t) => (
+                <TicketCard key={t.id} ticket={t} concertTitle={concert.data?.title} />
+              ))}
+            </ul>
+          )}
+        </section>
+      )}
+    </div>
+  );
+}
+
+function PendingPayment({
+  order,
+  payment,
+  paying,
+  onPaying,
+}: {
+  order: Order;
+  payment: Payment | null;
+  paying: boolean;
+  onPaying: (p: boolean) => void;
+}) {
+  const queryClient = useQueryClient();
+  const left = useSecondsLeft(order.expires_at) ?? 0;
+  const refresh = () => queryClient.invalidateQueries({ queryKey: ["order", order.id] });
+  const simulated = useMutation({
+    mutationFn: (outcome: "succeeded" | "failed") =>
+      api.confirmSimulatedPayment(payment?.payment_intent_id ?? "", outcome),
+    onMutate: () => onPaying(true),
+    onSettled: refresh,
+    onError: () => onPaying(false),
+  });
+  const cancel = useMutation({ mutationFn: () => api.cancelOrder(order.id), onSettled: refresh });
+  const total = Math.max(
+    left,
+    Math.round((Date.parse(order.expires_at) - Date.parse(order.created_at)) / 1000),
+  );
+
+  return (
+    <div className="space-y-4">
+      <Countdown until={order.expires_at} totalSeconds={total} label="Pay within" />
+      {paying ? (
+        <Notice tone="info" title="Confirming your payment">
+          <Spinner label="Waiting for the payment provider" />
+        </Notice>
+      ) : !payment ? (
+        <Notice tone="info" title="Waiting for payment">
+          This order is paid on the device where you checked out. If you closed that page, cancel
+          the order here and pick seats again.
+        </Notice>
+      ) : payment.provider === "simulated" ? (
+        <div className="card space-y-3">
+          <h2 className="font-semibold">Pay</h2>
+          <p className="text-xs text-slate-500">
+            Test mode: this service uses a simulated payment provider. Choose what the bank answers.
+          </p>
+          <button
+            type="button"
+            className="btn-primary w-full"
+            disabled={simulated.isPending || left === 0}
+            onClick={() => simulated.mutate("succeeded")}
+          >
+            Pay {money(order.amount_cents, order.currency)}
+          </button>
+          <button
+            type="button"
+            className="btn-secondary w-full"
+            disabled={simulated.isPending || left === 0}
+            onClick={() => simulated.mutate("failed")}
+          >
+            Simulate a declined payment
+          </button>
+          {simulated.isError && <ErrorBox error={simulated.error} />}
+        </div>
+      ) : (
+        <Suspense fallback={<Spinner label="Loading the payment form" />}>
+          <StripePayment payment={payment} order={order} onPaid={() => onPaying(true)} />
+        </Suspense>
+      )}
+      {!paying && (
+        <button
+          type="button"
+          className="btn-secondary w-full"
+          disabled={cancel.isPending}
+          onClick={() => cancel.mutate()}
+        >
+          {cancel.isPending ? "Cancelling…" : "Cancel order and release seats"}
+        </button>
+      )}
+      {cancel.isError && <ErrorBox error={cancel.error} />}
+    </div>
+  );
+}
