@@ -44,7 +44,7 @@ def demo_concerts(now: datetime) -> list[ConcertCreate]:
             sections=[
                 SectionCreate(name="Pitch", price_cents=12000, rows=50, seats_per_row=200),
                 SectionCreate(name="Lower Tier", price_cents=8500, rows=100, seats_per_row=200),
-                SectionCreate(name="Upper Tier", price_cents=5500, rows=100, seats_per_row=100),
+                SectionCreate(name="Upper Tier", price_cents=5500, rows=100, seats_per_row=200),
             ],
         ),
         ConcertCreate(
