@@ -18,6 +18,7 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -69,6 +70,31 @@ def make_settings(database_url: str | None = None, **overrides: Any) -> Settings
     return Settings(**values)
 
 
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app built from `settings`, with its lifespan (background jobs included) running."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@asynccontextmanager
+async def http_client(app: FastAPI, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client calling `app` in process; `options` go to httpx.AsyncClient."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test", **options) as c:
+        yield c
+
+
+async def admin_login(client: httpx.AsyncClient) -> dict[str, str]:
+    """Headers of the seeded admin, logged in through the API."""
+    r = await client.post(
+        "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
 @pytest.fixture(scope="session")
 async def redis() -> AsyncIterator[RedisClient]:
     """A client of the test Redis, for tests that talk to Redis below the HTTP API."""
@@ -84,15 +110,13 @@ def settings(store_overrides: dict[str, Any]) -> Settings:
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
+    async with running_app(settings) as application:
         yield application
 
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with http_client(app) as c:
         yield c
 
 
@@ -139,8 +163,4 @@ def token_headers(app: FastAPI, user_id: str, role: str = "user") -> dict[str, s
 
 @pytest.fixture
 async def admin_headers(client: httpx.AsyncClient) -> dict[str, str]:
-    r = await client.post(
-        "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-    )
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+    return await admin_login(client)

@@ -93,6 +93,15 @@ def succeeded(intent_id: str, order_id: str) -> dict[str, Any]:
     }
 
 
+def charge_refunded(intent_id: str) -> dict[str, Any]:
+    return {
+        "id": "ch_x",
+        "object": "charge",
+        "payment_intent": intent_id,
+        "refunded": True,
+    }
+
+
 async def test_the_buyer_journey(
     client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
 ) -> None:
@@ -319,12 +328,7 @@ async def test_charge_refunded_puts_the_seats_back_on_sale(
     h = await hold(client, c["id"], me, ["floor-A-2"])
     order = (await checkout(client, h["id"], me)).json()["order"]
     await pay(client, order["payment_intent_id"], me)
-    charge = {
-        "id": "ch_x",
-        "object": "charge",
-        "payment_intent": order["payment_intent_id"],
-        "refunded": True,
-    }
+    charge = charge_refunded(order["payment_intent_id"])
     assert (await deliver(client, app, event("charge.refunded", charge))).status_code == 200
     assert (await order_of(client, order["id"], me))["status"] == "refunded"
     assert (await seat_states(client, c["id"]))[1] == "A"

@@ -17,23 +17,20 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from app.container import Container
-from app.main import create_app
 from app.payments.signature import sign
 from app.payments.stripe_gateway import StripeGateway
+from app.settings import Settings
 from app.storage.records import OrderStatus
 from tests.api.helpers import CONCERTS, create_concert
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings, token_headers
+from tests.conftest import admin_login, http_client, make_settings, running_app, token_headers
 from tests.payments.conftest import localstripe_url  # noqa: F401
 from tests.servers.restartable import STRIPE_TEST_KEY
 
 API = "/api/v1"
 
 
-async def _started(settings_overrides: dict[str, Any], db: Path) -> AsyncIterator[FastAPI]:
-    settings = make_settings(f"sqlite+aiosqlite:///{db}", **settings_overrides)
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
+def _settings(settings_overrides: dict[str, Any], db: Path) -> Settings:
+    return make_settings(f"sqlite+aiosqlite:///{db}", **settings_overrides)
 
 
 def _stripe(localstripe: str, **extra: Any) -> dict[str, Any]:
@@ -53,22 +50,14 @@ async def stripe_app(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[FastAPI]:
     db = tmp_path_factory.mktemp("stripe-db") / "s.db"
-    async for application in _started(_stripe(localstripe_url), db):
+    async with running_app(_settings(_stripe(localstripe_url), db)) as application:
         yield application
 
 
 @pytest.fixture
 async def http(stripe_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=stripe_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with http_client(stripe_app) as c:
         yield c
-
-
-async def _admin(http: httpx.AsyncClient) -> dict[str, str]:
-    r = await http.post(
-        f"{API}/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-    )
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
 def _gateway(app: FastAPI) -> StripeGateway:
@@ -120,7 +109,7 @@ async def _pay_and_deliver(
 async def test_paying_through_stripe_confirms_the_order(
     http: httpx.AsyncClient, stripe_app: FastAPI
 ) -> None:
-    c = await create_concert(http, await _admin(http))
+    c = await create_concert(http, await admin_login(http))
     me = token_headers(stripe_app, f"stripe-{uuid.uuid4().hex[:8]}")
     result = await _checkout(http, c["id"], me, "floor-A-1")
     payment = result["payment"]
@@ -141,7 +130,7 @@ async def test_paying_through_stripe_confirms_the_order(
 async def test_a_paid_order_whose_seat_was_sold_is_refunded_once_at_stripe(
     http: httpx.AsyncClient, stripe_app: FastAPI
 ) -> None:
-    c = await create_concert(http, await _admin(http))
+    c = await create_concert(http, await admin_login(http))
     late = token_headers(stripe_app, f"late-{uuid.uuid4().hex[:8]}")
     quick = token_headers(stripe_app, f"quick-{uuid.uuid4().hex[:8]}")
     first = await _checkout(http, c["id"], late, "floor-B-1")
@@ -173,20 +162,18 @@ async def test_unpaid_orders_expire_and_their_intents_are_cancelled(
     tmp_path: Path,
 ) -> None:
     short = _stripe(localstripe_url, hold_ttl_seconds=1, payment_window_seconds=1)
-    async for app in _started(short | {"sweeper_in_process": False}, tmp_path / "e.db"):
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test"
-        ) as http:
-            c = await create_concert(http, await _admin(http))
-            me = token_headers(app, f"slow-{uuid.uuid4().hex[:8]}")
-            result = await _checkout(http, c["id"], me, "balcony-A-1")
-            container: Container = app.state.container
-            await asyncio.sleep(1.2)
-            assert await container.checkout.expire_due() == 1
-            order = (await http.get(f"{API}/orders/{result['order']['id']}", headers=me)).json()
-            assert order["status"] == "expired"
-            intent = await container.gateway.retrieve_intent(result["payment"]["payment_intent_id"])
-            assert intent.status == "canceled"
-            seats = (await http.get(f"{CONCERTS}/{c['id']}/seats")).json()
-            assert seats["counts"]["held"] == 0
-            assert await container.checkout.expire_due() == 0  # nothing left, nothing twice
+    settings = _settings(short | {"sweeper_in_process": False}, tmp_path / "e.db")
+    async with running_app(settings) as app, http_client(app) as http:
+        c = await create_concert(http, await admin_login(http))
+        me = token_headers(app, f"slow-{uuid.uuid4().hex[:8]}")
+        result = await _checkout(http, c["id"], me, "balcony-A-1")
+        container: Container = app.state.container
+        await asyncio.sleep(1.2)
+        assert await container.checkout.expire_due() == 1
+        order = (await http.get(f"{API}/orders/{result['order']['id']}", headers=me)).json()
+        assert order["status"] == "expired"
+        intent = await container.gateway.retrieve_intent(result["payment"]["payment_intent_id"])
+        assert intent.status == "canceled"
+        seats = (await http.get(f"{CONCERTS}/{c['id']}/seats")).json()
+        assert seats["counts"]["held"] == 0
+        assert await container.checkout.expire_due() == 0  # nothing left, nothing twice

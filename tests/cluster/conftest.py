@@ -21,10 +21,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.main import create_app
 from app.platform.redis import RedisClient, build_redis
 from app.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import http_client, make_settings, running_app
 from tests.servers.cluster import RedisClusterServers
 
 
@@ -61,13 +60,11 @@ def settings(store_overrides: dict[str, Any]) -> Settings:
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
+    async with running_app(settings) as application:
         yield application
 
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with http_client(app) as c:
         yield c

@@ -235,6 +235,11 @@ class Console:
         page.on("pageerror", lambda error: self.errors.append(f"{name}: uncaught {error}"))
         return page
 
+    def assert_clean(self, ignoring: str | None = None) -> None:
+        """No errors, besides those that mention `ignoring` (any case)."""
+        unexpected = [e for e in self.errors if ignoring is None or ignoring not in e.lower()]
+        assert unexpected == [], "console errors:\n" + "\n".join(unexpected)
+
 
 @dataclass
 class Screenshots:
@@ -253,6 +258,16 @@ class Screenshots:
 async def new_page(browser: Browser, console: Console, name: str, width: int = 1280) -> Page:
     context = await browser.new_context(viewport={"width": width, "height": 900})
     return console.watch(await context.new_page(), name)
+
+
+async def start(
+    browser: Browser, screenshot_dir: Path, prefix: str, page_name: str
+) -> tuple[Console, Screenshots, Page]:
+    """What each browser test starts with: a console watch, its screenshots
+    (<prefix>-<nn>-<step>.png) and a first page, watched as `page_name`."""
+    console = Console()
+    page = await new_page(browser, console, page_name)
+    return console, Screenshots(screenshot_dir, prefix), page
 
 
 async def sign_up(page: Page, base: str, name: str) -> None:

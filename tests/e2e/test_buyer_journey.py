@@ -12,14 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.e2e.conftest import (
-    Console,
-    LiveService,
-    Screenshots,
-    create_concert,
-    new_page,
-    unique,
-)
+from tests.e2e.conftest import LiveService, create_concert, new_page, start, unique
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -30,9 +23,7 @@ async def test_buy_tickets_while_another_visitor_watches_the_map(
     base = live_service.url
     title = unique("E2E Night")
     concert = create_concert(live_service, title)
-    console = Console()
-    shot = Screenshots(screenshot_dir, "buyer")
-    buyer = await new_page(browser, console, "buyer")
+    console, shot, buyer = await start(browser, screenshot_dir, "buyer", "buyer")
     watcher = await new_page(browser, console, "watcher", width=1100)
 
     # Home, then sign up.
@@ -134,4 +125,4 @@ async def test_buy_tickets_while_another_visitor_watches_the_map(
     await expect(buyer.get_by_role("link", name=re.compile(re.escape(title)))).to_be_visible()
     await shot(buyer, "account")
 
-    assert console.errors == [], "console errors:\n" + "\n".join(console.errors)
+    console.assert_clean()

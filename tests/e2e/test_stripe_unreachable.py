@@ -10,15 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Route, expect
 
-from tests.e2e.conftest import (
-    Console,
-    LiveService,
-    Screenshots,
-    create_concert,
-    new_page,
-    sign_up,
-    unique,
-)
+from tests.e2e.conftest import LiveService, create_concert, sign_up, start, unique
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -28,9 +20,7 @@ async def test_a_clear_message_when_stripe_cannot_be_reached(
 ) -> None:
     base = stripe_service.url
     concert = create_concert(stripe_service, unique("E2E Stripe"))
-    console = Console()
-    shot = Screenshots(screenshot_dir, "stripe")
-    page = await new_page(browser, console, "buyer")
+    console, shot, page = await start(browser, screenshot_dir, "stripe", "buyer")
     blocked: list[str] = []
 
     async def block(route: Route) -> None:
@@ -60,5 +50,4 @@ async def test_a_clear_message_when_stripe_cannot_be_reached(
     await expect(page.get_by_text("This order was cancelled")).to_be_visible()
     await shot(page, "cancelled")
     # The only console errors are the blocked requests to Stripe.
-    unexpected = [e for e in console.errors if "stripe" not in e.lower()]
-    assert unexpected == [], "console errors:\n" + "\n".join(unexpected)
+    console.assert_clean(ignoring="stripe")

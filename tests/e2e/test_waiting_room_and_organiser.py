@@ -18,15 +18,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.e2e.conftest import (
-    Console,
-    LiveService,
-    Screenshots,
-    create_concert,
-    new_page,
-    sign_up,
-    unique,
-)
+from tests.e2e.conftest import LiveService, create_concert, sign_up, start, unique
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -39,9 +31,7 @@ async def test_waiting_room_lets_the_buyer_in_with_a_pass(
     concert = create_concert(
         live_service, title, queue={"enabled": True, "admit_per_minute": 600, "max_active": 50}
     )
-    console = Console()
-    shot = Screenshots(screenshot_dir, "queue")
-    page = await new_page(browser, console, "buyer")
+    console, shot, page = await start(browser, screenshot_dir, "queue", "buyer")
     await sign_up(page, base, "Queue Fan")
 
     await page.goto(f"{base}/concerts/{concert['id']}")
@@ -73,7 +63,7 @@ async def test_waiting_room_lets_the_buyer_in_with_a_pass(
     )
     await expect(page.get_by_test_id("ticket-qr")).to_have_count(2)
     await shot(page, "confirmed")
-    assert console.errors == [], "console errors:\n" + "\n".join(console.errors)
+    console.assert_clean()
 
 
 async def _hold_through_the_queue(service: LiveService, concert_id: str, quantity: int) -> None:
@@ -108,9 +98,7 @@ async def test_organiser_designs_a_concert_and_follows_the_on_sale(
 ) -> None:
     base = live_service.url
     title = unique("E2E Organised")
-    console = Console()
-    shot = Screenshots(screenshot_dir, "organiser")
-    page = await new_page(browser, console, "organiser")
+    console, shot, page = await start(browser, screenshot_dir, "organiser", "organiser")
 
     await page.goto(f"{base}/login")
     await page.get_by_label("Email").fill(ADMIN_EMAIL)
@@ -152,4 +140,4 @@ async def test_organiser_designs_a_concert_and_follows_the_on_sale(
     await expect(page.get_by_test_id("stat-admitted")).to_have_text("1")
     await expect(page.get_by_test_id("stat-shopping")).to_have_text("1")
     await shot(page, "live-view-after-hold")
-    assert console.errors == [], "console errors:\n" + "\n".join(console.errors)
+    console.assert_clean()

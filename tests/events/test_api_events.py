@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
 from app.events.schemas import (
+    DomainEvent,
     OrderCancelled,
     OrderConfirmed,
     OrderCreated,
@@ -25,20 +27,53 @@ from app.platform.redis import RedisClient
 from app.seats.service import concert_of_hold
 from app.storage.records import Order, OrderStatus
 from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
-from tests.api.test_checkout import checkout, deliver, event, hold, order_of, pay
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.api.test_checkout import (
+    charge_refunded,
+    checkout,
+    deliver,
+    event,
+    hold,
+    order_of,
+    pay,
+    succeeded,
+)
+from tests.conftest import admin_login
 from tests.events.conftest import eventually, read_stream
 
 API = "/api/v1"
 
 
+@dataclass
+class OnSale:
+    """A concert on sale in this test's app, whose events go to this test's stream."""
+
+    client: httpx.AsyncClient
+    app: FastAPI
+    redis: RedisClient
+    stream: str
+    concert_id: str
+
+    async def events(self) -> list[DomainEvent]:
+        return await read_stream(self.redis, self.stream, self.concert_id)
+
+    async def hold(self, who: dict[str, str], seats: list[str]) -> dict[str, Any]:
+        return await hold(self.client, self.concert_id, who, seats)
+
+    async def order(
+        self, who: dict[str, str], seats: list[str]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """`seats` held and checked out: the hold and the order awaiting payment."""
+        h = await self.hold(who, seats)
+        order: dict[str, Any] = (await checkout(self.client, h["id"], who)).json()["order"]
+        return h, order
+
+
 @pytest.fixture
-async def admin(events_client: httpx.AsyncClient) -> dict[str, str]:
-    r = await events_client.post(
-        f"{API}/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-    )
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+async def sale(
+    events_client: httpx.AsyncClient, events_app: FastAPI, redis: RedisClient, stream: str
+) -> OnSale:
+    c = await create_concert(events_client, await admin_login(events_client))
+    return OnSale(events_client, events_app, redis, stream, c["id"])
 
 
 def types(events: list[Any]) -> list[str]:
@@ -49,15 +84,9 @@ def counter(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-async def test_a_purchase_publishes_held_created_confirmed_sold_in_order(
-    events_client: httpx.AsyncClient,
-    events_app: FastAPI,
-    admin: dict[str, str],
-    redis: RedisClient,
-    stream: str,
-) -> None:
-    client = events_client
-    group = container_of(events_app).settings.events_consumer_group.encode()
+async def test_a_purchase_publishes_held_created_confirmed_sold_in_order(sale: OnSale) -> None:
+    client, redis, stream = sale.client, sale.redis, sale.stream
+    group = container_of(sale.app).settings.events_consumer_group.encode()
 
     async def group_ready() -> bool:
         return bool(await redis.exists(stream)) and bool(await redis.xinfo_groups(stream))
@@ -67,14 +96,12 @@ async def test_a_purchase_publishes_held_created_confirmed_sold_in_order(
     confirmed_before = counter("orders_total", status="confirmed")
     holds_before = counter("seat_holds_created_total")
 
-    c = await create_concert(client, admin)
-    me = buyer(events_app)
-    h = await hold(client, c["id"], me, ["floor-A-1", "floor-A-2"])
-    order = (await checkout(client, h["id"], me)).json()["order"]
+    me = buyer(sale.app)
+    h, order = await sale.order(me, ["floor-A-1", "floor-A-2"])
     assert (await pay(client, order["payment_intent_id"], me)).status_code == 200
     done = await order_of(client, order["id"], me)
 
-    events = await read_stream(redis, stream, c["id"])
+    events = await sale.events()
     assert types(events) == ["seat.held", "order.created", "order.confirmed", "seat.sold"]
     held, created, confirmed, sold = events
     assert isinstance(held, SeatHeld)
@@ -116,71 +143,50 @@ def _entry_order(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq)
 
 
-async def test_refused_writes_publish_nothing(
-    events_client: httpx.AsyncClient,
-    events_app: FastAPI,
-    admin: dict[str, str],
-    redis: RedisClient,
-    stream: str,
-) -> None:
-    client = events_client
-    c = await create_concert(client, admin)
-    first, second = buyer(events_app), buyer(events_app)
-    h = await hold(client, c["id"], first, ["floor-A-1"])
-    holds = f"{CONCERTS}/{c['id']}/holds"
+async def test_refused_writes_publish_nothing(sale: OnSale) -> None:
+    client = sale.client
+    first, second = buyer(sale.app), buyer(sale.app)
+    h = await sale.hold(first, ["floor-A-1"])
+    holds = f"{CONCERTS}/{sale.concert_id}/holds"
     taken = await client.post(holds, json={"seat_ids": ["floor-A-1"]}, headers=second)
     assert taken.status_code == 409
     unknown = await client.post(holds, json={"seat_ids": ["nowhere-1"]}, headers=second)
     assert unknown.status_code == 422
     foreign = await client.delete(f"{API}/holds/{h['id']}", headers=second)
     assert foreign.status_code == 404
-    assert types(await read_stream(redis, stream, c["id"])) == ["seat.held"]
+    assert types(await sale.events()) == ["seat.held"]
 
     order = (await checkout(client, h["id"], first)).json()["order"]
     await pay(client, order["payment_intent_id"], first)
-    before = await read_stream(redis, stream, c["id"])
+    before = await sale.events()
     # Replays change nothing and publish nothing: the same payment event again, a cancel of a
     # confirmed order (409), the same hold checked out again.
-    succeeded = {
-        "id": order["payment_intent_id"],
-        "object": "payment_intent",
-        "status": "succeeded",
-        "metadata": {"order_id": order["id"]},
-    }
+    paid = succeeded(order["payment_intent_id"], order["id"])
     assert (
-        await deliver(client, events_app, event("payment_intent.succeeded", succeeded))
+        await deliver(client, sale.app, event("payment_intent.succeeded", paid))
     ).status_code == 200
     cancel = await client.post(f"{API}/orders/{order['id']}/cancel", headers=first)
     assert cancel.status_code == 409
     assert (await checkout(client, h["id"], first)).status_code == 200
-    assert await read_stream(redis, stream, c["id"]) == before
+    assert await sale.events() == before
 
 
-async def test_seats_going_back_say_why(
-    events_client: httpx.AsyncClient,
-    events_app: FastAPI,
-    admin: dict[str, str],
-    redis: RedisClient,
-    stream: str,
-) -> None:
-    client = events_client
-    c = await create_concert(client, admin)
-    me = buyer(events_app)
+async def test_seats_going_back_say_why(sale: OnSale) -> None:
+    client = sale.client
+    me = buyer(sale.app)
     released_before = counter("seat_holds_released_total", reason="released")
 
-    given_back = await hold(client, c["id"], me, ["floor-A-1"])
+    given_back = await sale.hold(me, ["floor-A-1"])
     assert (await client.delete(f"{API}/holds/{given_back['id']}", headers=me)).status_code == 204
 
-    cancelled_hold = await hold(client, c["id"], me, ["floor-A-2"])
-    cancelled = (await checkout(client, cancelled_hold["id"], me)).json()["order"]
+    cancelled_hold, cancelled = await sale.order(me, ["floor-A-2"])
     r = await client.post(f"{API}/orders/{cancelled['id']}/cancel", headers=me)
     assert r.status_code == 200
 
-    failed_hold = await hold(client, c["id"], me, ["floor-A-3"])
-    failed = (await checkout(client, failed_hold["id"], me)).json()["order"]
+    failed_hold, failed = await sale.order(me, ["floor-A-3"])
     assert (await pay(client, failed["payment_intent_id"], me, "failed")).status_code == 200
 
-    events = await read_stream(redis, stream, c["id"])
+    events = await sale.events()
     assert types(events) == [
         "seat.held",
         "seat.released",
@@ -206,27 +212,13 @@ async def test_seats_going_back_say_why(
     assert counter("seat_holds_released_total", reason="released") == released_before + 1
 
 
-async def test_a_refund_publishes_refunded_and_the_seats_back_on_sale(
-    events_client: httpx.AsyncClient,
-    events_app: FastAPI,
-    admin: dict[str, str],
-    redis: RedisClient,
-    stream: str,
-) -> None:
-    client = events_client
-    c = await create_concert(client, admin)
-    me = buyer(events_app)
-    h = await hold(client, c["id"], me, ["balcony-A-1"])
-    order = (await checkout(client, h["id"], me)).json()["order"]
+async def test_a_refund_publishes_refunded_and_the_seats_back_on_sale(sale: OnSale) -> None:
+    client, me = sale.client, buyer(sale.app)
+    _, order = await sale.order(me, ["balcony-A-1"])
     await pay(client, order["payment_intent_id"], me)
-    charge = {
-        "id": "ch_x",
-        "object": "charge",
-        "payment_intent": order["payment_intent_id"],
-        "refunded": True,
-    }
-    assert (await deliver(client, events_app, event("charge.refunded", charge))).status_code == 200
-    events = await read_stream(redis, stream, c["id"])
+    charge = charge_refunded(order["payment_intent_id"])
+    assert (await deliver(client, sale.app, event("charge.refunded", charge))).status_code == 200
+    events = await sale.events()
     assert types(events)[-2:] == ["order.refunded", "seat.released"]
     refunded, back = events[-2:]
     assert isinstance(refunded, OrderRefunded)
@@ -239,18 +231,10 @@ async def test_a_refund_publishes_refunded_and_the_seats_back_on_sale(
     )
 
 
-async def test_an_expired_order_publishes_expired_and_frees_its_hold(
-    events_client: httpx.AsyncClient,
-    events_app: FastAPI,
-    admin: dict[str, str],
-    redis: RedisClient,
-    stream: str,
-) -> None:
-    client, container = events_client, container_of(events_app)
-    c = await create_concert(client, admin)
-    me = buyer(events_app)
-    h = await hold(client, c["id"], me, ["floor-B-1"])
-    [held] = await read_stream(redis, stream, c["id"])
+async def test_an_expired_order_publishes_expired_and_frees_its_hold(sale: OnSale) -> None:
+    container = container_of(sale.app)
+    h = await sale.hold(buyer(sale.app), ["floor-B-1"])
+    [held] = await sale.events()
     assert isinstance(held, SeatHeld)
     # An order whose payment window is already over (as if the expiry job had been late).
     now = datetime.now(UTC)
@@ -269,7 +253,7 @@ async def test_an_expired_order_publishes_expired_and_frees_its_hold(
     await container.store.orders.add(order)
     await container.checkout.expire_due()
 
-    events = await read_stream(redis, stream, c["id"])
+    events = await sale.events()
     assert types(events) == ["seat.held", "order.expired", "seat.released"]
     expired, back = events[1:]
     assert isinstance(expired, OrderExpired)
@@ -278,16 +262,9 @@ async def test_an_expired_order_publishes_expired_and_frees_its_hold(
     assert (back.hold_id, back.reason, back.order_id) == (h["id"], "order_expired", order.id)
 
 
-async def test_a_failed_publish_never_fails_the_request(
-    events_client: httpx.AsyncClient,
-    events_app: FastAPI,
-    admin: dict[str, str],
-    redis: RedisClient,
-    stream: str,
-) -> None:
-    client = events_client
-    c = await create_concert(client, admin)
-    me = buyer(events_app)
+async def test_a_failed_publish_never_fails_the_request(sale: OnSale) -> None:
+    client, redis, stream = sale.client, sale.redis, sale.stream
+    me = buyer(sale.app)
     await redis.delete(stream)
     await redis.set(stream, "a string where the stream should be")  # every XADD now fails
     failed_before = {
@@ -295,7 +272,7 @@ async def test_a_failed_publish_never_fails_the_request(
         for t in ("seat.held", "order.created", "order.confirmed", "seat.sold")
     }
     try:
-        h = await hold(client, c["id"], me, ["floor-B-2"])
+        h = await sale.hold(me, ["floor-B-2"])
         r = await checkout(client, h["id"], me)
         assert r.status_code == 201, r.text
         order = r.json()["order"]

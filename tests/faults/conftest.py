@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
 
-from app.main import create_app
 from app.settings import Settings
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.conftest import admin_login, http_client, running_app
 
 
 @asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://test", timeout=60
-        ) as client:
-            yield app, client
+    async with running_app(settings) as app, http_client(app, timeout=60) as client:
+        yield app, client
+
+
+async def refused_checkouts(
+    client: httpx.AsyncClient, hold_id: str, headers: dict[str, str], dependency: str, times: int
+) -> list[float]:
+    """Check out `hold_id` `times` times while `dependency` is down: each answer is a 503
+    naming it, with a Retry-After. Answers how long each took (and prints it, for -s)."""
+    timings = []
+    for _ in range(times):
+        started = time.perf_counter()
+        r = await client.post("/api/v1/checkout", json={"hold_id": hold_id}, headers=headers)
+        timings.append(time.perf_counter() - started)
+        assert r.status_code == 503, r.text
+        assert r.json()["error"] == "ServiceUnavailable"
+        assert r.json()["dependency"] == dependency
+        assert int(r.headers["Retry-After"]) >= 1
+    print("503 after (s):", [round(t, 3) for t in timings])  # figures for people (-s)
+    return timings
 
 
 async def admin_headers(client: httpx.AsyncClient) -> dict[str, str]:
-    r = await client.post(
-        "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-    )
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+    return await admin_login(client)

@@ -11,8 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.container import Container
-from app.main import create_app
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
+from tests.conftest import admin_login, http_client, make_settings, running_app
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +19,7 @@ async def worker_app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     db = Path(tmp_path_factory.mktemp("workers")) / "workers.db"
     # No background jobs in this app: the tests run them, one step at a time.
     settings = make_settings(database_url=f"sqlite+aiosqlite:///{db}", sweeper_in_process=False)
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
+    async with running_app(settings) as application:
         yield application
 
 
@@ -33,15 +31,10 @@ def container(worker_app: FastAPI) -> Container:
 
 @pytest.fixture
 async def wclient(worker_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=worker_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with http_client(worker_app) as c:
         yield c
 
 
 @pytest.fixture
 async def wadmin(wclient: httpx.AsyncClient) -> dict[str, str]:
-    r = await wclient.post(
-        "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-    )
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+    return await admin_login(wclient)

@@ -98,6 +98,16 @@ async def seat_states(c: Container, concert_id: str) -> tuple[int, str]:
     return snap.version, snap.seats
 
 
+async def drifted_concert(
+    client: httpx.AsyncClient, admin: dict[str, str], c: Container, seat: str
+) -> str:
+    """A new concert, loaded in Redis, where `seat` is S in Redis without a sale in the store."""
+    concert: str = (await create_concert(client, admin))["id"]
+    await client.get(f"{CONCERTS}/{concert}/seats")  # loads its state
+    await c.engine.sell(concert, "", "ghost", [POSITION[seat]])  # the drift
+    return concert
+
+
 async def status_of(c: Container, order_id: str) -> OrderStatus:
     order = await c.store.orders.get(order_id)
     assert order is not None
@@ -261,9 +271,7 @@ async def test_a_deferred_repair_is_done_by_a_later_quiet_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     c = container
-    concert = (await create_concert(wclient, wadmin))["id"]
-    await wclient.get(f"{CONCERTS}/{concert}/seats")  # loads its state
-    await c.engine.sell(concert, "", "ghost", [POSITION["floor-B-3"]])  # the drift
+    concert = await drifted_concert(wclient, wadmin, c, "floor-B-3")
     repair = c.engine.repair
 
     async def repair_after_traffic(concert_id: str, seen: Audit, **proposal: Any) -> Repaired:
@@ -301,9 +309,7 @@ async def test_the_job_runs_under_the_lease_in_one_process_at_a_time(
 ) -> None:
     """Two "processes" run the wired job; the drift is repaired once, by the lease holder."""
     c = container
-    concert = (await create_concert(wclient, wadmin))["id"]
-    await wclient.get(f"{CONCERTS}/{concert}/seats")  # loads its state
-    await c.engine.sell(concert, "", "ghost", [POSITION["floor-A-3"]])  # the drift
+    concert = await drifted_concert(wclient, wadmin, c, "floor-A-3")
     runs: list[ReconcileResult] = []
     inside = 0
     overlaps = 0

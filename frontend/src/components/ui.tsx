@@ -1,4 +1,4 @@
-import type { ReactNode } from "react";
+import type { InputHTMLAttributes, ReactNode } from "react";
 import { Link } from "react-router-dom";
 import { isApiError } from "../api/client";
 import { describeError } from "../api/errors";
@@ -123,15 +123,18 @@ export function Field({
   hint,
   children,
   htmlFor,
+  className,
 }: {
   label: string;
   error?: string | undefined;
   hint?: string;
   htmlFor: string;
   children: ReactNode;
+  /** For the wrapper, e.g. a grid span. */
+  className?: string;
 }) {
   return (
-    <div>
+    <div className={className}>
       <label className="label" htmlFor={htmlFor}>
         {label}
       </label>
@@ -143,6 +146,43 @@ export function Field({
         </p>
       )}
     </div>
+  );
+}
+
+/** A labelled `<input class="input">` whose value is a string; `children` follow the input. */
+export function InputField({
+  label,
+  id,
+  error,
+  hint,
+  fieldClassName,
+  className = "input",
+  value,
+  onValue,
+  children,
+  ...input
+}: Omit<InputHTMLAttributes<HTMLInputElement>, "id" | "value" | "onChange" | "children"> & {
+  label: string;
+  id: string;
+  error?: string | undefined;
+  hint?: string;
+  /** For the wrapper, e.g. a grid span. */
+  fieldClassName?: string;
+  value: string;
+  onValue: (value: string) => void;
+  children?: ReactNode;
+}) {
+  return (
+    <Field label={label} htmlFor={id} error={error} hint={hint} className={fieldClassName}>
+      <input
+        id={id}
+        className={className}
+        value={value}
+        onChange={(e) => onValue(e.target.value)}
+        {...input}
+      />
+      {children}
+    </Field>
   );
 }
 

@@ -2,7 +2,7 @@ import { type FormEvent, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { fieldErrors } from "../api/errors";
 import { useAuth } from "../auth/AuthProvider";
-import { ErrorBox, Field } from "../components/ui";
+import { ErrorBox, InputField } from "../components/ui";
 
 /** Where to go after logging in: only paths of this app (no open redirect). */
 function safeNext(next: string | null): string {
@@ -46,49 +46,42 @@ export function AuthPage({ mode }: { mode: "login" | "signup" }) {
         </h1>
         {error !== null && Object.keys(fields).length === 0 && <ErrorBox error={error} />}
         {isSignup && (
-          <Field label="Name" htmlFor="name" error={fields.name}>
-            <input
-              id="name"
-              className="input"
-              autoComplete="name"
-              required
-              maxLength={100}
-              value={name}
-              onChange={(e) => setName(e.target.value)}
-              aria-invalid={Boolean(fields.name)}
-            />
-          </Field>
-        )}
-        <Field label="Email" htmlFor="email" error={fields.email}>
-          <input
-            id="email"
-            className="input"
-            type="email"
-            autoComplete="email"
+          <InputField
+            label="Name"
+            id="name"
+            error={fields.name}
+            autoComplete="name"
             required
-            value={email}
-            onChange={(e) => setEmail(e.target.value)}
-            aria-invalid={Boolean(fields.email)}
+            maxLength={100}
+            value={name}
+            onValue={setName}
+            aria-invalid={Boolean(fields.name)}
           />
-        </Field>
-        <Field
+        )}
+        <InputField
+          label="Email"
+          id="email"
+          error={fields.email}
+          type="email"
+          autoComplete="email"
+          required
+          value={email}
+          onValue={setEmail}
+          aria-invalid={Boolean(fields.email)}
+        />
+        <InputField
           label="Password"
-          htmlFor="password"
+          id="password"
           error={fields.password}
           {...(isSignup ? { hint: "At least 8 characters." } : {})}
-        >
-          <input
-            id="password"
-            className="input"
-            type="password"
-            autoComplete={isSignup ? "new-password" : "current-password"}
-            required
-            minLength={isSignup ? 8 : 1}
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            aria-invalid={Boolean(fields.password)}
-          />
-        </Field>
+          type="password"
+          autoComplete={isSignup ? "new-password" : "current-password"}
+          required
+          minLength={isSignup ? 8 : 1}
+          value={password}
+          onValue={setPassword}
+          aria-invalid={Boolean(fields.password)}
+        />
         <button type="submit" className="btn-primary w-full" disabled={busy}>
           {busy ? "Please wait…" : isSignup ? "Sign up" : "Log in"}
         </button>

@@ -2,12 +2,12 @@ import { useInfiniteQuery } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import type { ConcertQuery, ConcertSummary } from "../api/types";
-import { ConcertBadge, ErrorBox, PageLoading, Spinner } from "../components/ui";
+import { ConcertBadge, ErrorBox, InputField, PageLoading, Spinner } from "../components/ui";
 import { api } from "../lib/api";
 import { dateTime, priceRange } from "../lib/format";
+import { GENRES } from "../lib/genres";
 
 const PAGE_SIZE = 12;
-const GENRES = ["rock", "pop", "jazz", "classical", "electronic", "hip-hop", "folk", "metal"];
 
 interface Filters {
   q: string;
@@ -108,31 +108,22 @@ export function BrowsePage() {
         className="card grid gap-3 sm:grid-cols-2 lg:grid-cols-4"
         aria-label="Find concerts"
       >
-        <div className="sm:col-span-2">
-          <label className="label" htmlFor="f-q">
-            Artist or title
-          </label>
-          <input
-            id="f-q"
-            className="input"
-            type="search"
-            placeholder="e.g. The Lanterns"
-            value={draft.q}
-            onChange={(e) => set("q", e.target.value)}
-          />
-        </div>
-        <div>
-          <label className="label" htmlFor="f-city">
-            City
-          </label>
-          <input
-            id="f-city"
-            className="input"
-            value={draft.city}
-            onChange={(e) => set("city", e.target.value)}
-            placeholder="Any city"
-          />
-        </div>
+        <InputField
+          label="Artist or title"
+          id="f-q"
+          fieldClassName="sm:col-span-2"
+          type="search"
+          placeholder="e.g. The Lanterns"
+          value={draft.q}
+          onValue={(v) => set("q", v)}
+        />
+        <InputField
+          label="City"
+          id="f-city"
+          value={draft.city}
+          onValue={(v) => set("city", v)}
+          placeholder="Any city"
+        />
         <div>
           <label className="label" htmlFor="f-genre">
             Genre
@@ -151,59 +142,39 @@ export function BrowsePage() {
             ))}
           </select>
         </div>
-        <div>
-          <label className="label" htmlFor="f-from">
-            From
-          </label>
-          <input
-            id="f-from"
-            className="input"
-            type="date"
-            value={draft.date_from}
-            onChange={(e) => set("date_from", e.target.value)}
-          />
-        </div>
-        <div>
-          <label className="label" htmlFor="f-to">
-            To
-          </label>
-          <input
-            id="f-to"
-            className="input"
-            type="date"
-            value={draft.date_to}
-            onChange={(e) => set("date_to", e.target.value)}
-          />
-        </div>
+        <InputField
+          label="From"
+          id="f-from"
+          type="date"
+          value={draft.date_from}
+          onValue={(v) => set("date_from", v)}
+        />
+        <InputField
+          label="To"
+          id="f-to"
+          type="date"
+          value={draft.date_to}
+          onValue={(v) => set("date_to", v)}
+        />
         <div className="grid grid-cols-2 gap-2">
-          <div>
-            <label className="label" htmlFor="f-pmin">
-              Min price
-            </label>
-            <input
-              id="f-pmin"
-              className="input"
-              type="number"
-              min={0}
-              inputMode="numeric"
-              value={draft.price_min}
-              onChange={(e) => set("price_min", e.target.value)}
-            />
-          </div>
-          <div>
-            <label className="label" htmlFor="f-pmax">
-              Max price
-            </label>
-            <input
-              id="f-pmax"
-              className="input"
-              type="number"
-              min={0}
-              inputMode="numeric"
-              value={draft.price_max}
-              onChange={(e) => set("price_max", e.target.value)}
-            />
-          </div>
+          <InputField
+            label="Min price"
+            id="f-pmin"
+            type="number"
+            min={0}
+            inputMode="numeric"
+            value={draft.price_min}
+            onValue={(v) => set("price_min", v)}
+          />
+          <InputField
+            label="Max price"
+            id="f-pmax"
+            type="number"
+            min={0}
+            inputMode="numeric"
+            value={draft.price_max}
+            onValue={(v) => set("price_max", v)}
+          />
         </div>
         <div className="flex items-end">
           <label className="flex items-center gap-2 pb-2 text-sm text-slate-700">

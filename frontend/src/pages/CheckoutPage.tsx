@@ -14,12 +14,16 @@ import { loadPass } from "../lib/queuePass";
 
 const HOLD_SECONDS = 300;
 
+interface SeatDetail {
+  section: string;
+  row: string;
+  number: number;
+  priceCents: number;
+}
+
 /** Where each seat is and what it costs, from the concert's layout. */
 export function seatDetails(concert: Concert | undefined) {
-  const map = new Map<
-    string,
-    { section: string; row: string; number: number; priceCents: number }
-  >();
+  const map = new Map<string, SeatDetail>();
   for (const s of concert?.sections ?? []) {
     for (const r of s.rows) {
       r.seats.forEach((id, n) => {
@@ -28,6 +32,26 @@ export function seatDetails(concert: Concert | undefined) {
     }
   }
   return map;
+}
+
+/** One seat of a hold or order: where it is and its price, or its id until the layout loads. */
+export function SeatLine({
+  id,
+  seat: d,
+  currency,
+  className,
+}: {
+  id: string;
+  seat: SeatDetail | undefined;
+  currency: string;
+  className: string;
+}) {
+  return (
+    <li className={className}>
+      <span>{d ? `${d.section} · Row ${d.row} · Seat ${d.number}` : id}</span>
+      {d && <span>{money(d.priceCents, currency)}</span>}
+    </li>
+  );
 }
 
 export function CheckoutPage() {
@@ -112,15 +136,15 @@ export function CheckoutPage() {
           className="divide-y divide-slate-100 rounded-lg border border-slate-200"
           data-testid="held-seats"
         >
-          {h.seat_ids.map((id) => {
-            const d = seats.get(id);
-            return (
-              <li key={id} className="flex justify-between px-3 py-2 text-sm">
-                <span>{d ? `${d.section} · Row ${d.row} · Seat ${d.number}` : id}</span>
-                {d && <span>{money(d.priceCents, h.currency)}</span>}
-              </li>
-            );
-          })}
+          {h.seat_ids.map((id) => (
+            <SeatLine
+              key={id}
+              id={id}
+              seat={seats.get(id)}
+              currency={h.currency}
+              className="flex justify-between px-3 py-2 text-sm"
+            />
+          ))}
         </ul>
         <p className="flex justify-between text-lg font-semibold">
           <span>Total</span>

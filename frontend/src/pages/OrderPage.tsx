@@ -16,7 +16,7 @@ import { useSecondsLeft } from "../components/useNow";
 import { api } from "../lib/api";
 import { dateTime, money } from "../lib/format";
 import { loadPayment } from "../lib/payments";
-import { seatDetails } from "./CheckoutPage";
+import { SeatLine, seatDetails } from "./CheckoutPage";
 import { TicketCard } from "./TicketCard";
 
 // Stripe's code loads only when a Stripe payment is shown.
@@ -123,15 +123,15 @@ function OrderView({
         <section className="card space-y-3">
           <h2 className="font-semibold">Seats</h2>
           <ul className="divide-y divide-slate-100 text-sm">
-            {order.seat_ids.map((id) => {
-              const d = seats.get(id);
-              return (
-                <li key={id} className="flex justify-between py-1.5">
-                  <span>{d ? `${d.section} · Row ${d.row} · Seat ${d.number}` : id}</span>
-                  {d && <span>{money(d.priceCents, order.currency)}</span>}
-                </li>
-              );
-            })}
+            {order.seat_ids.map((id) => (
+              <SeatLine
+                key={id}
+                id={id}
+                seat={seats.get(id)}
+                currency={order.currency}
+                className="flex justify-between py-1.5"
+              />
+            ))}
           </ul>
           <p className="flex justify-between border-t border-slate-200 pt-2 font-semibold">
             <span>Total</span>

@@ -2,10 +2,11 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useMemo, useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { fieldErrors } from "../../api/errors";
-import type { ConcertCreate } from "../../api/types";
-import { ErrorBox, Field, Notice } from "../../components/ui";
+import type { ConcertCreate, QueueSettings, SectionCreate } from "../../api/types";
+import { ErrorBox, Field, InputField, Notice } from "../../components/ui";
 import { api } from "../../lib/api";
 import { money } from "../../lib/format";
+import { GENRES } from "../../lib/genres";
 import { AVAILABLE, previewLayout, SeatMapModel } from "../../seatmap/model";
 import { SeatMap } from "../../seatmap/SeatMap";
 import { AdminOnly } from "./AdminOnly";
@@ -31,6 +32,22 @@ function toIso(local: string): string | null {
   if (!local) return null;
   const t = new Date(local);
   return Number.isNaN(t.getTime()) ? null : t.toISOString();
+}
+
+/** The waiting-room settings as the API takes them, from the form's strings. */
+function queueSettings(
+  enabled: boolean,
+  admitPerMinute: string,
+  maxActive: string,
+  opensAt: string,
+): QueueSettings {
+  const opens = toIso(opensAt);
+  return {
+    enabled,
+    admit_per_minute: Number(admitPerMinute),
+    max_active: Number(maxActive),
+    ...(opens ? { opens_at: opens } : {}),
+  };
 }
 
 let nextKey = 1;
@@ -110,6 +127,19 @@ function CreateConcertForm() {
 
   const update = (key: number, patch: Partial<SectionDraft>) =>
     setSections((list) => list.map((s) => (s.key === key ? { ...s, ...patch } : s)));
+  /** How one input of section `i` is wired: its id, the API's error for it, its draft value. */
+  const sectionInput = (
+    s: SectionDraft,
+    i: number,
+    draft: Exclude<keyof SectionDraft, "key">,
+    idPart: string,
+    apiField: keyof SectionCreate,
+  ) => ({
+    id: `s-${idPart}-${s.key}`,
+    error: fields[`sections.${i}.${apiField}`],
+    value: s[draft],
+    onValue: (v: string) => update(s.key, { [draft]: v }),
+  });
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -124,7 +154,6 @@ function CreateConcertForm() {
     if (numbers.some((s) => !s.name || s.rows < 1 || s.seats_per_row < 1)) {
       return setLocalError("Every section needs a name, at least one row and one seat per row.");
     }
-    const opens = toIso(queueOpensAt);
     create.mutate({
       title: title.trim(),
       artist: artist.trim(),
@@ -135,12 +164,7 @@ function CreateConcertForm() {
       on_sale_at: onSale,
       currency: currency.trim().toUpperCase(),
       max_tickets_per_user: Number(maxTickets),
-      queue: {
-        enabled: queueEnabled,
-        admit_per_minute: Number(admitPerMinute),
-        max_active: Number(maxActive),
-        ...(opens ? { opens_at: opens } : {}),
-      },
+      queue: queueSettings(queueEnabled, admitPerMinute, maxActive, queueOpensAt),
       sections: numbers,
     });
   };
@@ -149,105 +173,96 @@ function CreateConcertForm() {
     <form className="space-y-6" onSubmit={submit} noValidate>
       <h1 className="text-2xl font-bold">New concert</h1>
       <div className="card grid gap-4 sm:grid-cols-2">
-        <Field label="Title" htmlFor="c-title" error={fields.title}>
-          <input
-            id="c-title"
-            className="input"
-            required
-            maxLength={200}
-            value={title}
-            onChange={(e) => setTitle(e.target.value)}
-          />
-        </Field>
-        <Field label="Artist" htmlFor="c-artist" error={fields.artist}>
-          <input
-            id="c-artist"
-            className="input"
-            required
-            maxLength={200}
-            value={artist}
-            onChange={(e) => setArtist(e.target.value)}
-          />
-        </Field>
-        <Field label="Genre" htmlFor="c-genre" error={fields.genre}>
-          <input
-            id="c-genre"
-            className="input"
-            required
-            maxLength={50}
-            value={genre}
-            onChange={(e) => setGenre(e.target.value)}
-            list="genres"
-          />
+        <InputField
+          label="Title"
+          id="c-title"
+          error={fields.title}
+          required
+          maxLength={200}
+          value={title}
+          onValue={setTitle}
+        />
+        <InputField
+          label="Artist"
+          id="c-artist"
+          error={fields.artist}
+          required
+          maxLength={200}
+          value={artist}
+          onValue={setArtist}
+        />
+        <InputField
+          label="Genre"
+          id="c-genre"
+          error={fields.genre}
+          required
+          maxLength={50}
+          value={genre}
+          onValue={setGenre}
+          list="genres"
+        >
           <datalist id="genres">
-            {["rock", "pop", "jazz", "classical", "electronic", "hip-hop", "folk", "metal"].map(
-              (g) => (
-                <option key={g} value={g} />
-              ),
-            )}
+            {GENRES.map((g) => (
+              <option key={g} value={g} />
+            ))}
           </datalist>
-        </Field>
+        </InputField>
         <div className="grid grid-cols-2 gap-3">
-          <Field label="Currency" htmlFor="c-currency" error={fields.currency}>
-            <input
-              id="c-currency"
-              className="input uppercase"
-              required
-              maxLength={3}
-              value={currency}
-              onChange={(e) => setCurrency(e.target.value)}
-            />
-          </Field>
-          <Field label="Tickets per buyer" htmlFor="c-max" error={fields.max_tickets_per_user}>
-            <input
-              id="c-max"
-              className="input"
-              type="number"
-              min={1}
-              max={100}
-              value={maxTickets}
-              onChange={(e) => setMaxTickets(e.target.value)}
-            />
-          </Field>
+          <InputField
+            label="Currency"
+            id="c-currency"
+            error={fields.currency}
+            className="input uppercase"
+            required
+            maxLength={3}
+            value={currency}
+            onValue={setCurrency}
+          />
+          <InputField
+            label="Tickets per buyer"
+            id="c-max"
+            error={fields.max_tickets_per_user}
+            type="number"
+            min={1}
+            max={100}
+            value={maxTickets}
+            onValue={setMaxTickets}
+          />
         </div>
-        <Field label="Venue" htmlFor="c-venue" error={fields["venue.name"]}>
-          <input
-            id="c-venue"
-            className="input"
-            required
-            value={venueName}
-            onChange={(e) => setVenueName(e.target.value)}
-          />
-        </Field>
-        <Field label="City" htmlFor="c-city" error={fields["venue.city"]}>
-          <input
-            id="c-city"
-            className="input"
-            required
-            value={city}
-            onChange={(e) => setCity(e.target.value)}
-          />
-        </Field>
-        <Field label="Starts" htmlFor="c-starts" error={fields.starts_at}>
-          <input
-            id="c-starts"
-            className="input"
-            type="datetime-local"
-            required
-            value={startsAt}
-            onChange={(e) => setStartsAt(e.target.value)}
-          />
-        </Field>
-        <Field label="On sale from" htmlFor="c-onsale" error={fields.on_sale_at}>
-          <input
-            id="c-onsale"
-            className="input"
-            type="datetime-local"
-            required
-            value={onSaleAt}
-            onChange={(e) => setOnSaleAt(e.target.value)}
-          />
-        </Field>
+        <InputField
+          label="Venue"
+          id="c-venue"
+          error={fields["venue.name"]}
+          required
+          value={venueName}
+          onValue={setVenueName}
+        />
+        <InputField
+          label="City"
+          id="c-city"
+          error={fields["venue.city"]}
+          required
+          value={city}
+          onValue={setCity}
+        />
+        <InputField
+          label="Starts"
+          id="c-starts"
+          error={fields.starts_at}
+          type="datetime-local"
+          required
+          value={startsAt}
+          onValue={setStartsAt}
+        />
+        <InputField
+          label="On sale from"
+          id="c-onsale"
+          error={fields.on_sale_at}
+          type="datetime-local"
+          required
+          value={onSaleAt}
+          onValue={setOnSaleAt}
+        />
         <div className="sm:col-span-2">
           <Field label="Description" htmlFor="c-desc" error={fields.description}>
             <textarea
@@ -274,59 +289,31 @@ function CreateConcertForm() {
               key={s.key}
               className="grid grid-cols-2 items-end gap-2 rounded-lg border border-slate-200 p-3 sm:grid-cols-[2fr_1fr_1fr_1fr_auto]"
             >
-              <Field
+              <InputField
                 label={`Section ${i + 1} name`}
-                htmlFor={`s-name-${s.key}`}
-                error={fields[`sections.${i}.name`]}
-              >
-                <input
-                  id={`s-name-${s.key}`}
-                  className="input"
-                  value={s.name}
-                  onChange={(e) => update(s.key, { name: e.target.value })}
-                />
-              </Field>
-              <Field
+                {...sectionInput(s, i, "name", "name", "name")}
+              />
+              <InputField
                 label={`Price (${currency.toUpperCase() || "—"})`}
-                htmlFor={`s-price-${s.key}`}
-                error={fields[`sections.${i}.price_cents`]}
-              >
-                <input
-                  id={`s-price-${s.key}`}
-                  className="input"
-                  type="number"
-                  min={0}
-                  step="0.01"
-                  value={s.price}
-                  onChange={(e) => update(s.key, { price: e.target.value })}
-                />
-              </Field>
-              <Field label="Rows" htmlFor={`s-rows-${s.key}`} error={fields[`sections.${i}.rows`]}>
-                <input
-                  id={`s-rows-${s.key}`}
-                  className="input"
-                  type="number"
-                  min={1}
-                  max={200}
-                  value={s.rows}
-                  onChange={(e) => update(s.key, { rows: e.target.value })}
-                />
-              </Field>
-              <Field
+                {...sectionInput(s, i, "price", "price", "price_cents")}
+                type="number"
+                min={0}
+                step="0.01"
+              />
+              <InputField
+                label="Rows"
+                {...sectionInput(s, i, "rows", "rows", "rows")}
+                type="number"
+                min={1}
+                max={200}
+              />
+              <InputField
                 label="Seats per row"
-                htmlFor={`s-seats-${s.key}`}
-                error={fields[`sections.${i}.seats_per_row`]}
-              >
-                <input
-                  id={`s-seats-${s.key}`}
-                  className="input"
-                  type="number"
-                  min={1}
-                  max={500}
-                  value={s.seatsPerRow}
-                  onChange={(e) => update(s.key, { seatsPerRow: e.target.value })}
-                />
-              </Field>
+                {...sectionInput(s, i, "seatsPerRow", "seats", "seats_per_row")}
+                type="number"
+                min={1}
+                max={500}
+              />
               <button
                 type="button"
                 className="btn-secondary"
@@ -432,52 +419,37 @@ export function QueueFields({
 }) {
   return (
     <div className="grid gap-4 sm:grid-cols-3">
-      <Field
+      <InputField
         label="Let in per minute"
-        htmlFor="q-rate"
+        id="q-rate"
         error={fields["queue.admit_per_minute"]}
         hint="Buyers admitted each minute."
-      >
-        <input
-          id="q-rate"
-          className="input"
-          type="number"
-          min={1}
-          value={admitPerMinute}
-          onChange={(e) => setAdmitPerMinute(e.target.value)}
-        />
-      </Field>
-      <Field
+        type="number"
+        min={1}
+        value={admitPerMinute}
+        onValue={setAdmitPerMinute}
+      />
+      <InputField
         label="Shopping at once, at most"
-        htmlFor="q-active"
+        id="q-active"
         error={fields["queue.max_active"]}
         hint="Admitted buyers with a live pass."
-      >
-        <input
-          id="q-active"
-          className="input"
-          type="number"
-          min={1}
-          value={maxActive}
-          onChange={(e) => setMaxActive(e.target.value)}
-        />
-      </Field>
-      <Field
+        type="number"
+        min={1}
+        value={maxActive}
+        onValue={setMaxActive}
+      />
+      <InputField
         label="Line opens (optional)"
-        htmlFor="q-opens"
+        id="q-opens"
         error={fields["queue.opens_at"]}
         hint="Joining before this is refused."
-      >
-        <input
-          id="q-opens"
-          className="input"
-          type="datetime-local"
-          value={queueOpensAt}
-          onChange={(e) => setQueueOpensAt(e.target.value)}
-        />
-      </Field>
+        type="datetime-local"
+        value={queueOpensAt}
+        onValue={setQueueOpensAt}
+      />
     </div>
   );
 }
 
-export { localInput, toIso };
+export { localInput, queueSettings };

@@ -10,7 +10,7 @@ import { tierColor } from "../../seatmap/render";
 import { Legend, SeatMap } from "../../seatmap/SeatMap";
 import { useLiveSeats } from "../../seatmap/useLiveSeats";
 import { AdminOnly } from "./AdminOnly";
-import { localInput, QueueFields, toIso } from "./CreateConcertPage";
+import { localInput, QueueFields, queueSettings } from "./CreateConcertPage";
 
 const NO_SEATS: ReadonlySet<number> = new Set();
 
@@ -265,17 +265,10 @@ function QueueSettings({ concert }: { concert: Concert }) {
     concert.queue.opens_at ? localInput(new Date(concert.queue.opens_at)) : "",
   );
   const save = useMutation({
-    mutationFn: () => {
-      const opens = toIso(opensAt);
-      return api.patchConcert(concert.id, {
-        queue: {
-          enabled,
-          admit_per_minute: Number(admitPerMinute),
-          max_active: Number(maxActive),
-          ...(opens ? { opens_at: opens } : {}),
-        },
-      });
-    },
+    mutationFn: () =>
+      api.patchConcert(concert.id, {
+        queue: queueSettings(enabled, admitPerMinute, maxActive, opensAt),
+      }),
     onSuccess: (c) => queryClient.setQueryData(["concert", c.id], c),
   });
   const submit = (e: FormEvent) => {
