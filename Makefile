@@ -11,7 +11,8 @@ TEST_REDIS_PORT ?= 6390
 ADMIN_EMAIL ?= admin@example.com
 ADMIN_PASSWORD ?= admin-password
 
-.PHONY: run test test-ci lint format venv migrate stop-redis clean ui ui-test ui-lint dev-frontend
+.PHONY: run test test-ci lint format venv migrate stop-redis clean ui ui-test ui-lint dev-frontend \
+	fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +91,21 @@ test: venv ui ui-test
 test-ci: venv
 	@scripts/ensure-redis.sh $(TEST_REDIS_PORT) .data/redis-test $(BIN)/python
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+# The property-based suites with real budgets (`make test` runs them small): Schemathesis over
+# every operation and the stateful links (tests/fuzz), the purchase-flow model (tests/model).
+# About 15 minutes on two cores; scale with the variables below.
+FUZZ_MAX_EXAMPLES ?= 100
+FUZZ_STATEFUL_EXAMPLES ?= 300
+FUZZ_STATEFUL_STEPS ?= 20
+MODEL_EXAMPLES ?= 200
+MODEL_STEPS ?= 40
+fuzz: venv
+	@scripts/ensure-redis.sh $(TEST_REDIS_PORT) .data/redis-test $(BIN)/python
+	TEST_REDIS_URL=redis://127.0.0.1:$(TEST_REDIS_PORT)/0 \
+	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) FUZZ_STATEFUL_EXAMPLES=$(FUZZ_STATEFUL_EXAMPLES) \
+	FUZZ_STATEFUL_STEPS=$(FUZZ_STATEFUL_STEPS) MODEL_EXAMPLES=$(MODEL_EXAMPLES) \
+	MODEL_STEPS=$(MODEL_STEPS) $(BIN)/pytest tests/fuzz tests/model --timeout=0 $(PYTEST_ARGS)
 
 lint: venv ui-lint
 	$(BIN)/ruff check .

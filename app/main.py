@@ -24,9 +24,10 @@ from app.errors import install_error_handlers
 from app.ops import router as ops_router
 from app.payments.router import router as payments_router
 from app.platform.body_limit import BodyLimitMiddleware
-from app.platform.logging import configure_logging
+from app.platform.logging import configure_logging, without_password
 from app.platform.middleware import RequestContextMiddleware
 from app.platform.ratelimit import install_rate_limits
+from app.platform.security_headers import SecurityHeadersMiddleware
 from app.seats.router import router as seats_router
 from app.settings import Settings, UnsafeConfiguration, load_settings
 from app.waiting_room.router import router as waiting_room_router
@@ -62,7 +63,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             background += start_jobs(container)
         log.info(
             "service started",
-            extra={"env": settings.app_env, "store": settings.store, "redis": settings.redis_url},
+            extra={
+                "env": settings.app_env,
+                "store": settings.store,
+                "redis": without_password(settings.redis_url),
+            },
         )
         yield
     finally:
@@ -108,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Browser code must be able to read when to retry (429, 503) and which request failed.
             expose_headers=["Retry-After", "X-Request-ID", "Idempotent-Replayed"],
         )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app
 

@@ -39,6 +39,7 @@ from app.events.schemas import (
 )
 from app.payments.errors import PaymentIntentNotCancelable
 from app.payments.gateway import PaymentGateway, PaymentIntent
+from app.reservations.engine import Taken
 from app.seats.errors import HoldNotFound
 from app.seats.index import seat_index
 from app.seats.service import concert_of_hold
@@ -52,6 +53,9 @@ log = logging.getLogger(__name__)
 # Conflicting writers on one order are few (webhook copies, the expiry job, the buyer); a
 # handful of re-reads always settles it.
 _MAX_ATTEMPTS = 8
+# How long seats are held for a payment being confirmed (the sale then consumes the hold).
+_SECURE_MS = 30_000
+_NO_CAP = 1_000_000
 
 
 class CheckoutCreated(CheckoutResult):
@@ -238,6 +242,9 @@ class Checkout:
             if not allows(order.status, Event.PAYMENT_SUCCEEDED):
                 return order  # refunded already: nothing to do
             concert = await self._concert(order.concert_id, OrderNotFound)
+            taken = await self._secure_seats(order, concert)
+            if taken:
+                return await self._refund_lost(order, intent_id, taken)
             try:
                 await self._store.sales.claim(
                     order.concert_id, order.seat_ids, order.id, datetime.now(UTC)
@@ -260,6 +267,44 @@ class Checkout:
             log.info("order confirmed", extra={"order_id": order.id, "late": late})
             return order
         raise VersionConflict(f"order {order.id} kept changing")
+
+    async def _secure_seats(self, order: Order, concert: Concert) -> list[str]:
+        """Make sure the order's seats are held for it in Redis before the sale is recorded,
+        and answer the seats someone else holds or bought (then the payment is refunded).
+
+        Its own hold, if it is live and has every seat, is kept a little longer. If it lapsed
+        (Redis ends it at the end of the payment window, a few seconds before the expiry job
+        sees the order), was released, or was rebuilt without some seats after Redis lost its
+        state, the seats are held again, all or nothing. Without this a late payment took
+        seats that another buyer was holding by then: their hold showed seats that were sold,
+        and their own payment was refunded (found by tests/model)."""
+        index = seat_index(concert)
+        positions = [index.position[s] for s in order.seat_ids]
+        engine = self._seats.engine
+        held = await self._seats.run(
+            concert,
+            lambda: engine.extend(concert.id, order.hold_id, order.user_id, _SECURE_MS),
+        )
+        if held is not None and set(held.indexes) == set(positions):
+            return []
+        if held is not None:  # some seats missing: give it back and hold them all again
+            await self._seats.run(
+                concert, lambda: engine.release(concert.id, order.hold_id, order.user_id)
+            )
+        outcome = await self._seats.run(
+            concert,
+            lambda: engine.hold(
+                concert.id,
+                order.hold_id,
+                order.user_id,
+                positions,
+                cap=_NO_CAP,  # paid for already: the cap was checked when they were held
+                ttl_ms=_SECURE_MS,
+            ),
+        )
+        if isinstance(outcome, Taken):
+            return [index.seat_ids[i] for i in outcome.indexes]
+        return []
 
     async def _refund_lost(self, order: Order, intent_id: str, taken: list[str]) -> Order:
         """Paid, but some seats were sold to someone else meanwhile: refund exactly once."""

@@ -8,6 +8,7 @@ import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -51,6 +52,17 @@ class TextFormatter(logging.Formatter):
         if request_id:
             parts.append(f"request_id={request_id}")
         return " ".join(parts)
+
+
+def without_password(url: str) -> str:
+    """A connection URL fit for a log line: `redis://:secret@host` -> `redis://:***@host`
+    (REDIS_URL was logged as is at startup, password included)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:" if parts.username else ":"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}***@{host}"))
 
 
 def configure_logging(level: str, *, json_logs: bool) -> None:

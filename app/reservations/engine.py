@@ -321,7 +321,11 @@ class SeatEngine:
             args=[seats, json.dumps(holds), json.dumps(users)],
         )
         installed = int(reply[0]) == 1
-        if installed and holds:
+        if installed:
+            # Even without holds: a rebuild means Redis lost the concert's state, and the
+            # sweeper's registry with it, while this process still remembers registering the
+            # concert (ACTIVE_REFRESH_SECONDS): its next holds would not register it, and they
+            # would show as held after they expired (found by tests/model).
             await self._register(concert_id, force=True)
         return installed
 

@@ -1,6 +1,8 @@
 --[[ sell: mark seats sold after the durable store has recorded the sale (the store is the
 truth for sold seats, so this never refuses). The hold, if still there, is consumed: its
-seats move from the user's held count to their bought count.
+seats move from the user's held count to their bought count. Seats already sold are not
+counted again, so a repeated call (a payment event delivered again, the expiry job or
+reconciliation confirming first) leaves the user's count as it is.
 KEYS: seats, holds, exp, users, meta, events (see _lib.lua)
 ARGV: hold id (may be empty), user id, sweep limit, seat index...
 Returns {'OK', version} or {'NOT_LOADED'}.
@@ -22,9 +24,14 @@ if raw then
     counted = #hold.s
   end
 end
+local newly = 0
 for i = 4, #ARGV do
-  set_seat(tonumber(ARGV[i]), 'S')
+  local index = tonumber(ARGV[i])
+  if redis.call('GETRANGE', K.seats, index, index) ~= 'S' then
+    newly = newly + 1
+  end
+  set_seat(index, 'S')
 end
-add_user_seats(user, (#ARGV - 3) - counted)
+add_user_seats(user, newly - counted)
 expire_due(now, limit)
 return {'OK', publish()}
