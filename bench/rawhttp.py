@@ -50,6 +50,10 @@ class _Connection:
     async def exchange(self, request: bytes) -> tuple[int, bytes, bool]:
         """Send one request, read one response: (status, body, server keeps the connection)."""
         self.writer.write(request)
+        return await self.read_response()
+
+    async def read_response(self) -> tuple[int, bytes, bool]:
+        """Read one response (the next one of pipelined requests)."""
         head = await self.reader.readuntil(b"\r\n\r\n")
         status_line, _, header_block = head.partition(b"\r\n")
         parts = status_line.split(b" ", 2)

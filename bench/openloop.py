@@ -1,0 +1,344 @@
+"""Hold latency under open-loop load: a fixed arrival rate, latency from the scheduled time.
+
+    .venv/bin/python bench/openloop.py                  # measure the max (wrk), then 70 % of it
+    .venv/bin/python bench/openloop.py --rate 800       # a given arrival rate
+
+Requests are scheduled at fixed times (t0 + i / rate) whatever the server does, and each one's
+latency runs from its scheduled time to its answer, so a slow server is charged for the
+requests it kept waiting (no coordinated omission, as wrk2 does it). The generator is Python
+(wrk2 is not packaged in Debian): `--connections` keep-alive connections, one task each,
+taking the next due request from a queue. The generator's own lateness is measured and
+printed: `sched lag` (how late the scheduler released a request) and `send lag` (scheduled
+time to the write, which also includes waiting for a free connection). Each hold is one seat,
+a distinct buyer, seats in random order, never repeated. Target (issue #9): p99 <= 50 ms,
+p99.9 <= 200 ms at 70 % of the measured maximum for 60 s with >= 500 connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from kit import (
+    API,
+    WINDOW_HEADER,
+    Results,
+    Stack,
+    Window,
+    add_server_args,
+    connect,
+    environment,
+    fmt,
+    http_request,
+    latency_summary,
+    lua_lines,
+    main_guard,
+    run_wrk,
+    runner,
+    seat_ids_of,
+    window_columns,
+)
+
+TARGET_P99_MS = 50.0
+TARGET_P999_MS = 200.0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_server_args(parser)
+    parser.add_argument(
+        "--rate", type=float, default=None, help="arrivals/s (default: 70 %% of max)"
+    )
+    parser.add_argument("--fraction", type=float, default=0.7, help="of the measured max")
+    parser.add_argument("--duration", type=float, default=60.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=5.0, help="open-loop seconds before")
+    parser.add_argument("--connections", type=int, default=512, help="keep-alive connections")
+    parser.add_argument("--max-duration", type=float, default=10.0, help="seconds of the max run")
+    parser.add_argument("--max-connections", type=int, default=64, help="wrk connections (max)")
+    return parser.parse_args(argv)
+
+
+@dataclass(slots=True)
+class Slot:
+    scheduled: float
+    request: bytes
+    released: float = 0.0
+    sent: float = 0.0
+    done: float = 0.0
+    status: int = 0
+
+
+class OpenLoop:
+    def __init__(self, port: int, connections: int) -> None:
+        self.port = port
+        self.connections = connections
+        self.queue: asyncio.Queue[Slot | None] = asyncio.Queue()
+        self.errors: Counter[str] = Counter()
+
+    async def worker(self, out: list[Slot]) -> None:
+        conn = await connect(self.port)
+        clock = time.perf_counter
+        while True:
+            slot = await self.queue.get()
+            if slot is None:
+                conn.close()
+                return
+            slot.sent = clock()
+            try:
+                status, _, keep = await conn.exchange(slot.request)
+            except Exception as exc:  # a transport error is a result, not a crash
+                self.errors[type(exc).__name__] += 1
+                status, keep = 0, False
+            slot.done = clock()
+            slot.status = status
+            out.append(slot)
+            if not keep:
+                conn.close()
+                conn = await connect(self.port)
+
+    async def run(self, requests: list[bytes], rate: float) -> tuple[list[Slot], float, float]:
+        """Send `requests` at `rate`/s; (finished slots, start, end of schedule)."""
+        out: list[Slot] = []
+        workers = [asyncio.create_task(self.worker(out)) for _ in range(self.connections)]
+        await asyncio.sleep(0.5)  # connections open before the clock starts
+        interval = 1.0 / rate
+        clock = time.perf_counter
+        start = clock() + 0.05
+        for i, request in enumerate(requests):
+            due = start + i * interval
+            now = clock()
+            if due > now:
+                await asyncio.sleep(due - now)
+            slot = Slot(due, request)
+            slot.released = clock()
+            self.queue.put_nowait(slot)
+        end = start + len(requests) * interval
+        for _ in workers:
+            self.queue.put_nowait(None)
+        await asyncio.wait_for(asyncio.gather(*workers), timeout=120)
+        return out, start, end
+
+
+def summarise(slots: list[Slot], start: float, end: float) -> dict[str, Any]:
+    inside = [s for s in slots if start <= s.scheduled < end]
+    statuses = Counter(str(s.status) for s in inside)
+    latency = [s.done - s.scheduled for s in inside]
+    ok_latency = [s.done - s.scheduled for s in inside if s.status == 201]
+    wall = end - start
+    return {
+        "scheduled": len(inside),
+        "rate_offered": round(len(inside) / wall, 1),
+        "ok_per_s": round(statuses.get("201", 0) / wall, 1),
+        "statuses": dict(statuses.most_common()),
+        "latency_ms": latency_summary(latency),
+        "latency_ms_201": latency_summary(ok_latency),
+        "sched_lag_ms": latency_summary([s.released - s.scheduled for s in inside]),
+        "send_lag_ms": latency_summary([s.sent - s.scheduled for s in inside]),
+        "service_ms": latency_summary([s.done - s.sent for s in inside]),
+        "per_second_p99_ms": per_second_p99(inside, start, end),
+    }
+
+
+def per_second_p99(slots: list[Slot], start: float, end: float) -> list[float]:
+    buckets: dict[int, list[float]] = {}
+    for s in slots:
+        buckets.setdefault(int(s.scheduled - start), []).append(s.done - s.scheduled)
+    out = []
+    for second in range(int(end - start)):
+        values = sorted(buckets.get(second, []))
+        out.append(round(values[int(0.99 * (len(values) - 1))] * 1000, 1) if values else 0.0)
+    return out
+
+
+async def run(args: argparse.Namespace, stack: Stack, results: Results) -> None:
+    results.setup["server_ready_s"] = round(await stack.start(), 2)
+    port = stack.service.port
+    rate = args.rate
+    needed = int((rate or 3000) * (args.duration + args.warmup) * 1.05) + 1000
+    if rate is None:
+        needed += 40_000  # the max run's holds
+    seats: list[tuple[str, str]] = []
+    while len(seats) < needed:
+        concert = await stack.create_concert(100_000)
+        seats += [(concert["id"], s) for s in seat_ids_of(concert)]
+    random.shuffle(seats)
+    t0 = time.perf_counter()
+    tokens = stack.tokens(len(seats))
+    results.setup["tokens"] = len(tokens)
+    results.setup["tokens_mint_s"] = round(time.perf_counter() - t0, 2)
+    results.setup["venues"] = stack.concerts
+
+    def hold(n: int) -> tuple[str, str, bytes]:
+        concert_id, seat = seats[n]
+        body = json.dumps({"seat_ids": [seat]}, separators=(",", ":")).encode()
+        return f"{API}/concerts/{concert_id}/holds", tokens[n], body
+
+    used = 0
+    if rate is None:
+        count = 40_000
+        data = stack.workdir / "max.tsv"
+        with data.open("w") as out:
+            for n in range(count):
+                path, token, body = hold(n)
+                out.write(f"{path}\t{token}\t{body.decode()}\n")
+        used = count
+        print(
+            f"[max] wrk -t1 -c{args.max_connections} holds for {args.max_duration:g} s", flush=True
+        )
+        meter = stack.meter()
+        async with meter:
+            res = await run_wrk(
+                stack.service.base_url + "/",
+                lua_lines(data, "POST", 1),
+                threads=1,
+                connections=args.max_connections,
+                duration_s=args.max_duration,
+                workdir=stack.workdir,
+            )
+        if res.requests >= count:
+            results.notes.append("the max run used all its seats: later holds repeated (409)")
+        max_rate = res.ok / res.duration_s
+        rate = args.fraction * max_rate
+        results.rows.append(
+            {
+                "phase": "max (wrk, closed loop)",
+                "ok_per_s": round(max_rate, 1),
+                "latency_ms": res.latency_ms,
+                "statuses": {"2xx": res.ok, "other": res.non2xx, **res.errors},
+                "window": meter.window,
+                "connections": args.max_connections,
+            }
+        )
+        print(f"    max {max_rate:,.0f} holds/s -> open loop at {rate:,.0f}/s", flush=True)
+    results.settings["rate"] = round(rate, 1)
+
+    def requests(count: int) -> list[bytes]:
+        nonlocal used
+        out = []
+        for _ in range(count):
+            path, token, body = hold(used)
+            out.append(http_request("POST", path, token, body, port))
+            used += 1
+        return out
+
+    loop = OpenLoop(port, args.connections)
+    if args.warmup > 0:
+        print(f"[warm-up] {args.warmup:g} s at {rate:,.0f}/s", flush=True)
+        await loop.run(requests(int(rate * args.warmup)), rate)
+    total = int(rate * args.duration)
+    print(
+        f"[open loop] {total:,} holds at {rate:,.0f}/s over {args.duration:g} s, "
+        f"{args.connections} connections",
+        flush=True,
+    )
+    batch = requests(total)
+    meter = stack.meter()
+    async with meter:
+        slots, start, end = await loop.run(batch, rate)
+    summary = summarise(slots, start, end)
+    summary["transport_errors"] = dict(loop.errors)
+    summary["unanswered"] = total - len(slots)
+    results.rows.append(
+        {"phase": "open loop", **summary, "window": meter.window, "connections": args.connections}
+    )
+    await stack.stop()
+
+
+def derive(results: Results) -> None:
+    row = next(r for r in results.rows if r["phase"] == "open loop")
+    lat = row["latency_ms"]
+    results.derived = {
+        "p99_ms": lat.get("p99"),
+        "p999_ms": lat.get("p999"),
+        "target_p99_ms": TARGET_P99_MS,
+        "target_p999_ms": TARGET_P999_MS,
+        "target_met": (lat.get("p99", 1e9) <= TARGET_P99_MS)
+        and (lat.get("p999", 1e9) <= TARGET_P999_MS),
+        "generator_lag_p99_ms": row["send_lag_ms"].get("p99"),
+    }
+    for r in results.rows:
+        w: Window | None = r.get("window")
+        if w is not None and (w.other_pct or 0) > 25:
+            results.notes.append(
+                f"{r['phase']}: other processes used {w.other_pct:.0f}% of a core "
+                f"({', '.join(w.others_top) or 'unknown'})"
+            )
+
+
+def print_table(results: Results) -> None:
+    results.print_settings()
+    s = results.settings
+    print(
+        f"Load: open loop at {fmt(s.get('rate'))}/s ({s['fraction']:.0%} of the max unless "
+        f"--rate), {s['connections']} connections, {s['duration_s']:g} s after {s['warmup_s']:g} s"
+        " warm-up; Python generator (uvloop)"
+    )
+    print()
+    header = (
+        f"{'phase':<24} {'ok/s':>7} {'p50 ms':>7} {'p90':>7} {'p99':>7} {'p99.9':>7} {'max':>7} "
+        f"{WINDOW_HEADER}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results.rows:
+        lat = r["latency_ms"]
+        print(
+            f"{r['phase']:<24} {fmt(r['ok_per_s']):>7} {fmt(lat.get('p50'), 1):>7} "
+            f"{fmt(lat.get('p90'), 1):>7} {fmt(lat.get('p99'), 1):>7} {fmt(lat.get('p999'), 1):>7} "
+            f"{fmt(lat.get('max'), 0):>7} {window_columns(r['window'])}"
+        )
+    row = next(r for r in results.rows if r["phase"] == "open loop")
+    print()
+    print(f"  statuses: {row['statuses']}  transport errors: {row['transport_errors'] or 'none'}")
+    print(
+        f"  generator: sched lag p99 {fmt(row['sched_lag_ms'].get('p99'), 2)} ms, "
+        f"max {fmt(row['sched_lag_ms'].get('max'), 1)} ms; send lag (incl. waiting for a "
+        f"connection) p99 {fmt(row['send_lag_ms'].get('p99'), 2)} ms; service time (send to "
+        f"answer) p99 {fmt(row['service_ms'].get('p99'), 1)} ms"
+    )
+    d = results.derived
+    verdict = "met" if d["target_met"] else "NOT met"
+    print(
+        f"  target p99 <= {TARGET_P99_MS:g} ms and p99.9 <= {TARGET_P999_MS:g} ms: {verdict} "
+        f"(p99 {fmt(d['p99_ms'], 1)}, p99.9 {fmt(d['p999_ms'], 1)})"
+    )
+    print(f"  p99 per second: {row['per_second_p99_ms']}")
+    results.print_notes()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with main_guard(), contextlib.ExitStack() as exits:
+        loop, loop_name = runner()
+        exits.enter_context(loop)
+        results = Results("openloop", environment=environment(loop_name))
+        stack = Stack(args, exits)
+        results.settings = {
+            **stack.settings_facts(),
+            "fraction": args.fraction,
+            "connections": args.connections,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+        }
+        print(
+            f"Encore open-loop holds: {args.workers} worker(s), store {args.store}, "
+            f"{args.connections} connections, {args.duration:g} s",
+            flush=True,
+        )
+        loop.run(run(args, stack, results))
+    derive(results)
+    print_table(results)
+    print(f"\nJSON: {results.write(args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
