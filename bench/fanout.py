@@ -10,9 +10,10 @@ Phases:
   connect      `--listeners` SSE connections to /concerts/{id}/seats/stream, each reading its
                snapshot; the server's memory before and after
   idle         10 s with every listener connected and nothing changing
-  fan-out      `--changes` holds, one every `--interval` s, each a change every listener must
-               receive: per change, the time from the hold request's send to the last listener
-               receiving it (and to the median one), p50/p99 over the changes
+  fan-out      `--changes` holds, each followed by a pause of `--interval` s, each a change
+               every listener must receive: per change, the time from the hold request's
+               send to the last listener receiving it (and to the median one), p50/p99 over
+               the changes
 The listeners are one Python process (asyncio protocols, a few microseconds per event); its CPU
 is printed with the rest.
 """
@@ -58,7 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (map)")
     parser.add_argument("--listeners", type=int, default=5000)
     parser.add_argument("--changes", type=int, default=50)
-    parser.add_argument("--interval", type=float, default=0.2, help="seconds between changes")
+    parser.add_argument(
+        "--interval", type=float, default=0.2, help="pause after each change's hold answered"
+    )
     parser.add_argument("--phases", default="map-static,map-live,fan-out")
     return parser.parse_args(argv)
 
