@@ -341,13 +341,16 @@ async def engine_phase(rig: Rig, report: Report, seats: int, run_id: str) -> Non
 # --- the HTTP phases -------------------------------------------------------------------------
 
 
-def concert_body(seats: int, number: int) -> dict[str, Any]:
-    """Sections of 100 rows x 100 seats, and one short row for any remainder."""
+def concert_payload(
+    seats: int, number: int, *, cap: int = 8, seats_per_row: int = 100, rows_per_section: int = 100
+) -> dict[str, Any]:
+    """Sections of `rows_per_section` rows of `seats_per_row` seats, one short row for the rest,
+    on sale since an hour ago."""
     sections: list[dict[str, Any]] = []
-    rows, rest = divmod(seats, SEATS_PER_ROW)
+    rows, rest = divmod(seats, seats_per_row)
     while rows > 0:
-        take = min(rows, ROWS_PER_SECTION)
-        sections.append({"rows": take, "seats_per_row": SEATS_PER_ROW})
+        take = min(rows, rows_per_section)
+        sections.append({"rows": take, "seats_per_row": seats_per_row})
         rows -= take
     if rest:
         sections.append({"rows": 1, "seats_per_row": rest})
@@ -362,9 +365,16 @@ def concert_body(seats: int, number: int) -> dict[str, Any]:
         "starts_at": (now + timedelta(days=30)).isoformat(),
         "on_sale_at": (now - timedelta(hours=1)).isoformat(),
         "currency": "EUR",
-        "max_tickets_per_user": CAP,
+        "max_tickets_per_user": cap,
         "sections": sections,
     }
+
+
+def concert_body(seats: int, number: int) -> dict[str, Any]:
+    """Sections of 100 rows x 100 seats, and one short row for any remainder."""
+    return concert_payload(
+        seats, number, cap=CAP, seats_per_row=SEATS_PER_ROW, rows_per_section=ROWS_PER_SECTION
+    )
 
 
 class ServiceSetupError(BenchError):

@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from harness import (
 )
 from holds import (
     API,
+    concert_payload,
     environment_facts,
     event_loop_factory,
     expect,
@@ -121,35 +122,6 @@ def add_server_args(
         help="record the server's workers with py-spy during the measured window (collapsed "
         "stacks in this directory; sampling costs the server some CPU)",
     )
-
-
-def concert_payload(
-    seats: int, number: int, *, cap: int = 8, seats_per_row: int = 100, rows_per_section: int = 100
-) -> dict[str, Any]:
-    """Sections of `rows_per_section` rows of `seats_per_row` seats, one short row for the rest,
-    on sale since an hour ago."""
-    sections: list[dict[str, Any]] = []
-    rows, rest = divmod(seats, seats_per_row)
-    while rows > 0:
-        take = min(rows, rows_per_section)
-        sections.append({"rows": take, "seats_per_row": seats_per_row})
-        rows -= take
-    if rest:
-        sections.append({"rows": 1, "seats_per_row": rest})
-    for n, section in enumerate(sections, start=1):
-        section.update(name=f"Block {n}", price_cents=4000 + 500 * n)
-    now = datetime.now(UTC)
-    return {
-        "title": f"Benchmark on-sale {number}",
-        "artist": "The Load Generators",
-        "genre": "benchmark",
-        "venue": {"name": "Bench Arena", "city": "Benchville"},
-        "starts_at": (now + timedelta(days=30)).isoformat(),
-        "on_sale_at": (now - timedelta(hours=1)).isoformat(),
-        "currency": "EUR",
-        "max_tickets_per_user": cap,
-        "sections": sections,
-    }
 
 
 def seat_ids_of(concert: dict[str, Any]) -> list[str]:
