@@ -65,6 +65,7 @@ def build_container(settings: Settings) -> Container:
         settings.redis_timeout_seconds,
         settings.redis_max_connections,
         cluster=settings.redis_cluster,
+        pool_wait=settings.redis_pool_wait_seconds,
     )
     engine = SeatEngine(redis)
     seat_state = SeatState(engine, store)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -61,6 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.container = container
         if settings.sweeper_in_process:
             background += start_jobs(container)
+        _freeze_startup_objects()
         log.info(
             "service started",
             extra={
@@ -73,6 +75,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await stop_all(background)
         await container.close()
+
+
+_FROZEN = False
+
+
+def _freeze_startup_objects() -> None:
+    """Everything built by the first start lives as long as the process: out of the
+    collector's sight, a full collection no longer walks the whole app (a 100+ ms pause of
+    the event loop under load: the p99.9 spikes of bench/openloop.py, docs/performance.md).
+    Once per process (tests start many apps in one)."""
+    global _FROZEN
+    if not _FROZEN:
+        _FROZEN = True
+        gc.collect()  # today's garbage is freed, not frozen
+        gc.freeze()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

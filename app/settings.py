@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     redis_cluster: bool = False
     redis_timeout_seconds: float = 2.0
     redis_max_connections: int = Field(default=64, ge=1)
+    # How long a command waits for a free pooled connection. Longer than the socket timeout:
+    # in a burst the connections are busy because this process's event loop is, not because
+    # Redis is down (a dead Redis fails on the socket timeouts), and a buyer is better served
+    # by a late 409 than by a 503 that makes them retry (docs/performance.md).
+    redis_pool_wait_seconds: float = Field(default=10.0, gt=0)
 
     store: Literal["sql", "mongo", "dynamodb"] = "sql"
     database_url: str = "sqlite+aiosqlite:///./data/encore.db"

@@ -90,7 +90,7 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api import API_PREFIX
-from app.auth.tokens import TokenService
+from app.auth.tokens import Claims, TokenService
 from app.errors import AppError, ErrorBody, NotAuthenticated
 from app.platform.client_ip import ClientAddress, parse_networks
 from app.platform.redis import RedisClient, build_redis
@@ -107,9 +107,11 @@ __all__ = [
     "RateLimiter",
     "TokenSubjects",
     "TokenUsernameLimit",
+    "VERIFIED_ACCESS_KEY",
     "install_rate_limits",
     "limit_login_by_email",
     "limit_token_by_username",
+    "verified_access",
 ]
 
 log = logging.getLogger(__name__)
@@ -129,6 +131,7 @@ LIMITER_FAILURES = Counter(
 FAIL_OPEN_SECONDS = 5.0
 KEY_PREFIX = "ratelimit"
 TOKEN_CACHE_SIZE = 10_000  # remembered access tokens, about 4 MB
+TOKEN_LEEWAY_SECONDS = 5  # TokenService.decode's leeway on `exp`
 _MAX_TOKEN_BYTES = 4096  # longer bearer values are not ours: not decoded, not remembered
 _STORAGE_ERRORS = (RedisError, OSError, TimeoutError)
 
@@ -275,15 +278,35 @@ class RateLimiter:
         self._paused_until = now + FAIL_OPEN_SECONDS
 
 
+VERIFIED_ACCESS_KEY = "encore.verified_access"
+"""Scope key of the request's verified access token: `(token, Claims)`. `current_user`
+(app/deps.py) reuses it instead of verifying the same token a second time."""
+
+
+def verified_access(scope: Scope, token: str) -> Claims | None:
+    """The claims the limiter verified for exactly this token, if still unexpired."""
+    stashed = scope.get(VERIFIED_ACCESS_KEY)
+    if stashed is None or stashed[0] != token or not _unexpired(stashed[1]):
+        return None
+    claims: Claims = stashed[1]
+    return claims
+
+
+def _unexpired(claims: Claims) -> bool:
+    # The same leeway as TokenService.decode: a remembered token is never accepted longer.
+    return time.time() < claims.expires_at.timestamp() + TOKEN_LEEWAY_SECONDS
+
+
 class TokenSubjects:
     """The user id of a request's bearer token, verified once per token and then remembered
-    (a bounded LRU): the route's `current_user` decodes the token anyway, the limiter should
-    not pay that again on every request."""
+    (a bounded LRU, entries dropped once the token expires). The verified claims are also
+    stashed in the scope (VERIFIED_ACCESS_KEY): the route's `current_user` takes them from
+    there instead of decoding the token again."""
 
     def __init__(self, tokens: TokenService, size: int = TOKEN_CACHE_SIZE) -> None:
         self._tokens = tokens
         self._size = size
-        self._known: OrderedDict[bytes, str] = OrderedDict()
+        self._known: OrderedDict[bytes, Claims] = OrderedDict()
 
     def __call__(self, scope: Scope) -> str | None:
         authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
@@ -293,18 +316,21 @@ class TokenSubjects:
         token = token.strip()
         if kind.lower() != b"bearer" or not token or len(token) > _MAX_TOKEN_BYTES:
             return None
-        user_id = self._known.get(token)
-        if user_id is not None:
+        text = token.decode("latin-1")
+        claims = self._known.get(token)
+        if claims is not None and _unexpired(claims):
             self._known.move_to_end(token)
-            return user_id
-        try:
-            user_id = self._tokens.decode(token.decode("latin-1"), "access").sub
-        except NotAuthenticated:
-            return None  # the route answers 401; the IP window still counts the request
-        self._known[token] = user_id
-        if len(self._known) > self._size:
-            self._known.popitem(last=False)
-        return user_id
+        else:
+            try:
+                claims = self._tokens.decode(text, "access")
+            except NotAuthenticated:
+                self._known.pop(token, None)
+                return None  # the route answers 401; the IP window still counts the request
+            self._known[token] = claims
+            if len(self._known) > self._size:
+                self._known.popitem(last=False)
+        scope[VERIFIED_ACCESS_KEY] = (text, claims)
+        return claims.sub
 
 
 def _ip_subject(address: str) -> str:

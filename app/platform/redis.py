@@ -87,12 +87,18 @@ class _BoundedPipeline(ClusterPipeline):
 
 
 def build_redis(
-    url: str, timeout: float, max_connections: int = 64, *, cluster: bool = False
+    url: str,
+    timeout: float,
+    max_connections: int = 64,
+    *,
+    cluster: bool = False,
+    pool_wait: float | None = None,
 ) -> RedisClient:
     """A client for a single server or, with `cluster=True` (REDIS_CLUSTER=true), a
     `redis+cluster://` URL or `?cluster=true`, a cluster. Bounded timeouts: a dead Redis must
     fail a request fast, never hang it; a burst beyond `max_connections` commands in flight
-    waits up to `timeout` for a free connection instead of failing."""
+    waits up to `pool_wait` (default `timeout`) for a free connection instead of failing."""
+    wait = timeout if pool_wait is None else pool_wait
     if cluster or is_cluster_url(url):
         clean = url
         for scheme, plain in _CLUSTER_SCHEMES.items():
@@ -106,14 +112,14 @@ def build_redis(
             socket_connect_timeout=timeout,
             decode_responses=False,
             permits=max_connections,
-            permit_wait=timeout,
+            permit_wait=wait,
         )
-    # A blocking pool: a burst of requests beyond `max_connections` waits (up to `timeout`)
-    # for a free connection instead of failing with "Too many connections".
+    # A blocking pool: a burst of requests beyond `max_connections` waits (up to `wait`) for a
+    # free connection instead of failing with "Too many connections".
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
-        timeout=timeout,
+        timeout=wait,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         decode_responses=False,

@@ -11,9 +11,9 @@ from app.concerts.errors import ConcertNotFound
 from app.deps import (
     AdminUser,
     ConcertCacheDep,
+    ContainerDep,
     CurrentUser,
     EventsDep,
-    IdempotencyDep,
     SeatEngineDep,
     SeatEventHubDep,
     SeatMapsDep,
@@ -37,7 +37,6 @@ from app.seats.schemas import HoldCreate, HoldRead, SeatMap, WarmResult
 from app.seats.stream import seat_events
 from app.waiting_room.errors import QueuePassRequired
 from app.waiting_room.passes import QueuePassHeader
-from app.waiting_room.service import WaitingRoom
 
 router = APIRouter(prefix=API_PREFIX, tags=["seats"])
 
@@ -141,32 +140,26 @@ async def create_hold(
     body: HoldCreate,
     request: Request,
     user: CurrentUser,
-    store: StoreDep,
-    cache: ConcertCacheDep,
-    state: SeatStateDep,
-    settings: SettingsDep,
-    idempotency: IdempotencyDep,
-    events: EventsDep,
+    c: ContainerDep,  # one dependency for the services: the hot path (docs/performance.md)
     idem_key: IdempotencyKeyHeader = None,
     queue_pass: QueuePassHeader = None,
 ) -> Response:
     """Hold seats for a few minutes: explicit `seat_ids`, or the best `quantity`. When the
     concert's waiting room is on, send your admission pass as `X-Queue-Pass`."""
-    room: WaitingRoom = request.app.state.container.waiting_room
-    return await idempotency.run(
+    return await c.idempotency.run(
         user_id=user.id,
         key=idem_key,
         request=request,
         call=lambda: service.create_hold(
-            store,
-            cache,
-            state,
+            c.store,
+            c.concerts,
+            c.seat_state,
             user_id=user.id,
             concert_id=concert_id,
             body=body,
-            ttl_seconds=settings.hold_ttl_seconds,
-            events=events,
-            room=room,
+            ttl_seconds=c.settings.hold_ttl_seconds,
+            events=c.events,
+            room=c.waiting_room,
             queue_pass=queue_pass,
         ),
         status_code=status.HTTP_201_CREATED,

@@ -31,6 +31,9 @@ QUEUE_SIZE = 256
 class Change:
     version: int
     changes: dict[int, str]  # seat index -> new state
+    # The encoded SSE frame, made by the first listener and sent as is by the others: every
+    # listener of a concert gets this same object (docs/performance.md, fan-out).
+    frame: list[bytes] = field(default_factory=list, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,18 +186,31 @@ async def seat_events(
         yield b"retry: 2000\n\n" + sse("snapshot", body.decode(), version)
         while True:
             try:
-                item = await asyncio.wait_for(queue.get(), timeout=heartbeat_seconds)
+                async with asyncio.timeout(heartbeat_seconds):  # no task per wait, unlike wait_for
+                    items = [await queue.get()]
             except TimeoutError:
                 yield b": heartbeat\n\n"
                 continue
-            if isinstance(item, Resync):
-                # A reload our own snapshot already shows (the first read of a concert
-                # rebuilds it) needs no second snapshot.
-                if item.version is None or item.version > version:
-                    version, body = await snapshot()
-                    yield sse("snapshot", body.decode(), version)
-            elif item.version > version:
-                version = item.version
-                seats = {seat_ids[i]: state for i, state in item.changes.items()}
-                data = json.dumps({"version": version, "seats": seats}, separators=(",", ":"))
-                yield sse("change", data, version)
+            # What else is queued goes out in the same write: the same events, one send (a
+            # listener that fell behind during a burst of changes catches up at once).
+            while not queue.empty():
+                items.append(queue.get_nowait())
+            out: list[bytes] = []
+            for item in items:
+                if isinstance(item, Resync):
+                    # A reload our own snapshot already shows (the first read of a concert
+                    # rebuilds it) needs no second snapshot.
+                    if item.version is None or item.version > version:
+                        version, body = await snapshot()
+                        out.append(sse("snapshot", body.decode(), version))
+                elif item.version > version:
+                    version = item.version
+                    if not item.frame:
+                        seats = {seat_ids[i]: state for i, state in item.changes.items()}
+                        data = json.dumps(
+                            {"version": version, "seats": seats}, separators=(",", ":")
+                        )
+                        item.frame.append(sse("change", data, version))
+                    out.append(item.frame[0])
+            if out:
+                yield out[0] if len(out) == 1 else b"".join(out)

@@ -47,6 +47,20 @@ class Database:
             async with self._writer.begin() as conn:
                 yield conn
 
+    @asynccontextmanager
+    async def atomic_statements(self) -> AsyncIterator[AsyncConnection]:
+        """For statements that are each atomic and guarded on their own (one INSERT, an
+        ON CONFLICT insert, a version-guarded UPDATE): on PostgreSQL they run in autocommit,
+        saving the BEGIN and COMMIT round trips; on SQLite this is `write()` (BEGIN IMMEDIATE
+        serializes writers there)."""
+        if self.dialect != "postgresql":
+            async with self.write() as conn:
+                yield conn
+            return
+        with translated_errors():
+            async with self._reader.connect() as conn:
+                yield conn
+
     def insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """An INSERT that supports ON CONFLICT on this dialect."""
         if self.dialect == "postgresql":

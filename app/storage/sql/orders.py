@@ -22,7 +22,7 @@ class SqlOrderRepository:
         self._db = db
 
     async def add(self, order: Order) -> None:
-        async with self._db.write() as conn:
+        async with self._db.atomic_statements() as conn:
             await conn.execute(orders.insert().values(**order_values(order)))
 
     async def get(self, order_id: str) -> Order | None:
@@ -74,7 +74,9 @@ class SqlOrderRepository:
         at: datetime,
     ) -> Order:
         at = as_utc(at)
-        async with self._db.write() as conn:
+        # No transaction needed on PostgreSQL: the UPDATE's version guard fails if the order
+        # changed after the read the history was built from.
+        async with self._db.atomic_statements() as conn:
             current = await self._current(conn, order_id, expected_version)
             entry = OrderTransition(
                 from_status=current.status, to_status=to_status, reason=reason, at=at
@@ -92,7 +94,7 @@ class SqlOrderRepository:
     async def attach_payment_intent(
         self, order_id: str, expected_version: int, payment_intent_id: str
     ) -> Order:
-        async with self._db.write() as conn:
+        async with self._db.atomic_statements() as conn:
             return await self._guarded_update(
                 conn, order_id, expected_version, {"payment_intent_id": payment_intent_id}
             )

@@ -21,7 +21,9 @@ class SqlTicketRepository:
     async def add_many(self, tickets_to_add: Sequence[Ticket]) -> None:
         if not tickets_to_add:
             return
-        async with self._db.write() as conn:
+        # Insert-if-absent, so a partly applied batch is completed by the next call; one
+        # chunk (any real order) is one statement anyway.
+        async with self._db.atomic_statements() as conn:
             for chunk in chunked(tickets_to_add):
                 # Only (order, seat) conflicts are skipped: re-issuing an order is safe, while
                 # a clash on the ticket id is a real DuplicateKey.
@@ -67,7 +69,7 @@ class SqlPaymentEventRepository:
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(payment_events.c.event_id)
         )
-        async with self._db.write() as conn:
+        async with self._db.atomic_statements() as conn:
             inserted = (await conn.execute(statement)).first()
         return inserted is not None
 
