@@ -48,6 +48,7 @@ class Container:
     waiting_room: WaitingRoom
 
     async def close(self) -> None:
+        await self.events.drain()  # appends in flight finish before their client closes
         await self.seat_events.close()
         await self.gateway.close()
         await self.redis.aclose()

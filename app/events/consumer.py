@@ -65,6 +65,7 @@ class EventConsumer:
         max_deliveries: int = 5,
         start_id: str = "$",
         prune_idle_ms: int = PRUNE_IDLE_MS,
+        linger_s: float = 0.05,
     ) -> None:
         self._redis = redis
         self._stream = stream
@@ -79,6 +80,11 @@ class EventConsumer:
         # "$": a new group starts with the entries added after its creation, not the history.
         self._start_id = start_id
         self._prune_idle_ms = prune_idle_ms
+        # After a read that was not full, wait this long before the next: under a stampede
+        # every hold adds an entry, and reading them a few at a time costs each process a
+        # round trip, a parse and an XACK per handful (docs/performance.md). An event waits at
+        # most this much longer; a full read is followed at once.
+        self._linger_s = linger_s
         self._group_ready = False
 
     async def ensure_group(self) -> None:
@@ -165,8 +171,10 @@ class EventConsumer:
                 # 3.11; a new cluster client's setup is often hit) must not wait out a whole
                 # blocking read before the loop notices it.
                 _stop_if_cancelled()
-                await self.read_new()
+                read = await self.read_new()
                 backoff = _MIN_BACKOFF_SECONDS
+                if 0 < read < self._count and self._linger_s > 0:
+                    await asyncio.sleep(self._linger_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

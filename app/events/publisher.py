@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import cast
 
 from redis.typing import EncodableT, FieldT
 
 from app.events.metrics import EVENTS_PUBLISH_FAILED, EVENTS_PUBLISHED
 from app.events.schemas import DomainEvent, to_fields
+from app.platform.batching import GroupCommit, regroup
 from app.platform.redis import RedisClient
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,10 @@ class EventPublisher:
     At most once: callers publish only after their durable write succeeded, so a crash or a
     Redis failure between that write and the append loses the event. A failed append never
     fails the caller (its write already happened): it is logged and counted instead.
+
+    Group commit (app/platform/batching.py): the events of all callers that publish while an
+    append is in flight go out in the next one, one pipeline, one round trip. A caller still
+    returns once its own events are in the stream, in its order.
     """
 
     def __init__(
@@ -29,6 +35,9 @@ class EventPublisher:
         self._stream = stream
         self._maxlen = maxlen
         self._enabled = enabled
+        self._appends: GroupCommit[tuple[DomainEvent, ...], list[bytes | str]] = GroupCommit(
+            self._append_batch
+        )
 
     @property
     def stream(self) -> str:
@@ -44,13 +53,7 @@ class EventPublisher:
         if not self._enabled or not events:
             return []
         try:
-            if len(events) == 1:
-                ids = [await self._append(events[0])]
-            else:
-                pipe = self._redis.pipeline(transaction=False)
-                for event in events:
-                    pipe.xadd(self._stream, _entry(event), maxlen=self._maxlen, approximate=True)
-                ids = await pipe.execute()
+            ids = await self._appends.submit(events)
         except Exception:
             # Anything at all (Redis down, a wrong-type key, a bug): the caller's write stands.
             for event in events:
@@ -65,11 +68,24 @@ class EventPublisher:
             EVENTS_PUBLISHED.labels(event.type).inc()
         return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
 
-    async def _append(self, event: DomainEvent) -> bytes | str:
-        entry_id: bytes | str = await self._redis.xadd(
-            self._stream, _entry(event), maxlen=self._maxlen, approximate=True
-        )
-        return entry_id
+    async def drain(self) -> None:
+        """Wait until every event published so far has been appended (or has failed)."""
+        await self._appends.drain()
+
+    async def _append_batch(
+        self, batch: Sequence[tuple[DomainEvent, ...]]
+    ) -> list[list[bytes | str]]:
+        flat = [event for events in batch for event in events]
+        if len(flat) == 1:
+            entry_id: bytes | str = await self._redis.xadd(
+                self._stream, _entry(flat[0]), maxlen=self._maxlen, approximate=True
+            )
+            return [[entry_id]]
+        pipe = self._redis.pipeline(transaction=False)
+        for event in flat:
+            pipe.xadd(self._stream, _entry(event), maxlen=self._maxlen, approximate=True)
+        ids: list[bytes | str] = await pipe.execute()
+        return regroup(batch, ids)
 
 
 def _entry(event: DomainEvent) -> dict[FieldT, EncodableT]:

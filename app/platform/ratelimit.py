@@ -19,28 +19,31 @@ What is counted
 A refusal is 429 `RateLimited` with `Retry-After` (whole seconds, at least 1), counted in
 `http_rate_limited_total{scope}` (scope: ip, user, auth, holds, login, queue).
 
-Strategy: the sliding window counter of `limits`. Per key it keeps two integers (this window
-and the previous one) and weighs the previous one by how much of it still overlaps the moving
-window: one short Lua script per check, O(1) memory, and time taken from Redis key TTLs, not
-app clocks. A fixed window is as cheap but unfair at its edges (a client can send twice the
-limit around a boundary, and everyone's budget resets at the same instant, which synchronises
-retries in a flash sale); a moving window is exact but stores one entry per request (600
-entries for "600/minute") and trims a list on every hit. A refused request is not counted, so
-a client that keeps hammering is let back in as soon as its window allows it.
+Strategy: the sliding window counter of `limits` (its algorithm, its keys; `limits` also
+parses the "600/minute" settings). Per key it keeps two integers (this window and the previous
+one) and weighs the previous one by how much of it still overlaps the moving window: O(1)
+memory, and time taken from Redis key TTLs, not app clocks. A fixed window is as cheap but
+unfair at its edges (a client can send twice the limit around a boundary, and everyone's
+budget resets at the same instant, which synchronises retries in a flash sale); a moving
+window is exact but stores one entry per request (600 entries for "600/minute") and trims a
+list on every hit. A refused request is not counted, so a client that keeps hammering is let
+back in as soon as its window allows it.
 
 Keys: `ratelimit:{LIMITER/<scope>/<subject>/<count>/<multiples>/<period>}` plus `.../-1` for
 the previous window, both with the same hash tag, so each window lives in one Redis Cluster
 slot. The subject is the client IP (an IPv6 client counts per /64, as one host usually owns a
 whole /64), the user id from the access token, or a hash of the login email.
 
-Round trips per request: one script call per window, the windows of a request run concurrently
-(one round trip of latency): an anonymous request 1 call, an authenticated one 2, a hold 2, a
-login 1 in the middleware plus 1 for the email in the route. A refused request pays one more
-call to read its window for Retry-After. `limits` has no multi-key hit, and a redis-py pipeline
-of scripts costs an extra SCRIPT EXISTS round trip on every execute, so concurrency it is.
-Measured with bench/holds.py (one worker, shared 2-core VM): about +0.4 ms of server CPU per
-hold, nearly all redis-py's client-side cost of the two calls (no hiredis here) plus the second
-token decode (every bench hold has a fresh token, so the cache below never hits there).
+Round trips: our own script (app/platform/lua/ratelimit_hit.lua, the same algorithm as
+`limits`' acquire script) counts any number of windows in one call and answers, for a refused
+window, its Retry-After too. On a single Redis server the windows of every request that
+arrives while the previous call is in flight go out together in the next call
+(`GroupCommit`, app/platform/batching.py): one round trip per request when traffic is light,
+one per batch under a stampede. On a cluster each window is its own call (its two keys share
+a slot, different windows need not), the windows of a request concurrently. `limits` itself
+costs one script call per window plus one more to read a refused window's reset time, and its
+client-side work per call was most of the limiter's cost on a hold (bench/ratio.py profile:
+13 % of a hold's server CPU with two windows; docs/performance.md has the figures).
 
 Why a pure ASGI middleware (and not dependencies): it runs before routing, body parsing and
 the route's dependencies, so a flood is refused before it costs an argon2 hash or a JSON parse,
@@ -50,10 +53,10 @@ real routes). The per-email limit needs the parsed body, so it is a dependency o
 routes. BaseHTTPMiddleware is avoided: it costs a task hop per request and breaks streaming.
 
 The user id comes from the bearer token, verified (an unverified `sub` would let anyone spend
-another user's budget). The route's `current_user` decodes the token too; to avoid paying the
-decode (about 65 us) twice on every request, verified tokens are remembered in a bounded LRU
-(`TokenSubjects`): clients reuse an access token for its whole lifetime. An expired but
-remembered token still maps to its user, which is harmless: the route answers 401 anyway.
+another user's budget). Verified tokens are remembered in a bounded LRU (`TokenSubjects`):
+clients reuse an access token for its whole lifetime; an entry is dropped once its token has
+expired. The verified claims are stashed in the request's scope, and the route's
+`current_user` takes them from there instead of verifying the same token again.
 
 Fail open: the limiter has its own connection pool (built like the app's, from REDIS_URL) with
 RATE_LIMIT_TIMEOUT_SECONDS as connect, read and pool-wait bound. If a check fails or is slower
@@ -72,19 +75,16 @@ import math
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from importlib.resources import files
 from ipaddress import ip_network
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from limits import RateLimitItem, parse
-from limits.aio.storage import RedisStorage
-from limits.aio.storage.redis.redispy import RedispyBridge
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from limits.typing import AsyncRedisClient
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -92,8 +92,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.api import API_PREFIX
 from app.auth.tokens import Claims, TokenService
 from app.errors import AppError, ErrorBody, NotAuthenticated
+from app.platform.batching import GroupCommit, regroup
 from app.platform.client_ip import ClientAddress, parse_networks
-from app.platform.redis import RedisClient, build_redis
+from app.platform.redis import RedisClient, build_redis, is_cluster_url
 from app.settings import Settings
 
 __all__ = [
@@ -175,23 +176,13 @@ class Hit:
     subject: str
 
 
-class _ClientStorage(RedisStorage):
-    """limits' Redis storage over a client from `app.platform.redis.build_redis`: the same URL
-    handling (single server or cluster) and bounded timeouts as the app's own client, and a
-    client we can close. RedisStorage would build its own client from a URI; overriding
-    `configure_bridge` (the hook RedisClusterStorage overrides too) hands it ours instead. It
-    sets the two attributes RedispyBridge.use_basic/use_cluster set, so it leans on that
-    class's internals: a change there fails every test in tests/platform/test_ratelimit.py."""
+_HIT_LUA = files("app.platform").joinpath("lua", "ratelimit_hit.lua").read_text(encoding="utf-8")
 
-    def __init__(self, client: RedisClient) -> None:
-        self.client = client
-        super().__init__("async+redis://", implementation="redispy", key_prefix=KEY_PREFIX)
 
-    def configure_bridge(self) -> None:
-        bridge = cast(RedispyBridge, self.bridge)
-        client = cast(AsyncRedisClient, self.client)
-        bridge.storage = client
-        bridge.connection_getter = lambda _readonly: client
+def _window_keys(item: RateLimitItem, hit: Hit) -> tuple[str, str]:
+    """`limits`' keys for this window: previous and current, one hash tag (one cluster slot)."""
+    current = f"{KEY_PREFIX}:{{{item.key_for(hit.scope, hit.subject)}}}"
+    return f"{current}/-1", current
 
 
 class RateLimiter:
@@ -199,13 +190,23 @@ class RateLimiter:
     Redis trouble (see "Fail open" in the module docstring)."""
 
     def __init__(
-        self, limits: Mapping[LimitScope, RateLimitItem], client: RedisClient, timeout: float
+        self,
+        limits: Mapping[LimitScope, RateLimitItem],
+        client: RedisClient,
+        timeout: float,
+        *,
+        cluster: bool = False,
     ) -> None:
         self.limits = dict(limits)
         self._client = client
-        self._strategy = SlidingWindowCounterRateLimiter(_ClientStorage(client))
+        self._script = client.register_script(_HIT_LUA)
+        self._cluster = cluster
+        # Single server: every request's windows that arrive together go out in one script
+        # call (module docstring, "Round trips").
+        self._batches: GroupCommit[tuple[Hit, ...], list[int]] = GroupCommit(self._hit_batch)
         self._timeout = timeout
         self._paused_until = 0.0  # time.monotonic(); checks are skipped until then
+        self.calls = 0  # script calls made (tests, and the batching it shows)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
@@ -218,13 +219,11 @@ class RateLimiter:
             "queue": parse(settings.rate_limit_queue_join_per_ip),
         }
         timeout = settings.rate_limit_timeout_seconds
+        cluster = settings.redis_cluster or is_cluster_url(settings.redis_url)
         client = build_redis(
-            settings.redis_url,
-            timeout,
-            settings.redis_max_connections,
-            cluster=settings.redis_cluster,
+            settings.redis_url, timeout, settings.redis_max_connections, cluster=cluster
         )
-        return cls(limits, client, timeout)
+        return cls(limits, client, timeout, cluster=cluster)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -235,36 +234,37 @@ class RateLimiter:
             return None
         try:
             async with asyncio.timeout(self._timeout):
-                allowed = await self._hit_all(hits)
-                refused = next((h for h, ok in zip(hits, allowed, strict=True) if not ok), None)
-                if refused is None:
-                    return None
-                retry_after = await self._retry_after(refused)
+                waits = await self._hit(hits)
         except _STORAGE_ERRORS as exc:
             self._pause(exc)
             return None
-        RATE_LIMITED.labels(refused.scope).inc()
-        return RateLimited(refused.scope, retry_after)
+        for hit, wait_ms in zip(hits, waits, strict=True):
+            if wait_ms:
+                RATE_LIMITED.labels(hit.scope).inc()
+                return RateLimited(hit.scope, max(1, math.ceil(wait_ms / 1000)))
+        return None
 
-    async def _hit(self, hit: Hit) -> bool:
-        return await self._strategy.hit(self.limits[hit.scope], hit.scope, hit.subject)
+    async def _hit(self, hits: tuple[Hit, ...]) -> list[int]:
+        """Per window: 0 if counted, else milliseconds until it would be."""
+        if not self._cluster:
+            return await self._batches.submit(hits)
+        # A cluster: each window's two keys share a slot, different windows may not.
+        replies = await asyncio.gather(*(self._call((h,)) for h in hits))
+        return [reply[0] for reply in replies]
 
-    async def _hit_all(self, hits: tuple[Hit, ...]) -> list[bool]:
-        if len(hits) == 1:
-            return [await self._hit(hits[0])]
-        results = await asyncio.gather(*(self._hit(h) for h in hits), return_exceptions=True)
-        allowed: list[bool] = []
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-            allowed.append(result)
-        return allowed
+    async def _hit_batch(self, batch: Sequence[tuple[Hit, ...]]) -> list[list[int]]:
+        return regroup(batch, await self._call(tuple(hit for hits in batch for hit in hits)))
 
-    async def _retry_after(self, hit: Hit) -> int:
-        stats = await self._strategy.get_window_stats(
-            self.limits[hit.scope], hit.scope, hit.subject
-        )
-        return max(1, math.ceil(stats.reset_time - time.time()))
+    async def _call(self, hits: tuple[Hit, ...]) -> list[int]:
+        keys: list[str] = []
+        args: list[int] = []
+        for hit in hits:
+            item = self.limits[hit.scope]
+            keys.extend(_window_keys(item, hit))
+            args.extend((item.amount, item.get_expiry() * 1000))
+        self.calls += 1
+        reply = await self._script(keys=keys, args=args)
+        return [int(w) for w in reply]
 
     def _pause(self, exc: BaseException) -> None:
         LIMITER_FAILURES.inc()

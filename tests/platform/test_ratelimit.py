@@ -444,3 +444,23 @@ def test_client_address(trusted: Any, request_scope: Scope, expected: str) -> No
 def test_settings_refuse_what_they_cannot_use(overrides: dict[str, str], fragment: str) -> None:
     with pytest.raises(ValidationError, match=fragment):
         make_settings(**overrides)
+
+
+async def test_concurrent_requests_share_one_window_exactly(
+    store_overrides: dict[str, Any],
+) -> None:
+    """200 requests at once from one address against a limit of 50, in one process: the
+    windows of concurrent requests are batched into shared script calls, and exactly 50 get
+    through, the rest answer 429, whatever the batching."""
+    async with limited_app(store_overrides, rate_limit_default_per_ip="50/minute") as app:
+        ip = client_ip()
+        async with client_at(app, ip) as c:
+            answers = await asyncio.gather(*(c.get(PROBE) for _ in range(200)))
+        codes = [r.status_code for r in answers]
+        assert codes.count(404) == 50, codes
+        assert codes.count(429) == 150, codes
+        limiter: ratelimit.RateLimiter = app.state.rate_limiter
+        assert limiter.calls < 200  # batched: fewer script calls than requests
+        # Another address has its own window, untouched by the flood.
+        async with client_at(app, client_ip()) as other:
+            assert (await other.get(PROBE)).status_code == 404
