@@ -63,3 +63,65 @@ async def test_a_failed_load_is_not_cached() -> None:
     concert = await cache.get("c2", flaky)
     assert concert is not None
     assert calls == 2
+
+
+async def test_an_expired_copy_answers_at_once_while_one_reload_runs() -> None:
+    loads = 0
+    release = asyncio.Event()
+
+    async def slow(concert_id: str) -> Concert | None:
+        nonlocal loads
+        loads += 1
+        if loads > 1:
+            await release.wait()  # the reload: as slow as we like
+        return _concert(concert_id)
+
+    cache = ConcertCache(ttl_seconds=0.05, max_stale_seconds=60)
+    first = await cache.get("c3", slow)
+    await asyncio.sleep(0.06)  # expired
+    served = await asyncio.wait_for(
+        asyncio.gather(*(cache.get("c3", slow) for _ in range(50))), timeout=1
+    )
+    assert all(c is first for c in served)  # the stale copy, nobody waited
+    assert loads == 2  # one reload for all of them
+    release.set()
+    await asyncio.sleep(0.01)
+    fresh = await cache.get("c3", slow)
+    assert fresh is not first
+    assert loads == 2
+
+
+async def test_a_copy_too_old_to_serve_is_reloaded_while_the_request_waits() -> None:
+    loads = 0
+
+    async def load(concert_id: str) -> Concert | None:
+        nonlocal loads
+        loads += 1
+        return _concert(concert_id)
+
+    cache = ConcertCache(ttl_seconds=0.02, max_stale_seconds=0.05)
+    first = await cache.get("c4", load)
+    await asyncio.sleep(0.06)
+    assert await cache.get("c4", load) is not first
+    assert loads == 2
+
+
+async def test_a_failed_background_reload_keeps_the_stale_copy() -> None:
+    calls = 0
+
+    async def flaky(concert_id: str) -> Concert | None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("store blip")
+        return _concert(concert_id)
+
+    cache = ConcertCache(ttl_seconds=0.02, max_stale_seconds=60)
+    first = await cache.get("c5", flaky)
+    await asyncio.sleep(0.03)
+    assert await cache.get("c5", flaky) is first  # starts the reload that fails
+    await asyncio.sleep(0.01)
+    assert await cache.get("c5", flaky) is first  # still served; the next reload starts
+    await asyncio.sleep(0.01)
+    assert calls == 3
+    assert await cache.get("c5", flaky) is not first
