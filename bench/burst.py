@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import random
 import re
@@ -32,13 +31,11 @@ from kit import (
     Results,
     Stack,
     add_server_args,
+    bench_main,
     connect,
-    environment,
     fmt,
     http_request,
     latency_summary,
-    main_guard,
-    runner,
     seat_ids_of,
     window_columns,
 )
@@ -188,35 +185,23 @@ def print_table(results: Results) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    with main_guard(), contextlib.ExitStack() as exits:
-        loop, loop_name = runner()
-        exits.enter_context(loop)
-        results = Results("burst", environment=environment(loop_name))
-        stack = Stack(args, exits)
-        results.settings = {
-            **stack.settings_facts(),
-            "buyers": args.buyers,
-            "seats": args.seats,
-            "rounds": args.rounds,
-            "connections": args.connections,
-        }
-        print(
-            f"Encore burst: {args.rounds} rounds of {args.buyers:,} buyers for {args.seats} "
-            f"seats, {args.workers} worker(s)",
-            flush=True,
-        )
-        loop.run(run(args, stack, results))
+    settings = {
+        "buyers": args.buyers,
+        "seats": args.seats,
+        "rounds": args.rounds,
+        "connections": args.connections,
+    }
+    banner = (
+        f"Encore burst: {args.rounds} rounds of {args.buyers:,} buyers for {args.seats} "
+        f"seats, {args.workers} worker(s)"
+    )
+    return bench_main("burst", args, banner, settings, run, report)
+
+
+def report(results: Results) -> None:
     results.derived["target_met"] = all(r["ok"] for r in results.rows)
-    for r in results.rows:
-        w = r["window"]
-        if w is not None and (w.other_pct or 0) > 25:
-            results.notes.append(
-                f"round {r['round']}: other processes used {w.other_pct:.0f}% of a core "
-                f"({', '.join(w.others_top) or 'unknown'})"
-            )
+    results.note_busy_neighbours(lambda r: f"round {r['round']}")
     print_table(results)
-    print(f"\nJSON: {results.write(args.out)}")
-    return 0
 
 
 if __name__ == "__main__":

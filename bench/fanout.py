@@ -34,16 +34,13 @@ from kit import (
     WINDOW_HEADER,
     Results,
     Stack,
-    Window,
     add_server_args,
+    bench_main,
     connect,
-    environment,
     fmt,
     http_request,
     latency_summary,
-    main_guard,
     run_wrk,
-    runner,
     seat_ids_of,
     window_columns,
 )
@@ -344,36 +341,24 @@ def print_table(results: Results) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
-    with main_guard(), contextlib.ExitStack() as exits:
-        loop, loop_name = runner()
-        exits.enter_context(loop)
-        results = Results("fanout", environment=environment(loop_name))
-        stack = Stack(args, exits)
-        results.settings = {
-            **stack.settings_facts(),
-            "seats": args.seats,
-            "connections": args.connections,
-            "listeners": args.listeners,
-            "changes": args.changes,
-            "interval_s": args.interval,
-            "duration_s": args.duration,
-        }
-        print(
-            f"Encore seat map and fan-out: {args.seats:,} seats, {args.workers} worker(s), "
-            f"{args.listeners:,} listeners",
-            flush=True,
-        )
-        loop.run(run(args, stack, results))
-    for r in results.rows:
-        w: Window | None = r.get("window")
-        if w is not None and (w.other_pct or 0) > 25:
-            results.notes.append(
-                f"{r['phase']}: other processes used {w.other_pct:.0f}% of a core "
-                f"({', '.join(w.others_top) or 'unknown'})"
-            )
+    settings = {
+        "seats": args.seats,
+        "connections": args.connections,
+        "listeners": args.listeners,
+        "changes": args.changes,
+        "interval_s": args.interval,
+        "duration_s": args.duration,
+    }
+    banner = (
+        f"Encore seat map and fan-out: {args.seats:,} seats, {args.workers} worker(s), "
+        f"{args.listeners:,} listeners"
+    )
+    return bench_main("fanout", args, banner, settings, run, report)
+
+
+def report(results: Results) -> None:
+    results.note_busy_neighbours(lambda r: str(r["phase"]))
     print_table(results)
-    print(f"\nJSON: {results.write(args.out)}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -625,6 +625,43 @@ class Results:
     def print_notes(self) -> None:
         for note in self.notes:
             print(f"  note: {note}")
+
+    def note_busy_neighbours(self, label: Callable[[dict[str, Any]], str]) -> None:
+        """A note for each row whose window saw other processes use over a quarter core."""
+        for row in self.rows:
+            w: Window | None = row.get("window")
+            if w is not None and (w.other_pct or 0) > 25:
+                self.notes.append(
+                    f"{label(row)}: other processes used {w.other_pct:.0f}% of a core "
+                    f"({', '.join(w.others_top) or 'unknown'})"
+                )
+
+
+Run = Callable[[argparse.Namespace, "Stack", Results], Awaitable[None]]
+
+
+def bench_main(
+    name: str,
+    args: argparse.Namespace,
+    banner: str,
+    settings: dict[str, Any],
+    run: Run,
+    report: Callable[[Results], None],
+) -> int:
+    """The frame every on-sale bench shares: an event loop (uvloop when installed), the
+    private stack (Redis, the service, PostgreSQL when asked), `run`, then `report` (derive
+    and print) and the JSON result."""
+    with main_guard(), contextlib.ExitStack() as exits:
+        loop, loop_name = runner()
+        exits.enter_context(loop)
+        results = Results(name, environment=environment(loop_name))
+        stack = Stack(args, exits)
+        results.settings = {**stack.settings_facts(), **settings}
+        print(banner, flush=True)
+        loop.run(run(args, stack, results))
+    report(results)
+    print(f"\nJSON: {results.write(args.out)}")
+    return 0
 
 
 def window_columns(w: Window | None) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import random
 import sys
@@ -34,15 +33,13 @@ from kit import (
     Stack,
     Window,
     add_server_args,
+    bench_main,
     connect,
-    environment,
     fmt,
     http_request,
     latency_summary,
     lua_lines,
-    main_guard,
     run_wrk,
-    runner,
     seat_ids_of,
     window_columns,
 )
@@ -316,28 +313,22 @@ def print_table(results: Results) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    with main_guard(), contextlib.ExitStack() as exits:
-        loop, loop_name = runner()
-        exits.enter_context(loop)
-        results = Results("openloop", environment=environment(loop_name))
-        stack = Stack(args, exits)
-        results.settings = {
-            **stack.settings_facts(),
-            "fraction": args.fraction,
-            "connections": args.connections,
-            "duration_s": args.duration,
-            "warmup_s": args.warmup,
-        }
-        print(
-            f"Encore open-loop holds: {args.workers} worker(s), store {args.store}, "
-            f"{args.connections} connections, {args.duration:g} s",
-            flush=True,
-        )
-        loop.run(run(args, stack, results))
+    settings = {
+        "fraction": args.fraction,
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+    }
+    banner = (
+        f"Encore open-loop holds: {args.workers} worker(s), store {args.store}, "
+        f"{args.connections} connections, {args.duration:g} s"
+    )
+    return bench_main("openloop", args, banner, settings, run, report)
+
+
+def report(results: Results) -> None:
     derive(results)
     print_table(results)
-    print(f"\nJSON: {results.write(args.out)}")
-    return 0
 
 
 if __name__ == "__main__":

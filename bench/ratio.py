@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import random
 import re
@@ -36,12 +35,10 @@ from kit import (
     Stack,
     Window,
     add_server_args,
-    environment,
+    bench_main,
     fmt,
     lua_lines,
-    main_guard,
     run_wrk,
-    runner,
     seat_ids_of,
     window_columns,
 )
@@ -296,29 +293,23 @@ def print_table(results: Results) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    with main_guard(), contextlib.ExitStack() as exits:
-        loop, loop_name = runner()
-        exits.enter_context(loop)
-        results = Results("ratio", environment=environment(loop_name))
-        stack = Stack(args, exits)
-        results.settings = {
-            **stack.settings_facts(),
-            "threads": args.threads,
-            "connections": args.connections,
-            "duration_s": args.duration,
-            "warmup_s": args.warmup,
-            "seats": args.seats,
-        }
-        print(
-            f"Encore hold ratio: {args.workers} worker(s), store {args.store}, wrk "
-            f"-t{args.threads} -c{args.connections}, {args.duration:g} s per phase",
-            flush=True,
-        )
-        loop.run(run(args, stack, results))
+    settings = {
+        "threads": args.threads,
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "seats": args.seats,
+    }
+    banner = (
+        f"Encore hold ratio: {args.workers} worker(s), store {args.store}, wrk "
+        f"-t{args.threads} -c{args.connections}, {args.duration:g} s per phase"
+    )
+    return bench_main("ratio", args, banner, settings, run, report)
+
+
+def report(results: Results) -> None:
     derive(results)
     print_table(results)
-    print(f"\nJSON: {results.write(args.out)}")
-    return 0
 
 
 if __name__ == "__main__":
