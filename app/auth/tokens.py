@@ -9,12 +9,14 @@ from typing import Any, Literal
 
 import jwt
 
+from app.auth.issued import IssuedTokens
 from app.errors import NotAuthenticated
 from app.settings import Settings
 
 ALGORITHM = "HS256"
 TokenType = Literal["access", "refresh"]
 _REQUIRED = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "typ"]
+LEEWAY_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,20 @@ class TokenService:
             "access": timedelta(seconds=settings.access_token_ttl_seconds),
             "refresh": timedelta(seconds=settings.refresh_token_ttl_seconds),
         }
+        # The header segment `issue` writes for each key: tokens carrying exactly one of these
+        # are checked by the fast path (app/auth/issued.py), every other token by PyJWT.
+        self._issued = IssuedTokens(
+            {
+                jwt.encode({}, key, algorithm=ALGORITHM, headers={"kid": kid}).split(".")[0]: (
+                    key.encode()
+                )
+                for kid, key in self._keys.items()
+            },
+            issuer=self._issuer,
+            audience=self._audience,
+            required=tuple(_REQUIRED),
+            leeway=LEEWAY_SECONDS,
+        )
 
     @property
     def access_ttl_seconds(self) -> int:
@@ -76,6 +92,21 @@ class TokenService:
         return IssuedToken(token=token, jti=jti, issued_at=now, expires_at=expires_at)
 
     def decode(self, token: str, expected: TokenType) -> Claims:
+        claims = self._issued.verify(token) or self._verified(token)
+        if claims.get("typ") != expected:
+            raise NotAuthenticated(f"A {expected} token is required here.")
+        return Claims(
+            sub=str(claims["sub"]),
+            jti=str(claims["jti"]),
+            typ=expected,
+            role=str(claims.get("role", "user")),
+            family=claims.get("fam"),
+            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
+
+    def _verified(self, token: str) -> dict[str, Any]:
+        """PyJWT's verification, for every token the fast path did not accept."""
         try:
             header = jwt.get_unverified_header(token)
             key = self._keys.get(str(header.get("kid")))
@@ -88,20 +119,10 @@ class TokenService:
                 audience=self._audience,
                 issuer=self._issuer,
                 options={"require": _REQUIRED},
-                leeway=5,
+                leeway=LEEWAY_SECONDS,
             )
         except jwt.ExpiredSignatureError as exc:
             raise NotAuthenticated("The token has expired; refresh it or log in again.") from exc
         except jwt.PyJWTError as exc:
             raise NotAuthenticated("The token is invalid; log in again.") from exc
-        if claims.get("typ") != expected:
-            raise NotAuthenticated(f"A {expected} token is required here.")
-        return Claims(
-            sub=str(claims["sub"]),
-            jti=str(claims["jti"]),
-            typ=expected,
-            role=str(claims.get("role", "user")),
-            family=claims.get("fam"),
-            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
-        )
+        return claims
