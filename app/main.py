@@ -25,9 +25,10 @@ from app.errors import install_error_handlers
 from app.ops import router as ops_router
 from app.payments.router import router as payments_router
 from app.platform.body_limit import BodyLimitMiddleware
+from app.platform.in_flight import InFlightLimit
 from app.platform.logging import configure_logging, without_password
 from app.platform.middleware import RequestContextMiddleware
-from app.platform.ratelimit import install_rate_limits
+from app.platform.ratelimit import document_429, install_rate_limits
 from app.platform.security_headers import SecurityHeadersMiddleware
 from app.seats.router import router as seats_router
 from app.settings import Settings, UnsafeConfiguration, load_settings
@@ -121,6 +122,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the rate limiter (a refused body still counts) and CORS (a browser reads the 413).
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_rate_limits(app, settings)  # before CORS: a 429 then carries the CORS headers
+    if settings.http_max_in_flight:  # outside the limiter: a shed request costs no Redis call
+        app.add_middleware(InFlightLimit, limit=settings.http_max_in_flight)
+        if not settings.rate_limit_enabled:
+            document_429(app)  # the limiter documents its 429s itself
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,

@@ -129,8 +129,11 @@ class Settings(BaseSettings):
     rate_limit_login_per_email: str = "10/minute"  # login and token: per email address
     rate_limit_holds_per_user: str = "30/minute"  # POST /concerts/{id}/holds: per user
     rate_limit_queue_join_per_ip: str = "30/minute"  # POST /concerts/{id}/queue: per client IP
-    # A limiter check slower than this (Redis down or overloaded) lets the request through.
+    # A limiter call Redis does not answer within this (down or hung) lets the request through.
     rate_limit_timeout_seconds: float = Field(default=0.5, gt=0, le=5)
+    # API requests one process works on at once; beyond, 429 at once (0: no cap). Bounds the
+    # queue on each event loop in a stampede: app/platform/in_flight.py.
+    http_max_in_flight: int = Field(default=256, ge=0)
     # Proxies whose X-Forwarded-For is believed: comma separated IPs or CIDRs (none by default).
     trusted_proxies: str = ""
 
