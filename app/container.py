@@ -90,7 +90,7 @@ def build_container(settings: Settings) -> Container:
         engine=engine,
         seat_state=seat_state,
         seat_maps=SeatMapCache(),
-        seat_events=SeatEventHub(redis),
+        seat_events=SeatEventHub(redis, settings.sse_coalesce_seconds),
         idempotency=Idempotency(redis),
         events=events,
         breakers=breakers,

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     sweeper_in_process: bool = True
     sweeper_interval_seconds: float = Field(default=0.25, gt=0, le=60)
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # Seat changes of a concert within this window go to its live maps as one event (0: each
+    # change at once): app/seats/stream.py.
+    sse_coalesce_seconds: float = Field(default=0.25, ge=0, le=5)
 
     # Signs ticket codes (door scanners verify them offline with it).
     ticket_secret: SecretStr | None = None

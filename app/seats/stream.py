@@ -4,6 +4,13 @@ One Redis pub/sub connection per process, shared by every listener of every conc
 hub subscribes to a concert's channel while it has listeners and fans each message out to
 in-process queues. A listener that falls behind (full queue) or a state reload gets a fresh
 snapshot instead of a gap.
+
+Changes are coalesced per concert (SSE_COALESCE_SECONDS): the first change of a quiet concert
+is held for that long, every change arriving meanwhile is merged into it (the latest state of
+each seat, the highest version), and the merged change goes to every listener as one event.
+In an on-sale the hold rate, not the listener count, would otherwise set the work: a thousand
+holds a second to 5,000 open seat maps is five million events a second; coalesced at 0.25 s it
+is four per listener per second, whatever the rate (docs/performance.md, fan-out).
 """
 
 from __future__ import annotations
@@ -53,11 +60,26 @@ Item = Change | Resync
 class _Topic:
     listeners: set[asyncio.Queue[Item]] = field(default_factory=set)
     subscribed: asyncio.Event = field(default_factory=asyncio.Event)
+    pending: Change | None = None  # changes being coalesced, sent when the window closes
+    flush: asyncio.TimerHandle | None = None
+
+    def send(self, item: Item) -> None:
+        for queue in self.listeners:
+            _offer(queue, item)
+
+    def send_pending(self) -> None:
+        if self.flush is not None:
+            self.flush.cancel()
+            self.flush = None
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            self.send(pending)
 
 
 class SeatEventHub:
-    def __init__(self, redis: RedisClient) -> None:
+    def __init__(self, redis: RedisClient, coalesce_seconds: float = 0.0) -> None:
         self._redis = redis
+        self._coalesce = coalesce_seconds
         self._pubsub: PubSub | None = None
         self._topics: dict[str, _Topic] = {}
         self._reader: asyncio.Task[None] | None = None
@@ -82,6 +104,7 @@ class SeatEventHub:
             async with self._lock:
                 topic.listeners.discard(queue)
                 if not topic.listeners and self._topics.get(channel) is topic:
+                    topic.send_pending()  # to nobody: just stops the timer
                     del self._topics[channel]
                     if self._pubsub is not None:
                         await self._pubsub.unsubscribe(channel)
@@ -119,8 +142,9 @@ class SeatEventHub:
 
     def _broadcast_resync(self) -> None:
         for topic in self._topics.values():
-            for queue in topic.listeners:
-                _offer(queue, RESYNC)
+            topic.pending = None
+            topic.send_pending()
+            topic.send(RESYNC)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         channel = message["channel"]
@@ -135,17 +159,28 @@ class SeatEventHub:
             return
         payload = json.loads(message["data"])
         if payload.get("reload"):
-            item: Item = Resync(int(payload["v"]))
+            topic.send_pending()  # in order: what came before the reload, then the reload
+            topic.send(Resync(int(payload["v"])))
+            return
+        flat = payload["c"]
+        change = Change(
+            version=int(payload["v"]),
+            changes={int(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)},
+        )
+        if self._coalesce <= 0:
+            topic.send(change)
+        elif topic.pending is None:
+            topic.pending = change
+            loop = asyncio.get_running_loop()
+            topic.flush = loop.call_later(self._coalesce, topic.send_pending)
         else:
-            flat = payload["c"]
-            item = Change(
-                version=int(payload["v"]),
-                changes={int(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)},
-            )
-        for queue in topic.listeners:
-            _offer(queue, item)
+            merged = topic.pending.changes | change.changes  # the later state of a seat wins
+            version = max(topic.pending.version, change.version)
+            topic.pending = Change(version=version, changes=merged)
 
     async def close(self) -> None:
+        for topic in self._topics.values():
+            topic.send_pending()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -140,3 +140,48 @@ async def test_a_rebuild_sends_listeners_a_fresh_snapshot(
         await engine.reset(c["id"])
         await client.post(f"{CONCERTS}/{c['id']}/warm", headers=admin_headers)  # reloads
         assert (await events.next_event())["event"] == "snapshot"
+
+
+async def test_changes_close_together_arrive_coalesced_and_complete(
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str], live_url: str
+) -> None:
+    """Eight holds at once reach a listener as fewer events (the app coalesces a concert's
+    changes for SSE_COALESCE_SECONDS; without it this is eight events), and applying what
+    arrived to the snapshot gives exactly the seat map the API reads."""
+    assert app.state.settings.sse_coalesce_seconds > 0
+    c = await create_concert(client, admin_headers)
+    seats = [s for sec in c["sections"] for row in sec["rows"] for s in row["seats"]]
+    stream_url = f"{live_url}{CONCERTS}/{c['id']}/seats/stream"
+    async with (
+        httpx.AsyncClient(timeout=10) as http,
+        http.stream("GET", stream_url) as response,
+    ):
+        events = EventReader(response)
+        snapshot = json.loads((await events.next_event())["data"])
+        state = {
+            seat: status
+            for sec, snap_sec in zip(c["sections"], snapshot["sections"], strict=True)
+            for row, snap_row in zip(sec["rows"], snap_sec["rows"], strict=True)
+            for seat, status in zip(row["seats"], snap_row["status"], strict=True)
+        }
+
+        async def hold(seat: str) -> httpx.Response:
+            who = token_headers(app, f"sse-{uuid.uuid4().hex[:8]}")
+            r = await http.post(
+                f"{live_url}{CONCERTS}/{c['id']}/holds", json={"seat_ids": [seat]}, headers=who
+            )
+            assert r.status_code == 201, r.text
+            return r
+
+        await asyncio.gather(*(hold(s) for s in seats[:8]))
+        changes = 0
+        version = snapshot["version"]
+        final = (await client.get(f"{CONCERTS}/{c['id']}/seats")).json()["version"]
+        while version < final:
+            change = json.loads((await events.next_event(wait=3))["data"])
+            changes += 1
+            version = change["version"]
+            state.update(change["seats"])
+        assert changes < 8
+        assert all(state[s] == "H" for s in seats[:8])
+        assert all(state[s] == "A" for s in seats[8:])
