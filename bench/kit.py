@@ -350,6 +350,21 @@ def _postgres_pids() -> list[int]:
     return pids
 
 
+def _postmaster_reaped_cpu() -> float:
+    """CPU seconds of the postmasters' exited children (backends that ended: connections
+    closed by a pool), from /proc/<pid>/stat cutime + cstime; a live backend is not in it."""
+    pids = set(_postgres_pids())
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) not in pids:  # its parent is not postgres: a postmaster
+            total += (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def _rss_mb(pids: list[int]) -> float:
     total = 0
     for pid in pids:
@@ -413,16 +428,20 @@ class Meter:
         self._watch.start()
         self._children = _children_cpu()
         self._pg = {pid: processes_cpu_seconds([pid]) for pid in self._pg_pids}
+        self._pg_reaped = _postmaster_reaped_cpu() if self._postgres else 0.0
         self._before = await cpu_sample(self._pids, self._redis_cpu)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         after = await cpu_sample(self._pids, self._redis_cpu)
         children = _children_cpu() - self._children
-        # Backends alive at the end: their CPU since the start (all of it if born since).
-        # A backend that exited during the window is lost: keep the server's pool steady.
+        # Backends alive at the end: their CPU since the start (all of it if born since);
+        # backends that exited during the window: what the postmaster reaped since the start
+        # (the part of their CPU used before the window is counted too, a small overcount).
         pg_pids = _postgres_pids() if self._postgres else []
         pg = sum(processes_cpu_seconds([p]) - self._pg.get(p, 0.0) for p in pg_pids)
+        if self._postgres:
+            pg += _postmaster_reaped_cpu() - self._pg_reaped
         others = await self._watch.stop()
         rss = _rss_mb(self._service.pids())
         use = CpuUse.between(self._before, after, server_pids=self._pids, others_top=others)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from app.checkout.errors import InvalidOrderTransition, OrderNotFound
@@ -147,18 +148,42 @@ class Checkout:
             created_at=now,
             expires_at=datetime.fromtimestamp(held.expires_at_ms / 1000, UTC),
         )
+        # The intent first, then the order written with it: one store write instead of an
+        # insert and a version-guarded update. Its idempotency key derives from the order id,
+        # made here. If the provider fails, no order exists and the hold stays: the buyer's
+        # retry makes a new order. An intent whose order was never written (a crash here, or
+        # the lost race below) was never shown to anyone, so it can't be paid.
+        intent = await self._gateway.create_intent(
+            amount_cents=order.amount_cents,
+            currency=order.currency,
+            order_id=order.id,
+            idempotency_key=f"order-{order.id}",
+        )
         try:
-            await self._store.orders.add(order)
+            await self._store.orders.add(replace(order, payment_intent_id=intent.id))
         except DuplicateKey:  # the same hold checked out twice at once: one order wins
             winner = await self._store.orders.get_by_hold(hold_id)
             if winner is None:
                 raise
+            await self._drop_intent(intent.id)
             return await self._existing(winner, user_id)
         ORDERS.labels(order.status.value).inc()
+        # Built from `order`, which has no intent yet: order.created keeps reporting
+        # payment_intent_id null, as docs/events.md describes it.
         await self._events.publish(OrderCreated.of(order, expires_at=order.expires_at))
-        order, intent = await self._ensure_intent(order)
+        order = replace(order, payment_intent_id=intent.id)
         log.info("order created", extra={"order_id": order.id, "concert_id": concert.id})
         return CheckoutCreated(order=order_read(order, []), payment=self._payment(intent))
+
+    async def _drop_intent(self, intent_id: str) -> None:
+        """Cancel an intent whose order lost the race to be written (best effort: nobody has
+        its client secret, so it can't be paid either way)."""
+        try:
+            await self._gateway.cancel_intent(intent_id)
+        except Exception:
+            log.warning(
+                "unused payment intent not cancelled", extra={"payment_intent_id": intent_id}
+            )
 
     async def _existing(self, order: Order, user_id: str) -> CheckoutResult:
         if order.user_id != user_id:

@@ -51,7 +51,14 @@ _ALPHABET = string.ascii_letters + string.digits
 
 
 def _random(n: int = 24) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(n))
+    # One uniform draw below 62**n written in base 62: the same distribution as n calls of
+    # secrets.choice, at a fraction of the cost (an intent makes two of these).
+    value = secrets.randbelow(len(_ALPHABET) ** n)
+    chars = []
+    for _ in range(n):
+        value, digit = divmod(value, len(_ALPHABET))
+        chars.append(_ALPHABET[digit])
+    return "".join(chars)
 
 
 def _intent_key(intent_id: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
@@ -32,6 +33,7 @@ from app.storage.ports import Store
 
 T = TypeVar("T")
 
+_FIRST_RETRY_PAUSE_S = 0.05
 _READ_PREFIXES = ("get", "list", "search", "sold_seats", "count_sold")
 _REPOSITORIES = (
     "users",
@@ -56,8 +58,10 @@ class StoreGuard:
     def __init__(self, breaker: Breaker, timeout_seconds: float, read_attempts: int = 2) -> None:
         self.breaker = breaker
         self._timeout = timeout_seconds
+        self._attempts = max(1, read_attempts)
+        # The attempts after the first one (see `run`).
         self._retrying = AsyncRetrying(
-            stop=stop_after_attempt(max(1, read_attempts)),
+            stop=stop_after_attempt(max(1, read_attempts - 1)),
             wait=wait_random_exponential(multiplier=0.05, max=0.5),
             retry=retry_if_exception_type(StoreUnavailable),
             reraise=True,
@@ -66,6 +70,15 @@ class StoreGuard:
     async def run(self, call: Callable[[], Awaitable[T]], *, read: bool) -> T:
         if not read:
             return await self.breaker.call(lambda: self._bounded(call))
+        # The first attempt runs without tenacity (its retry object costs more than a store
+        # read on asyncpg); only a read that found the store unavailable goes to the retries.
+        try:
+            return await self.breaker.call(lambda: self._bounded(call))
+        except StoreUnavailable:
+            if self._attempts < 2:
+                raise
+        # The pause tenacity's first wait would have made: random, up to 50 ms.
+        await asyncio.sleep(random.uniform(0, _FIRST_RETRY_PAUSE_S))  # noqa: S311 - jitter
         async for attempt in self._retrying.copy():
             with attempt:
                 return await self.breaker.call(lambda: self._bounded(call))

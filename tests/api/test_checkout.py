@@ -433,3 +433,40 @@ async def test_the_store_refuses_a_second_sale_even_when_redis_forgot(
     assert (await order_of(client, order2["id"], second))["status"] == "refunded"
     assert (await order_of(client, order["id"], first))["status"] == "confirmed"
     assert await container_of(app).store.sales.sold_seats(c["id"]) == {"floor-A-3": order["id"]}
+
+
+async def test_first_checkouts_racing_for_one_hold_make_one_order_and_cancel_the_rest(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    admin_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Checkout creates the payment intent, then writes the order with it: when several first
+    checkouts of one hold race, one order is written and every losing intent is cancelled."""
+    gateway = container_of(app).gateway.inner
+    if not isinstance(gateway, SimulatedGateway):
+        pytest.skip("inspects the simulated provider's intents")
+    created: list[str] = []
+    original = gateway.create_intent
+
+    async def recording(**kwargs: Any) -> Any:
+        intent = await original(**kwargs)
+        created.append(intent.id)
+        return intent
+
+    monkeypatch.setattr(gateway, "create_intent", recording)
+    c = await create_concert(client, admin_headers)
+    me = buyer(app)
+    h = await hold(client, c["id"], me, ["floor-B-3"])
+    answers = await asyncio.gather(*(checkout(client, h["id"], me) for _ in range(6)))
+    assert sorted(r.status_code for r in answers).count(201) == 1
+    assert {r.status_code for r in answers} <= {200, 201}
+    assert len({r.json()["order"]["id"] for r in answers}) == 1
+    kept = {r.json()["payment"]["payment_intent_id"] for r in answers}
+    assert len(kept) == 1
+    assert kept <= set(created)
+    assert len(set(created)) > 1  # the race happened: several first checkouts made intents
+    for intent_id in set(created) - kept:
+        assert (await gateway.retrieve_intent(intent_id)).status == "canceled"
+    (winner,) = kept
+    assert (await gateway.retrieve_intent(winner)).status != "canceled"

@@ -18,10 +18,12 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from app.storage.errors import InvalidValue
+from app.storage.records import OrderStatus
 from app.storage.sql import SqlStore
 from app.storage.sql.engine import build_engine
 from app.storage.sql.tables import metadata
 from tests.backends import Backend
+from tests.storage.factories import make_order
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,3 +145,27 @@ async def test_text_postgres_refuses_is_invalid_value_not_unavailable(backend: B
         return
     with pytest.raises(InvalidValue):
         await backend.store.users.get_by_email("nul\x00@example.com")
+
+
+async def test_a_sales_statements_take_plain_asyncpg_on_postgresql_only(backend: Backend) -> None:
+    """The hot statements of a sale run over asyncpg's own pool on PostgreSQL (rawpg.py), and
+    what they write reads back the same through SQLAlchemy's path (the contract suite runs
+    every method on both backends)."""
+    db = backend.store._db
+    assert (db.raw is not None) == (backend.name == "postgres")
+    order = make_order()
+    await backend.store.orders.add(order)
+    moved = await backend.store.orders.transition(
+        order.id, order.version, OrderStatus.CONFIRMED, reason="paid", at=order.created_at
+    )
+    if db.raw is not None:
+        assert db.raw._pool is not None  # the statements above went this way
+        async with db.engine.connect() as conn:  # and SQLAlchemy reads what they wrote
+            row = (
+                await conn.execute(
+                    text("SELECT status, version FROM orders WHERE id = :id"), {"id": order.id}
+                )
+            ).one()
+        assert (row.status, row.version) == ("confirmed", moved.version)
+    assert moved.history[-1].from_status is OrderStatus.PENDING_PAYMENT
+    assert moved.history[-1].to_status is OrderStatus.CONFIRMED

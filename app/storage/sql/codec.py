@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
 from sqlalchemy import RowMapping
@@ -138,7 +139,7 @@ def order_values(order: Order) -> dict[str, Any]:
     }
 
 
-def order_from_row(row: RowMapping) -> Order:
+def order_from_row(row: Mapping[Any, Any]) -> Order:
     return Order(
         id=row["id"],
         user_id=row["user_id"],
@@ -171,7 +172,7 @@ def ticket_values(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def ticket_from_row(row: RowMapping) -> Ticket:
+def ticket_from_row(row: Mapping[Any, Any]) -> Ticket:
     return Ticket(
         id=row["id"],
         order_id=row["order_id"],

@@ -10,7 +10,12 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.storage.sql.engine import writer
+from app.storage.sql.engine import (
+    POSTGRES_COMMAND_TIMEOUT_S,
+    POSTGRES_CONNECT_TIMEOUT_S,
+    writer,
+)
+from app.storage.sql.rawpg import RawPostgres
 from app.storage.sql.translate import translated_errors
 
 T = TypeVar("T")
@@ -20,9 +25,20 @@ MAX_IN_LIST = 1_000
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, raw_pool_size: int = 10) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        # PostgreSQL: the hot statements of a sale go through plain asyncpg (rawpg.py).
+        self.raw: RawPostgres | None = (
+            RawPostgres(
+                engine.url,
+                max_size=raw_pool_size,
+                connect_timeout=POSTGRES_CONNECT_TIMEOUT_S,
+                command_timeout=POSTGRES_COMMAND_TIMEOUT_S,
+            )
+            if self.dialect == "postgresql"
+            else None
+        )
         self._writer = writer(engine)
         # Every read is one statement: on PostgreSQL it runs in autocommit (no BEGIN and
         # ROLLBACK round trips; READ COMMITTED gives each statement its own snapshot anyway).

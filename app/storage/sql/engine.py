@@ -58,7 +58,12 @@ def build_engine(
         kwargs["poolclass"] = NullPool
     elif url.get_backend_name() != "sqlite" or sqlite_file(url) is not None:
         kwargs["pool_size"] = pool_size
-        kwargs["max_overflow"] = pool_size
+        # PostgreSQL: no overflow. A sale's statements have their own asyncpg pool of the same
+        # size (rawpg.py), so a process holds at most 2 x DATABASE_POOL_SIZE connections, and
+        # overflow connections opened and closed under load cost PostgreSQL a backend start
+        # (a fork and a login) each (docs/performance.md).
+        postgres = url.get_backend_name() == "postgresql"
+        kwargs["max_overflow"] = 0 if postgres else pool_size
         kwargs["pool_timeout"] = 10
     if url.get_backend_name() == "postgresql":
         kwargs["connect_args"] = {

@@ -2,19 +2,72 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.storage.documents import as_utc, transition_document
+from app.storage.documents import as_utc, encode_time, transition_document
 from app.storage.errors import RecordNotFound, VersionConflict
 from app.storage.records import Order, OrderStatus, OrderTransition
 from app.storage.sql.codec import order_from_row, order_values
 from app.storage.sql.db import Database
 from app.storage.sql.tables import orders
+
+# Plain SQL for asyncpg (PostgreSQL only, see rawpg.py): the same table and encodings.
+# (Literal strings, the column list spelled out in each: no SQL is built at run time.)
+_INSERT = (
+    "INSERT INTO orders ("
+    "id, user_id, concert_id, hold_id, seat_ids, amount_cents, currency, status, created_at,"
+    " expires_at, payment_intent_id, version, history"
+    ") VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13::jsonb)"
+)
+_SELECT_BY = {
+    "id": (
+        "SELECT "
+        "id, user_id, concert_id, hold_id, seat_ids, amount_cents, currency, status, created_at,"
+        " expires_at, payment_intent_id, version, history"
+        " FROM orders WHERE id = $1"
+    ),
+    "hold_id": (
+        "SELECT "
+        "id, user_id, concert_id, hold_id, seat_ids, amount_cents, currency, status, created_at,"
+        " expires_at, payment_intent_id, version, history"
+        " FROM orders WHERE hold_id = $1"
+    ),
+    "payment_intent_id": (
+        "SELECT "
+        "id, user_id, concert_id, hold_id, seat_ids, amount_cents, currency, status, created_at,"
+        " expires_at, payment_intent_id, version, history"
+        " FROM orders WHERE payment_intent_id = $1"
+    ),
+}
+# One statement: the history entry is built from the row's own status, under the version
+# guard, so no read is needed first (the SQLAlchemy path reads, then guards the UPDATE).
+_TRANSITION = (
+    "UPDATE orders SET status = $3::text, version = version + 1, history = history ||"
+    " jsonb_build_array(jsonb_build_object('from', status, 'to', $3::text, 'reason', $4::text,"
+    " 'at', $5::text)) WHERE id = $1 AND version = $2 RETURNING "
+    "id, user_id, concert_id, hold_id, seat_ids, amount_cents, currency, status, created_at,"
+    " expires_at, payment_intent_id, version, history"
+)
+_ATTACH = (
+    "UPDATE orders SET payment_intent_id = $3, version = version + 1"
+    " WHERE id = $1 AND version = $2 RETURNING "
+    "id, user_id, concert_id, hold_id, seat_ids, amount_cents, currency, status, created_at,"
+    " expires_at, payment_intent_id, version, history"
+)
+_EXISTS = "SELECT 1 FROM orders WHERE id = $1"
+
+
+def _order_from_record(record: Mapping[str, Any]) -> Order:
+    values = dict(record)
+    values["seat_ids"] = json.loads(values["seat_ids"])
+    values["history"] = json.loads(values["history"])
+    return order_from_row(values)
 
 
 class SqlOrderRepository:
@@ -22,17 +75,61 @@ class SqlOrderRepository:
         self._db = db
 
     async def add(self, order: Order) -> None:
+        if self._db.raw is not None:
+            v = order_values(order)
+            async with self._db.raw.connection() as raw:
+                await raw.execute(
+                    _INSERT,
+                    v["id"],
+                    v["user_id"],
+                    v["concert_id"],
+                    v["hold_id"],
+                    json.dumps(v["seat_ids"]),
+                    v["amount_cents"],
+                    v["currency"],
+                    v["status"],
+                    as_utc(v["created_at"]),
+                    as_utc(v["expires_at"]),
+                    v["payment_intent_id"],
+                    v["version"],
+                    json.dumps(v["history"]),
+                )
+            return
         async with self._db.atomic_statements() as conn:
             await conn.execute(orders.insert().values(**order_values(order)))
 
     async def get(self, order_id: str) -> Order | None:
+        if self._db.raw is not None:
+            return await self._raw_one("id", order_id)
         return await self._get_one(orders.c.id == order_id)
 
     async def get_by_hold(self, hold_id: str) -> Order | None:
+        if self._db.raw is not None:
+            return await self._raw_one("hold_id", hold_id)
         return await self._get_one(orders.c.hold_id == hold_id)
 
     async def get_by_payment_intent(self, payment_intent_id: str) -> Order | None:
+        if self._db.raw is not None:
+            return await self._raw_one("payment_intent_id", payment_intent_id)
         return await self._get_one(orders.c.payment_intent_id == payment_intent_id)
+
+    async def _raw_one(self, column: str, value: str) -> Order | None:
+        assert self._db.raw is not None
+        async with self._db.raw.connection() as raw:
+            record = await raw.fetchrow(_SELECT_BY[column], value)
+        return _order_from_record(record) if record is not None else None
+
+    async def _raw_update(self, statement: str, order_id: str, *args: Any) -> Order:
+        """A version-guarded UPDATE ... RETURNING ($1 the id, $2 the expected version)."""
+        assert self._db.raw is not None
+        async with self._db.raw.connection() as raw:
+            record = await raw.fetchrow(statement, order_id, *args)
+            if record is not None:
+                return _order_from_record(record)
+            exists = await raw.fetchval(_EXISTS, order_id)
+        if exists is None:
+            raise RecordNotFound(f"no order {order_id}")
+        raise VersionConflict(f"order {order_id} is not at version {args[0]}")
 
     async def list_for_user(self, user_id: str, limit: int) -> list[Order]:
         query = (
@@ -74,6 +171,10 @@ class SqlOrderRepository:
         at: datetime,
     ) -> Order:
         at = as_utc(at)
+        if self._db.raw is not None:
+            return await self._raw_update(
+                _TRANSITION, order_id, expected_version, to_status.value, reason, encode_time(at)
+            )
         # No transaction needed on PostgreSQL: the UPDATE's version guard fails if the order
         # changed after the read the history was built from.
         async with self._db.atomic_statements() as conn:
@@ -94,6 +195,8 @@ class SqlOrderRepository:
     async def attach_payment_intent(
         self, order_id: str, expected_version: int, payment_intent_id: str
     ) -> Order:
+        if self._db.raw is not None:
+            return await self._raw_update(_ATTACH, order_id, expected_version, payment_intent_id)
         async with self._db.atomic_statements() as conn:
             return await self._guarded_update(
                 conn, order_id, expected_version, {"payment_intent_id": payment_intent_id}

@@ -17,6 +17,17 @@ from app.storage.sql.tables import seat_sales
 # again; this bounds that (practically impossible) loop.
 _MAX_CLAIM_ROUNDS = 5
 
+# Plain SQL for asyncpg (PostgreSQL only, see rawpg.py). The seats go in the array's order
+# (sorted by the caller), as the multi-row VALUES of the SQLAlchemy path do.
+_INSERT_ABSENT = (
+    "INSERT INTO seat_sales (concert_id, seat_id, order_id, sold_at)"
+    " SELECT $1, s.seat_id, $3, $4 FROM unnest($2::text[]) WITH ORDINALITY AS s(seat_id, n)"
+    " ORDER BY s.n ON CONFLICT (concert_id, seat_id) DO NOTHING RETURNING seat_id"
+)
+_OWNERS = (
+    "SELECT seat_id, order_id FROM seat_sales WHERE concert_id = $1 AND seat_id = ANY($2::text[])"
+)
+
 
 class SqlSaleRepository:
     def __init__(self, db: Database) -> None:
@@ -43,6 +54,9 @@ class SqlSaleRepository:
         if not wanted:
             return
         at = as_utc(at)
+        if self._db.raw is not None:
+            await self._raw_claim(concert_id, wanted, order_id, at)
+            return
         async with self._db.write() as conn:
             missing = wanted
             for _ in range(_MAX_CLAIM_ROUNDS):
@@ -51,6 +65,27 @@ class SqlSaleRepository:
                 taken = [s for s in wanted if owners.get(s, order_id) != order_id]
                 if taken:
                     raise SeatsAlreadySold(taken)
+                missing = [s for s in wanted if s not in owners]
+                if not missing:
+                    return
+            raise StoreUnavailable("seat claim kept racing with releases; try again")
+
+    async def _raw_claim(
+        self, concert_id: str, wanted: list[str], order_id: str, at: datetime
+    ) -> None:
+        """`claim` in one transaction over asyncpg: when the INSERT wrote every seat (a first
+        delivery, nobody else), its RETURNING says so and the read-back is skipped."""
+        assert self._db.raw is not None
+        async with self._db.raw.connection() as raw, raw.transaction():
+            missing = wanted
+            for _ in range(_MAX_CLAIM_ROUNDS):
+                inserted = await raw.fetch(_INSERT_ABSENT, concert_id, missing, order_id, at)
+                if len(inserted) == len(missing):
+                    return
+                owners = {r[0]: r[1] for r in await raw.fetch(_OWNERS, concert_id, wanted)}
+                taken = [s for s in wanted if owners.get(s, order_id) != order_id]
+                if taken:
+                    raise SeatsAlreadySold(taken)  # rolls the transaction back
                 missing = [s for s in wanted if s not in owners]
                 if not missing:
                     return

@@ -42,7 +42,8 @@ class SqlStore:
     ) -> None:
         self._engine = build_engine(database_url, echo=echo, pool_size=pool_size)
         self._auto_migrate = auto_migrate
-        db = Database(self._engine)
+        db = Database(self._engine, raw_pool_size=pool_size)
+        self._db = db
         # Annotated with the port types: Store's attributes are plain (mutable) protocol
         # members, which mypy matches invariantly.
         self.users: UserRepository = SqlUserRepository(db)
@@ -67,4 +68,6 @@ class SqlStore:
             raise StoreUnavailable(f"database did not answer: {type(error).__name__}") from error
 
     async def close(self) -> None:
+        if self._db.raw is not None:
+            await self._db.raw.close()
         await self._engine.dispose()

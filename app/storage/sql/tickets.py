@@ -13,6 +13,20 @@ from app.storage.sql.codec import ticket_from_row, ticket_values
 from app.storage.sql.db import Database, chunked, unique
 from app.storage.sql.tables import payment_events, tickets
 
+# Plain SQL for asyncpg (PostgreSQL only, see rawpg.py): the same tables and encodings.
+_INSERT_TICKETS = (
+    "INSERT INTO tickets (id, order_id, user_id, concert_id, seat_id, section, row_label,"
+    " seat_number, code, issued_at)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+    " $6::text[], $7::text[], $8::int[], $9::text[], $10::timestamptz[])"
+    " ON CONFLICT (order_id, seat_id) DO NOTHING"
+)
+_RECORD_EVENT = (
+    "INSERT INTO payment_events (event_id, event_type, received_at) VALUES ($1, $2, $3)"
+    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+_FORGET_EVENT = "DELETE FROM payment_events WHERE event_id = $1"
+
 
 class SqlTicketRepository:
     def __init__(self, db: Database) -> None:
@@ -20,6 +34,23 @@ class SqlTicketRepository:
 
     async def add_many(self, tickets_to_add: Sequence[Ticket]) -> None:
         if not tickets_to_add:
+            return
+        if self._db.raw is not None:
+            async with self._db.raw.connection() as raw:
+                for chunk in chunked(tickets_to_add):
+                    await raw.execute(
+                        _INSERT_TICKETS,
+                        [t.id for t in chunk],
+                        [t.order_id for t in chunk],
+                        [t.user_id for t in chunk],
+                        [t.concert_id for t in chunk],
+                        [t.seat_id for t in chunk],
+                        [t.section for t in chunk],
+                        [t.row for t in chunk],
+                        [t.number for t in chunk],
+                        [t.code for t in chunk],
+                        [as_utc(t.issued_at) for t in chunk],
+                    )
             return
         # Insert-if-absent, so a partly applied batch is completed by the next call; one
         # chunk (any real order) is one statement anyway.
@@ -63,6 +94,10 @@ class SqlPaymentEventRepository:
     async def record_if_absent(self, event_id: str, event_type: str, received_at: datetime) -> bool:
         # ON CONFLICT DO NOTHING RETURNING yields a row only for the one insert that won, even
         # among concurrent deliveries (PostgreSQL makes the others wait, then skip).
+        if self._db.raw is not None:
+            async with self._db.raw.connection() as raw:
+                won = await raw.fetchval(_RECORD_EVENT, event_id, event_type, as_utc(received_at))
+            return won is not None
         statement = (
             self._db.insert(payment_events)
             .values(event_id=event_id, event_type=event_type, received_at=as_utc(received_at))
@@ -74,5 +109,9 @@ class SqlPaymentEventRepository:
         return inserted is not None
 
     async def forget(self, event_id: str) -> None:
+        if self._db.raw is not None:
+            async with self._db.raw.connection() as raw:
+                await raw.execute(_FORGET_EVENT, event_id)
+            return
         async with self._db.write() as conn:
             await conn.execute(delete(payment_events).where(payment_events.c.event_id == event_id))
