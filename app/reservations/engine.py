@@ -7,6 +7,7 @@ EVALSHA and falls back to EVAL if the server lost its script cache.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, field
@@ -129,6 +130,19 @@ class Repaired:
     @property
     def changed(self) -> bool:
         return bool(self.sold or self.unsold or self.orphans or self.released)
+
+
+def _audit_of(reply: list[Any]) -> Audit:
+    flat = reply[3]
+    holds: dict[str, StoredHold] = {}
+    for hold_id, raw in zip(flat[0::2], flat[1::2], strict=True):
+        hold = json.loads(raw)
+        holds[_text(hold_id)] = StoredHold(
+            user_id=str(hold["u"]),
+            expires_at_ms=int(hold["e"]),
+            indexes=tuple(int(i) for i in _sequence(hold["s"])),
+        )
+    return Audit(version=int(reply[0]), sells=int(reply[1]), seats=_text(reply[2]), holds=holds)
 
 
 def _read_lua(name: str) -> str:
@@ -353,16 +367,10 @@ class SeatEngine:
     async def audit(self, concert_id: str) -> Audit:
         """State, guard and holds in one atomic read (NotLoaded if the concert is not loaded)."""
         reply = await self._call("audit", concert_id)
-        flat = reply[3]
-        holds: dict[str, StoredHold] = {}
-        for hold_id, raw in zip(flat[0::2], flat[1::2], strict=True):
-            hold = json.loads(raw)
-            holds[_text(hold_id)] = StoredHold(
-                user_id=str(hold["u"]),
-                expires_at_ms=int(hold["e"]),
-                indexes=tuple(int(i) for i in _sequence(hold["s"])),
-            )
-        return Audit(version=int(reply[0]), sells=int(reply[1]), seats=_text(reply[2]), holds=holds)
+        # Decoding every hold of a stadium in an on-sale (tens of thousands of JSON values)
+        # takes a few hundred ms of CPU: in a thread, so the event loop keeps serving holds
+        # (the GIL passes every few ms) instead of stalling for all of it.
+        return await asyncio.to_thread(_audit_of, reply)
 
     async def repair(
         self,

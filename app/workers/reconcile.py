@@ -30,8 +30,10 @@ safe against live traffic.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter as Tally
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -42,10 +44,10 @@ from app.checkout.service import Checkout
 from app.container import Container
 from app.payments.errors import PaymentIntentNotFound, PaymentProviderUnavailable
 from app.payments.gateway import PaymentGateway
-from app.reservations.engine import NotLoaded, SeatEngine
-from app.seats.index import seat_index
+from app.reservations.engine import Audit, NotLoaded, SeatEngine
+from app.seats.index import SeatIndex, seat_index
 from app.storage.ports import Store
-from app.storage.records import Concert, ConcertFilter, OrderStatus
+from app.storage.records import Concert, ConcertFilter, Order, OrderStatus
 from app.workers.lease import singleton
 
 log = logging.getLogger(__name__)
@@ -181,12 +183,9 @@ class Reconciler:
         over = await self._store.orders.list_for_concert(concert.id, TERMINAL)
         result.concerts_checked += 1
 
-        sold_at = {index.position[s]: order for s, order in sold.items() if s in index.position}
-        listed = {i for hold in audit.holds.values() for i in hold.indexes}
-        to_sell = [p for p in sorted(sold_at) if audit.seats[p] != "S"]
-        to_unsell = [p for p, state in enumerate(audit.seats) if state == "S" and p not in sold_at]
-        orphans = [p for p, state in enumerate(audit.seats) if state == "H" and p not in listed]
-        order_of_hold = {o.hold_id: o for o in over if o.hold_id in audit.holds}
+        # A pass over every seat and hold of the venue: in a thread, like the audit's decoding.
+        plan = await asyncio.to_thread(_plan, index, audit, sold, over)
+        sold_at, to_sell, to_unsell, orphans, order_of_hold = plan
         if not (to_sell or to_unsell or orphans or order_of_hold):
             return
 
@@ -283,6 +282,21 @@ class Reconciler:
                         "order_status": after.status.value,
                     },
                 )
+
+
+_Plan = tuple[dict[int, str], list[int], list[int], list[int], dict[str, Order]]
+
+
+def _plan(index: SeatIndex, audit: Audit, sold: Mapping[str, str], over: list[Order]) -> _Plan:
+    """What the store and Redis disagree on: seats to mark sold, to put back on sale, held
+    seats no hold lists, and holds whose order is over (their positions in the layout)."""
+    sold_at = {index.position[s]: order for s, order in sold.items() if s in index.position}
+    listed = {i for hold in audit.holds.values() for i in hold.indexes}
+    to_sell = [p for p in sorted(sold_at) if audit.seats[p] != "S"]
+    to_unsell = [p for p, state in enumerate(audit.seats) if state == "S" and p not in sold_at]
+    orphans = [p for p, state in enumerate(audit.seats) if state == "H" and p not in listed]
+    order_of_hold = {o.hold_id: o for o in over if o.hold_id in audit.holds}
+    return sold_at, to_sell, to_unsell, orphans, order_of_hold
 
 
 LEASE_NAME = "reconciliation"
