@@ -164,6 +164,20 @@ async def live_writer(
         stats["changes"] += status == 204
 
 
+def _first_at_or_after(seen: dict[int, float], versions: list[int]) -> dict[int, float]:
+    """version -> when the listener got the first event whose version is at least it."""
+    got = sorted(seen.items())
+    out: dict[int, float] = {}
+    i = 0
+    for version in versions:
+        while i < len(got) and got[i][0] < version:
+            i += 1
+        if i == len(got):
+            break
+        out[version] = got[i][1]
+    return out
+
+
 async def fan_out(
     args: argparse.Namespace, stack: Stack, results: Results, concert: dict[str, Any]
 ) -> None:
@@ -233,8 +247,11 @@ async def fan_out(
     per_change_median: list[float] = []
     all_deliveries: list[float] = []
     missing = 0
+    # A change reaches a listener with the first event at or past its version: the server
+    # coalesces a concert's changes (SSE_COALESCE_SECONDS), so one event may carry several.
+    reached = [_first_at_or_after(x.seen, versions) for x in listeners]
     for version, sent in zip(versions, sends, strict=False):
-        arrivals = sorted(x.seen[version] - sent for x in listeners if version in x.seen)
+        arrivals = sorted(r[version] - sent for r in reached if version in r)
         missing += len(listeners) - len(arrivals)
         if arrivals:
             per_change_last.append(arrivals[-1])
@@ -247,6 +264,7 @@ async def fan_out(
             "changes": len(sends),
             "versions": len(versions),
             "deliveries": len(all_deliveries),
+            "events_received": sum(len(x.seen) for x in listeners),
             "missing_deliveries": missing,
             "closed_listeners": sum(x.closed for x in listeners),
             "to_last_listener_ms": latency_summary(per_change_last),
@@ -332,7 +350,8 @@ def print_table(results: Results) -> None:
         print()
         print(
             f"  {f['changes']} changes x {f['listeners']:,} listeners: {f['deliveries']:,} "
-            f"deliveries, {f['missing_deliveries']} missing, {f['closed_listeners']} listeners "
+            f"deliveries in {f['events_received']:,} events, {f['missing_deliveries']} missing, "
+            f"{f['closed_listeners']} listeners "
             f"closed; times in ms from the hold request's send; server RSS {f['server_rss_mb']} MB"
         )
     results.print_notes()
