@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     app_name: str = "Encore tickets"
     log_level: str = "INFO"
     log_json: bool = True
+    access_log: bool = True  # one INFO line per request (app.access)
 
     data_dir: str = "./data"
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import http_client, make_settings, running_app
 
 
 async def test_healthz(client: httpx.AsyncClient) -> None:
@@ -99,6 +100,18 @@ async def test_logs_are_json_with_the_request_id(
     assert line["route"] == "/healthz"
     assert line["status"] == 200
     assert line["msg"] == "request"
+
+
+async def test_access_log_false_drops_only_the_line_per_request(
+    store_overrides: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(access_log=False, sweeper_in_process=False, **store_overrides)
+    async with running_app(settings) as quiet, http_client(quiet) as c:
+        with caplog.at_level(logging.INFO, logger="app.access"):
+            r = await c.get("/healthz")
+        assert r.status_code == 200
+        assert r.headers["X-Request-ID"]  # the rest of the request context stays
+    assert not [rec for rec in caplog.records if rec.name == "app.access"]
 
 
 async def test_unknown_route_uses_the_error_shape(client: httpx.AsyncClient) -> None:
