@@ -17,11 +17,13 @@ from fastapi import Header
 
 PASS_TYP = "queue_pass"
 
+MAX_PASS_LENGTH = 2048
+
 QueuePassHeader = Annotated[
     str | None,
     Header(
         alias="X-Queue-Pass",
-        max_length=2048,
+        max_length=MAX_PASS_LENGTH,
         description="Your admission pass, when the concert's waiting room is on.",
     ),
 ]
