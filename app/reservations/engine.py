@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from redis.asyncio import RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, ResponseError
 
+from app.platform.batching import GroupCommit
 from app.platform.redis import RedisClient
 
 ACTIVE_CONCERTS_KEY = "encore:active-concerts"
@@ -173,6 +177,16 @@ def _sequence(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+_BATCHED = frozenset({"hold", "hold_best"})
+
+
+@dataclass(frozen=True, slots=True)
+class _ScriptCall:
+    name: str
+    concert_id: str
+    args: tuple[str | int, ...]
+
+
 class SeatEngine:
     def __init__(self, redis: RedisClient, *, sweep_limit: int = 200) -> None:
         self._redis = redis
@@ -183,13 +197,54 @@ class SeatEngine:
         }
         self._forget = redis.register_script(_FORGET_LUA)
         self._registered: dict[str, float] = {}
+        # Holds, the stampede's call, from concurrent requests go out as one pipeline per batch
+        # (app/platform/batching.py): each script still runs atomically on its own; the batch
+        # only shares the round trip and redis-py's per-command work. Not on a cluster (redis-py
+        # cannot pipeline EVALSHA there): one call each.
+        self._holds: GroupCommit[_ScriptCall, Any] | None = (
+            None if isinstance(redis, RedisCluster) else GroupCommit(self._pipelined)
+        )
 
     async def _call(self, name: str, concert_id: str, *args: str | int) -> list[Any]:
-        reply = await self._scripts[name](keys=concert_keys(concert_id), args=list(args))
+        if self._holds is not None and name in _BATCHED:
+            reply = await self._holds.submit(_ScriptCall(name, concert_id, args))
+            if isinstance(reply, Exception):
+                raise reply
+        else:
+            reply = await self._scripts[name](keys=concert_keys(concert_id), args=list(args))
         if isinstance(reply, list) and reply and _text(reply[0]) == "NOT_LOADED":
             raise NotLoaded(concert_id)
         assert isinstance(reply, list)
         return reply
+
+    async def _pipelined(self, calls: Sequence[_ScriptCall]) -> list[Any]:
+        """One batch of script calls: each reply, or the exception that call alone raised."""
+        if len(calls) == 1:
+            (one,) = calls
+            try:
+                return [
+                    await self._scripts[one.name](
+                        keys=concert_keys(one.concert_id), args=list(one.args)
+                    )
+                ]
+            except ResponseError as exc:
+                return [exc]
+        pipe = self._redis.pipeline(transaction=False)
+        for call in calls:
+            keys = concert_keys(call.concert_id)
+            pipe.evalsha(self._scripts[call.name].sha, len(keys), *keys, *call.args)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        out: list[Any] = []
+        for call, reply in zip(calls, replies, strict=True):
+            if isinstance(reply, NoScriptError):  # a restarted Redis: the script loads itself
+                try:
+                    reply = await self._scripts[call.name](
+                        keys=concert_keys(call.concert_id), args=list(call.args)
+                    )
+                except ResponseError as exc:
+                    reply = exc
+            out.append(reply)
+        return out
 
     async def hold(
         self,
