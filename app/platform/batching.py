@@ -17,6 +17,7 @@ cancels its `submit`) leaves its item in the batch; its result is dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence, Sized
 from typing import Generic, TypeVar
 
@@ -39,9 +40,14 @@ class GroupCommit(Generic[T, R]):
         self._flusher: asyncio.Task[None] | None = None
 
     async def submit(self, item: T) -> R:
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
         self._waiting.append((item, future))
-        if self._flusher is None:
+        flusher = self._flusher
+        # A flusher of another (closed) event loop is gone for good: start one on this loop.
+        if flusher is None or flusher.done() or flusher.get_loop() is not loop:
+            if flusher is not None and flusher.get_loop() is not loop:
+                self._waiting = [(i, f) for i, f in self._waiting if f.get_loop() is loop]
             self._flusher = asyncio.create_task(self._run())
         return await future
 
@@ -62,7 +68,11 @@ class GroupCommit(Generic[T, R]):
             self._waiting.clear()
             raise
         finally:
-            self._flusher = None
+            # Closed with its event loop gone (no current task to ask for): a later submit
+            # replaces it anyway.
+            with contextlib.suppress(RuntimeError):
+                if self._flusher is asyncio.current_task():
+                    self._flusher = None
 
     async def _send(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:

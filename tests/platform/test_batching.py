@@ -4,6 +4,8 @@ load, each caller its own result or the flush's error, nobody left waiting."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 from collections.abc import Sequence
 
 import pytest
@@ -88,3 +90,27 @@ async def test_drain_waits_for_everything_submitted() -> None:
 
 def test_regroup_splits_flat_results_per_group() -> None:
     assert regroup([(1, 2), (), (3,)], ["a", "b", "c"]) == [["a", "b"], [], ["c"]]
+
+
+def test_a_batcher_outlives_its_first_event_loop() -> None:
+    """A flush left behind by a loop that was shut down does not block the next loop."""
+    recorder = Recorder(delay=0.2)
+    commit: GroupCommit[int, int] = GroupCommit(recorder.flush)
+
+    async def abandon() -> None:
+        asyncio.ensure_future(commit.submit(1))
+        await asyncio.sleep(0.01)  # the flush has started; the loop ends under it
+
+    async def later() -> int:
+        return await asyncio.wait_for(commit.submit(2), timeout=2)
+
+    quiet = logging.getLogger("asyncio")
+    quiet.disabled = True  # "Task was destroyed but it is pending": the point of this test
+    try:
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(abandon())
+        loop.close()  # its pending tasks are dropped, not finished
+        assert asyncio.run(later()) == 20
+        gc.collect()
+    finally:
+        quiet.disabled = False
