@@ -211,36 +211,33 @@ class SeatEngine:
             if isinstance(reply, Exception):
                 raise reply
         else:
-            reply = await self._scripts[name](keys=concert_keys(concert_id), args=list(args))
+            reply = await self._direct(_ScriptCall(name, concert_id, args))
         if isinstance(reply, list) and reply and _text(reply[0]) == "NOT_LOADED":
             raise NotLoaded(concert_id)
         assert isinstance(reply, list)
         return reply
 
+    async def _direct(self, call: _ScriptCall) -> Any:
+        """One script call on its own (redis-py loads the script if Redis lost it)."""
+        keys = concert_keys(call.concert_id)
+        return await self._scripts[call.name](keys=keys, args=list(call.args))
+
     async def _pipelined(self, calls: Sequence[_ScriptCall]) -> list[Any]:
         """One batch of script calls: each reply, or the exception that call alone raised."""
-        if len(calls) == 1:
-            (one,) = calls
-            try:
-                return [
-                    await self._scripts[one.name](
-                        keys=concert_keys(one.concert_id), args=list(one.args)
-                    )
-                ]
-            except ResponseError as exc:
-                return [exc]
-        pipe = self._redis.pipeline(transaction=False)
-        for call in calls:
-            keys = concert_keys(call.concert_id)
-            pipe.evalsha(self._scripts[call.name].sha, len(keys), *keys, *call.args)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        if len(calls) > 1:
+            pipe = self._redis.pipeline(transaction=False)
+            for call in calls:
+                keys = concert_keys(call.concert_id)
+                pipe.evalsha(self._scripts[call.name].sha, len(keys), *keys, *call.args)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        else:
+            replies = [None]  # a batch of one goes out as a plain call, below
         out: list[Any] = []
         for call, reply in zip(calls, replies, strict=True):
-            if isinstance(reply, NoScriptError):  # a restarted Redis: the script loads itself
+            # Alone, or NOSCRIPT (a restarted Redis): a direct call, which loads the script.
+            if len(calls) == 1 or isinstance(reply, NoScriptError):
                 try:
-                    reply = await self._scripts[call.name](
-                        keys=concert_keys(call.concert_id), args=list(call.args)
-                    )
+                    reply = await self._direct(call)
                 except ResponseError as exc:
                     reply = exc
             out.append(reply)

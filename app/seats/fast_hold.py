@@ -25,10 +25,9 @@ from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import ValidationError
 
 from app.container import Container
-from app.deps import Principal
+from app.deps import principal_of
 from app.errors import NotAuthenticated
 from app.platform.idempotency import MAX_KEY_LENGTH
-from app.platform.ratelimit import verified_access
 from app.seats.schemas import HoldCreate
 from app.waiting_room.passes import MAX_PASS_LENGTH
 
@@ -71,22 +70,20 @@ async def _plain_arguments(request: Request) -> dict[str, Any] | None:
         queue_pass is not None and len(queue_pass) > MAX_PASS_LENGTH
     ):
         return None
-    container: Container = request.app.state.container
-    claims = verified_access(request.scope, token)
-    if claims is None:
-        try:
-            claims = container.tokens.decode(token, "access")
-        except NotAuthenticated:
-            return None
+    try:
+        user = principal_of(request, token)
+    except NotAuthenticated:
+        return None
     try:
         body = HoldCreate.model_validate_json(await request.body())
     except ValidationError:
         return None
+    container: Container = request.app.state.container
     return {
         "concert_id": request.path_params["concert_id"],
         "body": body,
         "request": request,
-        "user": Principal(id=claims.sub, role=claims.role),
+        "user": user,
         "c": container,
         "idem_key": idem_key,
         "queue_pass": queue_pass,
