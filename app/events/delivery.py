@@ -15,6 +15,9 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 
+DELIVERY_TYPES = frozenset({"order.confirmed"})  # what deliver_tickets acts on
+
+
 async def deliver_tickets(event: DomainEvent) -> None:
     if isinstance(event, OrderConfirmed):
         log.info(
@@ -30,4 +33,4 @@ async def deliver_tickets(event: DomainEvent) -> None:
 
 async def run_ticket_delivery(settings: Settings) -> None:
     """The background job: consume until cancelled."""
-    await consume(settings, settings.events_consumer_group, deliver_tickets)
+    await consume(settings, settings.events_consumer_group, deliver_tickets, types=DELIVERY_TYPES)

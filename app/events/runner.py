@@ -11,9 +11,14 @@ from app.settings import Settings
 
 
 async def consume(
-    settings: Settings, group: str, handler: Callable[[DomainEvent], Awaitable[None]]
+    settings: Settings,
+    group: str,
+    handler: Callable[[DomainEvent], Awaitable[None]],
+    *,
+    types: frozenset[str] | None = None,
 ) -> None:
-    """Consume until cancelled (nothing to do when events are off)."""
+    """Consume until cancelled (nothing to do when events are off). `types`: the event types
+    the handler acts on; the others are acknowledged without being decoded."""
     if not settings.events_enabled:
         return
     block_seconds = settings.events_consumer_block_seconds
@@ -32,6 +37,7 @@ async def consume(
         handler=handler,
         block_ms=int(block_seconds * 1000),
         claim_min_idle_ms=int(settings.events_claim_min_idle_seconds * 1000),
+        types=types,
     )
     try:
         await consumer.run()

@@ -14,6 +14,7 @@ from app.settings import Settings
 from app.waiting_room.service import WaitingRoom
 
 GROUP = "waiting-room"
+TYPES = frozenset({"order.confirmed"})  # what frees a slot
 
 
 async def run_slot_release(settings: Settings, room: WaitingRoom) -> None:
@@ -21,4 +22,4 @@ async def run_slot_release(settings: Settings, room: WaitingRoom) -> None:
         if isinstance(event, OrderConfirmed):
             await room.done(event.concert_id, event.user_id)
 
-    await consume(settings, GROUP, handle)
+    await consume(settings, GROUP, handle, types=TYPES)

@@ -9,9 +9,9 @@ RECONCILE_INTERVAL_SECONDS:
 Seats, for each upcoming concert (starts_at from now on) whose state is loaded in Redis. A
 concert that is not loaded is skipped: it holds no state to drift, and its next use (or the
 warm-up) rebuilds it from the store. Concerts that have started are left alone: their sale is
-over. For each: one atomic read of the Redis state (`audit`), then the store (sales, then
-orders that are over), then one atomic repair script (`reconcile.lua`) that re-checks every
-seat:
+over. For each: one atomic read of the Redis state (`audit`; its holds are then read in pages,
+so that a stadium's holds never block Redis in one call), then the store (sales, then orders
+that are over), then one atomic repair script (`reconcile.lua`) that re-checks every seat:
 
 - sold in the store but not S in Redis -> S                                    (`seat_sold`)
 - S in Redis without a sale in the store -> A (H if a hold lists it)           (`seat_unsold`)
@@ -185,6 +185,8 @@ class Reconciler:
 
         plan = _plan(index, audit, sold, over)
         sold_at, to_sell, to_unsell, orphans, order_of_hold = plan
+        if orphans:
+            orphans = await self._still_orphaned(concert.id, orphans)
         if not (to_sell or to_unsell or orphans or order_of_hold):
             return
 
@@ -228,6 +230,20 @@ class Reconciler:
                     "seat_ids": ",".join(seat_ids[p] for p in done.deferred),
                 },
             )
+
+    async def _still_orphaned(self, concert_id: str, candidates: list[int]) -> list[int]:
+        """The candidates still held and listed by no hold at a second look. The audit reads
+        the holds in pages after the state, so a hold released meanwhile leaves its seats
+        looking orphaned (by then free, or held by a hold the scan had passed). reconcile.lua
+        re-checks exactly, but its check reads every hold in one call: only seats that look
+        orphaned twice should cost that."""
+        seats = (await self._engine.snapshot(concert_id)).seats
+        still = [p for p in candidates if seats[p] == "H"]
+        if not still:
+            return []
+        holds = await self._engine.holds_of(concert_id)
+        listed = {i for hold in holds.values() for i in hold.indexes}
+        return [p for p in still if p not in listed]
 
     # --- payments ---------------------------------------------------------------------------
 

@@ -183,6 +183,28 @@ async def test_unreadable_entries_are_acknowledged_and_skipped(
     assert await pending(redis, stream) == 0
 
 
+async def test_entries_of_other_types_are_acknowledged_unread(
+    redis: RedisClient, stream: str, publisher: EventPublisher
+) -> None:
+    """A group that acts on some types only (the order-driven groups, under a stampede of
+    seat.held): the others are acknowledged without being decoded or handed to the handler."""
+    handler = Recorder()
+    worker = EventConsumer(
+        redis, stream=stream, group=GROUP, handler=handler, name="w", block_ms=10,
+        types=frozenset({"order.confirmed"}),
+    )  # fmt: skip
+    await worker.ensure_group()
+    await publisher.publish(released(1))
+    await redis.xadd(stream, {"v": "1", "type": "seat.held", "data": "{not even JSON"})
+    order = make_order(payment_intent_id="pi_1")
+    [wanted] = await publisher.publish(OrderConfirmed.of(order, ticket_ids=["t1"]))
+    await publisher.publish(released(2))
+    assert await worker.read_new() == 4
+    assert handler.ids == [wanted]
+    assert isinstance(handler.handled[0], OrderConfirmed)
+    assert await pending(redis, stream) == 0
+
+
 async def test_idle_consumers_with_nothing_pending_are_removed(
     redis: RedisClient, stream: str, publisher: EventPublisher
 ) -> None:

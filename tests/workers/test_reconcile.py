@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from app.container import Container
 from app.payments.simulated import SimulatedGateway
-from app.reservations.engine import Audit, Repaired, concert_keys
+from app.reservations.engine import Audit, Held, Repaired, concert_keys
 from app.storage.records import OrderStatus
 from app.workers.lease import lease_key
 from app.workers.reconcile import (
@@ -352,3 +352,70 @@ async def test_reconciliation_is_off_when_its_interval_is_zero(container: Contai
         container, settings=container.settings.model_copy(update={"reconcile_interval_seconds": 0})
     )
     await asyncio.wait_for(reconcile_forever(off), timeout=1)  # returns at once
+
+
+async def test_a_seat_re_held_while_the_holds_are_read_is_no_orphan(
+    wclient: httpx.AsyncClient,
+    worker_app: FastAPI,
+    wadmin: dict[str, str],
+    container: Container,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The audit reads the holds in pages after the state. Seat floor-A-2 is held (hold X) when
+    the state is read; X is released and another buyer holds the seat (hold Y) while the pages
+    are read, and the scan, past Y's place already, lists neither. The seat looks orphaned once;
+    a second look finds Y: nothing is proposed, so the repair script (whose exact check reads
+    every hold in one call) is not even run for the concert."""
+    c = container
+    concert = (await create_concert(wclient, wadmin))["id"]
+    first_fan, second_fan = buyer(worker_app), buyer(worker_app)
+    x = await hold(wclient, concert, first_fan, ["floor-A-2"])
+    holds_of = c.engine.holds_of
+    y: list[str] = []
+
+    async def traffic_during_the_scan(concert_id: str) -> Any:
+        if concert_id == concert and not y:
+            r = await wclient.delete(f"{API}/holds/{x}", headers=first_fan)
+            assert r.status_code == 204, r.text
+            y.append(await hold(wclient, concert, second_fan, ["floor-A-2"]))
+            seen = await holds_of(concert_id)
+            return {h: v for h, v in seen.items() if h != y[0]}  # the cursor had passed Y
+        return await holds_of(concert_id)
+
+    repair = c.engine.repair
+    proposed: list[dict[str, Any]] = []
+
+    async def recorded_repair(concert_id: str, seen: Audit, **proposal: Any) -> Repaired:
+        if concert_id == concert:
+            proposed.append(proposal)
+        return await repair(concert_id, seen, **proposal)
+
+    monkeypatch.setattr(c.engine, "holds_of", traffic_during_the_scan)
+    monkeypatch.setattr(c.engine, "repair", recorded_repair)
+    result = await reconciler(c).run_once()
+    assert y, "the audit read the holds"
+    assert proposed == []
+    assert result.repairs[K.SEAT_ORPHANED] == 0
+    assert (await seat_states(c, concert))[1][POSITION["floor-A-2"]] == "H"
+    r = await wclient.get(f"{API}/holds/{y[0]}", headers=second_fan)
+    assert r.status_code == 200, r.text
+
+
+async def test_the_audit_lists_every_hold_of_a_concert_with_many(container: Container) -> None:
+    """More holds than one page of the audit's scan: every one is listed once, as stored."""
+    c = container
+    concert = f"audit-{uuid.uuid4().hex[:8]}"
+    await c.engine.load(concert, "A" * 3_000, {}, {})
+    held = await asyncio.gather(
+        *(c.engine.hold(concert, f"{concert}.h{n}", f"u{n}", [n], cap=8, ttl_ms=60_000)
+          for n in range(2_500))
+    )  # fmt: skip
+    audit = await c.engine.audit(concert)
+    assert len(audit.holds) == 2_500
+    assert audit.seats.count("H") == 2_500
+    for n in range(0, 2_500, 97):
+        stored, outcome = audit.holds[f"{concert}.h{n}"], held[n]
+        assert isinstance(outcome, Held)
+        assert (stored.user_id, stored.indexes) == (f"u{n}", (n,))
+        assert stored.expires_at_ms == outcome.expires_at_ms
+    await c.engine.reset(concert)
