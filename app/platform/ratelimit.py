@@ -90,7 +90,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from limits import RateLimitItem, parse
 from prometheus_client import Counter
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api import API_PREFIX
@@ -99,6 +99,7 @@ from app.errors import AppError, ErrorBody, NotAuthenticated
 from app.platform.batching import GroupCommit, regroup
 from app.platform.client_ip import ClientAddress, parse_networks
 from app.platform.redis import RedisClient, build_redis, is_cluster_url
+from app.platform.redis_lane import RedisLane
 from app.settings import Settings
 
 __all__ = [
@@ -203,9 +204,11 @@ class RateLimiter:
         client: RedisClient,
         *,
         cluster: bool = False,
+        lane: RedisLane | None = None,
     ) -> None:
         self.limits = dict(limits)
         self._client = client
+        self._lane = lane  # the batches' connection, if any (app/platform/redis_lane.py)
         self._script = client.register_script(_HIT_LUA)
         self._cluster = cluster
         # Single server: every request's windows that arrive together go out in one script
@@ -231,9 +234,12 @@ class RateLimiter:
         client = build_redis(
             settings.redis_url, timeout, settings.redis_max_connections, cluster=cluster
         )
-        return cls(limits, client, cluster=cluster)
+        lane = RedisLane.of(client) if settings.redis_lane_enabled else None
+        return cls(limits, client, cluster=cluster, lane=lane)
 
     async def aclose(self) -> None:
+        if self._lane is not None:
+            await self._lane.aclose()
         await self._client.aclose()
 
     async def check(self, *hits: Hit) -> RateLimited | None:
@@ -274,7 +280,16 @@ class RateLimiter:
             keys.extend(_window_keys(item, hit))
             args.extend((item.amount, item.get_expiry() * 1000))
         self.calls += 1
-        reply = await self._script(keys=keys, args=args)
+        if self._lane is None:
+            reply = await self._script(keys=keys, args=args)
+        else:
+            [reply] = await self._lane.execute(
+                [("EVALSHA", self._script.sha, len(keys), *keys, *args)]
+            )
+            if isinstance(reply, NoScriptError):  # a restarted Redis: redis-py loads it
+                reply = await self._script(keys=keys, args=args)
+            elif isinstance(reply, Exception):
+                raise reply
         return [int(w) for w in reply]
 
     def _pause(self, exc: BaseException) -> None:

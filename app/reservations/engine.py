@@ -20,6 +20,7 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from app.platform.batching import GroupCommit
 from app.platform.redis import RedisClient
+from app.platform.redis_lane import RedisLane
 
 ACTIVE_CONCERTS_KEY = "encore:active-concerts"
 # How often one process re-registers a concert with live holds for the sweeper; the sweeper
@@ -191,8 +192,11 @@ class _ScriptCall:
 
 
 class SeatEngine:
-    def __init__(self, redis: RedisClient, *, sweep_limit: int = 200) -> None:
+    def __init__(
+        self, redis: RedisClient, *, sweep_limit: int = 200, lane: RedisLane | None = None
+    ) -> None:
         self._redis = redis
+        self._lane = lane  # the batches' connection, if any (app/platform/redis_lane.py)
         self._sweep_limit = sweep_limit
         lib = _read_lua("_lib.lua")
         self._scripts: dict[str, AsyncScript] = {
@@ -227,6 +231,15 @@ class SeatEngine:
 
     async def _pipelined(self, calls: Sequence[_ScriptCall]) -> list[Any]:
         """One batch of script calls: each reply, or the exception that call alone raised."""
+        if self._lane is not None:
+            commands = []
+            for call in calls:
+                keys = concert_keys(call.concert_id)
+                commands.append(
+                    ("EVALSHA", self._scripts[call.name].sha, len(keys), *keys, *call.args)
+                )
+            answers = await self._lane.execute(commands)
+            return [await self._loaded(c, r) for c, r in zip(calls, answers, strict=True)]
         if len(calls) > 1:
             pipe = self._redis.pipeline(transaction=False)
             for call in calls:
@@ -235,16 +248,19 @@ class SeatEngine:
             replies: list[Any] = await pipe.execute(raise_on_error=False)
         else:
             replies = [None]  # a batch of one goes out as a plain call, below
-        out: list[Any] = []
-        for call, reply in zip(calls, replies, strict=True):
-            # Alone, or NOSCRIPT (a restarted Redis): a direct call, which loads the script.
-            if len(calls) == 1 or isinstance(reply, NoScriptError):
-                try:
-                    reply = await self._direct(call)
-                except ResponseError as exc:
-                    reply = exc
-            out.append(reply)
-        return out
+        if len(calls) == 1:  # alone: a direct call
+            return [await self._loaded(calls[0], NoScriptError())]
+        return [await self._loaded(c, r) for c, r in zip(calls, replies, strict=True)]
+
+    async def _loaded(self, call: _ScriptCall, reply: Any) -> Any:
+        """`reply`, or after NOSCRIPT (a restarted Redis) a direct call, which loads the script;
+        an error reply as its exception."""
+        if not isinstance(reply, NoScriptError):
+            return reply
+        try:
+            return await self._direct(call)
+        except ResponseError as exc:
+            return exc
 
     async def hold(
         self,

@@ -1,16 +1,23 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 
 from app.platform.redis import RedisClient
+from app.platform.redis_lane import RedisLane
 from app.reservations.engine import SeatEngine
 
 
-@pytest.fixture(scope="session")
-def engine(redis: RedisClient) -> SeatEngine:
-    return SeatEngine(redis)
+@pytest.fixture(scope="session", params=["redis-py", "lane"])
+async def engine(redis: RedisClient, request: pytest.FixtureRequest) -> AsyncIterator[SeatEngine]:
+    """Both ways a single server's batches go out: redis-py pipelines, and the lane
+    (app/platform/redis_lane.py) the app uses by default."""
+    lane = RedisLane.of(redis) if request.param == "lane" else None
+    yield SeatEngine(redis, lane=lane)
+    if lane is not None:
+        await lane.aclose()
 
 
 @pytest.fixture
