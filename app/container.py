@@ -16,7 +16,7 @@ from app.platform.breakers import Breakers
 from app.platform.idempotency import Idempotency
 from app.platform.redis import RedisClient, build_redis
 from app.platform.redis_lane import RedisLane
-from app.reservations.engine import SeatEngine
+from app.reservations.engine import EventStream, SeatEngine
 from app.seats.seatmap import SeatMapCache
 from app.seats.state import SeatState
 from app.seats.stream import SeatEventHub
@@ -73,7 +73,13 @@ def build_container(settings: Settings) -> Container:
         pool_wait=settings.redis_pool_wait_seconds,
     )
     lane = RedisLane.of(redis) if settings.redis_lane_enabled else None
-    engine = SeatEngine(redis, lane=lane)
+    # The hold script appends each hold's seat.held event itself (single server, events on).
+    stream = (
+        EventStream(settings.events_stream, settings.events_stream_maxlen)
+        if settings.events_enabled
+        else None
+    )
+    engine = SeatEngine(redis, lane=lane, events=stream)
     seat_state = SeatState(engine, store)
     concerts = ConcertCache(settings.concert_cache_ttl_seconds)
     events = EventPublisher(

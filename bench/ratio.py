@@ -87,7 +87,8 @@ def lua_phase(
         "-r", "1000000",
         "-q",
         "EVALSHA", sha, str(len(keys)), *keys,
-        "h:__rand_int__", "u:__rand_int__", "3600000", "8", "200", "__rand_int__",
+        "h:__rand_int__", "u:__rand_int__", "3600000", "8", "200", "", "", "", "0",
+        "__rand_int__",
     ]  # fmt: skip
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)

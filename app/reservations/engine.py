@@ -48,6 +48,26 @@ class Held:
     expires_at_ms: int
     version: int
     indexes: tuple[int, ...]
+    # The seat.held entry the hold script appended to the event stream (HeldEvent), if any.
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HeldEvent:
+    """A hold's seat.held event for the hold script to append when the hold succeeds: its
+    data JSON around the two times only the script knows (occurred_at, expires_at)."""
+
+    prefix: str
+    middle: str
+    suffix: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventStream:
+    """Where the hold script appends seat.held events (the EventPublisher's stream)."""
+
+    name: str
+    maxlen: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,11 +209,22 @@ class _ScriptCall:
     name: str
     concert_id: str
     args: tuple[str | int, ...]
+    stream: str | None = None  # a key beyond the concert's: the event stream (hold.lua)
+
+    @property
+    def keys(self) -> list[str]:
+        keys = concert_keys(self.concert_id)
+        return keys if self.stream is None else [*keys, self.stream]
 
 
 class SeatEngine:
     def __init__(
-        self, redis: RedisClient, *, sweep_limit: int = 200, lane: RedisLane | None = None
+        self,
+        redis: RedisClient,
+        *,
+        sweep_limit: int = 200,
+        lane: RedisLane | None = None,
+        events: EventStream | None = None,
     ) -> None:
         self._redis = redis
         self._lane = lane  # the batches' connection, if any (app/platform/redis_lane.py)
@@ -211,14 +242,25 @@ class SeatEngine:
         self._holds: GroupCommit[_ScriptCall, Any] | None = (
             None if isinstance(redis, RedisCluster) else GroupCommit(self._pipelined)
         )
+        # On a single server `hold` appends a hold's seat.held event itself; a cluster keeps
+        # the stream in another slot than the concert's keys, so callers publish it there.
+        self._events = None if isinstance(redis, RedisCluster) else events
 
-    async def _call(self, name: str, concert_id: str, *args: str | int) -> list[Any]:
+    @property
+    def appends_held_events(self) -> bool:
+        """Whether `hold(..., event=...)` appends the event (else the caller publishes it)."""
+        return self._events is not None
+
+    async def _call(
+        self, name: str, concert_id: str, *args: str | int, stream: str | None = None
+    ) -> list[Any]:
+        call = _ScriptCall(name, concert_id, args, stream)
         if self._holds is not None and name in _BATCHED:
-            reply = await self._holds.submit(_ScriptCall(name, concert_id, args))
+            reply = await self._holds.submit(call)
             if isinstance(reply, Exception):
                 raise reply
         else:
-            reply = await self._direct(_ScriptCall(name, concert_id, args))
+            reply = await self._direct(call)
         if isinstance(reply, list) and reply and _text(reply[0]) == "NOT_LOADED":
             raise NotLoaded(concert_id)
         assert isinstance(reply, list)
@@ -226,15 +268,14 @@ class SeatEngine:
 
     async def _direct(self, call: _ScriptCall) -> Any:
         """One script call on its own (redis-py loads the script if Redis lost it)."""
-        keys = concert_keys(call.concert_id)
-        return await self._scripts[call.name](keys=keys, args=list(call.args))
+        return await self._scripts[call.name](keys=call.keys, args=list(call.args))
 
     async def _pipelined(self, calls: Sequence[_ScriptCall]) -> list[Any]:
         """One batch of script calls: each reply, or the exception that call alone raised."""
         if self._lane is not None:
             commands = []
             for call in calls:
-                keys = concert_keys(call.concert_id)
+                keys = call.keys
                 commands.append(
                     ("EVALSHA", self._scripts[call.name].sha, len(keys), *keys, *call.args)
                 )
@@ -243,7 +284,7 @@ class SeatEngine:
         if len(calls) > 1:
             pipe = self._redis.pipeline(transaction=False)
             for call in calls:
-                keys = concert_keys(call.concert_id)
+                keys = call.keys
                 pipe.evalsha(self._scripts[call.name].sha, len(keys), *keys, *call.args)
             replies: list[Any] = await pipe.execute(raise_on_error=False)
         else:
@@ -271,14 +312,32 @@ class SeatEngine:
         *,
         cap: int,
         ttl_ms: int,
+        event: HeldEvent | None = None,
     ) -> HoldOutcome:
+        """Hold exactly these seats. With `event` and `appends_held_events`, a hold that
+        succeeds also appends its seat.held event, in the same atomic step (Held.event_id)."""
+        stream = self._events if event is not None else None
+        if stream is None or event is None:
+            announce: tuple[str | int, ...] = ("", "", "", 0)
+        else:
+            announce = (event.prefix, event.middle, event.suffix, stream.maxlen)
         reply = await self._call(
-            "hold", concert_id, hold_id, user_id, ttl_ms, cap, self._sweep_limit, *indexes
+            "hold",
+            concert_id,
+            hold_id,
+            user_id,
+            ttl_ms,
+            cap,
+            self._sweep_limit,
+            *announce,
+            *indexes,
+            stream=None if stream is None else stream.name,
         )
         status = _text(reply[0])
         if status == "OK":
             await self._register(concert_id)
-            return Held(int(reply[1]), int(reply[2]), tuple(indexes))
+            event_id = _text(reply[3]) if len(reply) > 3 else None
+            return Held(int(reply[1]), int(reply[2]), tuple(indexes), event_id)
         if status == "TAKEN":
             return Taken(tuple(int(i) for i in reply[1:]))
         if status == "CAP":

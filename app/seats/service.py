@@ -9,11 +9,12 @@ from app.concerts import service as concerts_service
 from app.concerts.cache import ConcertCache
 from app.concerts.errors import ConcertNotFound
 from app.errors import ValidationError
-from app.events.metrics import HOLDS_CREATED, HOLDS_RELEASED
+from app.events.metrics import EVENTS_PUBLISHED, HOLDS_CREATED, HOLDS_RELEASED
 from app.events.publisher import EventPublisher
-from app.events.schemas import SeatHeld, SeatReleased
+from app.events.schemas import SeatHeld, SeatReleased, to_fields
 from app.reservations.engine import (
     Held,
+    HeldEvent,
     HoldInfo,
     OverCap,
     SeatEngine,
@@ -53,6 +54,38 @@ def concert_of_hold(hold_id: str) -> str:
 
 def _ms_to_datetime(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+# Stand-ins for the two times of a seat.held event that only the hold script knows; cut out of
+# the event's JSON, which the script puts back together around its own (HeldEvent).
+_OCCURRED_AT = datetime(1970, 1, 1, 0, 0, 0, 1, UTC)
+_EXPIRES_AT = datetime(1970, 1, 1, 0, 0, 0, 2, UTC)
+_OCCURRED_KEY, _EXPIRES_KEY = '"occurred_at":"', '"expires_at":"'
+_OCCURRED = _OCCURRED_KEY + '1970-01-01T00:00:00.000001Z"'
+_EXPIRES = _EXPIRES_KEY + '1970-01-01T00:00:00.000002Z"'
+
+
+def held_event(
+    concert: Concert, hold_id: str, user_id: str, seat_ids: list[str], amount_cents: int
+) -> HeldEvent:
+    """The seat.held event of a hold about to be made, for the hold script to append: the
+    same JSON the publisher would write (to_fields), the times left to the script."""
+    data = to_fields(
+        SeatHeld(
+            occurred_at=_OCCURRED_AT,
+            concert_id=concert.id,
+            hold_id=hold_id,
+            user_id=user_id,
+            seat_ids=seat_ids,
+            expires_at=_EXPIRES_AT,
+            amount_cents=amount_cents,
+            currency=concert.currency,
+        )
+    )["data"]
+    # Keys and values with their quotes: no JSON string value can hold these unescaped.
+    prefix, rest = data.split(_OCCURRED, 1)
+    middle, suffix = rest.split(_EXPIRES, 1)
+    return HeldEvent(prefix + _OCCURRED_KEY, '"' + middle + _EXPIRES_KEY, '"' + suffix)
 
 
 def check_sale_open(concert: Concert, now: datetime) -> None:
@@ -102,9 +135,16 @@ async def create_hold(
         if unknown:
             raise UnknownSeats(unknown=unknown)
         positions = [index.position[s] for s in body.seat_ids]
+        event = (
+            held_event(concert, hold_id, user_id, body.seat_ids, index.amount_cents(positions))
+            if engine.appends_held_events and events.enabled
+            else None
+        )
         outcome = await state.run(
             concert,
-            lambda: engine.hold(concert.id, hold_id, user_id, positions, cap=cap, ttl_ms=ttl_ms),
+            lambda: engine.hold(
+                concert.id, hold_id, user_id, positions, cap=cap, ttl_ms=ttl_ms, event=event
+            ),
         )
     else:
         assert body.quantity is not None
@@ -121,6 +161,9 @@ async def create_hold(
     if isinstance(outcome, Held):
         hold = _hold_read(concert, index, hold_id, HoldInfo(outcome.expires_at_ms, outcome.indexes))
         HOLDS_CREATED.inc()
+        if outcome.event_id is not None:  # appended by the hold script itself
+            EVENTS_PUBLISHED.labels(SeatHeld.model_fields["type"].default).inc()
+            return hold
         await events.publish(
             SeatHeld(
                 concert_id=concert.id,
