@@ -29,7 +29,7 @@ from app.events.schemas import (
 )
 from app.platform.redis import RedisClient
 from app.reservations.engine import concert_keys
-from app.seats.service import concert_of_hold
+from app.seats.service import concert_of_hold, held_event
 from app.storage.records import Order, OrderStatus
 from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
 from tests.api.test_checkout import (
@@ -44,6 +44,7 @@ from tests.api.test_checkout import (
 )
 from tests.conftest import admin_login
 from tests.events.conftest import eventually, raw_entries, read_stream
+from tests.storage.factories import make_concert
 
 API = "/api/v1"
 
@@ -345,3 +346,36 @@ async def test_the_scripts_times_are_written_as_the_service_writes_them(
     when = datetime.fromtimestamp(ms / 1000, UTC).replace(microsecond=(ms % 1000) * 1000)
     expected = json.loads(TypeAdapter(AwareDatetime).dump_json(when))
     assert written.decode() == expected
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    [
+        "u1",
+        'quote " and \\ backslash',
+        "ünïcödé 票 🎫",
+        "tab\tnew\nline\x00\x1f\x7f",
+        "\u2028\u2029/",
+    ],
+)
+def test_the_held_event_json_is_the_publishers_for_any_user_id(user_id: str) -> None:
+    concert = make_concert(currency="EUR")
+    occurred = datetime(2030, 6, 1, 12, 0, 0, 123000, UTC)
+    expires = datetime(2030, 6, 1, 12, 5, 0, tzinfo=UTC)
+    seats = ["floor-A-1", "balcony-B-12"]
+    event = held_event(concert, f"{concert.id}.h1", user_id, seats, 12_345)
+    written = (
+        event.prefix + "2030-06-01T12:00:00.123000Z" + event.middle + "2030-06-01T12:05:00Z"
+        + event.suffix
+    )  # fmt: skip
+    expected = SeatHeld(
+        occurred_at=occurred,
+        concert_id=concert.id,
+        hold_id=f"{concert.id}.h1",
+        user_id=user_id,
+        seat_ids=seats,
+        expires_at=expires,
+        amount_cents=12_345,
+        currency="EUR",
+    )
+    assert written == to_fields(expected)["data"]
