@@ -76,6 +76,12 @@ class EventPublisher:
             EVENTS_PUBLISHED.labels(event.type).inc()
         return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
 
+    def appended_elsewhere(self, *types: str) -> None:
+        """Count events of these types appended to the stream by someone else (the hold
+        script appends its own seat.held), as `publish` counts its own."""
+        for kind in types:
+            EVENTS_PUBLISHED.labels(kind).inc()
+
     async def drain(self) -> None:
         """Wait until every event published so far has been appended (or has failed)."""
         await self._appends.drain()

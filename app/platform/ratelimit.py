@@ -90,7 +90,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from limits import RateLimitItem, parse
 from prometheus_client import Counter
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api import API_PREFIX
@@ -283,12 +283,8 @@ class RateLimiter:
         if self._lane is None:
             reply = await self._script(keys=keys, args=args)
         else:
-            [reply] = await self._lane.execute(
-                [("EVALSHA", self._script.sha, len(keys), *keys, *args)]
-            )
-            if isinstance(reply, NoScriptError):  # a restarted Redis: redis-py loads it
-                reply = await self._script(keys=keys, args=args)
-            elif isinstance(reply, Exception):
+            [reply] = await self._lane.scripts([(self._script, keys, args)])
+            if isinstance(reply, Exception):
                 raise reply
         return [int(w) for w in reply]
 

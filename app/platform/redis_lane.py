@@ -34,6 +34,7 @@ from typing import Any
 import hiredis
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, SSLConnection
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -146,6 +147,25 @@ class RedisLane:
             raise RedisTimeoutError(
                 f"Redis did not answer within {self._timeout:g} s (lane)"
             ) from None
+
+    async def scripts(
+        self, calls: Sequence[tuple[AsyncScript, Sequence[str], Sequence[EncodableT]]]
+    ) -> list[Any]:
+        """Run (script, keys, args) calls by EVALSHA in one batch: each reply, or the error that
+        call alone raised. A script Redis lost (NOSCRIPT: a restart) is run again through
+        redis-py's Script, which loads it."""
+        replies = await self.execute(
+            [("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args in calls]
+        )
+        out: list[Any] = []
+        for (script, keys, args), reply in zip(calls, replies, strict=True):
+            if isinstance(reply, NoScriptError):
+                try:
+                    reply = await script(keys=list(keys), args=list(args))
+                except ResponseError as exc:
+                    reply = exc
+            out.append(reply)
+        return out
 
     def _send(
         self, transport: asyncio.Transport, size: int, packed: bytes

@@ -273,31 +273,24 @@ class SeatEngine:
     async def _pipelined(self, calls: Sequence[_ScriptCall]) -> list[Any]:
         """One batch of script calls: each reply, or the exception that call alone raised."""
         if self._lane is not None:
-            commands = []
-            for call in calls:
-                keys = call.keys
-                commands.append(
-                    ("EVALSHA", self._scripts[call.name].sha, len(keys), *keys, *call.args)
-                )
-            answers = await self._lane.execute(commands)
-            return [await self._loaded(c, r) for c, r in zip(calls, answers, strict=True)]
-        if len(calls) > 1:
-            pipe = self._redis.pipeline(transaction=False)
-            for call in calls:
-                keys = call.keys
-                pipe.evalsha(self._scripts[call.name].sha, len(keys), *keys, *call.args)
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
-        else:
-            replies = [None]  # a batch of one goes out as a plain call, below
-        if len(calls) == 1:  # alone: a direct call
-            return [await self._loaded(calls[0], NoScriptError())]
+            return await self._lane.scripts(
+                [(self._scripts[c.name], c.keys, c.args) for c in calls]
+            )
+        if len(calls) == 1:  # alone: a plain call, no pipeline
+            return [await self._alone(calls[0])]
+        pipe = self._redis.pipeline(transaction=False)
+        for call in calls:
+            keys = call.keys
+            pipe.evalsha(self._scripts[call.name].sha, len(keys), *keys, *call.args)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
         return [await self._loaded(c, r) for c, r in zip(calls, replies, strict=True)]
 
     async def _loaded(self, call: _ScriptCall, reply: Any) -> Any:
-        """`reply`, or after NOSCRIPT (a restarted Redis) a direct call, which loads the script;
-        an error reply as its exception."""
-        if not isinstance(reply, NoScriptError):
-            return reply
+        """`reply`, or after NOSCRIPT (a restarted Redis) the call again on its own."""
+        return await self._alone(call) if isinstance(reply, NoScriptError) else reply
+
+    async def _alone(self, call: _ScriptCall) -> Any:
+        """A direct call (which loads the script if Redis lost it); an error as its exception."""
         try:
             return await self._direct(call)
         except ResponseError as exc:
@@ -317,9 +310,8 @@ class SeatEngine:
         """Hold exactly these seats. With `event` and `appends_held_events`, a hold that
         succeeds also appends its seat.held event, in the same atomic step (Held.event_id)."""
         stream = self._events if event is not None else None
-        if stream is None or event is None:
-            announce: tuple[str | int, ...] = ("", "", "", 0)
-        else:
+        announce: tuple[str | int, ...] = ("", "", "", 0)  # no event
+        if stream is not None and event is not None:
             announce = (event.prefix, event.middle, event.suffix, stream.maxlen)
         reply = await self._call(
             "hold",

@@ -10,7 +10,7 @@ from app.concerts import service as concerts_service
 from app.concerts.cache import ConcertCache
 from app.concerts.errors import ConcertNotFound
 from app.errors import ValidationError
-from app.events.metrics import EVENTS_PUBLISHED, HOLDS_CREATED, HOLDS_RELEASED
+from app.events.metrics import HOLDS_CREATED, HOLDS_RELEASED
 from app.events.publisher import EventPublisher
 from app.events.schemas import SeatHeld, SeatReleased
 from app.reservations.engine import (
@@ -150,7 +150,7 @@ async def create_hold(
         hold = _hold_read(concert, index, hold_id, HoldInfo(outcome.expires_at_ms, outcome.indexes))
         HOLDS_CREATED.inc()
         if outcome.event_id is not None:  # appended by the hold script itself
-            EVENTS_PUBLISHED.labels(SeatHeld.model_fields["type"].default).inc()
+            events.appended_elsewhere("seat.held")
             return hold
         await events.publish(
             SeatHeld(
