@@ -12,8 +12,10 @@ other token to PyJWT:
 - the header segment must be byte for byte one that TokenService itself writes (HS256, one of
   our kids, nothing else), so the key and the algorithm are known without parsing anything
   the sender chose;
-- the HMAC-SHA256 of `header.payload` with that kid's key must equal the signature
-  (`hmac.compare_digest`);
+- the signature segment must be, character for character, the unpadded base64url of the
+  HMAC-SHA256 of `header.payload` with that kid's key (`hmac.compare_digest`), and the payload
+  segment the canonical base64url of its bytes: recent PyJWT (2.15 here) refuses segments whose
+  unused padding bits are set, which plain base64 decoding ignores;
 - the payload must be a JSON object with every required claim, integer times, `iss` and `aud`
   equal to ours, string `sub` and `jti`, and be inside its validity window with PyJWT's leeway.
 Anything else (a header we did not write, a bad signature, an odd claim, an expired token)
@@ -37,6 +39,10 @@ __all__ = ["IssuedTokens"]
 
 def _b64decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _b64encode(raw: bytes) -> bytes:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=")
 
 
 class IssuedTokens:
@@ -66,12 +72,15 @@ class IssuedTokens:
         if key is None:
             return None
         try:
-            sent = _b64decode(signature)
-            claims = json.loads(_b64decode(payload))
-        except (ValueError, binascii.Error):  # UnicodeDecodeError and JSONDecodeError too
-            return None
-        expected = hmac.new(key, f"{header}.{payload}".encode("ascii"), hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, sent):
+            signing_input = f"{header}.{payload}".encode("ascii")
+            expected = _b64encode(hmac.new(key, signing_input, hashlib.sha256).digest())
+            if not hmac.compare_digest(expected, signature.encode("ascii")):
+                return None
+            raw = _b64decode(payload)
+            if _b64encode(raw) != payload.encode("ascii"):
+                return None
+            claims = json.loads(raw)
+        except (ValueError, binascii.Error):  # UnicodeError and JSONDecodeError too
             return None
         return claims if self._plainly_valid(claims) else None
 

@@ -7,6 +7,7 @@ with the same claims; everything PyJWT refuses, the fast path must leave to it (
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -83,6 +84,23 @@ def _signed(header_segment: str, payload: bytes, secret: str) -> str:
     return f"{signing_input}.{_b64(mac)}"
 
 
+def _signed_segment(header_segment: str, payload_segment: str, secret: str) -> str:
+    """A correct signature over segments exactly as given (encoded canonically or not)."""
+    signing_input = f"{header_segment}.{payload_segment}"
+    mac = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(mac)}"
+
+
+_URLSAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _padding_bits_set(segment: str) -> str:
+    """The same bytes to a lenient decoder: the last character's unused low bits set."""
+    assert len(segment) % 4 in (2, 3), "this segment has no unused bits"
+    last = _URLSAFE.index(segment[-1])
+    return segment[:-1] + _URLSAFE[last | (0b1111 if len(segment) % 4 == 2 else 0b11)]
+
+
 def _mutations(settings: Settings, service: TokenService) -> dict[str, str]:
     secret = settings.signing_secret
     kid = settings.jwt_kid
@@ -119,6 +137,8 @@ def _mutations(settings: Settings, service: TokenService) -> dict[str, str]:
         "alg_none": _raw({"alg": "none", "kid": kid}, _claims(settings, "u"), None),
         "signature_stripped": f"{head}.{body}.",
         "signature_flipped": f"{head}.{body}.{sig[:-2]}{'A' if sig[-2] != 'A' else 'B'}{sig[-1]}",
+        "signature_padding_bits": f"{head}.{body}.{_padding_bits_set(sig)}",
+        "payload_padding_bits": _signed_segment(head, _noncanonical(body), secret),
         "payload_of_strings": _signed(head, b'{"exp": "soon"}', secret),
         "payload_swapped": f"{head}.{_b64(json.dumps(_claims(settings, 'admin')).encode())}.{sig}",
         "payload_not_json": f"{head}.{_b64(b'not json')}.{sig}",
@@ -129,6 +149,14 @@ def _mutations(settings: Settings, service: TokenService) -> dict[str, str]:
         "empty": "",
         "bad_base64": f"{head}.!!!.{sig}",
     }
+
+
+def _noncanonical(body: str) -> str:
+    """The payload segment with its unused bits set, padding the JSON until it has some."""
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    while len(_b64(json.dumps(claims).encode())) % 4 not in (2, 3):
+        claims["pad"] = claims.get("pad", "") + "x"
+    return _padding_bits_set(_b64(json.dumps(claims).encode()))
 
 
 def test_the_fast_path_never_accepts_what_pyjwt_refuses(settings: Settings) -> None:
@@ -142,6 +170,17 @@ def test_the_fast_path_never_accepts_what_pyjwt_refuses(settings: Settings) -> N
             assert accepted is None, name
             with pytest.raises(NotAuthenticated):
                 service.decode(token, "access")
+
+
+def test_encodings_a_lenient_decoder_accepts_are_left_to_pyjwt(settings: Settings) -> None:
+    """Set padding bits decode to the same bytes; the fast path still says no (PyJWT decides)."""
+    service = TokenService(settings)
+    head, body, sig = service.issue("access", "user-1", "user").token.split(".")
+    for token in (
+        f"{head}.{body}.{_padding_bits_set(sig)}",
+        _signed_segment(head, _noncanonical(body), settings.signing_secret),
+    ):
+        assert fast(service, token) is None
 
 
 def test_random_corruptions_never_pass_the_fast_path_alone(settings: Settings) -> None:
