@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -25,6 +24,7 @@ from app.errors import install_error_handlers
 from app.ops import router as ops_router
 from app.payments.router import router as payments_router
 from app.platform.body_limit import BodyLimitMiddleware
+from app.platform.collector import settle_collector
 from app.platform.in_flight import InFlightLimit
 from app.platform.logging import configure_logging, without_password
 from app.platform.middleware import RequestContextMiddleware
@@ -63,7 +63,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.container = container
         if settings.sweeper_in_process:
             background += start_jobs(container)
-        _freeze_startup_objects()
+        settle_collector(settings.gc_young_threshold)
         log.info(
             "service started",
             extra={
@@ -76,21 +76,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await stop_all(background)
         await container.close()
-
-
-_FROZEN = False
-
-
-def _freeze_startup_objects() -> None:
-    """Everything built by the first start lives as long as the process: out of the
-    collector's sight, a full collection no longer walks the whole app (a 100+ ms pause of
-    the event loop under load: the p99.9 spikes of bench/openloop.py, docs/performance.md).
-    Once per process (tests start many apps in one)."""
-    global _FROZEN
-    if not _FROZEN:
-        _FROZEN = True
-        gc.collect()  # today's garbage is freed, not frozen
-        gc.freeze()
 
 
 _TAGS = (

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     seed_demo: bool = False
 
     concert_cache_ttl_seconds: float = Field(default=5.0, ge=0)
+    # Allocations between collections of the youngest GC generation (app/platform/collector.py);
+    # 0 keeps CPython's 700.
+    gc_young_threshold: int = Field(default=50_000, ge=0)
     hold_ttl_seconds: int = Field(default=300, ge=1)
     # The hold-expiry sweeper runs inside each app process unless a separate `worker` does it.
     sweeper_in_process: bool = True
