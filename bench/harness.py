@@ -152,14 +152,35 @@ class PrivateRedis:
 
 
 class ServiceProcess:
-    """`uvicorn app.main:app` in its own session, with its log in a file."""
+    """The service in its own session, with its log in a file: `python -m app.serve` (a socket
+    per worker, the recommended way) with more than one worker, else `uvicorn app.main:app`;
+    `launcher="uvicorn"` runs uvicorn's own supervisor (one socket shared by the workers)."""
 
-    def __init__(self, env: Mapping[str, str], workers: int, log_path: Path) -> None:
+    def __init__(
+        self, env: Mapping[str, str], workers: int, log_path: Path, launcher: str = "serve"
+    ) -> None:
         self._env = env
         self._workers = workers
         self.log_path = log_path
+        self.launcher = launcher
+        self.root = REPO_ROOT  # the code it runs (bench/kit.py's --server-root changes it)
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        # Older code (--server-root) may have no app/serve.py: uvicorn's supervisor then.
+        serve = (self.root / "app" / "serve.py").exists()
+        if self.launcher == "serve" and self._workers > 1 and serve:
+            return [sys.executable, "-m", "app.serve"]
+        uvicorn = Path(sys.executable).with_name("uvicorn")
+        return [str(uvicorn), "app.main:app"] if uvicorn.exists() else [
+            sys.executable, "-m", "uvicorn", "app.main:app"
+        ]  # fmt: skip
+
+    def launched_by(self) -> str:
+        if "app.serve" in self.command():
+            return "python -m app.serve (a socket per worker)"
+        return "uvicorn (one socket shared by the workers)"
 
     @property
     def base_url(self) -> str:
@@ -167,10 +188,7 @@ class ServiceProcess:
 
     def start(self) -> ServiceProcess:
         self.port = free_port()
-        uvicorn = Path(sys.executable).with_name("uvicorn")
-        command = [str(uvicorn)] if uvicorn.exists() else [sys.executable, "-m", "uvicorn"]
-        command += [
-            "app.main:app",
+        command = self.command() + [
             "--host", "127.0.0.1",
             "--port", str(self.port),
             "--workers", str(self._workers),

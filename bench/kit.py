@@ -114,6 +114,13 @@ def add_server_args(
         default=REPO_ROOT,
         help="run the server from this copy of the code (a before/after comparison)",
     )
+    parser.add_argument(
+        "--launcher",
+        choices=["serve", "uvicorn"],
+        default="serve",
+        help="serve: `python -m app.serve`, a socket per worker (default, recommended); "
+        "uvicorn: `uvicorn --workers N`, one socket shared by the workers",
+    )
     parser.add_argument("--out", type=Path, default=None, help="where the JSON goes")
     parser.add_argument(
         "--profile",
@@ -175,10 +182,11 @@ class Stack:
             env["PYTHONPATH"] = str(stub.parent)
         self.env = env
         self.inherited = config.inherited
-        self.service = ServiceProcess(env, args.workers, self.workdir / "uvicorn.log")
+        log_path = self.workdir / "server.log"
+        self.service = ServiceProcess(env, args.workers, log_path, args.launcher)
         self.service_root: Path = args.server_root.resolve()
         if self.service_root != REPO_ROOT:
-            self.service = _RootedService(env, args.workers, self.workdir / "uvicorn.log")
+            self.service = _RootedService(env, args.workers, log_path, args.launcher)
             self.service.root = self.service_root
         stack.callback(self.service.stop)
         self.redis: RedisClient | None = None
@@ -189,6 +197,7 @@ class Stack:
         hidden = ("JWT_SECRET", "ADMIN_PASSWORD", "STRIPE_WEBHOOK_SECRET")
         return {
             "workers": self.args.workers,
+            "launcher": self.service.launched_by(),
             "store": "postgresql (database encore_bench, fresh)"
             if self.pg_dsn
             else "sql (SQLite file in a temp dir)",
@@ -286,8 +295,6 @@ class Stack:
 
 class _RootedService(ServiceProcess):
     """The service started from another copy of the code (`--server-root`)."""
-
-    root: Path = REPO_ROOT
 
     def start(self) -> ServiceProcess:
         import harness
@@ -633,7 +640,8 @@ class Results:
         print()
         print(
             f"Server: uvicorn {env.get('uvicorn')} ({env.get('uvicorn_loop_http')}), "
-            f"{s.get('workers')} worker(s), store {s.get('store')}, rate limits "
+            f"{s.get('workers')} worker(s) by {s.get('launcher')}, store {s.get('store')}, "
+            "rate limits "
             f"{s.get('rate_limits')}, hiredis {s.get('hiredis')}, code {s.get('server_root')}"
         )
         print(

@@ -1,5 +1,6 @@
-"""Two separate app processes sharing Redis and the store, one of them with two uvicorn workers:
-three event loops that share nothing in memory, so no in-process lock or cache can hide a race.
+"""Two separate app processes sharing Redis and the store, each with two workers (uvicorn's
+supervisor for one, app.serve's for the other): four event loops that share nothing in memory,
+so no in-process lock or cache can hide a race.
 
 Deployments (module-scoped, one at a time):
 - `redis`: the test Redis (TEST_REDIS_URL, database 5, emptied first) and a shared SQLite file
@@ -38,8 +39,8 @@ SCALEOUT_DATABASE = "encore_scaleout"
 class Deployment:
     redis_kind: str
     store_kind: str
-    a: AppProcess  # two uvicorn workers
-    b: AppProcess  # one
+    a: AppProcess  # `uvicorn --workers 2`: one socket, shared
+    b: AppProcess  # `python -m app.serve --workers 2`: a socket per worker
     tokens: TokenService
     webhook_secret: str
     served: dict[str, int] = field(default_factory=dict)  # hold requests sent, per process
@@ -113,7 +114,7 @@ async def deployment(
         "SSE_HEARTBEAT_SECONDS": "0.5",
     }
     a = AppProcess("a", workdir, env, workers=2)
-    b = AppProcess("b", workdir, env, workers=1)
+    b = AppProcess("b", workdir, env, workers=2, launcher="serve")
     try:
         for process in (a, b):
             process.start()

@@ -1,5 +1,6 @@
-"""Real app processes for the scale-out tests: `uvicorn app.main:app` as subprocesses on free
-ports of 127.0.0.1, configured only through the environment, as in production.
+"""Real app processes for the scale-out tests: `uvicorn app.main:app` or `python -m app.serve`
+(workers with a socket each) as subprocesses on free ports of 127.0.0.1, configured only through
+the environment, as in production.
 
 A process is ready when every one of its workers has logged "service started" (its lifespan
 ran: store migrated, admin ensured, jobs started) and /readyz answers 200. Each runs in its
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import pytest
@@ -26,9 +28,17 @@ START_TIMEOUT_SECONDS = 60.0
 
 
 class AppProcess:
-    def __init__(self, name: str, workdir: Path, env: dict[str, str], workers: int = 1) -> None:
+    def __init__(
+        self,
+        name: str,
+        workdir: Path,
+        env: dict[str, str],
+        workers: int = 1,
+        launcher: Literal["uvicorn", "serve"] = "uvicorn",
+    ) -> None:
         self.name = name
         self.workers = workers
+        self.launcher = launcher
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.log = workdir / f"{name}.log"
@@ -36,11 +46,10 @@ class AppProcess:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:app",
+        command = [sys.executable, "-m", "uvicorn", "app.main:app"]
+        if self.launcher == "serve":
+            command = [sys.executable, "-m", "app.serve"]
+        command += [
             "--host",
             HOST,
             "--port",
@@ -113,16 +122,24 @@ class AppProcess:
                 bad.append(line)
         return bad
 
-    def stop(self) -> None:
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    def stop(self) -> int | None:
+        """SIGTERM, then the exit code (None when it had to be killed, or was not running)."""
         proc = self._proc
         if proc is None or proc.poll() is not None:
-            return
+            return None
         proc.send_signal(signal.SIGTERM)
+        code: int | None = None
         try:
-            proc.wait(timeout=15)
+            code = proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         # Workers of a supervisor that died first share its process group.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+        return code
