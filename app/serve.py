@@ -59,15 +59,17 @@ class ServeOptions:
 
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port that other sockets of this user may share."""
+    """A TCP socket bound to host:port that other sockets of this user may share.
+
+    Not listening yet: uvicorn listens on it once the app's startup is done, and only then does
+    the kernel send it connections (a worker that is starting, or starting again after one
+    died, gets none to keep waiting)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        sock.listen(2048)
-        sock.set_inheritable(True)
     except OSError:
         sock.close()
         raise
