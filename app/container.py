@@ -81,7 +81,7 @@ def build_container(settings: Settings) -> Container:
     )
     engine = SeatEngine(redis, lane=lane, events=stream)
     seat_state = SeatState(engine, store)
-    concerts = ConcertCache(settings.concert_cache_ttl_seconds)
+    concerts = ConcertCache(settings.concert_cache_ttl_seconds, versions=store.concerts.get_version)
     events = EventPublisher(
         redis,
         settings.events_stream,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from app.concerts.cache import ConcertCache
@@ -125,3 +126,68 @@ async def test_a_failed_background_reload_keeps_the_stale_copy() -> None:
     await asyncio.sleep(0.01)
     assert calls == 3
     assert await cache.get("c5", flaky) is not first
+
+
+class _VersionedStore:
+    """A concert whose version the test moves; counts full reads and version reads."""
+
+    def __init__(self) -> None:
+        self.version = 1
+        self.reads = 0
+        self.version_reads = 0
+        self.version_gate: asyncio.Event | None = None
+
+    async def load(self, concert_id: str) -> Concert | None:
+        self.reads += 1
+        return replace(_concert(concert_id), version=self.version)
+
+    async def versions(self, concert_id: str) -> int | None:
+        self.version_reads += 1
+        if self.version_gate is not None:
+            await self.version_gate.wait()
+        return self.version
+
+
+async def _expire_and_refresh(cache: ConcertCache, store: _VersionedStore) -> Concert | None:
+    await asyncio.sleep(0.03)  # past the TTL
+    await cache.get("c6", store.load)  # the stale copy; the refresh starts
+    await asyncio.sleep(0.01)
+    return await cache.get("c6", store.load)
+
+
+async def test_an_unchanged_version_keeps_the_copy_without_reading_the_layout() -> None:
+    store = _VersionedStore()
+    cache = ConcertCache(ttl_seconds=0.02, max_stale_seconds=60, versions=store.versions)
+    first = await cache.get("c6", store.load)
+    for _ in range(3):
+        assert await _expire_and_refresh(cache, store) is first
+    assert (store.reads, store.version_reads) == (1, 3)
+
+
+async def test_a_new_version_is_read_in_full() -> None:
+    store = _VersionedStore()
+    cache = ConcertCache(ttl_seconds=0.02, max_stale_seconds=60, versions=store.versions)
+    first = await cache.get("c6", store.load)
+    store.version = 2  # another process changed it
+    fresh = await _expire_and_refresh(cache, store)
+    assert fresh is not None
+    assert fresh is not first
+    assert fresh.version == 2
+    assert (store.reads, store.version_reads) == (2, 1)
+
+
+async def test_a_copy_dropped_during_the_version_check_is_not_put_back() -> None:
+    """This process changed the concert (and dropped its copy) while the check was reading
+    the old version: the refresh reads the concert in full instead of keeping the old copy."""
+    store = _VersionedStore()
+    store.version_gate = asyncio.Event()
+    cache = ConcertCache(ttl_seconds=0.02, max_stale_seconds=60, versions=store.versions)
+    first = await cache.get("c6", store.load)
+    await asyncio.sleep(0.03)
+    assert await cache.get("c6", store.load) is first  # the refresh waits at the gate
+    cache.drop("c6")
+    store.version_gate.set()
+    await asyncio.sleep(0.01)
+    assert store.reads == 2
+    again = await cache.get("c6", store.load)
+    assert again is not first

@@ -9,6 +9,11 @@ in the background and is answered from the copy it has; requests never queue beh
 of a 50,000-seat layout in the middle of an on-sale (the p99 spikes every TTL seconds of
 bench/openloop.py, docs/performance.md). Only a concert this process has no copy of (or a copy
 more than `max_stale_seconds` old) is loaded while the request waits, once for all of them.
+
+A reload first asks the store for the concert's version alone (`versions`, when given): every
+change bumps it, so an unchanged version keeps the copy for another TTL, and the layout is read
+and decoded again only when it did change. Decoding a 100,000-seat layout stalled each worker's
+event loop for 10-25 ms every TTL (docs/performance.md, fourth round).
 """
 
 from __future__ import annotations
@@ -21,15 +26,21 @@ from collections.abc import Awaitable, Callable
 from app.storage.records import Concert
 
 Loader = Callable[[str], Awaitable[Concert | None]]
+VersionLoader = Callable[[str], Awaitable[int | None]]
 
 log = logging.getLogger(__name__)
 
 
 class ConcertCache:
     def __init__(
-        self, ttl_seconds: float, max_entries: int = 10_000, max_stale_seconds: float = 60.0
+        self,
+        ttl_seconds: float,
+        max_entries: int = 10_000,
+        max_stale_seconds: float = 60.0,
+        versions: VersionLoader | None = None,
     ) -> None:
         self._ttl = ttl_seconds
+        self._versions = versions
         self._max = max_entries
         self._max_stale = max(max_stale_seconds, ttl_seconds)
         self._entries: dict[str, tuple[float, Concert]] = {}  # id -> (loaded at, concert)
@@ -64,6 +75,13 @@ class ConcertCache:
             log.warning("concert reload failed", extra={"concert_id": concert_id})
 
     async def _load(self, concert_id: str, load: Loader) -> Concert | None:
+        held = self._entries.get(concert_id)
+        if held is not None and self._versions is not None:
+            unchanged = await self._versions(concert_id) == held[1].version
+            # (A change made here meanwhile dropped the copy: then read it all again.)
+            if unchanged and self._entries.get(concert_id) is held:
+                self.put(held[1])  # the copy serves another TTL
+                return held[1]
         concert = await load(concert_id)
         if concert is None:
             self._entries.pop(concert_id, None)

@@ -58,6 +58,10 @@ class ConcertRepository(Protocol):
 
     async def get(self, concert_id: str) -> Concert | None: ...
 
+    async def get_version(self, concert_id: str) -> int | None:
+        """The stored concert's version without reading its layout (None: no such concert).
+        The concert cache asks this before reading a 50,000-seat layout again."""
+
     async def update(self, concert: Concert, expected_version: int) -> Concert:
         """Replace the concert if its stored version is `expected_version`; the stored copy
         gets version `expected_version + 1`. VersionConflict / RecordNotFound otherwise."""

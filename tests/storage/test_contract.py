@@ -231,6 +231,16 @@ class TestConcerts:
         with pytest.raises(RecordNotFound):
             await store.concerts.update(make_concert(), expected_version=1)
 
+    async def test_version_alone_follows_every_update(self, store: Store) -> None:
+        assert await store.concerts.get_version(uid()) is None
+        concert = make_concert()
+        await store.concerts.add(concert)
+        assert await store.concerts.get_version(concert.id) == 1
+        await store.concerts.update(replace(concert, title="Moved"), expected_version=1)
+        await store.concerts.update(replace(concert, title="Moved again"), expected_version=2)
+        assert await store.concerts.get_version(concert.id) == 3
+        assert await store.concerts.get_version(make_concert().id) is None
+
 
 class TestConcertSearch:
     @staticmethod

@@ -183,6 +183,20 @@ class DynamoConcertRepository:
         item = response.get("Item")
         return _concert_from_item(item) if item else None
 
+    async def get_version(self, concert_id: str) -> int | None:
+        with translated_errors():
+            response = await self._db.run(
+                lambda c: c.get_item(
+                    TableName=self._table,
+                    Key={"pk": s(concert_id)},
+                    ConsistentRead=True,
+                    ProjectionExpression="#v",
+                    ExpressionAttributeNames={"#v": "version"},
+                )
+            )
+        item = response.get("Item")
+        return get_n(item, "version") if item else None
+
     async def update(self, concert: Concert, expected_version: int) -> Concert:
         item = _concert_item(concert, expected_version + 1)
         with translated_errors():

@@ -37,6 +37,11 @@ class MongoConcertRepository:
             doc = await self._concerts.find_one({"_id": concert_id})
         return concert_from_document(doc) if doc else None
 
+    async def get_version(self, concert_id: str) -> int | None:
+        with translated_errors():
+            doc = await self._concerts.find_one({"_id": concert_id}, {"version": 1})
+        return int(doc["version"]) if doc else None
+
     async def update(self, concert: Concert, expected_version: int) -> Concert:
         replacement = concert_document(concert, expected_version + 1)
         with translated_errors():

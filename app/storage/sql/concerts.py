@@ -29,6 +29,12 @@ class SqlConcertRepository:
             row = (await conn.execute(select(concerts).where(concerts.c.id == concert_id))).first()
         return concert_from_row(row._mapping) if row else None
 
+    async def get_version(self, concert_id: str) -> int | None:
+        query = select(concerts.c.version).where(concerts.c.id == concert_id)
+        async with self._db.read() as conn:
+            version: int | None = await conn.scalar(query)
+        return version
+
     async def update(self, concert: Concert, expected_version: int) -> Concert:
         values = concert_values(concert)
         del values["id"]
