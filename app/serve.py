@@ -160,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1)),
+        default=None,
         help="worker processes (default WEB_CONCURRENCY, else one per CPU)",
     )
     parser.add_argument("--no-access-log", dest="access_log", action="store_false")
@@ -172,9 +172,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.workers is None:
+        default = os.environ.get("WEB_CONCURRENCY") or str(os.cpu_count() or 1)
+        if not default.isdigit():
+            parser.error(f"WEB_CONCURRENCY must be a number of workers, not {default!r}")
+        args.workers = int(default)
     if args.workers < 1 or not 1 <= args.port <= 65535:
-        _parser().error("--workers must be at least 1 and --port 1..65535")
+        parser.error("--workers must be at least 1 and --port 1..65535")
     try:
         settings = load_settings()  # a bad setting fails here, before any worker starts
     except (UnsafeConfiguration, ValidationError) as exc:

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app import serve
 from tests.conftest import TEST_REDIS_URL
 from tests.scaleout.launcher import AppProcess
 from tests.servers.restartable import HOST, free_port
@@ -217,3 +218,25 @@ def test_bad_settings_fail_before_any_worker_starts(
     assert "Refusing to start" in done.stderr
     assert said in done.stderr
     assert "worker" not in done.stdout  # no worker was started
+
+
+@pytest.mark.parametrize(
+    ("argv", "concurrency", "said"),
+    [
+        (["--port", "0"], "2", "--port 1..65535"),
+        (["--workers", "0"], "2", "--workers must be at least 1"),
+        ([], "two", "WEB_CONCURRENCY must be a number of workers, not 'two'"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_starts(
+    argv: list[str],
+    concurrency: str,
+    said: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", concurrency)
+    with pytest.raises(SystemExit) as exited:
+        serve.main(argv)
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err
