@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,30 @@ def _alembic(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+async def test_a_new_database_another_process_is_writing_still_ends_up_in_wal(
+    tmp_path: Path,
+) -> None:
+    """Workers starting together on a new database: while one writes in the old journal mode,
+    SQLite refuses another's switch to WAL at once ("database is locked", no busy wait). The
+    switch is retried, so this startup waits for the writer instead of failing."""
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE warming (n INTEGER)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO warming VALUES (1)")  # a write in progress, rollback-journal mode
+    done = threading.Timer(0.4, lambda: other.execute("COMMIT"))
+    done.start()
+    store = SqlStore(f"sqlite+aiosqlite:///{path}", auto_migrate=True)
+    try:
+        await store.initialize()  # was: StoreUnavailable (database is locked)
+    finally:
+        await store.close()
+        done.join()
+        other.close()
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def test_alembic_cli_upgrades_and_downgrades_a_fresh_sqlite_file(tmp_path: Path) -> None:

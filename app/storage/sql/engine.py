@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+
+log = logging.getLogger(__name__)
 
 # The embedded default; also what `alembic upgrade head` uses without DATABASE_URL.
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/encore.db"
@@ -98,7 +102,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _use_wal(cursor)
             # No foreign keys are declared today (see tables.py); if some are added, SQLite
             # enforces them only with this pragma.
             cursor.execute("PRAGMA foreign_keys = ON")
@@ -110,6 +114,34 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "deferred")
         connection.exec_driver_sql(_SQLITE_BEGIN_STATEMENTS[mode])
+
+
+def _use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode (a property of the file: once set, every later connection
+    finds it so, and this is a no-op).
+
+    The switch needs the file to itself, and SQLite refuses it at once, without waiting on the
+    busy timeout, while another connection is writing in the old mode ("database is locked"),
+    or answers the old mode when it could not switch. That happens when several processes
+    open a new database together (the workers of `python -m app.serve` starting at once): one
+    worker's startup failed so. The switch is therefore retried for up to the busy timeout; a
+    database still not in WAL then works all the same (slower under concurrent readers), with
+    a warning. In-memory databases answer "memory" and stay so."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            mode = str(cursor.fetchone()[0]).lower()
+            if mode in ("wal", "memory"):
+                return
+        except Exception as error:  # the driver's OperationalError, through SQLAlchemy's adaptor
+            if "locked" not in str(error):
+                raise
+            mode = "locked"
+        if time.monotonic() >= deadline:
+            log.warning("SQLite stays out of WAL mode", extra={"journal_mode": mode})
+            return
+        time.sleep(0.05)  # only ever while a new database is being set up
 
 
 def _py_lower(value: object) -> object:
