@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -267,15 +268,27 @@ _PROCESS_SECRET = secrets.token_urlsafe(48)
 
 
 def _dev_secret(path: Path) -> str:
-    """A dev-only secret kept on disk so tokens survive restarts and work across workers."""
+    """A dev-only secret kept on disk so tokens survive restarts and work across workers.
+
+    Workers starting together on a new data directory race to create it: the file appears
+    whole (written aside, then linked into place, which fails if it exists) and a worker that
+    loses reads the winner's, so every worker signs with the same secret."""
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        secret = secrets.token_urlsafe(48)
-        path.write_text(secret)
-        path.chmod(0o600)
-        return secret
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    draft = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    draft.write_text(secret)
+    draft.chmod(0o600)
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        return path.read_text().strip()
+    finally:
+        draft.unlink()
+    return secret
 
 
 def load_settings() -> Settings:

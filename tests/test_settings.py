@@ -3,11 +3,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
-from app.settings import Settings, UnsafeConfiguration
+from app.settings import Settings, UnsafeConfiguration, _dev_secret
 
 
 @pytest.mark.parametrize("secret", [None, "", "secret", "short-but-random-xyz"])
@@ -63,3 +65,28 @@ def test_the_app_refuses_to_start_in_prod_without_a_secret() -> None:
     assert "Refusing to start" in proc.stderr
     assert "JWT_SECRET" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_workers_creating_the_dev_secret_at_once_all_get_the_same(tmp_path: Path) -> None:
+    """Workers starting together on a new data directory: every one signs with one secret
+    (each writing its own made tokens of one worker invalid at the other)."""
+    for round_ in range(20):
+        path = tmp_path / f"round-{round_}" / ".dev-jwt-secret"
+        start = threading.Barrier(8)
+        found: list[str] = []
+
+        def worker(
+            path: Path = path, start: threading.Barrier = start, found: list[str] = found
+        ) -> None:
+            start.wait()
+            found.append(_dev_secret(path))
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(found) == 8
+        assert set(found) == {path.read_text()}
+        assert [p.name for p in path.parent.iterdir()] == [".dev-jwt-secret"]  # no drafts left
+        assert path.stat().st_mode & 0o777 == 0o600
