@@ -197,7 +197,7 @@ class ServiceProcess:
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 command,
-                cwd=REPO_ROOT,
+                cwd=self.root,
                 env={**os.environ, **self._env},
                 stdout=log,
                 stderr=subprocess.STDOUT,

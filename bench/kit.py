@@ -185,9 +185,7 @@ class Stack:
         log_path = self.workdir / "server.log"
         self.service = ServiceProcess(env, args.workers, log_path, args.launcher)
         self.service_root: Path = args.server_root.resolve()
-        if self.service_root != REPO_ROOT:
-            self.service = _RootedService(env, args.workers, log_path, args.launcher)
-            self.service.root = self.service_root
+        self.service.root = self.service_root
         stack.callback(self.service.stop)
         self.redis: RedisClient | None = None
         self.admin_headers: dict[str, str] = {}
@@ -291,20 +289,6 @@ class Stack:
     def meter(self) -> Meter:
         assert self.redis is not None
         return Meter(self.service, self.redis, self.pg_dsn is not None)
-
-
-class _RootedService(ServiceProcess):
-    """The service started from another copy of the code (`--server-root`)."""
-
-    def start(self) -> ServiceProcess:
-        import harness
-
-        saved = harness.REPO_ROOT
-        harness.REPO_ROOT = self.root
-        try:
-            return super().start()
-        finally:
-            harness.REPO_ROOT = saved
 
 
 def _psql(url: str, sql: str) -> None:
