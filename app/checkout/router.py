@@ -74,8 +74,8 @@ async def checkout(
     When the concert's waiting room is on, send your admission pass as `X-Queue-Pass`."""
     room: WaitingRoom = request.app.state.container.waiting_room
 
-    def admit(concert: Concert) -> None:
-        room.require_pass(concert, user.id, queue_pass)
+    async def admit(concert: Concert) -> None:
+        await room.require_pass(concert, user.id, queue_pass)
 
     async def call() -> Reply:
         result = await checkout.checkout(user.id, body.hold_id, admit)

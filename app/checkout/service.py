@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -117,7 +117,7 @@ class Checkout:
         self,
         user_id: str,
         hold_id: str,
-        admit: Callable[[Concert], None] | None = None,
+        admit: Callable[[Concert], Awaitable[None]] | None = None,
     ) -> CheckoutResult:
         """Turn a live hold into an order waiting for payment, with a payment intent.
         The same hold checked out again returns the same order (and the same intent).
@@ -127,7 +127,7 @@ class Checkout:
             return await self._existing(existing, user_id)
         concert = await self._concert(concert_of_hold(hold_id), HoldNotFound)
         if admit is not None:
-            admit(concert)
+            await admit(concert)
         engine = self._seats.engine
         held = await self._seats.run(
             concert, lambda: engine.extend(concert.id, hold_id, user_id, self._window_ms)

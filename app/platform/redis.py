@@ -133,7 +133,7 @@ def build_redis(
     return Redis.from_pool(pool)  # from_pool: closing the client closes the pool too
 
 
-_PACKER = HiredisRespSerializer() if HIREDIS_AVAILABLE else None
+_PACKER = HiredisRespSerializer() if HIREDIS_AVAILABLE else None  # type: ignore[no-untyped-call,unused-ignore]
 
 
 def _hiredis_packing(connection_class: type[Connection]) -> type[Connection]:

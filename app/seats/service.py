@@ -112,7 +112,7 @@ async def create_hold(
 ) -> HoldRead:
     concert = await concerts_service.load(store, cache, concert_id)
     check_sale_open(concert, datetime.now(UTC))
-    room.require_pass(concert, user_id, queue_pass)
+    await room.require_pass(concert, user_id, queue_pass)
     index = seat_index(concert)
     engine = state.engine
     hold_id = new_hold_id(concert.id)

@@ -186,7 +186,7 @@ class SeatEventHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
         if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
 
 
 def _offer(queue: asyncio.Queue[Item], item: Item) -> None:

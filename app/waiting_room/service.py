@@ -185,7 +185,7 @@ class WaitingRoom:
             queue_depth=position.depth,
         )
 
-    def require_pass(self, concert: Concert, user_id: str, token: str | None) -> None:
+    async def require_pass(self, concert: Concert, user_id: str, token: str | None) -> None:
         """For holds and checkout: a valid pass when the concert's queue is on."""
         if not concert.queue.enabled:
             return

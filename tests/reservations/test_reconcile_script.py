@@ -196,7 +196,7 @@ async def test_repairs_are_published_with_a_new_version(
         payload = json.loads(message["data"])
         assert payload == {"v": str(done.version), "c": [2, "S", 4, "A"]}
     finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
 
 
 async def test_reconcile_scripts_say_not_loaded(engine: SeatEngine, concert: str) -> None:
