@@ -140,6 +140,15 @@ class TicketRepository(Protocol):
 
     async def list_for_orders(self, order_ids: Sequence[str]) -> list[Ticket]: ...
 
+    async def get(self, order_id: str, seat_id: str) -> Ticket | None:
+        """The ticket of this seat of this order (both are in the signed ticket code)."""
+
+    async def check_in(self, order_id: str, seat_id: str, at: datetime) -> tuple[Ticket, bool]:
+        """Conditional write: set `checked_in_at` to `at` only if it is still unset. Returns
+        the ticket as stored afterwards and whether this call set it; a later call gets the
+        first time back. Exactly one of many concurrent calls for one ticket is first.
+        RecordNotFound if there is no such ticket."""
+
 
 class PaymentEventRepository(Protocol):
     async def record_if_absent(self, event_id: str, event_type: str, received_at: datetime) -> bool:

@@ -167,3 +167,5 @@ class Ticket:
     number: int
     code: str
     issued_at: datetime
+    # Set once, by the first door scan (TicketRepository.check_in); None until then.
+    checked_in_at: datetime | None = None

@@ -676,6 +676,69 @@ class TestTickets:
         assert sorted(found, key=lambda t: t.id) == sorted(expected, key=lambda t: t.id)
         assert await store.tickets.list_for_orders([]) == []
 
+    async def test_get_by_order_and_seat(self, store: Store) -> None:
+        order_id = uid("o-")
+        wanted = make_ticket(order_id=order_id, seat_id="floor-A-2", number=2)
+        await store.tickets.add_many([make_ticket(order_id=order_id), wanted, make_ticket()])
+
+        assert await store.tickets.get(order_id, "floor-A-2") == wanted
+        assert wanted.checked_in_at is None
+        assert await store.tickets.get(order_id, "floor-B-1") is None
+        assert await store.tickets.get(uid("o-"), "floor-A-2") is None
+
+    async def test_check_in_sets_the_time_once(self, store: Store) -> None:
+        ticket = make_ticket(user_id=uid("u-"))
+        other = make_ticket(order_id=ticket.order_id, seat_id="floor-A-2", number=2)
+        await store.tickets.add_many([ticket, other])
+        first_at, later = T0 + timedelta(days=30), T0 + timedelta(days=30, minutes=5)
+
+        admitted, first = await store.tickets.check_in(ticket.order_id, ticket.seat_id, first_at)
+        assert first is True
+        assert admitted == replace(ticket, checked_in_at=first_at)
+
+        again, first = await store.tickets.check_in(ticket.order_id, ticket.seat_id, later)
+        assert first is False
+        assert again.checked_in_at == first_at  # the first time, not this scan's
+
+        assert await store.tickets.get(ticket.order_id, ticket.seat_id) == admitted
+        assert await store.tickets.list_for_user(ticket.user_id) == [admitted]
+        # Its neighbour in the same order is untouched.
+        assert await store.tickets.get(other.order_id, other.seat_id) == other
+        # Issuing the order's tickets again (a redelivered webhook) does not undo a check-in.
+        await store.tickets.add_many([ticket, other])
+        assert await store.tickets.get(ticket.order_id, ticket.seat_id) == admitted
+
+    async def test_a_checked_in_ticket_round_trips(self, store: Store) -> None:
+        ticket = make_ticket(checked_in_at=T0 + timedelta(days=30))
+        await store.tickets.add_many([ticket])
+
+        assert await store.tickets.get(ticket.order_id, ticket.seat_id) == ticket
+        _, first = await store.tickets.check_in(ticket.order_id, ticket.seat_id, T0)
+        assert first is False
+
+    async def test_check_in_of_an_unknown_ticket(self, store: Store) -> None:
+        with pytest.raises(RecordNotFound):
+            await store.tickets.check_in(uid("o-"), "floor-A-1", T0)
+
+    async def test_concurrent_check_ins_exactly_one_first(self, store: Store) -> None:
+        ticket = make_ticket()
+        await store.tickets.add_many([ticket])
+        # Every scan a different time: the winner's is the one all of them report.
+        scans = [T0 + timedelta(seconds=k) for k in range(25)]
+
+        results = await asyncio.gather(
+            *(store.tickets.check_in(ticket.order_id, ticket.seat_id, at) for at in scans)
+        )
+
+        firsts = [found for found, first in results if first]
+        assert len(firsts) == 1
+        winner_time = firsts[0].checked_in_at
+        assert winner_time in scans
+        assert {found.checked_in_at for found, _ in results} == {winner_time}
+        stored = await store.tickets.get(ticket.order_id, ticket.seat_id)
+        assert stored is not None
+        assert stored.checked_in_at == winner_time
+
 
 # --------------------------------------------------------------------------- payment events
 

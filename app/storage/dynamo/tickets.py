@@ -1,4 +1,5 @@
-"""Tickets and payment-event deduplication: both are insert-if-absent."""
+"""Tickets and payment-event deduplication: both are insert-if-absent. A ticket's door
+check-in is one conditional write: only the first scan sets `checked_in_at`."""
 
 from __future__ import annotations
 
@@ -12,11 +13,23 @@ from app.storage.dynamo.client import (
     Item,
     bounded_gather,
     condition_failed,
+    old_item,
     query_items,
     translated_errors,
 )
-from app.storage.dynamo.codec import epoch_seconds, get_n, get_s, get_ts, n, s, sort_key, ts
+from app.storage.dynamo.codec import (
+    epoch_seconds,
+    get_n,
+    get_optional_ts,
+    get_s,
+    get_ts,
+    n,
+    s,
+    sort_key,
+    ts,
+)
 from app.storage.dynamo.tables import PAYMENT_EVENTS, TICKETS
+from app.storage.errors import RecordNotFound
 from app.storage.records import Ticket
 
 # How long a payment event id is remembered. Providers redeliver for days (Stripe: up to 3),
@@ -25,7 +38,7 @@ PAYMENT_EVENT_RETENTION = timedelta(days=30)
 
 
 def _ticket_item(ticket: Ticket) -> Item:
-    return {
+    item: Item = {
         "order_id": s(ticket.order_id),
         "seat_id": s(ticket.seat_id),
         "id": s(ticket.id),
@@ -38,6 +51,10 @@ def _ticket_item(ticket: Ticket) -> Item:
         "issued_at": ts(ticket.issued_at),
         "issued_key": s(sort_key(ticket.issued_at, ticket.id)),  # by_user index
     }
+    # Absent until the first door scan: `attribute_not_exists(checked_in_at)` decides it.
+    if ticket.checked_in_at is not None:
+        item["checked_in_at"] = ts(ticket.checked_in_at)
+    return item
 
 
 def _ticket_from_item(item: Item) -> Ticket:
@@ -52,7 +69,12 @@ def _ticket_from_item(item: Item) -> Ticket:
         number=get_n(item, "seat_number"),
         code=get_s(item, "code"),
         issued_at=get_ts(item, "issued_at"),
+        checked_in_at=get_optional_ts(item, "checked_in_at"),
     )
+
+
+def _ticket_key(order_id: str, seat_id: str) -> Item:
+    return {"order_id": s(order_id), "seat_id": s(seat_id)}
 
 
 class DynamoTicketRepository:
@@ -102,6 +124,47 @@ class DynamoTicketRepository:
         found = [_ticket_from_item(i) for items in per_order for i in items]
         position = {order_id: k for k, order_id in enumerate(wanted)}
         return sorted(found, key=lambda t: (position[t.order_id], t.section, t.row, t.number))
+
+    async def get(self, order_id: str, seat_id: str) -> Ticket | None:
+        item = await self._get_item(_ticket_key(order_id, seat_id))
+        return _ticket_from_item(item) if item else None
+
+    async def check_in(self, order_id: str, seat_id: str, at: datetime) -> tuple[Ticket, bool]:
+        key = _ticket_key(order_id, seat_id)
+        with translated_errors():
+            try:
+                # The condition is the decision: of many concurrent scans exactly one update
+                # passes it; DynamoDB applies writes to one item one at a time.
+                response = await self._db.run(
+                    lambda c: c.update_item(
+                        TableName=self._table,
+                        Key=key,
+                        UpdateExpression="SET checked_in_at = :at",
+                        ConditionExpression=(
+                            "attribute_exists(order_id) AND attribute_not_exists(checked_in_at)"
+                        ),
+                        ExpressionAttributeValues={":at": ts(at)},
+                        ReturnValues="ALL_NEW",
+                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    )
+                )
+                return _ticket_from_item(response["Attributes"]), True
+            except ClientError as error:
+                if not condition_failed(error):
+                    raise
+                found = old_item(error)
+        if found is None:  # no such ticket, or a server that does not return the old item
+            found = await self._get_item(key)
+        if found is None:
+            raise RecordNotFound(f"no ticket for seat {seat_id} of order {order_id}")
+        return _ticket_from_item(found), False
+
+    async def _get_item(self, key: Item) -> Item | None:
+        with translated_errors():
+            response = await self._db.run(
+                lambda c: c.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+            )
+        return response.get("Item")
 
     async def _for_order(self, order_id: str) -> list[Item]:
         with translated_errors():

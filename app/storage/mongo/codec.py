@@ -209,7 +209,7 @@ def order_from_document(doc: Document) -> Order:
 
 
 def ticket_document(ticket: Ticket) -> Document:
-    return {
+    doc: Document = {
         "_id": ticket.id,
         "order_id": ticket.order_id,
         "user_id": ticket.user_id,
@@ -221,6 +221,11 @@ def ticket_document(ticket: Ticket) -> Document:
         "code": ticket.code,
         "issued_at": encode_time(ticket.issued_at),
     }
+    # Absent until the first door scan, as on tickets issued before check-in existed: the
+    # check-in filter (`checked_in_at: null`) matches a missing field and a null alike.
+    if ticket.checked_in_at is not None:
+        doc["checked_in_at"] = encode_time(ticket.checked_in_at)
+    return doc
 
 
 def ticket_from_document(doc: Document) -> Ticket:
@@ -235,4 +240,5 @@ def ticket_from_document(doc: Document) -> Ticket:
         number=doc["number"],
         code=doc["code"],
         issued_at=decode_time(doc["issued_at"]),
+        checked_in_at=decode_optional_time(doc.get("checked_in_at")),
     )

@@ -1,4 +1,5 @@
-"""Tickets and payment-event deduplication: both are insert-if-absent."""
+"""Tickets and payment-event deduplication: both are insert-if-absent. A ticket's door
+check-in is one conditional write: only the first scan sets `checked_in_at`."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import DESCENDING
+from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from app.storage.errors import RecordNotFound
 from app.storage.mongo.codec import encode_time, ticket_document, ticket_from_document
-from app.storage.mongo.db import MongoDatabase, unique
+from app.storage.mongo.db import MAJORITY, MongoDatabase, unique
 from app.storage.mongo.indexes import TICKETS_ORDER_SEAT
 from app.storage.mongo.translate import DUPLICATE_KEY_CODE, translated_errors
 from app.storage.records import Ticket
@@ -30,6 +32,9 @@ def _is_order_seat_duplicate(write_error: dict[str, Any]) -> bool:
 class MongoTicketRepository:
     def __init__(self, db: MongoDatabase) -> None:
         self._tickets = db.tickets
+        # A check-in acknowledged by a majority survives a failover: a rolled-back first scan
+        # would let the same ticket in twice.
+        self._check_ins = db.tickets.with_options(write_concern=MAJORITY)
 
     async def add_many(self, tickets: Sequence[Ticket]) -> None:
         if not tickets:
@@ -66,6 +71,29 @@ class MongoTicketRepository:
         found = [ticket_from_document(d) for d in docs]
         position = {order_id: i for i, order_id in enumerate(wanted)}
         return sorted(found, key=lambda t: (position[t.order_id], t.section, t.row, t.number))
+
+    async def get(self, order_id: str, seat_id: str) -> Ticket | None:
+        with translated_errors():
+            doc = await self._tickets.find_one({"order_id": order_id, "seat_id": seat_id})
+        return ticket_from_document(doc) if doc else None
+
+    async def check_in(self, order_id: str, seat_id: str, at: datetime) -> tuple[Ticket, bool]:
+        the_ticket = {"order_id": order_id, "seat_id": seat_id}  # the unique index's keys
+        with translated_errors():
+            # The filter is the decision: findAndModify on one document is atomic, so of many
+            # concurrent scans exactly one matches the unset time and sets it.
+            admitted = await self._check_ins.find_one_and_update(
+                {**the_ticket, "checked_in_at": None},
+                {"$set": {"checked_in_at": encode_time(at)}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if admitted is not None:
+                return ticket_from_document(admitted), True
+            # Not first: the time, once set, never changes, so reading it afterwards is right.
+            doc = await self._tickets.find_one(the_ticket)
+        if doc is None:
+            raise RecordNotFound(f"no ticket for seat {seat_id} of order {order_id}")
+        return ticket_from_document(doc), False
 
 
 class MongoPaymentEventRepository:

@@ -169,6 +169,7 @@ def ticket_values(ticket: Ticket) -> dict[str, Any]:
         "seat_number": ticket.number,
         "code": ticket.code,
         "issued_at": ticket.issued_at,
+        "checked_in_at": ticket.checked_in_at,
     }
 
 
@@ -184,4 +185,5 @@ def ticket_from_row(row: Mapping[Any, Any]) -> Ticket:
         number=row["seat_number"],
         code=row["code"],
         issued_at=row["issued_at"],
+        checked_in_at=row["checked_in_at"],
     )

@@ -140,6 +140,8 @@ tickets = Table(
     Column("seat_number", Integer, nullable=False),
     Column("code", String, nullable=False),
     Column("issued_at", UTCDateTime, nullable=False),
+    # Set by the first door scan only: `UPDATE ... WHERE checked_in_at IS NULL` decides it.
+    Column("checked_in_at", UTCDateTime, nullable=True),
     UniqueConstraint("order_id", "seat_id"),
     Index(None, "user_id", "issued_at"),
 )

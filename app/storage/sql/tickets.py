@@ -1,13 +1,15 @@
-"""Tickets and payment-event deduplication: both are insert-if-absent."""
+"""Tickets and payment-event deduplication: both are insert-if-absent. A ticket's door
+check-in is one conditional write: only the first scan sets `checked_in_at`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from app.storage.documents import as_utc
+from app.storage.errors import RecordNotFound
 from app.storage.records import Ticket
 from app.storage.sql.codec import ticket_from_row, ticket_values
 from app.storage.sql.db import Database, chunked, unique
@@ -16,9 +18,9 @@ from app.storage.sql.tables import payment_events, tickets
 # Plain SQL for asyncpg (PostgreSQL only, see rawpg.py): the same tables and encodings.
 _INSERT_TICKETS = (
     "INSERT INTO tickets (id, order_id, user_id, concert_id, seat_id, section, row_label,"
-    " seat_number, code, issued_at)"
+    " seat_number, code, issued_at, checked_in_at)"
     " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-    " $6::text[], $7::text[], $8::int[], $9::text[], $10::timestamptz[])"
+    " $6::text[], $7::text[], $8::int[], $9::text[], $10::timestamptz[], $11::timestamptz[])"
     " ON CONFLICT (order_id, seat_id) DO NOTHING"
 )
 _RECORD_EVENT = (
@@ -50,6 +52,7 @@ class SqlTicketRepository:
                         [t.number for t in chunk],
                         [t.code for t in chunk],
                         [as_utc(t.issued_at) for t in chunk],
+                        [as_utc(t.checked_in_at) if t.checked_in_at else None for t in chunk],
                     )
             return
         # Insert-if-absent, so a partly applied batch is completed by the next call; one
@@ -85,6 +88,35 @@ class SqlTicketRepository:
                 found.extend(ticket_from_row(r._mapping) for r in (await conn.execute(query)))
         position = {order_id: i for i, order_id in enumerate(wanted)}
         return sorted(found, key=lambda t: (position[t.order_id], t.section, t.row, t.number))
+
+    async def get(self, order_id: str, seat_id: str) -> Ticket | None:
+        t = tickets.c
+        query = select(tickets).where(t.order_id == order_id, t.seat_id == seat_id)
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return ticket_from_row(row._mapping) if row else None
+
+    async def check_in(self, order_id: str, seat_id: str, at: datetime) -> tuple[Ticket, bool]:
+        t = tickets.c
+        # The WHERE clause is the decision: of many concurrent scans exactly one UPDATE matches
+        # (PostgreSQL re-checks it after waiting on the row lock; SQLite runs writers one at a
+        # time), so there is no read-then-write window in Python.
+        first_scan = (
+            update(tickets)
+            .where(t.order_id == order_id, t.seat_id == seat_id, t.checked_in_at.is_(None))
+            .values(checked_in_at=as_utc(at))
+            .returning(*tickets.c)
+        )
+        async with self._db.write() as conn:
+            admitted = (await conn.execute(first_scan)).first()
+            if admitted is not None:
+                return ticket_from_row(admitted._mapping), True
+            # Not first: the row, read in the same transaction, has the first time.
+            query = select(tickets).where(t.order_id == order_id, t.seat_id == seat_id)
+            row = (await conn.execute(query)).first()
+        if row is None:
+            raise RecordNotFound(f"no ticket for seat {seat_id} of order {order_id}")
+        return ticket_from_row(row._mapping), False
 
 
 class SqlPaymentEventRepository:
