@@ -71,7 +71,8 @@ run: venv
 	@echo "Organiser login: $(ADMIN_EMAIL) / $(ADMIN_PASSWORD)"
 	@REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 SEED_DEMO=true \
 	ADMIN_EMAIL=$(ADMIN_EMAIL) ADMIN_PASSWORD=$(ADMIN_PASSWORD) LOG_JSON=$${LOG_JSON:-false} \
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --timeout-graceful-shutdown 5
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --timeout-graceful-shutdown 5 \
+	  --no-proxy-headers
 
 TEST_ENV = TEST_REDIS_URL=redis://127.0.0.1:$(TEST_REDIS_PORT)/0 \
 	TEST_POSTGRES_URL="$$(scripts/ensure-postgres.sh)"

@@ -24,6 +24,7 @@ from app.errors import install_error_handlers
 from app.ops import router as ops_router
 from app.payments.router import router as payments_router
 from app.platform.body_limit import BodyLimitMiddleware
+from app.platform.client_ip import ForwardedProto, parse_networks
 from app.platform.collector import settle_collector
 from app.platform.in_flight import InFlightLimit
 from app.platform.logging import configure_logging, without_password
@@ -136,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Browser code must be able to read when to retry (429, 503) and which request failed.
             expose_headers=["Retry-After", "X-Request-ID", "Idempotent-Replayed"],
         )
+    if settings.trusted_proxies.strip():  # the client's scheme, from our own proxies only
+        app.add_middleware(ForwardedProto, trusted_proxies=parse_networks(settings.trusted_proxies))
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
     return app

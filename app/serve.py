@@ -86,6 +86,11 @@ def _worker(options: ServeOptions) -> None:
         access_log=options.access_log,
         log_level=options.log_level,
         timeout_graceful_shutdown=options.timeout_graceful_shutdown,
+        # uvicorn's own X-Forwarded-For/-Proto handling is on by default and believes them from
+        # 127.0.0.1 (FORWARDED_ALLOW_IPS): a same-host proxy passing the header through would
+        # let every client pick its rate-limit key. TRUSTED_PROXIES alone decides
+        # (app/platform/client_ip.py).
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     try:

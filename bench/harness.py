@@ -173,8 +173,8 @@ class ServiceProcess:
         if self.launcher == "serve" and self._workers > 1 and serve:
             return [sys.executable, "-m", "app.serve"]
         uvicorn = Path(sys.executable).with_name("uvicorn")
-        return [str(uvicorn), "app.main:app"] if uvicorn.exists() else [
-            sys.executable, "-m", "uvicorn", "app.main:app"
+        return [str(uvicorn), "app.main:app", "--no-proxy-headers"] if uvicorn.exists() else [
+            sys.executable, "-m", "uvicorn", "app.main:app", "--no-proxy-headers"
         ]  # fmt: skip
 
     def launched_by(self) -> str:

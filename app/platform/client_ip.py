@@ -6,6 +6,14 @@ the request from, so only the right end of the list is written by machines we tr
 the direct peer is one of TRUSTED_PROXIES, walk the list from the right, skip our own proxies,
 and the first other address is the client. A peer that is not a trusted proxy is the client,
 whatever the header says.
+
+`X-Forwarded-Proto` likewise: from one of our proxies it names the scheme the client used (the
+app's own absolute URLs, e.g. a trailing-slash redirect, then say https behind a TLS
+terminator); from anyone else it is ignored. `ForwardedProto` applies it.
+
+uvicorn has its own handling of both headers (`--proxy-headers`), on by default and trusting
+127.0.0.1: every launcher turns it off (`app/serve.py`, `make run`), so that this module alone
+decides (tests/security/test_forwarded_headers.py starts the real processes).
 """
 
 from __future__ import annotations
@@ -13,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["ClientAddress", "Network", "parse_networks"]
+__all__ = ["ClientAddress", "ForwardedProto", "Network", "parse_networks"]
 
 Network = IPv4Network | IPv6Network
 UNKNOWN = "unknown"  # no peer address (e.g. a Unix socket without a proxy in front)
@@ -62,6 +70,14 @@ class ClientAddress:
     def _is_trusted(self, ip: IPv4Address | IPv6Address) -> bool:
         return any(ip in network for network in self._trusted)
 
+    def from_proxy(self, scope: Scope) -> bool:
+        """Whether the direct peer is one of our proxies."""
+        client = scope.get("client")
+        if not self._trusted or not client:
+            return False
+        hop = _parse(str(client[0]))
+        return hop is not None and self._is_trusted(hop)
+
     def __call__(self, scope: Scope) -> str:
         client = scope.get("client")
         peer = str(client[0]) if client else ""
@@ -83,3 +99,24 @@ class ClientAddress:
             if not self._is_trusted(ip):
                 break
         return str(hop)
+
+
+_SCHEMES = frozenset({"http", "https"})
+
+
+class ForwardedProto:
+    """The request's scheme from `X-Forwarded-Proto`, only when our own proxy sent it (the
+    right-most value: the one our proxy wrote). Install it only with TRUSTED_PROXIES set."""
+
+    def __init__(self, app: ASGIApp, trusted_proxies: Sequence[Network]) -> None:
+        self.app = app
+        self._proxies = ClientAddress(trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._proxies.from_proxy(scope):
+            sent = [value for name, value in scope["headers"] if name == b"x-forwarded-proto"]
+            if sent:
+                proto = sent[-1].decode("latin-1").rpartition(",")[2].strip().lower()
+                if proto in _SCHEMES:
+                    scope = {**scope, "scheme": proto}
+        await self.app(scope, receive, send)

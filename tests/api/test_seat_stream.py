@@ -28,6 +28,7 @@ async def live_url(app: FastAPI) -> AsyncIterator[str]:
         log_config=None,
         log_level="warning",
         timeout_graceful_shutdown=1,  # open SSE streams never end by themselves
+        proxy_headers=False,  # as every launcher (tests/security/test_forwarded_headers.py)
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

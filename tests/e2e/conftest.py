@@ -131,8 +131,8 @@ def run_service(workdir: Path, redis_db: int, **env_overrides: str) -> Iterator[
         **env_overrides,
     }
     log = workdir / "service.log"
-    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--timeout-graceful-shutdown", "2"]
+    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--no-proxy-headers"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--timeout-graceful-shutdown", "2"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

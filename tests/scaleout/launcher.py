@@ -46,7 +46,8 @@ class AppProcess:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "uvicorn", "app.main:app"]
+        # As `make run`: X-Forwarded-For counts only from TRUSTED_PROXIES, never uvicorn's.
+        command = [sys.executable, "-m", "uvicorn", "app.main:app", "--no-proxy-headers"]
         if self.launcher == "serve":
             command = [sys.executable, "-m", "app.serve"]
         command += [
