@@ -9,6 +9,7 @@ from app.auth.tokens import TokenService
 from app.checkout.service import Checkout
 from app.checkout.tickets import TicketSigner
 from app.concerts.cache import ConcertCache
+from app.door.service import DoorCheckIn
 from app.events.publisher import EventPublisher
 from app.payments.factory import build_gateway
 from app.payments.guarded import GuardedGateway
@@ -47,6 +48,7 @@ class Container:
     gateway: GuardedGateway
     checkout: Checkout
     waiting_room: WaitingRoom
+    door: DoorCheckIn
     lane: RedisLane | None = None  # the hot path's batches' connection (redis_lane.py)
 
     async def close(self) -> None:
@@ -122,5 +124,10 @@ def build_container(settings: Settings) -> Container:
             PassSigner(settings.signing_secret, settings.jwt_issuer),
             pass_ttl_seconds=settings.queue_pass_ttl_seconds,
             poll_budget_per_second=settings.queue_poll_budget_per_second,
+        ),
+        door=DoorCheckIn(
+            store,
+            concerts,
+            TicketSigner(settings.ticket_signing_secret, settings.jwt_issuer),
         ),
     )

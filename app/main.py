@@ -20,6 +20,7 @@ from app.concerts.demo import seed_demo
 from app.concerts.router import router as concerts_router
 from app.container import build_container
 from app.docs import install_docs
+from app.door.router import router as door_router
 from app.errors import install_error_handlers
 from app.ops import router as ops_router
 from app.payments.router import router as payments_router
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(checkout_router)
     app.include_router(payments_router)
     app.include_router(account_router)
+    app.include_router(door_router)
     app.include_router(ops_router)
     install_web(app)  # the built web app at `/` (frontend/dist), for what no route matched
     # Inside the rate limiter (a refused body still counts) and CORS (a browser reads the 413).

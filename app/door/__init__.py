@@ -1,0 +1,1 @@
+"""Door check-in: organisers scan ticket codes at the venue (docs/door.md)."""
