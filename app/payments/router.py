@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationError,
+)
 
 from app.api import API_PREFIX
 from app.checkout.service import Checkout
@@ -67,22 +74,73 @@ _WEBHOOK_REQUEST: dict[str, Any] = {
 }
 
 
-async def _dispatch(checkout: Checkout, event: dict[str, Any]) -> None:
+# The objects of the events we act on, as far as we read them (metadata values are strings of
+# up to 500 characters, Stripe's own limit). Anything else in them is ignored. A signed event
+# that does not fit is refused with 400 before it is recorded, instead of reaching the store
+# with a list for an order id (503) or failing on a string for metadata (500).
+_Id = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=255)]
+_OrderId = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=100)]
+_MetaValue = Annotated[str, StringConstraints(strict=True, max_length=500)]
+
+
+class _Metadata(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, _MetaValue] = Field(init=False)  # every other value a string
+
+    order_id: _OrderId | None = None
+
+
+class _PaymentIntent(BaseModel):
+    id: _Id
+    metadata: _Metadata | None = None
+
+    @property
+    def order_id(self) -> str | None:
+        return None if self.metadata is None else self.metadata.order_id
+
+
+class _Charge(BaseModel):
+    payment_intent: _Id | None  # null for a charge made without a payment intent
+    refunded: StrictBool  # false for a partial refund
+
+
+_INTENT_EVENTS = (
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+)
+_OBJECTS: dict[str, type[BaseModel]] = dict.fromkeys(_INTENT_EVENTS, _PaymentIntent) | {
+    "charge.refunded": _Charge
+}
+
+
+def _object_of(event: dict[str, Any]) -> BaseModel | None:
+    """The event's object, checked, for the types we act on; None for any other type."""
     kind = event["type"]
-    obj: dict[str, Any] = event["data"]["object"]
-    if kind.startswith("payment_intent."):
-        intent_id = str(obj.get("id", ""))
-        order_id = (obj.get("metadata") or {}).get("order_id")
+    shape = _OBJECTS.get(kind)
+    if shape is None:
+        return None
+    try:
+        return shape.model_validate(event["data"]["object"])
+    except ValidationError as exc:
+        # Where and what, never the value (it is the sender's text).
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(["data.object", *map(str, first["loc"])])
+        what = "should be an object" if first["type"] == "model_type" else first["msg"]
+        raise InvalidPayload(f"The `{kind}` event's {where} is malformed: {what}.") from None
+
+
+async def _dispatch(checkout: Checkout, kind: str, obj: BaseModel | None) -> None:
+    if isinstance(obj, _PaymentIntent):
+        order_id = obj.order_id
         if kind == "payment_intent.succeeded":
-            await checkout.payment_succeeded(intent_id, order_id)
+            await checkout.payment_succeeded(obj.id, order_id)
         elif kind == "payment_intent.payment_failed":
-            await checkout.payment_failed(intent_id, order_id)
+            await checkout.payment_failed(obj.id, order_id)
         elif kind == "payment_intent.canceled":
-            await checkout.payment_canceled(intent_id, order_id)
-    elif kind == "charge.refunded":
-        charged = obj.get("payment_intent")
-        if isinstance(charged, str) and obj.get("refunded") is True:
-            await checkout.refunded(charged)  # a partial refund changes no order
+            await checkout.payment_canceled(obj.id, order_id)
+    elif isinstance(obj, _Charge) and obj.payment_intent is not None and obj.refunded:
+        await checkout.refunded(obj.payment_intent)  # a partial refund changes no order
 
 
 @router.post(
@@ -103,13 +161,14 @@ async def stripe_webhook(
         c.settings.webhook_secret,
         tolerance=SIGNATURE_TOLERANCE_SECONDS,
     )
+    obj = _object_of(event)  # a malformed object is refused before the event is recorded
     event_id = str(event["id"])
     if not await store.payment_events.record_if_absent(
         event_id, str(event["type"]), datetime.now(UTC)
     ):
         return WebhookAck()  # a duplicate delivery
     try:
-        await _dispatch(checkout, event)
+        await _dispatch(checkout, str(event["type"]), obj)
     except BaseException:
         # Not applied: forget the event so the provider's retry runs it again.
         await store.payment_events.forget(event_id)
