@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     rate_limit_login_per_email: str = "10/minute"  # login and token: per email address
     rate_limit_holds_per_user: str = "30/minute"  # POST /concerts/{id}/holds: per user
     rate_limit_queue_join_per_ip: str = "30/minute"  # POST /concerts/{id}/queue: per client IP
+    # POST /concerts/{id}/check-ins by an organiser: per organiser, instead of the per-IP and
+    # per-user windows (a venue's scanners share the account and often one address).
+    rate_limit_check_ins_per_user: str = "6000/minute"
     # A limiter call Redis does not answer within this (down or hung) lets the request through.
     rate_limit_timeout_seconds: float = Field(default=0.5, gt=0, le=5)
     # API requests one process works on at once; beyond, 429 at once (0: no cap). Bounds the
@@ -158,6 +161,7 @@ class Settings(BaseSettings):
             "rate_limit_login_per_email",
             "rate_limit_holds_per_user",
             "rate_limit_queue_join_per_ip",
+            "rate_limit_check_ins_per_user",
         ):
             value = getattr(self, name)
             try:

@@ -8,7 +8,11 @@ What is counted
   (RATE_LIMIT_AUTH_PER_IP), and holds (POST /concerts/{id}/holds) per user
   (RATE_LIMIT_HOLDS_PER_USER). Replacing rather than adding keeps the hold, the hot path, at
   two windows. Joining a concert's waiting room (POST /concerts/{id}/queue) counts per IP in
-  RATE_LIMIT_QUEUE_JOIN_PER_IP instead of the general window. Password logins (/auth/login,
+  RATE_LIMIT_QUEUE_JOIN_PER_IP instead of the general window. Door scans
+  (POST /concerts/{id}/check-ins) with a verified organiser token count in one window per
+  organiser (RATE_LIMIT_CHECK_INS_PER_USER) instead of both general ones: a venue's scanners
+  share the organiser's account and often one address, hundreds of scans a minute (other
+  callers of that route count as usual). Password logins (/auth/login,
   /auth/token) also count per email address (RATE_LIMIT_LOGIN_PER_EMAIL), so guesses spread
   over many IPs still get a few tries per account; the key holds a hash of the address, not
   the address.
@@ -17,7 +21,7 @@ What is counted
   so throttling it only delays confirmations) and CORS preflights (answered by CORSMiddleware,
   which wraps this one).
 A refusal is 429 `RateLimited` with `Retry-After` (whole seconds, at least 1), counted in
-`http_rate_limited_total{scope}` (scope: ip, user, auth, holds, login, queue).
+`http_rate_limited_total{scope}` (scope: ip, user, auth, holds, login, queue, door).
 
 Strategy: the sliding window counter of `limits` (its algorithm, its keys; `limits` also
 parses the "600/minute" settings). Per key it keeps two integers (this window and the previous
@@ -124,7 +128,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-LimitScope = Literal["ip", "user", "auth", "holds", "login", "queue", "busy"]
+LimitScope = Literal["ip", "user", "auth", "holds", "login", "queue", "door", "busy"]
 
 RATE_LIMITED = Counter(
     "http_rate_limited_total",
@@ -149,6 +153,7 @@ _UNLIMITED_PREFIX = f"{API_PREFIX}/webhooks/"
 _AUTH_ROUTE = re.compile(rf"{re.escape(API_PREFIX)}/auth/(?:login|signup|refresh|token)")
 _HOLD_ROUTE = re.compile(rf"{re.escape(API_PREFIX)}/concerts/[^/]+/holds")
 _QUEUE_JOIN_ROUTE = re.compile(rf"{re.escape(API_PREFIX)}/concerts/[^/]+/queue")
+_CHECK_IN_ROUTE = re.compile(rf"{re.escape(API_PREFIX)}/concerts/[^/]+/check-ins")
 
 _ADVICE: Mapping[LimitScope, str] = {
     "ip": "Too many requests from your network address",
@@ -157,6 +162,7 @@ _ADVICE: Mapping[LimitScope, str] = {
     "holds": "Too many hold attempts from your account",
     "login": "Too many login attempts for this account",
     "queue": "Too many queue joins from your network address",
+    "door": "Too many ticket scans from your account",
     "busy": "The service is busy with a crowd right now",  # app/platform/in_flight.py
 }
 
@@ -228,6 +234,7 @@ class RateLimiter:
             "holds": parse(settings.rate_limit_holds_per_user),
             "login": parse(settings.rate_limit_login_per_email),
             "queue": parse(settings.rate_limit_queue_join_per_ip),
+            "door": parse(settings.rate_limit_check_ins_per_user),
         }
         timeout = settings.rate_limit_timeout_seconds
         cluster = settings.redis_cluster or is_cluster_url(settings.redis_url)
@@ -403,12 +410,21 @@ class RateLimitMiddleware:
             ip_scope = "queue"
         hits = [Hit(ip_scope, ip)]
         user_id = self.user_of(scope)
+        if user_id is not None and is_post and _organisers_scan(path, scope):
+            return [Hit("door", user_id)]  # instead of the address's and the user's windows
         if user_id is not None:
             if is_post and _HOLD_ROUTE.fullmatch(path):
                 hits.insert(0, Hit("holds", user_id))
             else:
                 hits.append(Hit("user", user_id))
         return hits
+
+
+def _organisers_scan(path: str, scope: Scope) -> bool:
+    """A door scan whose access token (verified by `user_of` just now) is an organiser's."""
+    stashed = scope.get(VERIFIED_ACCESS_KEY)
+    organiser = stashed is not None and stashed[1].role == "admin"
+    return organiser and _CHECK_IN_ROUTE.fullmatch(path) is not None
 
 
 def is_limited(path: str) -> bool:

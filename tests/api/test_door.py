@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
 from app.checkout.tickets import TicketSigner, ticket_id
+from app.platform import ratelimit
 from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
 from tests.api.test_checkout import (
     charge_refunded,
@@ -25,7 +26,14 @@ from tests.api.test_checkout import (
     order_of,
     pay,
 )
-from tests.conftest import Account
+from tests.conftest import Account, token_headers
+from tests.platform.test_ratelimit import (
+    assert_rate_limited,
+    client_at,
+    client_ip,
+    limited_app,
+)
+from tests.security.routes import api_routes
 
 
 async def bought(
@@ -275,3 +283,48 @@ async def test_check_ins_are_counted_by_outcome(
     assert after == {"admitted": 1, "already_in": 2, "revoked": 1, "invalid": 1}
     metrics = (await client.get("/metrics")).text
     assert 'door_check_ins_total{outcome="admitted"}' in metrics
+
+
+async def test_an_organiser_scanning_fast_is_not_held_back_by_the_general_limits(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    store_overrides: dict[str, Any],
+) -> None:
+    """A venue's scanners share the organiser's account and, behind the venue's router, one
+    address: hundreds of scans a minute. With the per-user window at 5 and the per-address one
+    at 10 a minute, 25 scans of one organiser all get an answer; they count in their own window
+    (RATE_LIMIT_CHECK_INS_PER_USER), and only a verified organiser's scans do."""
+    c = await create_concert(client, admin_headers)
+    ticket = await bought(client, c["id"], buyer(app))  # bought without limits
+    limits = {"rate_limit_per_user": "5/minute", "rate_limit_default_per_ip": "10/minute"}
+    async with (
+        limited_app(store_overrides, rate_limit_check_ins_per_user="25/minute", **limits) as door,
+        client_at(door, client_ip()) as venue,
+        client_at(door, client_ip()) as elsewhere,
+    ):
+        organiser = token_headers(door, f"organiser-{uuid.uuid4().hex[:10]}", role="admin")
+        replies = [await scan(venue, c["id"], ticket["code"], organiser) for _ in range(25)]
+        assert [r.status_code for r in replies] == [200] + [409] * 24, replies[-1].text
+        # The door window is the organiser's own limit, with its own advice.
+        assert_rate_limited(
+            await scan(venue, c["id"], ticket["code"], organiser),
+            "Too many ticket scans from your account",
+        )
+        # The scans used neither the organiser's general window nor the venue's address's.
+        assert (await venue.get(f"{CONCERTS}/{c['id']}", headers=organiser)).status_code == 200
+        # Anyone else at the door route counts as before: a buyer in their user window...
+        someone = token_headers(door, f"buyer-{uuid.uuid4().hex[:10]}")
+        answers = [await scan(elsewhere, c["id"], ticket["code"], someone) for _ in range(6)]
+        assert [r.status_code for r in answers] == [403] * 5 + [429]
+        # ...and requests without a token in their address's window.
+        anonymous = [await scan(elsewhere, c["id"], ticket["code"], {}) for _ in range(5)]
+        assert [r.status_code for r in anonymous] == [401] * 4 + [429]
+
+
+async def test_the_door_window_matches_exactly_the_check_in_route(app: FastAPI) -> None:
+    """The limiter matches the route by path, before routing: pinned to the real route."""
+    posts = [r.path for r in api_routes(app) if r.method == "POST"]
+    concrete = {p: p.replace("{concert_id}", "c-1") for p in posts}
+    matched = {p for p in posts if ratelimit._CHECK_IN_ROUTE.fullmatch(concrete[p])}
+    assert matched == {"/api/v1/concerts/{concert_id}/check-ins"}
