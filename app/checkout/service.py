@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Literal
 
 from app.checkout.errors import InvalidOrderTransition, OrderNotFound
 from app.checkout.schemas import CheckoutResult, OrderRead, PaymentRead, TicketRead
@@ -40,11 +41,11 @@ from app.events.schemas import (
 )
 from app.payments.errors import PaymentIntentNotCancelable
 from app.payments.gateway import PaymentGateway, PaymentIntent
-from app.reservations.engine import Taken
+from app.reservations.engine import OverCap, Taken
 from app.seats.errors import HoldNotFound
 from app.seats.index import seat_index
 from app.seats.service import concert_of_hold
-from app.seats.state import SeatState
+from app.seats.state import CHECKED_OUT_GRACE_MS, SeatState
 from app.storage.errors import DuplicateKey, SeatsAlreadySold, VersionConflict
 from app.storage.ports import Store
 from app.storage.records import Concert, Order, OrderStatus, Ticket
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 _MAX_ATTEMPTS = 8
 # How long seats are held for a payment being confirmed (the sale then consumes the hold).
 _SECURE_MS = 30_000
-_NO_CAP = 1_000_000
 
 
 class CheckoutCreated(CheckoutResult):
@@ -129,8 +129,18 @@ class Checkout:
         if admit is not None:
             await admit(concert)
         engine = self._seats.engine
+        # From here the hold is the order's: the buyer can no longer release it on its own,
+        # and it lives a grace period past the payment window, so its seats count against the
+        # buyer's cap until the expiry job (or the payment, or a cancel) ends the order.
         held = await self._seats.run(
-            concert, lambda: engine.extend(concert.id, hold_id, user_id, self._window_ms)
+            concert,
+            lambda: engine.extend(
+                concert.id,
+                hold_id,
+                user_id,
+                self._window_ms + CHECKED_OUT_GRACE_MS,
+                checked_out=True,
+            ),
         )
         if held is None:
             raise HoldNotFound()
@@ -146,7 +156,9 @@ class Checkout:
             currency=concert.currency,
             status=OrderStatus.PENDING_PAYMENT,
             created_at=now,
-            expires_at=datetime.fromtimestamp(held.expires_at_ms / 1000, UTC),
+            expires_at=datetime.fromtimestamp(
+                (held.expires_at_ms - CHECKED_OUT_GRACE_MS) / 1000, UTC
+            ),
         )
         # The intent first, then the order written with it: one store write instead of an
         # insert and a version-guarded update. Its idempotency key derives from the order id,
@@ -267,15 +279,15 @@ class Checkout:
             if not allows(order.status, Event.PAYMENT_SUCCEEDED):
                 return order  # refunded already: nothing to do
             concert = await self._concert(order.concert_id, OrderNotFound)
-            taken = await self._secure_seats(order, concert)
-            if taken:
-                return await self._refund_lost(order, intent_id, taken)
+            lost = await self._secure_seats(order, concert)
+            if lost is not None:
+                return await self._refund_lost(order, intent_id, lost)
             try:
                 await self._store.sales.claim(
                     order.concert_id, order.seat_ids, order.id, datetime.now(UTC)
                 )
             except SeatsAlreadySold as exc:
-                return await self._refund_lost(order, intent_id, exc.seat_ids)
+                return await self._refund_lost(order, intent_id, _taken(exc.seat_ids))
             try:
                 late = order.status is not OrderStatus.PENDING_PAYMENT
                 reason = "paid after the hold lapsed; seats re-claimed" if late else "paid"
@@ -293,16 +305,17 @@ class Checkout:
             return order
         raise VersionConflict(f"order {order.id} kept changing")
 
-    async def _secure_seats(self, order: Order, concert: Concert) -> list[str]:
-        """Make sure the order's seats are held for it in Redis before the sale is recorded,
-        and answer the seats someone else holds or bought (then the payment is refunded).
+    async def _secure_seats(self, order: Order, concert: Concert) -> _Lost | None:
+        """Make sure the order's seats are held for it in Redis before the sale is recorded;
+        None when they are, else why the payment must be refunded.
 
         Its own hold, if it is live and has every seat, is kept a little longer. If it lapsed
-        (Redis ends it at the end of the payment window, a few seconds before the expiry job
-        sees the order), was released, or was rebuilt without some seats after Redis lost its
-        state, the seats are held again, all or nothing. Without this a late payment took
-        seats that another buyer was holding by then: their hold showed seats that were sold,
-        and their own payment was refunded (found by tests/model)."""
+        (the expiry job stalled past the grace, or the order ended and the payment came late),
+        or was rebuilt without some seats after Redis lost its state, the seats are held again,
+        all or nothing, within the buyer's cap. Without this a late payment took seats that
+        another buyer was holding by then (found by tests/model), or seats past the cap: a
+        buyer who let a checked-out hold lapse, held others and then paid both orders got
+        twice the cap (issue 16)."""
         index = seat_index(concert)
         positions = [index.position[s] for s in order.seat_ids]
         engine = self._seats.engine
@@ -311,7 +324,7 @@ class Checkout:
             lambda: engine.extend(concert.id, order.hold_id, order.user_id, _SECURE_MS),
         )
         if held is not None and set(held.indexes) == set(positions):
-            return []
+            return None
         if held is not None:  # some seats missing: give it back and hold them all again
             await self._seats.run(
                 concert, lambda: engine.release(concert.id, order.hold_id, order.user_id)
@@ -323,30 +336,35 @@ class Checkout:
                 order.hold_id,
                 order.user_id,
                 positions,
-                cap=_NO_CAP,  # paid for already: the cap was checked when they were held
+                cap=concert.max_tickets_per_user,
                 ttl_ms=_SECURE_MS,
             ),
         )
         if isinstance(outcome, Taken):
-            return [index.seat_ids[i] for i in outcome.indexes]
-        return []
+            return _taken([index.seat_ids[i] for i in outcome.indexes])
+        if isinstance(outcome, OverCap):
+            return _Lost(
+                "over_limit",
+                f"paid, but the buyer already has {outcome.already} of the "
+                f"{concert.max_tickets_per_user} seats one buyer may have; refunded",
+            )
+        return None
 
-    async def _refund_lost(self, order: Order, intent_id: str, taken: list[str]) -> Order:
-        """Paid, but some seats were sold to someone else meanwhile: refund exactly once."""
+    async def _refund_lost(self, order: Order, intent_id: str, lost: _Lost) -> Order:
+        """Paid, but the seats can't be the buyer's (sold to someone else meanwhile, or past
+        the per-buyer cap): refund exactly once."""
         await self._gateway.refund(intent_id, idempotency_key=f"refund-{intent_id}")
         for _ in range(_MAX_ATTEMPTS):
             if order.status is OrderStatus.REFUNDED:
                 return order
             try:
-                order = await self._transition(
-                    order, Event.SEATS_LOST, f"paid but seats taken ({', '.join(taken)}); refunded"
-                )
+                order = await self._transition(order, Event.SEATS_LOST, lost.detail)
             except VersionConflict:
                 order = await self._reload(order.id)
                 continue
-            await self._events.publish(OrderRefunded.of(order, reason="seats_taken"))
+            await self._events.publish(OrderRefunded.of(order, reason=lost.reason))
             await self._free_hold(order, "order_refunded")
-            log.warning("paid order refunded: seats gone", extra={"order_id": order.id})
+            log.warning("paid order refunded", extra={"order_id": order.id, "reason": lost.reason})
             return order
         raise VersionConflict(f"order {order.id} kept changing")
 
@@ -470,6 +488,18 @@ class Checkout:
         if concert is None:
             raise missing()
         return concert
+
+
+@dataclass(frozen=True, slots=True)
+class _Lost:
+    """Why a payment is refunded instead of confirming its order."""
+
+    reason: Literal["seats_taken", "over_limit"]
+    detail: str
+
+
+def _taken(seat_ids: Sequence[str]) -> _Lost:
+    return _Lost("seats_taken", f"paid but seats taken ({', '.join(seat_ids)}); refunded")
 
 
 def _confirmed_events(order: Order, late: bool) -> tuple[OrderConfirmed, SeatSold]:

@@ -124,8 +124,10 @@ class OrderFailed(OrderEvent):
 class OrderRefunded(OrderEvent):
     type: Literal["order.refunded"] = "order.refunded"
     # charge_refunded: a confirmed order refunded at the provider; seats_taken: paid after
-    # the hold lapsed and the seats were sold meanwhile, so the payment was given back.
-    reason: Literal["charge_refunded", "seats_taken"]
+    # the hold lapsed and the seats were sold meanwhile, so the payment was given back;
+    # over_limit: paid late, when the buyer had meanwhile taken other seats up to the
+    # concert's per-buyer cap.
+    reason: Literal["charge_refunded", "seats_taken", "over_limit"]
 
 
 AnyEvent = Annotated[

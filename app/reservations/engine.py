@@ -89,6 +89,12 @@ HoldOutcome = Held | Taken | OverCap | SoldOut
 
 
 @dataclass(frozen=True, slots=True)
+class CheckedOut:
+    """The buyer asked to release a hold that has an order: nothing changed (the order's end
+    releases it)."""
+
+
+@dataclass(frozen=True, slots=True)
 class HoldInfo:
     expires_at_ms: int
     indexes: tuple[int, ...]
@@ -368,21 +374,45 @@ class SeatEngine:
         return SoldOut()
 
     async def release(self, concert_id: str, hold_id: str, user_id: str) -> bool:
-        return await self.release_seats(concert_id, hold_id, user_id) is not None
+        """Release a hold whatever it is (its order ended); False if there was none."""
+        released = await self.release_seats(concert_id, hold_id, user_id, force=True)
+        return isinstance(released, tuple)
 
     async def release_seats(
-        self, concert_id: str, hold_id: str, user_id: str
-    ) -> tuple[int, ...] | None:
-        """Like `release`, answering the released hold's seat indexes (None: no such hold)."""
-        reply = await self._call("release", concert_id, hold_id, user_id, self._sweep_limit)
-        if _text(reply[0]) != "OK":
+        self, concert_id: str, hold_id: str, user_id: str, *, force: bool = False
+    ) -> tuple[int, ...] | CheckedOut | None:
+        """Release a hold, answering its seat indexes (None: no such hold). Unless `force`,
+        a checked-out hold (see `extend`) is left to its order: CheckedOut."""
+        reply = await self._call(
+            "release", concert_id, hold_id, user_id, self._sweep_limit, "1" if force else "0"
+        )
+        status = _text(reply[0])
+        if status == "CHECKED_OUT":
+            return CheckedOut()
+        if status != "OK":
             return None
         return tuple(int(i) for i in reply[2:])
 
     async def extend(
-        self, concert_id: str, hold_id: str, user_id: str, ttl_ms: int
+        self,
+        concert_id: str,
+        hold_id: str,
+        user_id: str,
+        ttl_ms: int,
+        *,
+        checked_out: bool = False,
     ) -> HoldInfo | None:
-        reply = await self._call("extend", concert_id, hold_id, user_id, ttl_ms, self._sweep_limit)
+        """Keep a live hold until at least now + `ttl_ms`. `checked_out` marks it as an
+        order's: from then on only the order's end releases it (`release`), not the buyer."""
+        reply = await self._call(
+            "extend",
+            concert_id,
+            hold_id,
+            user_id,
+            ttl_ms,
+            self._sweep_limit,
+            "1" if checked_out else "0",
+        )
         if _text(reply[0]) != "OK":
             return None
         await self._register(concert_id)

@@ -25,3 +25,10 @@ class HoldNotFound(NotFound):
         "No such hold: it expired, was released, was lost when seat availability restarted, "
         "or is not yours. Hold the seats again."
     )
+
+
+class HoldCheckedOut(Conflict):
+    detail = (
+        "This hold is checked out: its seats belong to an order waiting for payment. Cancel the "
+        "order (POST /api/v1/orders/{id}/cancel) to give the seats back, or pay for it."
+    )

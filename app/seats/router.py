@@ -26,6 +26,7 @@ from app.platform.idempotency import IDEMPOTENCY_ERRORS, IdempotencyKeyHeader
 from app.platform.ratelimit import RateLimited
 from app.seats import service
 from app.seats.errors import (
+    HoldCheckedOut,
     HoldLimitExceeded,
     HoldNotFound,
     SaleNotOpen,
@@ -189,7 +190,7 @@ async def get_hold(
 @router.delete(
     "/holds/{hold_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(NotAuthenticated, HoldNotFound),
+    responses=error_responses(NotAuthenticated, HoldNotFound, HoldCheckedOut),
 )
 async def release_hold(
     hold_id: str,
@@ -199,7 +200,8 @@ async def release_hold(
     state: SeatStateDep,
     events: EventsDep,
 ) -> Response:
-    """Give a hold back; its seats are free at once."""
+    """Give a hold back; its seats are free at once. A checked-out hold belongs to its order:
+    cancel the order instead (409 HoldCheckedOut)."""
     await service.release_hold(store, cache, state, user_id=user.id, hold_id=hold_id, events=events)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -14,6 +14,7 @@ from app.events.metrics import HOLDS_CREATED, HOLDS_RELEASED
 from app.events.publisher import EventPublisher
 from app.events.schemas import SeatHeld, SeatReleased
 from app.reservations.engine import (
+    CheckedOut,
     Held,
     HeldEvent,
     HoldInfo,
@@ -24,6 +25,7 @@ from app.reservations.engine import (
     Taken,
 )
 from app.seats.errors import (
+    HoldCheckedOut,
     HoldLimitExceeded,
     HoldNotFound,
     SaleNotOpen,
@@ -212,6 +214,21 @@ async def release_hold(
     )
     if released is None:
         raise HoldNotFound()
+    if isinstance(released, CheckedOut):
+        # Its seats count against the buyer's cap until the order ends: releasing the hold
+        # alone would let a buyer hold (and pay for) more than the cap.
+        order = await store.orders.get_by_hold(hold_id)
+        if order is None:  # the checkout is under way (or failed before its order was written)
+            raise HoldCheckedOut(
+                "This hold is being checked out. Check it out again to see its order, then "
+                "cancel the order to give the seats back."
+            )
+        raise HoldCheckedOut(
+            f"This hold is checked out as order {order.id}, waiting for payment. Cancel the "
+            f"order (POST /api/v1/orders/{order.id}/cancel) to give the seats back, or pay "
+            "for it.",
+            order_id=order.id,
+        )
     HOLDS_RELEASED.labels("released").inc()
     seat_ids = seat_index(concert).seat_ids
     await events.publish(

@@ -21,6 +21,11 @@ from app.storage.records import Concert, OrderStatus
 
 log = logging.getLogger(__name__)
 
+# A checked-out hold lives this long past its order's payment window, so that the order-expiry
+# job (every few seconds) ends the order, and releases the hold, before Redis would: until then
+# the order's seats stay held for it and count against the buyer's cap (docs/seat-engine.md).
+CHECKED_OUT_GRACE_MS = 60_000
+
 T = TypeVar("T")
 
 
@@ -65,23 +70,37 @@ class SeatState:
         orders = await self._store.orders.list_for_concert(
             concert.id, [OrderStatus.PENDING_PAYMENT, OrderStatus.CONFIRMED]
         )
-        now = datetime.now(UTC)
+        now_ms = int(datetime.now(UTC).timestamp() * 1000)
+        cap = concert.max_tickets_per_user
         holds: dict[str, dict[str, Any]] = {}
         users: dict[str, int] = {}
         for order in orders:
-            positions = [index.position[s] for s in order.seat_ids if s in index.position]
             if order.status is OrderStatus.CONFIRMED:
+                positions = [index.position[s] for s in order.seat_ids if s in index.position]
                 users[order.user_id] = users.get(order.user_id, 0) + len(positions)
+        # Orders waiting for payment hold their seats again, first order first, each counting in
+        # full against its buyer's cap (seats sold to someone else meanwhile stay sold: the
+        # payment, if it comes, is refunded). One that would pass the cap is not held: only a
+        # stalled expiry job lets such orders pile up, and their payment is refunded too.
+        for order in sorted(orders, key=lambda o: (o.created_at, o.id)):
+            if order.status is not OrderStatus.PENDING_PAYMENT:
                 continue
-            if order.expires_at <= now:
-                continue  # its payment window is over: the seats are free again
+            expires_ms = int(order.expires_at.timestamp() * 1000) + CHECKED_OUT_GRACE_MS
+            if expires_ms <= now_ms:
+                continue  # its payment window and grace are over: the seats are free again
+            have = users.get(order.user_id, 0)
+            if have + len(order.seat_ids) > cap:
+                continue
+            positions = [index.position[s] for s in order.seat_ids if s in index.position]
             free = [p for p in positions if states[p] == ord("A")]
             for p in free:
                 states[p] = ord("H")
             holds[order.hold_id] = {
                 "u": order.user_id,
-                "e": int(order.expires_at.timestamp() * 1000),
+                "e": expires_ms,
                 "s": free,
+                "n": len(order.seat_ids),
+                "o": 1,
             }
-            users[order.user_id] = users.get(order.user_id, 0) + len(free)
-        return states.decode(), {k: v for k, v in holds.items() if v["s"]}, users
+            users[order.user_id] = have + len(order.seat_ids)
+        return states.decode(), holds, users

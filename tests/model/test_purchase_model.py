@@ -20,6 +20,11 @@ every step these invariants are checked against the store, Redis and the API:
   a confirmed order was paid and not refunded; a refunded order was refunded once;
 - each buyer's held + bought seats, as Redis counts them, are what the model says, and never
   more than the cap;
+- each buyer owns at most the cap, counting seats held, in orders waiting for payment and sold,
+  as the store, Redis and the API show them (issue 16: a checked-out hold given back, or left to
+  lapse, let a buyer pay for more). The one exception the model allows is an order whose hold
+  the test made lapse by stalling the expiry job past its grace (`a_hold_lapses` on a
+  checked-out hold): its payment is then refunded if it would pass the cap;
 - each buyer's orders and tickets through the API are the model's.
 
 Budget: MODEL_EXAMPLES (runs) and MODEL_STEPS (steps per run); small by default so
@@ -139,6 +144,13 @@ class Hold:
     buyer: int
     seats: list[str]
     order: str | None = None
+    # Seats it counts against the cap when not its seats: an order's hold rebuilt after Redis
+    # lost its state, with some of the order's seats gone, still counts the whole order.
+    n: int | None = None
+
+    @property
+    def counted(self) -> int:
+        return len(self.seats) if self.n is None else self.n
 
 
 @dataclass
@@ -150,6 +162,9 @@ class Order:
     intent: str
     created_at: str
     status: str = "pending_payment"
+    # Its hold lapsed while it waited for payment (the expiry job stalled past the grace):
+    # its seats no longer count against the cap, and a payment that would pass it is refunded.
+    unguarded: bool = False
 
 
 @dataclass
@@ -157,6 +172,7 @@ class Observed:
     sold: dict[str, str]
     seat_map: dict[str, Any]
     counted: dict[str, int]
+    holds: dict[str, tuple[str, int]]  # hold id -> (user id, seats it counts), from Redis
     intents: dict[str, str]  # order id -> the provider's status of its payment intent
     refunded: dict[str, bool]
     orders: list[dict[str, str]]  # per buyer: order id -> status, through the API
@@ -181,7 +197,7 @@ class Model:
 
     def count(self, buyer: int) -> int:
         """Seats the buyer holds or bought, as the per-buyer cap counts them."""
-        held = sum(len(h.seats) for h in self.live.values() if h.buyer == buyer)
+        held = sum(h.counted for h in self.live.values() if h.buyer == buyer)
         bought = sum(
             len(o.seats)
             for o in self.orders.values()
@@ -271,9 +287,14 @@ class PurchaseFlow(RuleBasedStateMachine):
         hold = data.draw(st.sampled_from(list(self.model.holds.values())))
         who = hold.buyer if owner else (hold.buyer + 1) % BUYERS
         r = self.h.request("DELETE", f"{API}/holds/{hold.id}", headers=self.buyers[who])
-        if owner and hold.id in self.model.live:
-            # Checked out or not: a checked-out hold given back leaves its order waiting for
-            # a payment that then takes the seats only if nobody has held them since.
+        live = self.model.live.get(hold.id)
+        if owner and live is not None and (live.order or hold.order) is not None:
+            # A checked-out hold is its order's until the order ends: given back alone, it let
+            # a buyer hold again and pay for both (issue 16).
+            assert r.status_code == 409, r.text
+            assert r.json()["error"] == "HoldCheckedOut"
+            assert r.json()["order_id"] == (live.order or hold.order)
+        elif owner and live is not None:
             assert r.status_code == 204, r.text
             del self.model.live[hold.id]
         else:
@@ -405,9 +426,13 @@ class PurchaseFlow(RuleBasedStateMachine):
     @precondition(lambda self: self.model.live)
     @rule(data=st.data())
     def a_hold_lapses(self, data: st.DataObject) -> None:
-        """A hold's time runs out (checked out or not: Redis lets a checked-out hold lapse at
-        the end of the payment window, a few seconds before the expiry job sees the order)."""
+        """A hold's time runs out. A checked-out hold lives a grace period past its payment
+        window, so for one this means the expiry job stalled longer than that: its order stays
+        waiting for a payment that may still come (then refunded if the seats are gone or
+        the buyer has taken others up to the cap meanwhile)."""
         hold = data.draw(st.sampled_from(list(self.model.live.values())))
+        if hold.order is not None:
+            self.model.orders[hold.order].unguarded = True
         keys = concert_keys(self.concert_id)
         redis = self.h.container.redis
         moved = self.h.call(lambda: redis.eval(_LAPSE_LUA, 2, keys[1], keys[2], hold.id))
@@ -451,13 +476,19 @@ class PurchaseFlow(RuleBasedStateMachine):
             self.h.call(self.h.container.engine.reset, self.concert_id)
         m = self.model
         m.live.clear()
-        # What the rebuild makes of it: the seats of orders still waiting for payment are
-        # held again (those not sold to someone else, first order first).
+        # What the rebuild makes of it: orders still waiting for payment hold their seats again
+        # (those not sold to someone else), first order first, each counting in full against
+        # its buyer's cap; one that would pass the cap is not held.
         pending = sorted(self._orders("pending_payment"), key=lambda o: (o.created_at, o.id))
         for order in pending:
+            if m.count(order.buyer) + len(order.seats) > CAP:
+                order.unguarded = True
+                continue
             seats = [s for s in order.seats if m.status(s) == "A"]
-            if seats:
-                m.live[order.hold] = Hold(order.hold, order.buyer, seats, order=order.id)
+            m.live[order.hold] = Hold(
+                order.hold, order.buyer, seats, order=order.id, n=len(order.seats)
+            )
+            order.unguarded = False
 
     # --- invariants ---------------------------------------------------------------------------
 
@@ -471,6 +502,7 @@ class PurchaseFlow(RuleBasedStateMachine):
         self._no_live_hold_covers_a_sold_seat()
         self._every_payment_is_one_booking_or_one_refund(seen)
         self._buyers_stay_within_the_cap(seen)
+        self._buyers_own_at_most_the_cap(seen)
         self._buyers_see_their_orders_and_tickets(seen)
 
     async def _observe(self) -> Observed:
@@ -484,6 +516,7 @@ class PurchaseFlow(RuleBasedStateMachine):
         )
         # After the seat map: a flushed concert has been rebuilt by then.
         counted = await c.redis.hgetall(concert_keys(self.concert_id)[3])
+        raw_holds = await c.redis.hgetall(concert_keys(self.concert_id)[1])
         intents = await asyncio.gather(
             *(gateway.retrieve_intent(o.intent) for o in self.model.orders.values())
         )
@@ -502,6 +535,7 @@ class PurchaseFlow(RuleBasedStateMachine):
             sold=sold,
             seat_map=seat_map.json(),
             counted={_text(k): int(v) for k, v in counted.items()},
+            holds={_text(k): _counted(json.loads(v)) for k, v in raw_holds.items()},
             intents={
                 o.id: i.status for o, i in zip(self.model.orders.values(), intents, strict=True)
             },
@@ -564,6 +598,29 @@ class PurchaseFlow(RuleBasedStateMachine):
             have = seen.counted.get(buyer_id, 0)
             assert have == self.model.count(n), (f"buyer {n}", have, self.model.count(n))
             assert have <= CAP, f"buyer {n} has {have} seats, over the cap"
+
+    def _buyers_own_at_most_the_cap(self, seen: Observed) -> None:
+        """Held + waiting for payment + sold, from what the system shows: the holds in Redis,
+        the orders through the API, the sales in the store."""
+        m = self.model
+        hold_order = {o.hold: o.id for o in m.orders.values()}
+        for n, buyer_id in enumerate(self.buyer_ids):
+            held = {h: c for h, (u, c) in seen.holds.items() if u == buyer_id}
+            pending = [
+                m.orders[o]
+                for o, status in seen.orders[n].items()
+                if status == "pending_payment" and m.orders[o].hold not in held
+            ]
+            sold = sum(1 for order_id in seen.sold.values() if m.orders[order_id].buyer == n)
+            for order in pending:
+                assert order.unguarded, f"buyer {n}'s order {order.id} waits without its hold"
+            owned = sum(held.values()) + sold
+            owned += sum(len(o.seats) for o in pending if not o.unguarded)
+            assert owned <= CAP, f"buyer {n} owns {owned} seats, over the cap"
+            waiting = [h for h in held if h in hold_order]
+            for hold_id in waiting:
+                status = seen.orders[n].get(hold_order[hold_id])
+                assert status == "pending_payment", (hold_id, status)
 
     def _buyers_see_their_orders_and_tickets(self, seen: Observed) -> None:
         for n in range(BUYERS):
@@ -630,13 +687,17 @@ class PurchaseFlow(RuleBasedStateMachine):
         m = self.model
         if order.status in ("confirmed", "refunded"):
             return
-        others = {s for h in m.live.values() if h.id != order.hold for s in h.seats}
-        if any(s in m.sold or s in others for s in order.seats):
-            # Paid, but the seats went to someone else, or someone else holds them now (the
-            # order's own hold lapsed or was given back): refunded, once.
-            order.status = "refunded"
-            m.live.pop(order.hold, None)
-            return
+        own = m.live.get(order.hold)
+        if own is None or set(own.seats) != set(order.seats):
+            # Its hold lapsed (or was rebuilt without some seats): the seats are held again,
+            # all or nothing, within the cap, or the payment is refunded, once.
+            others = {s for h in m.live.values() if h.id != order.hold for s in h.seats}
+            already = m.count(order.buyer) - (own.counted if own is not None else 0)
+            taken = any(s in m.sold or s in others for s in order.seats)
+            if taken or already + len(order.seats) > CAP:
+                order.status = "refunded"
+                m.live.pop(order.hold, None)
+                return
         for seat in order.seats:
             m.sold[seat] = order.id
         order.status = "confirmed"
@@ -707,6 +768,11 @@ def _event(kind: str, obj: dict[str, Any]) -> bytes:
         "data": {"object": obj},
     }
     return json.dumps(event).encode()
+
+
+def _counted(hold: dict[str, Any]) -> tuple[str, int]:
+    seats = hold["s"] if isinstance(hold["s"], list) else []  # cjson writes [] as {}
+    return str(hold["u"]), int(hold.get("n", len(seats)))
 
 
 def _text(value: bytes | str) -> str:

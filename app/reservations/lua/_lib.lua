@@ -69,6 +69,13 @@ local function add_user_seats(user, delta)
   end
 end
 
+-- Seats a hold counts against its buyer's cap: its seats, or `n` when set. A checked-out
+-- hold (`o` set) rebuilt after Redis lost its state with some of its order's seats gone keeps
+-- `n` = the whole order: a buyer's pending order counts in full until it ends.
+local function counted(hold)
+  return tonumber(hold.n) or #hold.s
+end
+
 -- Remove a hold; its seats still marked H become `state` (A to free them).
 local function drop_hold(hold_id, hold, state)
   for _, index in ipairs(hold.s) do
@@ -88,7 +95,7 @@ local function expire_due(now, limit)
     if raw then
       local hold = cjson.decode(raw)
       drop_hold(hold_id, hold, 'A')
-      add_user_seats(hold.u, -#hold.s)
+      add_user_seats(hold.u, -counted(hold))
     else
       redis.call('ZREM', K.exp, hold_id)
     end

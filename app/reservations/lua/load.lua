@@ -1,7 +1,7 @@
 --[[ load: install a concert's rebuilt state, only if none is there (a concurrent rebuild or
 live traffic must never be overwritten).
 KEYS: seats, holds, exp, users, meta, events (see _lib.lua)
-ARGV: seats string, cjson {hold id: {u, e, s}}, cjson {user id: seat count}
+ARGV: seats string, cjson {hold id: {u, e, s[, n, o]}} (see _lib.lua), cjson {user id: seat count}
 Returns {1, version} when installed, {0, version} when state already existed.
 The version restarts from the current time in microseconds (or continues from a higher one
 still there): after a FLUSHALL or a reset the old counter is gone, and listeners must never

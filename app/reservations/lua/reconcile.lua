@@ -62,7 +62,7 @@ for _, hold_id in ipairs(proposal.holds) do
     end
     redis.call('HDEL', K.holds, hold_id)
     redis.call('ZREM', K.exp, hold_id)
-    add_user_seats(hold.u, -#hold.s)
+    add_user_seats(hold.u, -counted(hold))
     released[#released + 1] = hold_id
   end
 end

@@ -13,7 +13,7 @@ confirmed while it was looking is never undone (see reconcile.lua).
 if not is_loaded() then return {'NOT_LOADED'} end
 local hold_id, user, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local now = now_ms()
-local counted = 0
+local held = 0
 redis.call('HINCRBY', K.meta, 'sells', 1)
 local raw = hold_id ~= '' and redis.call('HGET', K.holds, hold_id)
 if raw then
@@ -21,7 +21,7 @@ if raw then
   if hold.u == user then
     redis.call('HDEL', K.holds, hold_id)
     redis.call('ZREM', K.exp, hold_id)
-    counted = #hold.s
+    held = counted(hold)
   end
 end
 local newly = 0
@@ -32,6 +32,6 @@ for i = 4, #ARGV do
   end
   set_seat(index, 'S')
 end
-add_user_seats(user, newly - counted)
+add_user_seats(user, newly - held)
 expire_due(now, limit)
 return {'OK', publish()}
