@@ -68,7 +68,7 @@ async def _lapse(app: FastAPI, concert_id: str, hold_id: str) -> None:
     waiting for payment (the expiry job has not run: stalled, or slower than the grace)."""
     container = container_of(app)
     keys = concert_keys(concert_id)
-    assert await container.redis.eval(LAPSE_LUA, 2, keys[1], keys[2], hold_id) == 1  # type: ignore[misc]
+    assert await container.redis.eval(LAPSE_LUA, 2, keys[1], keys[2], hold_id) == 1
     await HoldSweeper(container.engine, 1.0).sweep_once()
 
 
@@ -97,8 +97,8 @@ async def test_releasing_checked_out_holds_does_not_reset_the_cap(
         assert released.status_code == 409, released.text
         assert released.json()["error"] == "HoldCheckedOut"
         assert released.json()["order_id"] == made.json()["order"]["id"]
-    for made in orders:
-        paid = await pay(client, made["payment"]["payment_intent_id"], me)
+    for result in orders:
+        paid = await pay(client, result["payment"]["payment_intent_id"], me)
         assert paid.status_code == 200, paid.text
     assert len(await _tickets(client, me)) == CAP
     assert len(orders) == 1
