@@ -179,6 +179,9 @@ class Settings(BaseSettings):
     # Waiting room (per-concert switches are in each concert's `queue` settings).
     queue_pass_ttl_seconds: int = Field(default=600, ge=30)  # how long an admitted buyer may shop
     queue_admit_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    # How often the admission job lists queued concerts from the store and puts back in the
+    # registry those with people waiting that Redis lost track of (a failover); 0: never.
+    queue_discover_interval_seconds: float = Field(default=30.0, ge=0)
     # Status calls per second one queue may cause: `poll_after_seconds` grows with the crowd.
     queue_poll_budget_per_second: float = Field(default=500.0, gt=0)
     cors_origins: str = ""

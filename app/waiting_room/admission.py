@@ -2,28 +2,51 @@
 
 Runs in every worker and app process that runs jobs; the step is one atomic script with its
 token bucket in Redis, so two loops admit together exactly what one would (tested).
+
+The queues it visits are those in the registry (engine.ACTIVE_QUEUES). A join puts its queue
+there; so that a registry lost by Redis (on a cluster it may live on another node than the
+queue, and that node alone may fail over to an empty replica) does not strand a line, every
+QUEUE_DISCOVER_INTERVAL_SECONDS the job also lists the queued concerts whose on-sale is open or
+near from the store and puts back those with people waiting.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from app.storage.records import Concert
+from app.storage.ports import Store
+from app.storage.records import Concert, ConcertFilter
 from app.waiting_room.service import WaitingRoom
 
 log = logging.getLogger(__name__)
 
+_PAGE = 100
+
 
 class AdmissionLoop:
     def __init__(
-        self, room: WaitingRoom, load_concert: Callable[[str], Awaitable[Concert | None]]
+        self,
+        room: WaitingRoom,
+        load_concert: Callable[[str], Awaitable[Concert | None]],
+        *,
+        store: Store | None = None,
+        discover_every: float = 0.0,
     ) -> None:
         self._room = room
         self._load = load_concert
+        self._store = store
+        self._discover_every = discover_every
+        self._next_discovery = 0.0  # time.monotonic(): the first step discovers
 
     async def step(self) -> int:
+        if self._store is not None and self._discover_every > 0:
+            now = time.monotonic()
+            if now >= self._next_discovery:
+                self._next_discovery = now + self._discover_every
+                await self.discover(self._store)
         admitted = 0
         for concert_id in await self._room.engine.active_queues():
             concert = await self._load(concert_id)
@@ -45,3 +68,29 @@ class AdmissionLoop:
                 )
             admitted += len(admission.admitted)
         return admitted
+
+    async def discover(self, store: Store) -> list[str]:
+        """Queued concerts, on sale or going on sale before the next discovery, not started,
+        with people waiting but missing from the registry: put back, and answered."""
+        now = datetime.now(UTC)
+        soon = now + timedelta(seconds=self._discover_every)
+        candidates: list[str] = []
+        cursor: str | None = None
+        while True:
+            # Not started yet: starts_at from now on (the store filters by start date only).
+            page = await store.concerts.search(ConcertFilter(date_from=now), _PAGE, cursor)
+            candidates += [
+                c.id
+                for c in page.items
+                if c.queue.enabled and c.on_sale_at <= soon and c.starts_at > now
+            ]
+            cursor = page.next_cursor
+            if cursor is None or not page.items:
+                break
+        found = await self._room.engine.rediscover(candidates)
+        for concert_id in found:
+            log.warning(
+                "queue with people waiting was missing from the registry: put back",
+                extra={"concert_id": concert_id},
+            )
+        return found

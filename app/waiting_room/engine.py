@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 from app.platform.redis import RedisClient
 
 ACTIVE_QUEUES = "queues:active"  # concert ids whose queue has had a joiner: the admission loop
-_SCRIPTS = ("join", "status", "admit", "leave", "stats")
+# How often one process puts a queue it serves joins for back in the registry, even when the
+# join did not create the queue's state: the registry may live on another node than the queue
+# (a cluster), and that node alone may lose it.
+REGISTRY_REFRESH_SECONDS = 10.0
+_SCRIPTS = ("join", "status", "admit", "leave", "stats", "check")
+
+# What check.lua says of a pass's holder (see there).
+PassCheck = Literal["active", "restored", "freed", "inactive", "expired"]
+_CHECKS = frozenset(get_args(PassCheck))
 
 
 def queue_keys(concert_id: str) -> list[str]:
     tag = "{q:" + concert_id + "}"
-    return [f"{tag}:line", f"{tag}:admitted", f"{tag}:meta"]
+    return [f"{tag}:line", f"{tag}:admitted", f"{tag}:meta", f"{tag}:freed"]
+
+
+def new_epoch() -> str:
+    """An id for a queue's state, offered to every script that may create the state: a state
+    rebuilt after a loss gets a new one, so passes issued before the loss are recognised."""
+    return secrets.token_hex(8)
 
 
 def _read_lua(name: str) -> str:
@@ -33,9 +49,9 @@ def _text(value: Any) -> str:
 
 
 def _position(reply: list[Any]) -> Position:
-    state, value, depth, active, rate = reply
+    state, value, depth, active, rate, epoch = reply[:6]
     kind = _text(state)
-    counts = (int(depth), int(active), float(rate))
+    counts = (int(depth), int(active), float(rate), _text(epoch))
     if kind == "admitted":
         return Position("admitted", -1, int(value), *counts)
     if kind == "waiting":
@@ -51,6 +67,7 @@ class Position:
     depth: int = 0  # people waiting
     active: int = 0  # admitted shoppers with a live pass
     measured_per_minute: float = 0.0
+    epoch: str = ""  # the queue state's id, for the pass ('' while the state has none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,22 +89,37 @@ class QueueEngine:
     def __init__(self, redis: RedisClient, *, registry: str = ACTIVE_QUEUES) -> None:
         self._redis = redis
         self._registry = registry  # the set of queues the admission loop visits
-        self._registered: set[str] = set()  # queues this process has put in the registry
+        # Queue -> when this process last put it in the registry (time.monotonic()).
+        self._registered: dict[str, float] = {}
         lib = _read_lua("_lib.lua")
         self._scripts = {
             name: redis.register_script(lib + "\n" + _read_lua(f"{name}.lua")) for name in _SCRIPTS
         }
+
+    @property
+    def registry(self) -> str:
+        """The set of queues the admission loop visits."""
+        return self._registry
 
     async def _call(self, name: str, concert_id: str, *args: str | int | float) -> list[Any]:
         result = await self._scripts[name](keys=queue_keys(concert_id), args=list(args))
         return list(result)
 
     async def join(self, concert_id: str, user_id: str, on_sale_ms: int) -> Position:
-        reply = await self._call("join", concert_id, user_id, on_sale_ms, presale_draw())
-        if concert_id not in self._registered:
-            await self._redis.sadd(self._registry, concert_id)
-            self._registered.add(concert_id)
+        reply = await self._call(
+            "join", concert_id, user_id, on_sale_ms, presale_draw(), new_epoch()
+        )
+        # The first join of a state (a new queue, or one whose state Redis lost) registers the
+        # queue at once; others every REGISTRY_REFRESH_SECONDS, in case the registry was lost.
+        await self._register(concert_id, force=bool(int(reply[6])))
         return _position(reply)
+
+    async def _register(self, concert_id: str, *, force: bool) -> None:
+        now = time.monotonic()
+        last = self._registered.get(concert_id)
+        if force or last is None or now - last > REGISTRY_REFRESH_SECONDS:
+            self._registered[concert_id] = now
+            await self._redis.sadd(self._registry, concert_id)
 
     async def status(self, concert_id: str, user_id: str) -> Position:
         return _position(await self._call("status", concert_id, user_id))
@@ -103,7 +135,14 @@ class QueueEngine:
         burst_seconds: float = 2.0,
     ) -> Admission:
         out = await self._call(
-            "admit", concert_id, on_sale_ms, per_minute, max_active, pass_ttl_ms, burst_seconds
+            "admit",
+            concert_id,
+            on_sale_ms,
+            per_minute,
+            max_active,
+            pass_ttl_ms,
+            burst_seconds,
+            new_epoch(),
         )
         pairs = out[3:]
         admitted = {_text(pairs[i]): int(pairs[i + 1]) for i in range(0, len(pairs), 2)}
@@ -116,12 +155,34 @@ class QueueEngine:
     async def leave(self, concert_id: str, user_id: str) -> bool:
         return bool(int(await self._scripts["leave"](keys=queue_keys(concert_id), args=[user_id])))
 
+    async def check(
+        self, concert_id: str, user_id: str, *, epoch: str, expires_ms: int
+    ) -> PassCheck:
+        """Whether the holder of a (genuine) pass may still shop: one script, one round trip."""
+        reply = await self._scripts["check"](
+            keys=queue_keys(concert_id), args=[user_id, epoch, expires_ms, new_epoch()]
+        )
+        outcome = _text(reply)
+        assert outcome in _CHECKS, outcome
+        return cast(PassCheck, outcome)
+
     async def active_queues(self) -> list[str]:
         members = await self._redis.smembers(self._registry)
         return sorted(_text(m) for m in members)
+
+    async def rediscover(self, concert_ids: Iterable[str]) -> list[str]:
+        """Put back in the registry those of `concert_ids` that people are waiting in but the
+        registry has lost; answers them."""
+        known = set(await self.active_queues())
+        found = []
+        for concert_id in concert_ids:
+            if concert_id not in known and await self._redis.zcard(queue_keys(concert_id)[0]):
+                await self._redis.sadd(self._registry, concert_id)
+                found.append(concert_id)
+        return found
 
     async def forget(self, concert_id: str) -> None:
         """Stop visiting a queue (its concert is over); its keys are deleted too."""
         await self._redis.delete(*queue_keys(concert_id))
         await self._redis.srem(self._registry, concert_id)
-        self._registered.discard(concert_id)
+        self._registered.pop(concert_id, None)

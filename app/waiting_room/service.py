@@ -7,7 +7,11 @@
   `admit_per_minute`, never with more than `max_active` live passes, atomically in Redis, so any
   number of replicas running it never over-admit.
 - Admitted buyers get a signed pass (passes.py) that holds and checkout require while the queue
-  is on. A pass stops counting as active when it expires or the buyer's order is confirmed.
+  is on. A pass is valid only while its holder is an active shopper: it stops when it expires
+  or the buyer's order is confirmed (the slot is freed for the next in line). A pass issued
+  before Redis lost the queue's state is restored, not refused (see lua/check.lua).
+- The queue survives Redis losing its state: a join that finds no state registers the queue
+  again, and the admission job also finds queued concerts from the store (admission.py).
 - Status tells clients when to poll again, so the load of N waiting buyers stays under a
   budget (QUEUE_POLL_BUDGET_PER_SECOND) however many they are.
 """
@@ -29,7 +33,7 @@ from app.waiting_room.errors import (
     QueueNotOpen,
     QueuePassRequired,
 )
-from app.waiting_room.passes import InvalidPass, PassClaims, PassSigner
+from app.waiting_room.passes import EXPIRED, InvalidPass, PassClaims, PassSigner
 from app.waiting_room.schemas import QueueStatus
 
 log = logging.getLogger(__name__)
@@ -45,7 +49,23 @@ QUEUE_ACTIVE = Gauge(
 )
 QUEUE_ADMITTED = Counter("queue_admitted_total", "Buyers admitted from the queue", ["concert_id"])
 PASS_REJECTED = Counter(
-    "queue_pass_rejected_total", "Holds or checkouts refused for want of a valid pass", ["reason"]
+    "queue_pass_rejected_total",
+    "Holds or checkouts refused for want of a valid pass, by reason: missing, expired, invalid, "
+    "another_concert, another_account, slot_freed, not_active",
+    ["reason"],
+)
+PASS_RESTORED = Counter(
+    "queue_pass_restored_total",
+    "Passes issued before Redis lost a queue's state whose holders were admitted again",
+    ["concert_id"],
+)
+SLOT_FREED = (
+    "this pass has been used: an order was confirmed with it, which freed its slot for the "
+    "next buyer in line; join the queue again to buy more"
+)
+NOT_ACTIVE = (
+    "this pass's slot is not active any more: it was used or freed; join the queue again to "
+    "buy more"
 )
 
 MIN_POLL_SECONDS = 2
@@ -141,7 +161,11 @@ class WaitingRoom:
             return _closed_status()
         position = await self.engine.status(concert.id, user_id)
         if position.state == "none":
-            raise QueueNotJoined()
+            raise QueueNotJoined(
+                "You are not in this concert's queue: you have not joined it, or your place was "
+                "lost in a service interruption. Join again with POST "
+                f"/api/v1/concerts/{concert.id}/queue."
+            )
         if position.state == "admitted":
             return QueueStatus(
                 state="admitted",
@@ -150,7 +174,9 @@ class WaitingRoom:
                 eta_seconds=0,
                 poll_after_seconds=MAX_POLL_SECONDS,
                 queue_depth=position.depth,
-                pass_=self._signer.sign(user_id, concert.id, position.pass_expires_ms),
+                pass_=self._signer.sign(
+                    user_id, concert.id, position.pass_expires_ms, position.epoch
+                ),
                 pass_expires_at=_at(position.pass_expires_ms),
             )
         return self._waiting(concert, position)
@@ -186,13 +212,29 @@ class WaitingRoom:
         )
 
     async def require_pass(self, concert: Concert, user_id: str, token: str | None) -> None:
-        """For holds and checkout: a valid pass when the concert's queue is on."""
+        """For holds and checkout: when the concert's queue is on, a valid pass whose holder is
+        still an active shopper (one Redis round trip; none when the queue is off)."""
         if not concert.queue.enabled:
             return
         try:
-            self.check_pass(concert, user_id, token)
+            claims = self.check_pass(concert, user_id, token)
+            outcome = await self.engine.check(
+                concert.id, user_id, epoch=claims.epoch, expires_ms=claims.expires_at_ms
+            )
+            if outcome == "freed":
+                raise InvalidPass(SLOT_FREED, "slot_freed")
+            if outcome == "inactive":
+                raise InvalidPass(NOT_ACTIVE, "not_active")
+            if outcome == "expired":
+                raise InvalidPass(EXPIRED, "expired")
+            if outcome == "restored":
+                PASS_RESTORED.labels(concert.id).inc()
+                log.warning(
+                    "queue pass restored: the queue's state was lost since it was issued",
+                    extra={"concert_id": concert.id, "user_id": user_id},
+                )
         except InvalidPass as exc:
-            PASS_REJECTED.labels(_reason(str(exc))).inc()
+            PASS_REJECTED.labels(exc.code).inc()
             raise QueuePassRequired(
                 f"This on-sale has a waiting room: join it with POST /api/v1/concerts/"
                 f"{concert.id}/queue and send the pass you get as X-Queue-Pass ({exc}).",
@@ -240,10 +282,3 @@ def _closed_status() -> QueueStatus:
         poll_after_seconds=MAX_POLL_SECONDS,
         queue_depth=0,
     )
-
-
-def _reason(message: str) -> str:
-    for key in ("no X-Queue-Pass", "expired", "another concert", "another account"):
-        if key in message:
-            return key.removeprefix("no ").replace(" ", "_").lower()
-    return "invalid"

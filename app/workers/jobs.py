@@ -25,7 +25,10 @@ def start_jobs(c: Container) -> list[asyncio.Task[None]]:
         concerts=lambda concert_id: c.concerts.get(concert_id, c.store.concerts.get),
     )
     admission = AdmissionLoop(
-        c.waiting_room, lambda concert_id: c.concerts.get(concert_id, c.store.concerts.get)
+        c.waiting_room,
+        lambda concert_id: c.concerts.get(concert_id, c.store.concerts.get),
+        store=c.store,
+        discover_every=c.settings.queue_discover_interval_seconds,
     )
     return [
         asyncio.create_task(sweeper.run(), name="hold-sweeper"),

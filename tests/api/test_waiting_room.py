@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import jwt
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from app.waiting_room.passes import PassSigner
 from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
@@ -33,7 +34,7 @@ async def _status(
     return await client.get(f"{CONCERTS}/{concert_id}/queue", headers=who)
 
 
-async def _admitted(
+async def wait_admitted(
     client: httpx.AsyncClient, concert_id: str, who: dict[str, str], within: float = 10.0
 ) -> dict[str, Any]:
     deadline = time.monotonic() + within
@@ -66,7 +67,7 @@ async def test_holds_and_checkout_need_a_pass_when_the_queue_is_on(
     joined = await client.post(f"{CONCERTS}/{c['id']}/queue", headers=me)
     assert joined.status_code == 200, joined.text
     assert joined.json()["state"] in ("waiting", "admitted")
-    status = await _admitted(client, c["id"], me)
+    status = await wait_admitted(client, c["id"], me)
     assert status["pass"]
     assert datetime.fromisoformat(status["pass_expires_at"]) > datetime.now(UTC)
     pass_header = {"X-Queue-Pass": status["pass"]}
@@ -92,7 +93,7 @@ async def test_a_pass_is_bound_to_its_concert_and_its_buyer(
     second = await create_concert(client, admin_headers, queue=_queue())
     me, other = buyer(app), buyer(app)
     await client.post(f"{CONCERTS}/{first['id']}/queue", headers=me)
-    mine = {"X-Queue-Pass": (await _admitted(client, first["id"], me))["pass"]}
+    mine = {"X-Queue-Pass": (await wait_admitted(client, first["id"], me))["pass"]}
 
     elsewhere = await client.post(
         f"{CONCERTS}/{second['id']}/holds", json=_hold_body("floor-A-1"), headers={**me, **mine}
@@ -188,7 +189,7 @@ async def test_a_confirmed_order_frees_the_slot_for_the_next_buyer(
     c = await create_concert(client, admin_headers, queue=_queue(max_active=1))
     first, second = buyer(app), buyer(app)
     await client.post(f"{CONCERTS}/{c['id']}/queue", headers=first)
-    pass_header = {"X-Queue-Pass": (await _admitted(client, c["id"], first))["pass"]}
+    pass_header = {"X-Queue-Pass": (await wait_admitted(client, c["id"], first))["pass"]}
     await client.post(f"{CONCERTS}/{c['id']}/queue", headers=second)
     await asyncio.sleep(1.5)  # an admission step or two: the only slot is taken
     waiting = (await _status(client, c["id"], second)).json()
@@ -203,7 +204,7 @@ async def test_a_confirmed_order_frees_the_slot_for_the_next_buyer(
     paid = await pay(client, order.json()["payment"]["payment_intent_id"], first)
     assert paid.status_code == 200
     # order.confirmed reaches the waiting room's consumer group; the slot goes to the next.
-    await _admitted(client, c["id"], second, within=15)
+    await wait_admitted(client, c["id"], second, within=15)
 
 
 async def test_the_queue_opens_at_its_time(
@@ -248,3 +249,39 @@ async def test_organisers_see_the_queue_at_a_glance(
     assert (body["admit_per_minute"], body["max_active"]) == (1, 1)
     refused = await client.get(f"{CONCERTS}/{c['id']}/queue/stats", headers=buyer(app))
     assert refused.status_code == 403
+
+
+def _rejected(reason: str) -> float:
+    return REGISTRY.get_sample_value("queue_pass_rejected_total", {"reason": reason}) or 0.0
+
+
+async def test_a_pass_stops_working_once_its_slot_is_freed(
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
+) -> None:
+    """Issue 16, item 7: one slot; the first buyer buys, which frees the slot for the second;
+    the first buyer's pass must not go on holding seats next to the second buyer."""
+    c = await create_concert(client, admin_headers, queue=_queue(max_active=1))
+    first, second = buyer(app), buyer(app)
+    await client.post(f"{CONCERTS}/{c['id']}/queue", headers=first)
+    auth = {**first, "X-Queue-Pass": (await wait_admitted(client, c["id"], first))["pass"]}
+    await client.post(f"{CONCERTS}/{c['id']}/queue", headers=second)
+    held = await client.post(
+        f"{CONCERTS}/{c['id']}/holds", json=_hold_body("floor-A-1"), headers=auth
+    )
+    assert held.status_code == 201, held.text
+    order = await client.post(f"{API}/checkout", json={"hold_id": held.json()["id"]}, headers=auth)
+    assert order.status_code == 201, order.text
+    paid = await pay(client, order.json()["payment"]["payment_intent_id"], first)
+    assert paid.status_code == 200
+    await wait_admitted(client, c["id"], second, within=15)  # the slot went to the next buyer
+
+    before = _rejected("slot_freed")
+    again = await client.post(
+        f"{CONCERTS}/{c['id']}/holds", json=_hold_body("floor-A-2"), headers=auth
+    )
+    assert again.status_code == 403, again.text
+    body = again.json()
+    assert body["error"] == "QueuePassRequired"
+    assert "freed" in body["reason"]
+    assert "join the queue again" in body["detail"]
+    assert _rejected("slot_freed") == before + 1

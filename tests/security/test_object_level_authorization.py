@@ -8,16 +8,15 @@ an object id fails until it is added here.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.waiting_room.passes import PassSigner
 from tests.api.helpers import CONCERTS, container_of, create_concert
 from tests.api.test_checkout import checkout, hold, order_of, pay
+from tests.api.test_waiting_room import wait_admitted
 from tests.conftest import Account, signup
 from tests.security.routes import api_routes
 
@@ -152,10 +151,8 @@ async def test_queue_place_and_pass_of_another_buyer(
     theirs = await client.get(f"{CONCERTS}/{c['id']}/queue", headers=mallory.headers)
     assert theirs.status_code == 404
     assert theirs.json()["error"] == "QueueNotJoined"
-    settings = container_of(app).settings
-    alices_pass = PassSigner(settings.signing_secret, settings.jwt_issuer).sign(
-        alice.id, c["id"], int(time.time() * 1000) + 60_000
-    )
+    # Alice's genuine pass (a pass is valid only while its holder is an admitted shopper).
+    alices_pass = (await wait_admitted(client, c["id"], alice.headers))["pass"]
     r = await client.post(
         f"{CONCERTS}/{c['id']}/holds",
         json={"seat_ids": ["floor-A-1"]},

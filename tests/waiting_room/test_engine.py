@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from app.platform.redis import RedisClient
-from app.waiting_room.engine import QueueEngine
+from app.waiting_room.engine import QueueEngine, queue_keys
 
 FUTURE = int(time.time() * 1000) + 3_600_000  # on-sale in an hour: joins are pre-sale
 PAST = 1  # on-sale long ago: joins are first come, first served
@@ -181,3 +181,129 @@ async def test_max_active_is_never_exceeded_and_slots_free_up(engine: QueueEngin
         assert time.monotonic() < deadline, later
         later.update(await step(ttl_ms=1000))
     assert set(later) == {f"v{i}" for i in range(5, 10)}
+
+
+async def _admit_all(engine: QueueEngine, concert: str, max_active: int = 10**6) -> list[str]:
+    step = await engine.admit(
+        concert, on_sale_ms=PAST, per_minute=6_000_000, max_active=max_active, pass_ttl_ms=60_000
+    )
+    return list(step.admitted)
+
+
+async def _pass_of(engine: QueueEngine, concert: str, user: str) -> tuple[str, int]:
+    """What the pass of an admitted buyer carries: the state's epoch and its expiry."""
+    position = await engine.status(concert, user)
+    assert position.state == "admitted"
+    assert position.epoch
+    return position.epoch, position.pass_expires_ms
+
+
+async def _lose_state(redis: RedisClient, concert: str) -> None:
+    """What a FLUSHALL or a failover to an empty replica does to one queue."""
+    for key in queue_keys(concert):
+        await redis.delete(key)
+
+
+async def test_a_pass_holds_only_while_its_holder_is_active(engine: QueueEngine) -> None:
+    """Issue 16, item 7: one slot; the first buyer's order frees it for the second, and the
+    first buyer's pass no longer lets them shop."""
+    concert = _concert()
+    for user in ("u0", "u1"):
+        await engine.join(concert, user, PAST)
+    assert await _admit_all(engine, concert, max_active=1) == ["u0"]
+    epoch, expires = await _pass_of(engine, concert, "u0")
+    assert await engine.check(concert, "u0", epoch=epoch, expires_ms=expires) == "active"
+    assert await engine.leave(concert, "u0")  # order confirmed
+    assert await engine.check(concert, "u0", epoch=epoch, expires_ms=expires) == "freed"
+    assert await _admit_all(engine, concert, max_active=1) == ["u1"]
+    assert await engine.check(concert, "u0", epoch=epoch, expires_ms=expires) == "freed"
+    assert await engine.check(concert, "u1", epoch="", expires_ms=expires) == "active"
+    past = int(time.time() * 1000) - 1000
+    assert await engine.check(concert, "u1", epoch=epoch, expires_ms=past) == "expired"
+    assert (await engine.stats(concert)).active == 1
+    await engine.forget(concert)
+
+
+async def test_a_pass_from_before_a_loss_is_restored_once(
+    engine: QueueEngine, redis: RedisClient
+) -> None:
+    concert = _concert()
+    await engine.join(concert, "u0", PAST)
+    assert await _admit_all(engine, concert) == ["u0"]
+    epoch, expires = await _pass_of(engine, concert, "u0")
+    await _lose_state(redis, concert)
+    # The pass predates the loss: its holder is admitted again until the pass's expiry.
+    assert await engine.check(concert, "u0", epoch=epoch, expires_ms=expires) == "restored"
+    assert (await engine.stats(concert)).active == 1
+    new_epoch, new_expires = await _pass_of(engine, concert, "u0")
+    assert (new_epoch != epoch, new_expires) == (True, expires)
+    assert await engine.check(concert, "u0", epoch=epoch, expires_ms=expires) == "active"
+    # Freed after the restore: neither the old pass nor the one issued since works again.
+    assert await engine.leave(concert, "u0")
+    assert await engine.check(concert, "u0", epoch=epoch, expires_ms=expires) == "freed"
+    assert await engine.check(concert, "u0", epoch=new_epoch, expires_ms=expires) == "freed"
+    # A pass without an epoch (from before epochs existed) is never restored.
+    await engine.join(concert, "u1", PAST)
+    assert await _admit_all(engine, concert) == ["u1"]
+    _, expires = await _pass_of(engine, concert, "u1")
+    await _lose_state(redis, concert)
+    assert await engine.check(concert, "u1", epoch="", expires_ms=expires) == "inactive"
+    await engine.forget(concert)
+
+
+async def test_a_freed_slot_stays_freed_across_a_later_loss(
+    engine: QueueEngine, redis: RedisClient
+) -> None:
+    """Admitted before a loss, admitted again after it (re-joined), order confirmed: the pass
+    from before the loss must not bring the slot back."""
+    concert = _concert()
+    await engine.join(concert, "u0", PAST)
+    assert await _admit_all(engine, concert) == ["u0"]
+    old_epoch, old_expires = await _pass_of(engine, concert, "u0")
+    await _lose_state(redis, concert)
+    await engine.join(concert, "u0", PAST)
+    assert await _admit_all(engine, concert) == ["u0"]
+    assert await engine.leave(concert, "u0")
+    assert await engine.check(concert, "u0", epoch=old_epoch, expires_ms=old_expires) == "freed"
+    assert (await engine.stats(concert)).active == 0
+    await engine.forget(concert)
+
+
+async def test_an_admission_a_lagging_replica_lost_is_restored(
+    engine: QueueEngine, redis: RedisClient
+) -> None:
+    """A failover to a replica that had not caught up: the same epoch, but the admission and
+    the horizon it set are missing, and the buyer is back in the line."""
+    concert = _concert()
+    await engine.join(concert, "u0", PAST)
+    assert await _admit_all(engine, concert) == ["u0"]
+    epoch, expires = await _pass_of(engine, concert, "u0")
+    line, admitted, meta, _ = queue_keys(concert)
+    await redis.zrem(admitted, "u0")
+    await redis.zadd(line, {"u0": 1})
+    await redis.hset(meta, "horizon", str(expires - 1))
+    assert await engine.check(concert, "u0", epoch=epoch, expires_ms=expires) == "restored"
+    assert await redis.zscore(line, "u0") is None  # one slot, not a slot and a place
+    assert (await engine.status(concert, "u0")).state == "admitted"
+    await engine.forget(concert)
+
+
+async def test_a_queue_is_registered_again_after_a_loss(
+    engine: QueueEngine, redis: RedisClient
+) -> None:
+    """Issue 16, item 13: the first join after Redis lost the queue registers it again at once
+    (the admission loop visits only registered queues), and a line whose registry entry alone
+    was lost is found again from the concert ids the store lists."""
+    concert, empty = _concert(), _concert()
+    await engine.join(concert, "u0", FUTURE)
+    assert concert in await engine.active_queues()
+    await _lose_state(redis, concert)
+    await redis.srem(engine.registry, concert)  # the registry is lost too
+    await engine.join(concert, "u0", FUTURE)
+    assert concert in await engine.active_queues()
+    await engine.forget(empty)
+    await redis.srem(engine.registry, concert)  # only the registry is lost
+    assert await engine.rediscover([empty, concert]) == [concert]
+    assert concert in await engine.active_queues()
+    assert await engine.rediscover([empty, concert]) == []
+    await engine.forget(concert)

@@ -1,5 +1,5 @@
 --[[ Admit the next buyers: ARGV on-sale (ms), admit per minute, max active, pass lifetime (ms),
-burst (seconds of admissions a bucket may save up).
+burst (seconds of admissions a bucket may save up), an epoch id for the state if it has none.
 A token bucket in Redis paces admissions at `admit per minute`, and never more than `max
 active` passes are live at once. The whole step is one script, so any number of admission loops
 (workers, app replicas) may run it concurrently: together they admit exactly what one would.
@@ -15,7 +15,7 @@ if now < on_sale then
 end
 local per_ms = per_minute / 60000
 local burst = math.max(1, per_minute / 60 * burst_s)
-local meta = redis.call('HMGET', K.meta, 'tokens', 'refill', 'rate')
+local meta = redis.call('HMGET', K.meta, 'tokens', 'refill', 'rate', 'horizon')
 local last = tonumber(meta[2]) or now
 local tokens = tonumber(meta[1]) or 1
 tokens = math.min(burst, tokens + math.max(0, now - last) * per_ms)
@@ -32,6 +32,9 @@ if n > 0 then
   n = #popped / 2
   tokens = tokens - n
   redis.call('HINCRBY', K.meta, 'admitted', n)
+  -- The passes carry the epoch; no pass of it expires after the horizon (see _lib.lua).
+  redis.call('HSETNX', K.meta, 'epoch', ARGV[6])
+  redis.call('HSET', K.meta, 'horizon', math.max(tonumber(meta[4]) or 0, expires))
 else
   n = 0
 end

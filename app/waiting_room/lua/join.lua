@@ -1,9 +1,14 @@
---[[ Join the queue: ARGV user id, on-sale (ms), presale place (a random number in [0, 1)).
+--[[ Join the queue: ARGV user id, on-sale (ms), presale place (a random number in [0, 1)), an
+epoch id for the state if it has none yet.
 Joining twice keeps the first place; a shopper already admitted stays admitted.
-Returns what status.lua returns, so a join needs no second call. ]]
+Returns what status.lua returns, so a join needs no second call, and then 1 if this is the
+state's first join (a new queue, or one whose state was lost): the caller registers the queue
+for the admission job at once. ]]
 local user, on_sale, draw = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local now = now_ms()
 drop_expired(now)
+redis.call('HSETNX', K.meta, 'epoch', ARGV[4])
+local first = redis.call('HSETNX', K.meta, 'registered', 1)
 if not redis.call('ZSCORE', K.admitted, user) and not redis.call('ZSCORE', K.line, user) then
   local place = draw
   if now >= on_sale then
@@ -11,4 +16,6 @@ if not redis.call('ZSCORE', K.admitted, user) and not redis.call('ZSCORE', K.lin
   end
   redis.call('ZADD', K.line, 'NX', place, user)
 end
-return status_of(user, now)
+local out = status_of(user, now)
+out[#out + 1] = first
+return out
