@@ -48,8 +48,8 @@ class Venue(RequestBody):
 
 class QueueConfig(RequestBody):
     enabled: bool = False
-    admit_per_minute: int = Field(default=600, ge=1, le=1_000_000)
-    max_active: int = Field(default=2000, ge=1, le=1_000_000)
+    admit_per_minute: int = Field(default=600, ge=1, le=1_000_000, strict=True)
+    max_active: int = Field(default=2000, ge=1, le=1_000_000, strict=True)
     opens_at: EventTime | None = Field(
         default=None,
         description="When buyers may start joining the queue (default: as soon as it is on). "
@@ -59,9 +59,11 @@ class QueueConfig(RequestBody):
 
 class SectionCreate(RequestBody):
     name: Annotated[str, Field(min_length=1, max_length=60)]
-    price_cents: int = Field(ge=0, le=100_000_000)
-    rows: int = Field(ge=1, le=200, description="Rows are labelled A, B, C ...")
-    seats_per_row: int = Field(ge=1, le=500, description="Seats are numbered 1..n")
+    # Integers are strict in every request body: "2", true and 2.0 are refused, not read as 2
+    # (tests/security/test_strict_numbers.py finds every integer field).
+    price_cents: int = Field(ge=0, le=100_000_000, strict=True)
+    rows: int = Field(ge=1, le=200, strict=True, description="Rows are labelled A, B, C ...")
+    seats_per_row: int = Field(ge=1, le=500, strict=True, description="Seats are numbered 1..n")
 
 
 def _check_layout(sections: list[SectionCreate] | None) -> None:
@@ -80,7 +82,7 @@ class ConcertCreate(RequestBody):
     starts_at: EventTime
     on_sale_at: EventTime
     currency: Currency
-    max_tickets_per_user: int = Field(default=8, ge=1, le=100)
+    max_tickets_per_user: int = Field(default=8, ge=1, le=100, strict=True)
     queue: QueueConfig = Field(default_factory=QueueConfig)
     sections: list[SectionCreate] = Field(min_length=1, max_length=50)
 
@@ -103,7 +105,7 @@ class ConcertPatch(RequestBody):
     starts_at: EventTime | None = None
     on_sale_at: EventTime | None = None
     currency: Currency | None = None
-    max_tickets_per_user: int | None = Field(default=None, ge=1, le=100)
+    max_tickets_per_user: int | None = Field(default=None, ge=1, le=100, strict=True)
     queue: QueueConfig | None = None
     sections: list[SectionCreate] | None = Field(default=None, min_length=1, max_length=50)
 

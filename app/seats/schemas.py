@@ -43,7 +43,7 @@ class HoldCreate(RequestBody):
         examples=[["floor-A-1", "floor-A-2"]],
         json_schema_extra={"uniqueItems": True},
     )
-    quantity: int | None = Field(default=None, ge=1, le=MAX_SEATS_PER_HOLD)
+    quantity: int | None = Field(default=None, ge=1, le=MAX_SEATS_PER_HOLD, strict=True)
     section_id: str | None = Field(default=None, min_length=1, max_length=100)
 
     @model_validator(mode="after")
