@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -38,10 +40,32 @@ def sqlite_file(url: str | URL) -> Path | None:
 
 
 def ensure_sqlite_directory(url: str | URL) -> None:
-    """SQLite creates the file but not its directory (e.g. ./data on a fresh checkout)."""
+    """The database file of a SQLite URL and its directory, created private if missing.
+
+    SQLite creates the file but not its directory (e.g. ./data on a fresh checkout), and it
+    creates the file readable by everyone (0644 under the usual umask) while it holds every
+    account's password hash. So the missing directories are made 0700 and the file 0600 here,
+    before SQLite opens it (an empty file is a new database); SQLite gives the `-wal` and
+    `-shm` files the mode of the database file. What already exists is left as it is: its
+    owner chose its permissions."""
     path = sqlite_file(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if path is None:
+        return
+    missing: list[Path] = []
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+            directory.mkdir(mode=0o700)
+    _create_private(path)
+
+
+def _create_private(path: Path) -> None:
+    """The database file, created 0600 if it does not exist (in an existing directory)."""
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def build_engine(
@@ -93,6 +117,16 @@ def writer(engine: AsyncEngine) -> AsyncEngine:
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
+
+    path = sqlite_file(engine.url)
+
+    @event.listens_for(sync_engine, "do_connect")
+    def _before_connect(*_: Any) -> None:
+        # Whatever opens the database first (the migrations, or a request with
+        # DB_AUTO_MIGRATE off), SQLite finds the file already there, private. A missing
+        # directory stays missing: only the migrations create it (ensure_sqlite_directory).
+        if path is not None:
+            _create_private(path)
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
