@@ -118,9 +118,10 @@ def build_container(settings: Settings) -> Container:
             TicketSigner(settings.ticket_signing_secret, settings.jwt_issuer),
             settings.payment_window_seconds,
             events,
+            redis,
         ),
         waiting_room=WaitingRoom(
-            QueueEngine(redis),
+            QueueEngine(redis, lane=lane),
             PassSigner(settings.signing_secret, settings.jwt_issuer),
             pass_ttl_seconds=settings.queue_pass_ttl_seconds,
             poll_budget_per_second=settings.queue_poll_budget_per_second,

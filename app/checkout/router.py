@@ -6,8 +6,8 @@ from app.api import API_PREFIX
 from app.checkout.errors import InvalidOrderTransition, OrderNotFound
 from app.checkout.schemas import CheckoutRequest, CheckoutResult, OrderRead
 from app.checkout.service import CheckoutCreated
-from app.deps import CheckoutDep, CurrentUser, IdempotencyDep
-from app.errors import NotAuthenticated, error_responses
+from app.deps import AdminUser, CheckoutDep, CurrentUser, IdempotencyDep
+from app.errors import Forbidden, NotAuthenticated, error_responses
 from app.payments.errors import PaymentProviderUnavailable
 from app.platform.idempotency import IDEMPOTENCY_ERRORS, IdempotencyKeyHeader, Reply
 from app.seats.errors import HoldNotFound
@@ -105,3 +105,21 @@ async def get_order(order_id: str, user: CurrentUser, checkout: CheckoutDep) -> 
 async def cancel_order(order_id: str, user: CurrentUser, checkout: CheckoutDep) -> OrderRead:
     """Cancel an order still waiting for payment; its seats are freed."""
     return await checkout.cancel(user.id, order_id)
+
+
+@router.post(
+    "/orders/{order_id}/refund",
+    response_model=OrderRead,
+    responses=error_responses(
+        NotAuthenticated,
+        Forbidden,
+        OrderNotFound,
+        InvalidOrderTransition,
+        PaymentProviderUnavailable,
+    ),
+)
+async def refund_order(order_id: str, _: AdminUser, checkout: CheckoutDep) -> OrderRead:
+    """Organisers: refund a confirmed order in full. The payment is refunded once at the
+    provider (asking again answers the refunded order), the tickets no longer admit anyone at
+    the door, and the seats go back on sale."""
+    return await checkout.refund(order_id)

@@ -14,12 +14,14 @@ Rules that keep the promises (never double-sold, never double-charged, never los
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal
+
+from redis.exceptions import LockError
 
 from app.checkout.errors import InvalidOrderTransition, OrderNotFound
 from app.checkout.schemas import CheckoutResult, OrderRead, PaymentRead, TicketRead
@@ -35,12 +37,14 @@ from app.events.schemas import (
     OrderExpired,
     OrderFailed,
     OrderRefunded,
+    RefundReason,
     ReleaseReason,
     SeatReleased,
     SeatSold,
 )
-from app.payments.errors import PaymentIntentNotCancelable
+from app.payments.errors import PaymentIntentNotCancelable, PaymentProviderUnavailable
 from app.payments.gateway import PaymentGateway, PaymentIntent
+from app.platform.redis import RedisClient
 from app.reservations.engine import OverCap, Taken
 from app.seats.errors import HoldNotFound
 from app.seats.index import seat_index
@@ -57,6 +61,8 @@ log = logging.getLogger(__name__)
 _MAX_ATTEMPTS = 8
 # How long seats are held for a payment being confirmed (the sale then consumes the hold).
 _SECURE_MS = 30_000
+# An organiser's refund holds its order's lock at most this long (then it lapses).
+_REFUND_LOCK_SECONDS = 60
 
 
 class CheckoutCreated(CheckoutResult):
@@ -74,7 +80,10 @@ def order_read(order: Order, tickets: list[Ticket]) -> OrderRead:
         created_at=order.created_at,
         expires_at=order.expires_at,
         payment_intent_id=order.payment_intent_id,
-        tickets=[ticket_read(t) for t in tickets if t.order_id == order.id],
+        # A refunded (or cancelled) order's tickets no longer admit anyone: not shown.
+        tickets=[ticket_read(t) for t in tickets if t.order_id == order.id]
+        if order.status is OrderStatus.CONFIRMED
+        else [],
     )
 
 
@@ -102,7 +111,9 @@ class Checkout:
         signer: TicketSigner,
         payment_window_seconds: int,
         events: EventPublisher,
+        redis: RedisClient,
     ) -> None:
+        self._redis = redis  # per-order locks of organisers' refunds
         self._store = store
         self._concerts = concerts
         self._seats = seats
@@ -396,8 +407,59 @@ class Checkout:
         order = await self._find(intent_id, None)
         if order is None or not allows(order.status, Event.REFUND):
             return order
-        order = await self._move(order, Event.REFUND, "refunded")
-        await self._events.publish(OrderRefunded.of(order, reason="charge_refunded"))
+        try:
+            order = await self._move(order, Event.REFUND, "refunded at the payment provider")
+        except InvalidOrderTransition:
+            return await self._reload(order.id)  # refunded meanwhile (by an organiser)
+        await self._after_refund(order, "charge_refunded")
+        return order
+
+    async def refund(self, order_id: str) -> OrderRead:
+        """An organiser refunds a confirmed order: the payment is refunded at the provider
+        (once per intent, whoever asks and however often: the same idempotency key as every
+        other refund of it), then the order is refunded, its tickets stop admitting anyone at
+        the door and its seats go back on sale. Asking again answers the refunded order."""
+        order = await self._store.orders.get(order_id)
+        if order is None:
+            raise OrderNotFound()
+        if order.status is OrderStatus.REFUNDED:
+            return order_read(order, [])
+        if not allows(order.status, Event.REFUND) or order.payment_intent_id is None:
+            raise InvalidOrderTransition(
+                f"Only a confirmed order can be refunded; this one is {order.status.value}"
+                + (" (cancel it instead)." if order.status is OrderStatus.PENDING_PAYMENT else "."),
+                status=order.status.value,
+            )
+        # One refund call per order at a time: a provider's idempotency key makes a retry
+        # safe, but not every provider (nor a Stripe stand-in) refuses a second full refund
+        # asked for at the same moment. The lock lapses on its own if this process dies.
+        lock = self._redis.lock(
+            f"encore:refund:{{{order.id}}}", timeout=_REFUND_LOCK_SECONDS, blocking_timeout=30
+        )
+        if not await lock.acquire():
+            raise PaymentProviderUnavailable(
+                "Another refund of this order is still under way; try again in a minute."
+            )
+        try:
+            order = await self._reload(order.id)
+            if order.status is OrderStatus.REFUNDED:
+                return order_read(order, [])  # refunded meanwhile (another organiser, Stripe)
+            intent_id = order.payment_intent_id
+            assert intent_id is not None
+            await self._gateway.refund(intent_id, idempotency_key=f"refund-{intent_id}")
+            try:
+                order = await self._move(order, Event.REFUND, "refunded by an organiser")
+            except InvalidOrderTransition:
+                return order_read(await self._reload(order.id), [])  # the provider's news won
+            await self._after_refund(order, "organiser")
+            return order_read(order, [])
+        finally:
+            with contextlib.suppress(LockError):
+                await lock.release()
+
+    async def _after_refund(self, order: Order, why: RefundReason) -> None:
+        """A confirmed order just became refunded: tell, and put its seats back on sale."""
+        await self._events.publish(OrderRefunded.of(order, reason=why))
         await self._store.sales.release(order.id)
         concert = await self._concert(order.concert_id, OrderNotFound)
         index = seat_index(concert)
@@ -406,7 +468,6 @@ class Checkout:
         await self._seats.run(concert, lambda: engine.unsell(concert.id, order.user_id, positions))
         HOLDS_RELEASED.labels("order_refunded").inc()
         await self._events.publish(_released(order, "order_refunded"))
-        return order
 
     async def expire_due(self, limit: int = 100) -> int:
         """Orders whose payment window is over: cancel the intent, free the seats."""
@@ -494,7 +555,7 @@ class Checkout:
 class _Lost:
     """Why a payment is refunded instead of confirming its order."""
 
-    reason: Literal["seats_taken", "over_limit"]
+    reason: RefundReason
     detail: str
 
 

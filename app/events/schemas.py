@@ -121,13 +121,16 @@ class OrderFailed(OrderEvent):
     type: Literal["order.failed"] = "order.failed"
 
 
+# charge_refunded: a confirmed order refunded at the provider (its dashboard); organiser: a
+# confirmed order refunded through POST /orders/{id}/refund; seats_taken: paid after the hold
+# lapsed and the seats were sold meanwhile, so the payment was given back; over_limit: paid late,
+# when the buyer had meanwhile taken other seats up to the concert's per-buyer cap.
+RefundReason = Literal["charge_refunded", "organiser", "seats_taken", "over_limit"]
+
+
 class OrderRefunded(OrderEvent):
     type: Literal["order.refunded"] = "order.refunded"
-    # charge_refunded: a confirmed order refunded at the provider; seats_taken: paid after
-    # the hold lapsed and the seats were sold meanwhile, so the payment was given back;
-    # over_limit: paid late, when the buyer had meanwhile taken other seats up to the
-    # concert's per-buyer cap.
-    reason: Literal["charge_refunded", "seats_taken", "over_limit"]
+    reason: RefundReason
 
 
 AnyEvent = Annotated[

@@ -157,6 +157,29 @@ async def test_a_paid_order_whose_seat_was_sold_is_refunded_once_at_stripe(
     assert won["status"] == "confirmed"
 
 
+async def test_an_organiser_refund_is_one_refund_at_stripe(
+    http: httpx.AsyncClient, stripe_app: FastAPI
+) -> None:
+    """Five organisers' clicks at once, then Stripe's own charge.refunded news: one refund."""
+    admin = await admin_login(http)
+    c = await create_concert(http, admin)
+    me = token_headers(stripe_app, f"fan-{uuid.uuid4().hex[:8]}")
+    bought = await _checkout(http, c["id"], me, "balcony-A-2")
+    intent_id = bought["payment"]["payment_intent_id"]
+    await _pay_and_deliver(http, stripe_app, intent_id)
+    order_id = bought["order"]["id"]
+    clicks = await asyncio.gather(
+        *(http.post(f"{API}/orders/{order_id}/refund", headers=admin) for _ in range(5))
+    )
+    assert [r.status_code for r in clicks] == [200] * 5, [r.text for r in clicks]
+    refunds = await _gateway(stripe_app).client.v1.refunds.list_async({"payment_intent": intent_id})
+    assert len(refunds.data) == 1
+    order = (await http.get(f"{API}/orders/{order_id}", headers=me)).json()
+    assert order["status"] == "refunded"
+    seats = (await http.get(f"{CONCERTS}/{c['id']}/seats")).json()
+    assert seats["counts"]["sold"] == 0
+
+
 async def test_unpaid_orders_expire_and_their_intents_are_cancelled(
     localstripe_url: str,  # noqa: F811
     tmp_path: Path,

@@ -28,6 +28,7 @@ OWNED = {
     "DELETE /api/v1/holds/{hold_id}",
     "GET /api/v1/orders/{order_id}",
     "POST /api/v1/orders/{order_id}/cancel",
+    "POST /api/v1/orders/{order_id}/refund",  # organisers only: any order (API5's test)
     "POST /api/v1/payments/simulated/{payment_intent_id}/confirm",
 }
 # Concert ids are public (the catalogue); a buyer's queue place is found by the token, not an id.
