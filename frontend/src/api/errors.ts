@@ -20,6 +20,7 @@ const TITLES: Record<string, string> = {
   ValidationError: "Please check the form",
   ConcertNotFound: "Concert not found",
   HoldNotFound: "Your hold has ended",
+  HoldCheckedOut: "These seats are in an order",
   OrderNotFound: "Order not found",
   SeatsUnavailable: "Those seats were just taken",
   HoldLimitExceeded: "Ticket limit reached",
@@ -75,6 +76,10 @@ export function describeError(error: unknown): ErrorMessage {
         : "Someone else got there first. Nothing was held: pick other seats.";
       break;
     }
+    case "HoldCheckedOut":
+      message =
+        "You already continued to payment with these seats, so they belong to that order now. Open the order to pay, or cancel it there to give the seats back.";
+      break;
     case "HoldNotFound":
       message =
         "Seats are held for a few minutes only, and this hold has ended or was released. Pick seats again.";

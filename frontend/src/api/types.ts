@@ -223,5 +223,7 @@ export interface ErrorBody {
   fields?: FieldError[];
   unavailable?: string[];
   retry_after_seconds?: number;
+  /** The order of a checked-out hold (409 HoldCheckedOut). */
+  order_id?: string;
   [extra: string]: unknown;
 }

@@ -184,6 +184,14 @@ export function CheckoutPage() {
               {release.isPending ? "Releasing…" : "Release these seats"}
             </button>
             {release.isError && <ErrorBox error={release.error} />}
+            {isApiError(release.error) && release.error.body?.order_id && (
+              <Link
+                className="btn-secondary w-full"
+                to={`/orders/${encodeURIComponent(release.error.body.order_id)}`}
+              >
+                Open the order
+              </Link>
+            )}
           </>
         )}
         <p className="text-xs text-slate-500">

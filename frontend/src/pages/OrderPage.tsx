@@ -51,7 +51,7 @@ const EXPLAIN: Record<
   refunded: {
     tone: "info",
     title: "This order was refunded",
-    text: "Your payment was returned in full: either it arrived after the seats had been sold to someone else, or the order was refunded. The refund shows on your statement within a few days.",
+    text: "Your payment was returned in full: it arrived after the seats had been sold to someone else, it would have taken you past this concert's ticket limit per buyer, or the organiser refunded the order. Its tickets no longer admit anyone. The refund shows on your statement within a few days.",
   },
 };
 
