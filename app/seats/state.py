@@ -2,8 +2,8 @@
 
 Redis may lose a concert's state (never warmed, FLUSHALL, failover). It is then rebuilt
 before any read or hold is served, from what the store knows: sold seats, and the seats of
-orders still waiting for payment (held until their payment window ends). A sold seat never
-shows as available again.
+orders still waiting for payment (held until their payment window and its grace end). A sold
+seat never shows as available again.
 """
 
 from __future__ import annotations
