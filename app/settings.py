@@ -16,9 +16,40 @@ from app.platform.client_ip import parse_networks
 
 AppEnv = Literal["dev", "test", "prod"]
 
-# A secret this short or one of these well-known values is refused outside dev/test.
+# Outside dev/test every secret and key must look random (`_refuse_unsafe`): at least this
+# long, not one character repeated, at least this many distinct characters (a random value of
+# 32 characters has far more; "abab..." or "passwordpassword..." have fewer), and none of the
+# values below.
 MIN_SECRET_LENGTH = 32
-KNOWN_WEAK_SECRETS = frozenset({"secret", "changeme", "change-me", "dev", "test", "jwt-secret"})
+MIN_SECRET_DISTINCT_CHARACTERS = 10
+# The random part of a Stripe key (after `sk_live_`, `rk_test_`, ...) is at least this long.
+MIN_STRIPE_KEY_RANDOM_PART = 24
+# ADMIN_PASSWORD: a person types it, so shorter, but it opens every organiser route.
+MIN_ADMIN_PASSWORD_LENGTH = 12
+MIN_ADMIN_PASSWORD_DISTINCT_CHARACTERS = 6
+# Values this repository shows anyone (README.md, docker-compose.yml, Makefile, the tests:
+# tests/test_settings.py::test_every_documented_demo_value_is_refused scans them) and the
+# usual guesses; compared case-insensitively.
+DEMO_VALUES = frozenset(
+    {
+        "admin",
+        "admin-password",
+        "admin-password-123",
+        "change-me",
+        "changeme",
+        "dev",
+        "jwt-secret",
+        "password",
+        "postgres",
+        "secret",
+        "sk_live_x",
+        "sk_test_x",
+        "test",
+        "whsec_x",
+    }
+)
+KNOWN_WEAK_SECRETS = DEMO_VALUES  # the earlier name
+_GENERATE = "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
 
 
 class UnsafeConfiguration(RuntimeError):
@@ -190,34 +221,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
+        """Outside dev/test, refuse every weak secret and key at once, one line per problem."""
         if self.app_env in ("dev", "test"):
             return self
-        secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
-        if not secret:
+        problems = _production_problems(self)
+        if problems:
+            count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
             raise UnsafeConfiguration(
-                f"JWT_SECRET is not set. APP_ENV={self.app_env} needs a random secret of at "
-                f"least {MIN_SECRET_LENGTH} characters, e.g. "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
-            )
-        if len(secret) < MIN_SECRET_LENGTH or secret.lower() in KNOWN_WEAK_SECRETS:
-            raise UnsafeConfiguration(
-                f"JWT_SECRET is too weak for APP_ENV={self.app_env}: use a random value of at "
-                f"least {MIN_SECRET_LENGTH} characters."
-            )
-        ticket = self.ticket_secret.get_secret_value() if self.ticket_secret else ""
-        if len(ticket) < MIN_SECRET_LENGTH or ticket == secret:
-            raise UnsafeConfiguration(
-                f"TICKET_SECRET must be set for APP_ENV={self.app_env}: a random value of at "
-                f"least {MIN_SECRET_LENGTH} characters, different from JWT_SECRET."
-            )
-        if self.payment_provider == "simulated":
-            raise UnsafeConfiguration(
-                f"PAYMENT_PROVIDER=simulated lets anyone confirm their own payment; with "
-                f"APP_ENV={self.app_env} set PAYMENT_PROVIDER=stripe and the STRIPE_* keys."
-            )
-        if not (self.stripe_secret_key and self.stripe_webhook_secret):
-            raise UnsafeConfiguration(
-                "PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET."
+                "\n- ".join([f"APP_ENV={self.app_env} needs these fixed ({count}):", *problems])
             )
         return self
 
@@ -269,6 +280,132 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+def _plain(secret: SecretStr | None) -> str:
+    return secret.get_secret_value() if secret is not None else ""
+
+
+def _weakness(value: str, minimum: int, distinct: int) -> str | None:
+    """Why `value` is not plausibly random (never quoting it), or None."""
+    if not value:
+        return "is not set"
+    if value.strip().lower() in DEMO_VALUES:
+        return "is a demo value shown in this repository or a common guess"
+    if len(set(value)) == 1:
+        return "is one character repeated"
+    if len(value) < minimum:
+        return f"has {len(value)} characters, fewer than {minimum}"
+    if len(set(value)) < distinct:
+        return f"has only {len(set(value))} distinct characters (a random value has many more)"
+    return None
+
+
+def _secret_problem(name: str, value: str, also: str = "") -> str | None:
+    why = _weakness(value, MIN_SECRET_LENGTH, MIN_SECRET_DISTINCT_CHARACTERS)
+    if why is None:
+        return None
+    return (
+        f"{name} {why}: set a random value of at least {MIN_SECRET_LENGTH} characters{also}, "
+        f"e.g. {_GENERATE}."
+    )
+
+
+def _previous_secret_problems(value: str) -> list[str]:
+    """Each JWT_PREVIOUS_SECRETS entry ("kid:secret" or "secret") is checked as JWT_SECRET."""
+    problems = []
+    for n, item in enumerate(filter(None, (s.strip() for s in value.split(","))), start=1):
+        kid, sep, secret = item.partition(":")
+        if not sep:
+            kid, secret = "", item
+        entry = f"entry '{kid}'" if kid else f"entry {n}"
+        problem = _secret_problem(f"JWT_PREVIOUS_SECRETS {entry}", secret)
+        if problem:
+            problems.append(
+                problem.removesuffix(".")
+                + " (or drop the entry: tokens signed with it stop working at once)."
+            )
+    return problems
+
+
+def _stripe_problems(settings: Settings) -> list[str]:
+    problems = []
+    key = _plain(settings.stripe_secret_key)
+    where = "copy it from the Stripe dashboard (Developers > API keys)"
+    if not key:
+        problems.append(f"STRIPE_SECRET_KEY is not set: {where}.")
+    elif not key.startswith(("sk_", "rk_")):
+        problems.append(
+            "STRIPE_SECRET_KEY is not a Stripe secret key: it starts with sk_ (secret key) or "
+            f"rk_ (restricted key); {where}."
+        )
+    else:
+        random_part = key.split("_", 2)[-1] if key.count("_") >= 2 else key[3:]
+        if key.lower() in DEMO_VALUES:
+            problems.append(f"STRIPE_SECRET_KEY is a demo value shown in this repository: {where}.")
+        elif why := _weakness(
+            random_part, MIN_STRIPE_KEY_RANDOM_PART, MIN_SECRET_DISTINCT_CHARACTERS
+        ):
+            problems.append(f"STRIPE_SECRET_KEY's random part {why}: {where}.")
+    webhook = _plain(settings.stripe_webhook_secret)
+    where = (
+        "copy it from the Stripe dashboard (Developers > Webhooks > your endpoint > Signing "
+        "secret), or from `stripe listen`"
+    )
+    if not webhook:
+        problems.append(f"STRIPE_WEBHOOK_SECRET is not set: {where}.")
+    elif not webhook.startswith("whsec_") or webhook.lower() in DEMO_VALUES:
+        problems.append(
+            f"STRIPE_WEBHOOK_SECRET is not a Stripe signing secret (whsec_ and a random "
+            f"part of at least {MIN_SECRET_LENGTH} characters): {where}."
+        )
+    else:
+        why = _weakness(
+            webhook.removeprefix("whsec_"), MIN_SECRET_LENGTH, MIN_SECRET_DISTINCT_CHARACTERS
+        )
+        if why:
+            problems.append(f"STRIPE_WEBHOOK_SECRET's random part {why}: {where}.")
+    return problems
+
+
+def _production_problems(settings: Settings) -> list[str]:
+    """Every reason `settings` must not run outside dev/test, one line each."""
+    problems: list[str] = []
+    jwt = _plain(settings.jwt_secret)
+    if not jwt:
+        problems.append(
+            f"JWT_SECRET is not set: set a random value of at least {MIN_SECRET_LENGTH} "
+            f"characters, e.g. {_GENERATE}."
+        )
+    elif problem := _secret_problem("JWT_SECRET", jwt):
+        problems.append(problem)
+    problems += _previous_secret_problems(settings.jwt_previous_secrets)
+    ticket = _plain(settings.ticket_secret)
+    if problem := _secret_problem("TICKET_SECRET", ticket, ", different from JWT_SECRET"):
+        problems.append(problem)
+    elif ticket == jwt:
+        problems.append(
+            f"TICKET_SECRET is JWT_SECRET: set a different random value, e.g. {_GENERATE}."
+        )
+    if settings.payment_provider == "simulated":
+        problems.append(
+            "PAYMENT_PROVIDER=simulated lets anyone confirm their own payment: set "
+            "PAYMENT_PROVIDER=stripe with STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET."
+        )
+    else:
+        problems += _stripe_problems(settings)
+    password = _plain(settings.admin_password)
+    if settings.admin_password is not None and (
+        why := _weakness(
+            password, MIN_ADMIN_PASSWORD_LENGTH, MIN_ADMIN_PASSWORD_DISTINCT_CHARACTERS
+        )
+    ):
+        problems.append(
+            f"ADMIN_PASSWORD {why}: choose one of at least {MIN_ADMIN_PASSWORD_LENGTH} "
+            "characters that is written down nowhere in this repository, or leave "
+            "ADMIN_PASSWORD unset and run `python -m app create-admin --email ...` once."
+        )
+    return problems
 
 
 _PROCESS_SECRET = secrets.token_urlsafe(48)
