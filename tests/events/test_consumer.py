@@ -208,7 +208,9 @@ async def test_entries_of_other_types_are_acknowledged_unread(
 async def test_idle_consumers_with_nothing_pending_are_removed(
     redis: RedisClient, stream: str, publisher: EventPublisher
 ) -> None:
-    worker = consumer(redis, stream, Recorder(), "w", prune_idle_ms=50)
+    # Claims only after a minute: on a busy machine 100 ms pass before `reclaim`, which then
+    # took "gone-with-work"'s entry, left it with nothing pending and pruned it (a flake).
+    worker = consumer(redis, stream, Recorder(), "w", prune_idle_ms=50, claim_min_idle_ms=60_000)
     await worker.ensure_group()
     await redis.xreadgroup(GROUP, "gone", {stream: ">"}, count=1)  # joins, reads nothing
     await publisher.publish(released(1))
