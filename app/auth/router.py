@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, status
+from fastapi import APIRouter, Depends, Form, Response, status
 
 from app.api import API_PREFIX
 from app.auth import service
@@ -21,6 +21,15 @@ from app.errors import NotAuthenticated, error_responses
 from app.platform.ratelimit import LoginEmailLimit, RateLimited, TokenUsernameLimit
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
+
+
+async def _no_store(response: Response) -> None:
+    """Answers that carry tokens are never stored by a browser or a proxy (RFC 6749, 5.1)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+
+
+NoStore = Depends(_no_store)
 
 # OpenAPI links (documentation only): what a client, or Schemathesis' stateful phase, does next
 # with the tokens a response carries.
@@ -52,6 +61,7 @@ _TOKEN_LINKS = {
         201: {"description": "Signed up and logged in", "links": _TOKEN_LINKS},
         **error_responses(EmailTaken, RateLimited),
     },
+    dependencies=[NoStore],
 )
 async def signup(
     body: SignupRequest, store: StoreDep, passwords: PasswordsDep, tokens: TokensDep
@@ -67,7 +77,7 @@ async def signup(
         200: {"description": "Logged in", "links": _TOKEN_LINKS},
         **error_responses(InvalidCredentials, RateLimited),
     },
-    dependencies=[LoginEmailLimit],
+    dependencies=[LoginEmailLimit, NoStore],
 )
 async def login(
     body: LoginRequest, store: StoreDep, passwords: PasswordsDep, tokens: TokensDep
@@ -80,7 +90,7 @@ async def login(
     "/token",
     response_model=AccessToken,
     responses=error_responses(InvalidCredentials, RateLimited),
-    dependencies=[TokenUsernameLimit],
+    dependencies=[TokenUsernameLimit, NoStore],
 )
 async def token(
     username: Annotated[str, Form(max_length=254)],
@@ -100,6 +110,7 @@ async def token(
         200: {"description": "A new token pair", "links": _TOKEN_LINKS},
         **error_responses(NotAuthenticated, RateLimited),
     },
+    dependencies=[NoStore],
 )
 async def refresh(body: RefreshRequest, store: StoreDep, tokens: TokensDep) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token stops working."""

@@ -95,15 +95,7 @@ class TokenService:
         claims = self._issued.verify(token) or self._verified(token)
         if claims.get("typ") != expected:
             raise NotAuthenticated(f"A {expected} token is required here.")
-        return Claims(
-            sub=str(claims["sub"]),
-            jti=str(claims["jti"]),
-            typ=expected,
-            role=str(claims.get("role", "user")),
-            family=claims.get("fam"),
-            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
-        )
+        return _claims_of(claims, expected)
 
     def _verified(self, token: str) -> dict[str, Any]:
         """PyJWT's verification, for every token the fast path did not accept."""
@@ -126,3 +118,36 @@ class TokenService:
         except jwt.PyJWTError as exc:
             raise NotAuthenticated("The token is invalid; log in again.") from exc
         return claims
+
+
+def _claims_of(claims: dict[str, Any], typ: TokenType) -> Claims:
+    """The claims of a token whose signature verified, if they are of the types `issue`
+    writes: a correctly signed token with a string `exp` or a time past the year 9999 (PyJWT
+    takes `"exp": "9999999999"` and any integer) is refused like any invalid token, never a
+    500."""
+    exp, iat, nbf = claims["exp"], claims["iat"], claims["nbf"]
+    sub, jti = claims["sub"], claims["jti"]
+    role, family = claims.get("role", "user"), claims.get("fam")
+    plain = (
+        all(type(t) is int for t in (exp, iat, nbf))
+        and isinstance(sub, str)
+        and isinstance(jti, str)
+        and isinstance(role, str)
+        and (family is None or isinstance(family, str))
+    )
+    try:
+        if not plain:
+            raise ValueError("a claim of the wrong type")
+        issued_at = datetime.fromtimestamp(iat, UTC)
+        expires_at = datetime.fromtimestamp(exp, UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise NotAuthenticated("The token is invalid; log in again.") from exc
+    return Claims(
+        sub=sub,
+        jti=jti,
+        typ=typ,
+        role=role,
+        family=family,
+        issued_at=issued_at,
+        expires_at=expires_at,
+    )

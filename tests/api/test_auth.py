@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from app.auth.tokens import TokenService
 from app.container import Container
 from app.settings import Settings
-from tests.conftest import Account, signup, unique_email
+from tests.conftest import Account, http_client, make_settings, running_app, signup, unique_email
 
 AUTH = "/api/v1/auth"
 
@@ -316,3 +316,92 @@ def test_tokens_carry_the_required_claims(app: FastAPI) -> None:
     assert header["kid"]
     assert {"exp", "iat", "nbf", "iss", "aud", "sub", "jti", "typ"} <= set(claims)
     assert datetime.fromtimestamp(claims["exp"], UTC) - datetime.now(UTC) <= timedelta(seconds=901)
+
+
+# --- Issue 16, item 10: token responses are never cached (RFC 6749, section 5.1) ------------
+
+
+async def test_every_token_response_says_no_store(client: httpx.AsyncClient) -> None:
+    email, password = unique_email(), "correct-horse-1"
+    signed_up = await client.post(
+        f"{AUTH}/signup", json={"email": email, "password": password, "name": "Fan"}
+    )
+    logged_in = await client.post(f"{AUTH}/login", json={"email": email, "password": password})
+    refreshed = await client.post(
+        f"{AUTH}/refresh", json={"refresh_token": logged_in.json()["refresh_token"]}
+    )
+    form = await client.post(f"{AUTH}/token", data={"username": email, "password": password})
+    for name, r in {
+        "signup": signed_up,
+        "login": logged_in,
+        "refresh": refreshed,
+        "token": form,
+    }.items():
+        assert r.status_code in (200, 201), (name, r.text)
+        assert "access_token" in r.json()
+        assert r.headers.get("Cache-Control") == "no-store", name
+        assert r.headers.get("Pragma") == "no-cache", name
+
+
+# --- Issue 16, item 11: a correctly signed token with odd claims is a 401, never a 500 -------
+
+
+def _signed(settings: Settings, claims: dict[str, Any]) -> str:
+    return jwt.encode(
+        claims, settings.signing_secret, algorithm="HS256", headers={"kid": settings.jwt_kid}
+    )
+
+
+# The first two go through the fast path (app/auth/issued.py: integer times, canonical
+# segments), the others through PyJWT (app/auth/tokens.py): both paths are covered.
+_ODD_CLAIMS: list[tuple[str, dict[str, Any], bool]] = [
+    ("exp far beyond datetime", {"exp": 10**13}, True),
+    ("iat far beyond datetime, nbf now", {"iat": -(10**13)}, True),
+    ("exp as a string", {"exp": "9999999999"}, False),
+    ("iat as a string", {"iat": str(int(time.time()))}, False),
+    ("nbf as a string", {"nbf": str(int(time.time()))}, False),
+    ("exp as a huge float", {"exp": 1e20}, False),
+    ("exp as a float", {"exp": time.time() + 600.5}, False),
+    ("role as a list", {"role": ["admin"]}, True),
+    ("fam as a number", {"fam": 7}, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("claims", "fast"), [(c, f) for _, c, f in _ODD_CLAIMS], ids=[n for n, _, _ in _ODD_CLAIMS]
+)
+@pytest.mark.parametrize("typ", ["access", "refresh"])
+async def test_correctly_signed_tokens_with_wrong_typed_claims_are_401(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    user: Account,
+    claims: dict[str, Any],
+    fast: bool,
+    typ: str,
+) -> None:
+    settings = _container(app).settings
+    token = _signed(settings, {**_claims(settings, user.id, typ=typ, role="user"), **claims})
+    # The case goes down the path it is meant for (the fast path only takes plain integers).
+    assert (_container(app).tokens._issued.verify(token) is not None) == fast
+    if typ == "access":
+        r = await client.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {token}"})
+    else:
+        r = await client.post(f"{AUTH}/refresh", json={"refresh_token": token})
+    assert r.status_code == 401, r.text
+    assert r.json()["error"] == "NotAuthenticated"
+
+
+async def test_wrong_typed_claims_are_401_where_the_rate_limiter_reads_the_token(
+    tmp_path: Any,
+) -> None:
+    """The limiter verifies access tokens before any route (app/platform/ratelimit.py)."""
+    settings = make_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/limits.db",
+        rate_limit_enabled=True,
+        sweeper_in_process=False,
+    )
+    async with running_app(settings) as limited, http_client(limited) as c:
+        for _, claims, _ in _ODD_CLAIMS:
+            token = _signed(settings, {**_claims(settings, "u1", role="user"), **claims})
+            r = await c.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 401, (claims, r.text)
