@@ -30,6 +30,7 @@ from app.concerts.cache import ConcertCache
 from app.concerts.service import load as load_concert
 from app.door.errors import AlreadyCheckedIn, InvalidTicket, TicketRevoked
 from app.door.schemas import CheckInRead
+from app.storage.errors import RecordNotFound
 from app.storage.ports import Store
 from app.storage.records import Order, OrderStatus, Ticket
 
@@ -68,14 +69,19 @@ class DoorCheckIn:
         )
         if order is not None:
             self._require_confirmed(order, claims)
-        if order is None or ticket is None or ticket.id != claims.ticket_id:
+        if order is None or ticket is None or not _is_the_ticket(ticket, claims):
             # Signed by us, but never stored: nothing a buyer could have been handed.
-            raise self._refuse(
-                "invalid", InvalidTicket("This ticket was never issued: do not admit.")
+            raise self._never_issued()
+        try:
+            ticket, first = await self._store.tickets.check_in(
+                ticket.order_id, ticket.seat_id, datetime.now(UTC)
             )
-        ticket, first = await self._store.tickets.check_in(
-            ticket.order_id, ticket.seat_id, datetime.now(UTC)
-        )
+        except RecordNotFound:
+            # Gone since it was read (a refund that deletes tickets would do that).
+            order = await self._store.orders.get(order.id)
+            if order is not None:
+                self._require_confirmed(order, claims)
+            raise self._never_issued() from None
         if not first:
             raise self._already_in(ticket)
         order, holder = await asyncio.gather(
@@ -131,6 +137,9 @@ class DoorCheckIn:
             ),
         )
 
+    def _never_issued(self) -> InvalidTicket:
+        return self._refuse("invalid", InvalidTicket("This ticket was never issued: do not admit."))
+
     def _already_in(self, ticket: Ticket) -> AlreadyCheckedIn:
         assert ticket.checked_in_at is not None  # check_in answered "not first"
         first = ticket.checked_in_at.astimezone(UTC)
@@ -149,6 +158,10 @@ class DoorCheckIn:
     def _refuse(outcome: Outcome, error: E) -> E:
         CHECK_INS.labels(outcome).inc()
         return error
+
+
+def _is_the_ticket(ticket: Ticket, claims: TicketClaims) -> bool:
+    return (ticket.id, ticket.concert_id) == (claims.ticket_id, claims.concert_id)
 
 
 def _admitted(ticket: Ticket, holder_name: str | None) -> CheckInRead:
