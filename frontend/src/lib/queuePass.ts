@@ -1,4 +1,8 @@
-// Waiting-room passes, per concert, for this tab: sent as X-Queue-Pass on holds and checkout.
+// Waiting-room passes, per concert, for this tab: sent as X-Queue-Pass on holds and checkout;
+// and the waiting page's poll.
+
+import { isApiError } from "../api/client";
+import type { QueueStatus } from "../api/types";
 
 export interface StoredPass {
   pass: string;
@@ -35,5 +39,35 @@ export function dropPass(concertId: string): void {
     sessionStorage.removeItem(key(concertId));
   } catch {
     // nothing to drop
+  }
+}
+
+export interface QueueApi {
+  joinQueue(concertId: string): Promise<QueueStatus>;
+  queueStatus(concertId: string): Promise<QueueStatus>;
+}
+
+export interface QueueStep {
+  status: QueueStatus;
+  /** The service had lost our place (QueueNotJoined after a service interruption): we joined
+   * the line again. */
+  rejoined: boolean;
+}
+
+/** One poll of the waiting page: join the first time, then ask where we are; when the service
+ * no longer knows us, join again at once (joining twice keeps a place, so this is safe). */
+export async function pollQueue(
+  api: QueueApi,
+  concertId: string,
+  joined: boolean,
+): Promise<QueueStep> {
+  if (!joined) return { status: await api.joinQueue(concertId), rejoined: false };
+  try {
+    return { status: await api.queueStatus(concertId), rejoined: false };
+  } catch (e) {
+    if (isApiError(e) && e.code === "QueueNotJoined") {
+      return { status: await api.joinQueue(concertId), rejoined: true };
+    }
+    throw e;
   }
 }

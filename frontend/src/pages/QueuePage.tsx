@@ -1,5 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { isApiError } from "../api/client";
 import type { QueueStatus } from "../api/types";
@@ -8,7 +8,7 @@ import { ErrorBox, LoginRequired, Notice, PageLoading } from "../components/ui";
 import { useSecondsLeft } from "../components/useNow";
 import { api } from "../lib/api";
 import { clock, dateTime, roughly } from "../lib/format";
-import { savePass } from "../lib/queuePass";
+import { pollQueue, savePass } from "../lib/queuePass";
 
 /** The waiting room: join once, then ask again exactly when the service says to. */
 export function QueuePage() {
@@ -18,6 +18,7 @@ export function QueuePage() {
   const joined = useRef(false);
   const firstAhead = useRef<number | null>(null);
   const polledAt = useRef(Date.now());
+  const [rejoined, setRejoined] = useState(false);
 
   const concert = useQuery({
     queryKey: ["concert", concertId],
@@ -28,18 +29,14 @@ export function QueuePage() {
     enabled: Boolean(user),
     queryFn: async (): Promise<QueueStatus> => {
       polledAt.current = Date.now();
-      if (!joined.current) {
-        const s = await api.joinQueue(concertId);
-        joined.current = true;
-        return s;
+      // Our place may be lost (a service interruption): pollQueue joins again by itself.
+      const step = await pollQueue(api, concertId, joined.current);
+      joined.current = true;
+      if (step.rejoined) {
+        firstAhead.current = null;
+        setRejoined(true);
       }
-      try {
-        return await api.queueStatus(concertId);
-      } catch (e) {
-        // Our place is gone (the line was reset): join again.
-        if (isApiError(e) && e.code === "QueueNotJoined") return api.joinQueue(concertId);
-        throw e;
-      }
+      return step.status;
     },
     refetchInterval: (q) => {
       const s = q.state.data;
@@ -105,6 +102,12 @@ export function QueuePage() {
           concertId={concertId}
         />
       ) : null}
+      {rejoined && s?.state === "waiting" && (
+        <Notice tone="info" title="You're back in the line">
+          Your place was lost in a service interruption, so we joined you again. Keep this page
+          open.
+        </Notice>
+      )}
       {status.isError && s && (
         <Notice tone="warning" title="Having trouble checking your place">
           We keep trying; your place in line is safe.
