@@ -129,6 +129,23 @@ async def test_a_refunded_orders_ticket_is_revoked_while_its_resold_seat_admits(
     )
 
 
+async def test_a_ticket_refunded_by_the_organiser_is_revoked(
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
+) -> None:
+    """The other way an order gets refunded: the organisers' refund endpoint."""
+    c = await create_concert(client, admin_headers)
+    ticket = await bought(client, c["id"], buyer(app))
+    refunded = await client.post(
+        f"/api/v1/orders/{ticket['order_id']}/refund", headers=admin_headers
+    )
+    assert refunded.status_code == 200, refunded.text
+
+    r = await scan(client, c["id"], ticket["code"], admin_headers)
+
+    assert r.status_code == 409, r.text
+    assert (r.json()["error"], r.json()["reason"]) == ("TicketRevoked", "refunded")
+
+
 async def test_a_ticket_refunded_after_entry_is_revoked_on_a_rescan(
     client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
 ) -> None:
