@@ -6,6 +6,7 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
+from app.auth.emails import lookup_forms, normalize_email
 from app.auth.errors import EmailTaken, InvalidCredentials
 from app.auth.passwords import PasswordHasher
 from app.auth.schemas import AccessToken, AuthResult, TokenPair, UserRead
@@ -18,8 +19,16 @@ from app.storage.records import RefreshOutcome, RefreshToken, Role, User
 log = logging.getLogger(__name__)
 
 
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
+async def _accounts(store: Store, email: str) -> list[User]:
+    """The accounts an address may name: under its normalised form, then under the form
+    accounts created before NFKC + casefold were stored under (app/auth/emails.py). Plain
+    ASCII addresses have one form: one lookup."""
+    found: list[User] = []
+    for form in lookup_forms(email):
+        user = await store.users.get_by_email(form)
+        if user is not None and user not in found:
+            found.append(user)
+    return found
 
 
 async def _issue_pair(
@@ -51,6 +60,10 @@ async def _login_result(store: Store, tokens: TokenService, user: User) -> AuthR
 async def create_user(
     store: Store, passwords: PasswordHasher, email: str, password: str, name: str, role: Role
 ) -> User:
+    # An account stored under the old form of this very address is the same account.
+    for legacy in lookup_forms(email)[1:]:
+        if await store.users.get_by_email(legacy) is not None:
+            raise EmailTaken()
     user = User(
         id=str(uuid.uuid4()),
         email=normalize_email(email),
@@ -80,11 +93,14 @@ async def signup(
 
 
 async def authenticate(store: Store, passwords: PasswordHasher, email: str, password: str) -> User:
-    user = await store.users.get_by_email(normalize_email(email))
+    accounts = await _accounts(store, email)
     # Same work and the same answer whether the email is unknown or the password is wrong.
-    if not await passwords.verify(password, user.password_hash if user else None) or user is None:
-        raise InvalidCredentials()
-    return user
+    if not accounts:
+        await passwords.verify(password, None)
+    for user in accounts:  # two only for an address both forms of which have an account
+        if await passwords.verify(password, user.password_hash):
+            return user
+    raise InvalidCredentials()
 
 
 async def login(
@@ -132,13 +148,14 @@ async def me(store: Store, user_id: str) -> UserRead:
 
 async def ensure_admin(store: Store, passwords: PasswordHasher, email: str, password: str) -> User:
     """Make sure an admin with this email and password exists (idempotent)."""
-    existing = await store.users.get_by_email(normalize_email(email))
-    if existing is None:
+    accounts = await _accounts(store, email)
+    if not accounts:
         try:
             return await create_user(store, passwords, email, password, "Admin", role="admin")
         except EmailTaken:  # another replica created it a moment ago
-            existing = await store.users.get_by_email(normalize_email(email))
-            assert existing is not None
+            accounts = await _accounts(store, email)
+            assert accounts
+    existing = accounts[0]
     if existing.role != "admin":
         await store.users.set_role(existing.id, "admin")
     if not await passwords.verify(password, existing.password_hash):

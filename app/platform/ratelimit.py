@@ -98,6 +98,7 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api import API_PREFIX
+from app.auth.emails import normalize_email
 from app.auth.tokens import Claims, TokenService
 from app.errors import AppError, ErrorBody, NotAuthenticated
 from app.platform.batching import GroupCommit, regroup
@@ -436,8 +437,9 @@ def is_limited(path: str) -> bool:
 
 
 def _email_subject(email: str) -> str:
-    """A hash, so login emails do not sit in Redis key names."""
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    """A hash, so login emails do not sit in Redis key names; of the normalised address, so
+    look-alike spellings of one account share its window (app/auth/emails.py)."""
+    return hashlib.sha256(normalize_email(email).encode()).hexdigest()[:32]
 
 
 async def _limit_login(request: Request, email: object) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 import base64
 import json
 import time
+import unicodedata
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +17,7 @@ from pydantic import SecretStr
 from app.auth.tokens import TokenService
 from app.container import Container
 from app.settings import Settings
+from app.storage.records import User
 from tests.conftest import Account, http_client, make_settings, running_app, signup, unique_email
 
 AUTH = "/api/v1/auth"
@@ -405,3 +408,97 @@ async def test_wrong_typed_claims_are_401_where_the_rate_limiter_reads_the_token
             token = _signed(settings, {**_claims(settings, "u1", role="user"), **claims})
             r = await c.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {token}"})
             assert r.status_code == 401, (claims, r.text)
+
+
+# --- Issue 16, item 11: one account per email however it is spelled (NFKC + casefold) --------
+
+
+def _fullwidth(text: str) -> str:
+    """ASCII letters and digits as their fullwidth look-alikes (U+FF01..U+FF5E)."""
+    return "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in text)
+
+
+async def test_lookalike_emails_are_one_account(client: httpx.AsyncClient) -> None:
+    local = f"alice-{uuid.uuid4().hex[:8]}"
+    first = await client.post(
+        f"{AUTH}/signup",
+        json={"email": f"{_fullwidth(local)}@example.com", "password": "first-pass-1", "name": "A"},
+    )
+    assert first.status_code == 201, first.text
+    assert first.json()["user"]["email"] == f"{local}@example.com"
+    second = await client.post(
+        f"{AUTH}/signup",
+        json={"email": f"{local.upper()}@example.com", "password": "other-pass-2", "name": "B"},
+    )
+    assert second.status_code == 409, second.text
+    assert second.json()["error"] == "EmailTaken"
+    login = await client.post(
+        f"{AUTH}/login", json={"email": f"{local}@example.com", "password": "first-pass-1"}
+    )
+    assert login.status_code == 200, login.text
+    assert login.json()["user"]["id"] == first.json()["user"]["id"]
+
+
+async def test_an_email_with_a_combining_accent_logs_in_as_typed(
+    client: httpx.AsyncClient,
+) -> None:
+    typed = f"Ame\u0301lie-{uuid.uuid4().hex[:8]}@example.com"  # e + COMBINING ACUTE ACCENT
+    r = await client.post(
+        f"{AUTH}/signup", json={"email": typed, "password": "accent-pass-1", "name": "Amélie"}
+    )
+    assert r.status_code == 201, r.text
+    for spelling in (typed, unicodedata.normalize("NFC", typed), typed.upper()):
+        login = await client.post(
+            f"{AUTH}/login", json={"email": spelling, "password": "accent-pass-1"}
+        )
+        assert login.status_code == 200, (spelling, login.text)
+        form = await client.post(
+            f"{AUTH}/token", data={"username": spelling, "password": "accent-pass-1"}
+        )
+        assert form.status_code == 200, (spelling, form.text)
+
+
+async def test_accounts_stored_with_the_old_normalisation_still_log_in(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Accounts created before NFKC + casefold were stored with str.lower() of the address:
+    they log in as before, and their address can't be signed up again."""
+    container = _container(app)
+    tag = uuid.uuid4().hex[:8]
+    typed_forms = [f"Straße-{tag}@example.com", f"{_fullwidth('BOB')}-{tag}@example.com"]
+    for typed in typed_forms:
+        legacy = User(
+            id=str(uuid.uuid4()),
+            email=typed.strip().lower(),  # what signup stored before
+            name="Legacy",
+            password_hash=await container.passwords.hash("legacy-pass-1"),
+            role="user",
+            created_at=datetime.now(UTC),
+        )
+        await container.store.users.add(legacy)
+        login = await client.post(
+            f"{AUTH}/login", json={"email": typed, "password": "legacy-pass-1"}
+        )
+        assert login.status_code == 200, (typed, login.text)
+        assert login.json()["user"]["id"] == legacy.id
+        again = await client.post(
+            f"{AUTH}/signup", json={"email": typed, "password": "newcomer-pass-1", "name": "N"}
+        )
+        assert again.status_code == 409, (typed, again.text)
+
+
+async def test_lookalike_spellings_share_one_login_window(tmp_path: Any) -> None:
+    settings = make_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/window.db",
+        rate_limit_enabled=True,
+        rate_limit_login_per_email="2/minute",
+        rate_limit_auth_per_ip="1000/minute",
+        sweeper_in_process=False,
+    )
+    local = f"carol-{uuid.uuid4().hex[:8]}"
+    async with running_app(settings) as limited, http_client(limited) as c:
+        for email in (f"{_fullwidth(local)}@example.com", f"{local.upper()}@EXAMPLE.com"):
+            r = await c.post(f"{AUTH}/login", json={"email": email, "password": "guess-123"})
+            assert r.status_code == 401, r.text
+        r = await c.post(f"{AUTH}/login", json={"email": f"{local}@example.com", "password": "x"})
+        assert r.status_code == 429, r.text
