@@ -18,12 +18,16 @@ Where the holds go, and why. They go to the concert whose queue is being polled,
 X-Queue-Pass header, because that is what a queued on-sale serves: admitted buyers holding
 seats of the concert everyone else is waiting for, every hold paying the pass check. Holds on a
 second concert without a queue would leave the pass check out of both A and C and share less
-with the pollers (the concert's cached metadata, its hot keys). The passes are minted here with
-the server's key (like the access tokens, see holds.py): the server checks a pass by signature
-alone, no Redis call, so a minted pass costs it exactly what an admitted one does, and the
-admission step (10 buyers/s by default) could not supply the hundreds of distinct buyers per
-second a closed loop needs. At the end, holds made with passes the pollers really got from the
-server (and one without) show both are accepted and refused like the minted ones.
+with the pollers (the concert's cached metadata, its hot keys). The admission step (10
+buyers/s by default) could not supply the hundreds of distinct buyers per second a closed loop
+needs, so the hold buyers are made active shoppers directly: each venue's are put in its
+queue's admitted set (as the admission script would, with the queue state's epoch) and their
+passes are minted here with the server's key (like the access tokens, see holds.py). The server
+checks a pass's signature and then asks Redis whether its holder is active, so a minted pass
+costs it exactly what an admitted one does. The venue's `max_active` is --max-active plus
+those seeded shoppers, so the pollers are admitted exactly as configured. At the end, holds made
+with passes the pollers really got from the server (and one without) show both are accepted
+and refused like the minted ones.
 
 Admitted pollers keep their pass and stop polling, as a buyer who goes shopping would. The hold
 buyers and the pollers are distinct accounts. Status calls share a pool of keep-alive
@@ -93,7 +97,7 @@ from rawhttp import RawHttp
 
 from app.auth.tokens import TokenService
 from app.platform.redis import RedisClient, build_redis
-from app.waiting_room.engine import queue_keys
+from app.waiting_room.engine import new_epoch, queue_keys
 from app.waiting_room.passes import PassSigner
 from app.waiting_room.service import MAX_POLL_SECONDS, MIN_POLL_SECONDS
 
@@ -401,13 +405,14 @@ async def queued_concert(
     admin: httpx.AsyncClient, headers: dict[str, str], args: argparse.Namespace, number: int
 ) -> tuple[str, list[str], dict[str, float]]:
     """A concert on sale since an hour ago with its waiting room on (so the line is first
-    come, first served), created and warmed through the API."""
+    come, first served), created and warmed through the API. Room for --max-active admitted
+    pollers besides one seeded shopper per seat (seed_shoppers)."""
     body = concert_body(args.seats, number)
     body["title"] = f"Benchmark queued on-sale {number}"
     body["queue"] = {
         "enabled": True,
         "admit_per_minute": args.admit_per_minute,
-        "max_active": args.max_active,
+        "max_active": min(1_000_000, args.max_active + args.seats),
     }
     t0 = time.perf_counter()
     concert = expect(await admin.post(f"{API}/concerts", json=body, headers=headers), 201, "create")
@@ -417,6 +422,19 @@ async def queued_concert(
     seat_ids = [s for sec in concert["sections"] for row in sec["rows"] for s in row["seats"]]
     timings = {"create_s": round(t1 - t0, 3), "warm_s": round(time.perf_counter() - t1, 3)}
     return concert["id"], seat_ids, timings
+
+
+async def seed_shoppers(
+    redis: RedisClient, concert_id: str, users: list[str], expires_ms: int
+) -> str:
+    """Make `users` active shoppers of the concert's queue, as admissions would, and answer the
+    queue state's epoch for their passes."""
+    _, admitted, meta, _ = queue_keys(concert_id)
+    await redis.hsetnx(meta, "epoch", new_epoch())
+    for start in range(0, len(users), 5000):
+        await redis.zadd(admitted, dict.fromkeys(users[start : start + 5000], expires_ms))
+    epoch = await redis.hget(meta, "epoch")
+    return epoch.decode() if isinstance(epoch, bytes) else str(epoch)
 
 
 async def run_scenario(sc: Scenario, report: Report, redis_url: str) -> None:
@@ -440,11 +458,15 @@ async def _scenario(
 
     venues: list[dict[str, Any]] = []
     passes: dict[str, list[str]] = {}
+    epochs: dict[str, str] = {}  # venue -> its queue state's epoch, for the minted passes
     signer = PassSigner(settings.signing_secret, settings.jwt_issuer)
     pass_expiry_ms = int((time.time() + 4 * 3600) * 1000)
 
     async def open_venue() -> tuple[str, list[str]]:
         concert_id, seat_ids, timings = await queued_concert(admin, headers, args, len(venues) + 1)
+        # Hold buyer n is "bench-user-{n}" (mint_tokens): one per seat, active shoppers.
+        shoppers = [f"bench-user-{n}" for n in range(len(seat_ids))]
+        epochs[concert_id] = await seed_shoppers(redis, concert_id, shoppers, pass_expiry_ms)
         venues.append({"concert_id": concert_id, "seats": len(seat_ids), **timings})
         return concert_id, seat_ids
 
@@ -463,11 +485,12 @@ async def _scenario(
     waiters = [
         tokens.issue("access", f"bench-waiter-{n}", "user").token for n in range(args.buyers)
     ]
-    holders = mint_tokens(settings, len(hold_seats))
+    holders = mint_tokens(settings, len(seat_ids))  # later venues have every seat for holds
     # Hold buyer n is "bench-user-{n}" (mint_tokens); their passes for the first concert now,
     # for any further one (if the holds use up three quarters of it) when it opens.
     passes[concert_id] = [
-        signer.sign(f"bench-user-{n}", concert_id, pass_expiry_ms) for n in range(len(holders))
+        signer.sign(f"bench-user-{n}", concert_id, pass_expiry_ms, epochs[concert_id])
+        for n in range(len(holders))
     ]
     report.setup["tokens_minted"] = len(waiters) + len(holders)
     report.setup["passes_minted"] = len(holders)
@@ -482,7 +505,7 @@ async def _scenario(
         minted = passes.get(concert)
         if minted is not None and n < len(minted):
             return minted[n]
-        return signer.sign(f"bench-user-{n}", concert, pass_expiry_ms)
+        return signer.sign(f"bench-user-{n}", concert, pass_expiry_ms, epochs[concert])
 
     meter = Meter(sc.service, redis)
     hold_client = RawHttp("127.0.0.1", sc.service.port, args.concurrency)
@@ -532,11 +555,13 @@ async def _scenario(
 
 
 async def queue_state(redis: RedisClient, concert_id: str) -> dict[str, int]:
-    line, admitted, meta = queue_keys(concert_id)
+    line, admitted, meta, _ = queue_keys(concert_id)
     now_ms = int(time.time() * 1000)
+    # Admitted pollers only: the seeded hold buyers' passes (seed_shoppers) run out hours later.
+    pollers_until = now_ms + 3600 * 1000
     return {
         "waiting": int(await redis.zcard(line)),
-        "active": int(await redis.zcount(admitted, now_ms, "+inf")),
+        "active": int(await redis.zcount(admitted, now_ms, pollers_until)),
         "admitted_total": int(await redis.hget(meta, "admitted") or 0),
     }
 
