@@ -88,6 +88,7 @@ _TAGS = (
     "checkout",
     "payments",
     "account",
+    "door",
     "operations",
 )
 

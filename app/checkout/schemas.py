@@ -23,8 +23,13 @@ class TicketRead(ResponseBody):
     section: str
     row: str
     number: int
-    code: str = Field(description="Signed; a door scanner verifies it offline.")
+    code: str = Field(
+        description="Signed; the door checks it in once (POST /concerts/{id}/check-ins)."
+    )
     issued_at: AwareDatetime
+    checked_in_at: AwareDatetime | None = Field(
+        default=None, description="When it was first scanned at the door; null before."
+    )
 
 
 class OrderRead(ResponseBody):

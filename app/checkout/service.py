@@ -98,6 +98,7 @@ def ticket_read(ticket: Ticket) -> TicketRead:
         number=ticket.number,
         code=ticket.code,
         issued_at=ticket.issued_at,
+        checked_in_at=ticket.checked_in_at,
     )
 
 

@@ -162,6 +162,8 @@ export interface Ticket {
   number: number;
   code: string;
   issued_at: string;
+  /** When it was first scanned at the door; null before. */
+  checked_in_at: string | null;
 }
 
 export interface Order {
