@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Response, status
+from fastapi import APIRouter, Depends, Form, Request, Response, status
 
 from app.api import API_PREFIX
 from app.auth import service
@@ -11,6 +11,8 @@ from app.auth.schemas import (
     AccessToken,
     AuthResult,
     LoginRequest,
+    LogoutRequest,
+    PasswordChange,
     RefreshRequest,
     SignupRequest,
     TokenPair,
@@ -18,7 +20,12 @@ from app.auth.schemas import (
 )
 from app.deps import CurrentUser, PasswordsDep, StoreDep, TokensDep
 from app.errors import NotAuthenticated, error_responses
-from app.platform.ratelimit import LoginEmailLimit, RateLimited, TokenUsernameLimit
+from app.platform.ratelimit import (
+    LoginEmailLimit,
+    RateLimited,
+    TokenUsernameLimit,
+    limit_password_check,
+)
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 
@@ -115,6 +122,42 @@ async def token(
 async def refresh(body: RefreshRequest, store: StoreDep, tokens: TokensDep) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token stops working."""
     return await service.refresh(store, tokens, body.refresh_token)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(NotAuthenticated, RateLimited),
+)
+async def logout(body: LogoutRequest, store: StoreDep, tokens: TokensDep) -> Response:
+    """Log out: the refresh token's login ends (every token rotated from it). Send any
+    refresh token of the login, even a used or expired one; access tokens already issued
+    work until they expire (15 minutes by default)."""
+    await service.logout(store, tokens, body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(NotAuthenticated, InvalidCredentials, RateLimited),
+)
+async def change_password(
+    body: PasswordChange,
+    user: CurrentUser,
+    request: Request,
+    store: StoreDep,
+    passwords: PasswordsDep,
+) -> Response:
+    """Change your password. Every login of the account ends (its refresh tokens stop
+    working): log in again with the new password. A wrong current password counts in the
+    account's login window, like a failed login."""
+    account = await service.account(store, user.id)
+    await limit_password_check(request, account.email)
+    await service.change_password(
+        store, passwords, account, body.current_password, body.new_password
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", response_model=UserRead, responses=error_responses(NotAuthenticated))

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field
 
 from app.schemas import RequestBody, ResponseBody
 
+# The rules of a new password, at signup and at a password change (argon2 never sees more).
+NewPassword = Annotated[str, Field(min_length=8, max_length=128)]
+
 
 class SignupRequest(RequestBody):
     email: EmailStr = Field(max_length=254)
-    password: str = Field(min_length=8, max_length=128)
+    password: NewPassword
     name: str = Field(min_length=1, max_length=100)
 
 
@@ -20,6 +23,17 @@ class LoginRequest(RequestBody):
 
 class RefreshRequest(RequestBody):
     refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class LogoutRequest(RequestBody):
+    refresh_token: str = Field(
+        min_length=1, max_length=4096, description="Any refresh token of the login to end."
+    )
+
+
+class PasswordChange(RequestBody):
+    current_password: str = Field(min_length=1, max_length=128)
+    new_password: NewPassword
 
 
 class UserRead(ResponseBody):

@@ -139,6 +139,43 @@ async def refresh(store: Store, tokens: TokenService, refresh_token: str) -> Tok
     return await _issue_pair(store, tokens, user.id, user.role, family=record.family_id)
 
 
+async def logout(store: Store, tokens: TokenService, refresh_token: str) -> None:
+    """End the login a refresh token belongs to: every token of its family, the used ones'
+    successors included. Idempotent: a used, revoked or expired token of ours still ends it
+    (204); only a token we did not sign is refused. Access tokens already issued to that login
+    stay valid until they expire (they are not looked up anywhere)."""
+    claims = tokens.decode(refresh_token, "refresh", allow_expired=True)
+    if claims.family is None:
+        raise NotAuthenticated("This refresh token belongs to no login; log in again.")
+    revoked = await store.refresh_tokens.revoke_family(claims.family, datetime.now(UTC))
+    log.info("logged out", extra={"user_id": claims.sub, "revoked": revoked})
+
+
+async def account(store: Store, user_id: str) -> User:
+    user = await store.users.get(user_id)
+    if user is None:
+        raise NotAuthenticated("The account no longer exists; log in again.")
+    return user
+
+
+async def change_password(
+    store: Store, passwords: PasswordHasher, user: User, current: str, new: str
+) -> None:
+    """Store the new password's hash, then end every login of the account (every refresh
+    token family), so a stolen refresh token dies with the old password.
+
+    Safe to retry: when `current` is wrong but `new` is already the password (the change
+    went through and the revocation did not answer), the logins are ended again. That answers
+    "is `new` the password?" like a login does, and counts in the same per-email window."""
+    if not await passwords.verify(current, user.password_hash):
+        if not await passwords.verify(new, user.password_hash):
+            raise InvalidCredentials("The current password is wrong.")
+    else:
+        await store.users.set_password_hash(user.id, await passwords.hash(new))
+    revoked = await store.refresh_tokens.revoke_user(user.id, datetime.now(UTC))
+    log.info("password changed; every login ended", extra={"user_id": user.id, "revoked": revoked})
+
+
 async def me(store: Store, user_id: str) -> UserRead:
     user = await store.users.get(user_id)
     if user is None:

@@ -91,13 +91,16 @@ class TokenService:
         )
         return IssuedToken(token=token, jti=jti, issued_at=now, expires_at=expires_at)
 
-    def decode(self, token: str, expected: TokenType) -> Claims:
-        claims = self._issued.verify(token) or self._verified(token)
+    def decode(self, token: str, expected: TokenType, *, allow_expired: bool = False) -> Claims:
+        """The claims of one of our tokens of type `expected`, else NotAuthenticated.
+        `allow_expired`: an expired but genuine token is accepted (logout ends a login with
+        whatever refresh token the client still has)."""
+        claims = self._issued.verify(token) or self._verified(token, allow_expired)
         if claims.get("typ") != expected:
             raise NotAuthenticated(f"A {expected} token is required here.")
         return _claims_of(claims, expected)
 
-    def _verified(self, token: str) -> dict[str, Any]:
+    def _verified(self, token: str, allow_expired: bool = False) -> dict[str, Any]:
         """PyJWT's verification, for every token the fast path did not accept."""
         try:
             header = jwt.get_unverified_header(token)
@@ -110,7 +113,7 @@ class TokenService:
                 algorithms=[ALGORITHM],
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require": _REQUIRED},
+                options={"require": _REQUIRED, "verify_exp": not allow_expired},
                 leeway=LEEWAY_SECONDS,
             )
         except jwt.ExpiredSignatureError as exc:

@@ -4,7 +4,8 @@ What is counted
 - Every request under `/api/` counts once per client IP (RATE_LIMIT_DEFAULT_PER_IP) and, when
   it carries a valid access token, once per user (RATE_LIMIT_PER_USER).
 - Two kinds of routes count in a stricter window *instead of* the general one for that
-  subject: sign-in (POST /auth/login, /auth/signup, /auth/refresh, /auth/token) per IP
+  subject: sign-in (POST /auth/login, /auth/signup, /auth/refresh, /auth/token,
+  /auth/password) per IP
   (RATE_LIMIT_AUTH_PER_IP), and holds (POST /concerts/{id}/holds) per user
   (RATE_LIMIT_HOLDS_PER_USER). Replacing rather than adding keeps the hold, the hot path, at
   two windows. Joining a concert's waiting room (POST /concerts/{id}/queue) counts per IP in
@@ -13,7 +14,8 @@ What is counted
   organiser (RATE_LIMIT_CHECK_INS_PER_USER) instead of both general ones: a venue's scanners
   share the organiser's account and often one address, hundreds of scans a minute (other
   callers of that route count as usual). Password logins (/auth/login,
-  /auth/token) also count per email address (RATE_LIMIT_LOGIN_PER_EMAIL), so guesses spread
+  /auth/token) and checks (/auth/password, /auth/signup: a retried signup logs in) also count
+  per email address (RATE_LIMIT_LOGIN_PER_EMAIL), so guesses spread
   over many IPs still get a few tries per account; the key holds a hash of the address, not
   the address.
 - Not counted: the operational routes (/healthz, /readyz, /metrics, /docs, /openapi.json are
@@ -123,6 +125,7 @@ __all__ = [
     "install_rate_limits",
     "is_limited",
     "limit_login_by_email",
+    "limit_password_check",
     "limit_token_by_username",
     "verified_access",
 ]
@@ -151,7 +154,7 @@ _STORAGE_ERRORS = (RedisError, OSError, TimeoutError)
 
 _LIMITED_PREFIX = "/api/"
 _UNLIMITED_PREFIX = f"{API_PREFIX}/webhooks/"
-_AUTH_ROUTE = re.compile(rf"{re.escape(API_PREFIX)}/auth/(?:login|signup|refresh|token)")
+_AUTH_ROUTE = re.compile(rf"{re.escape(API_PREFIX)}/auth/(?:login|signup|refresh|token|password)")
 _HOLD_ROUTE = re.compile(rf"{re.escape(API_PREFIX)}/concerts/[^/]+/holds")
 _QUEUE_JOIN_ROUTE = re.compile(rf"{re.escape(API_PREFIX)}/concerts/[^/]+/queue")
 _CHECK_IN_ROUTE = re.compile(rf"{re.escape(API_PREFIX)}/concerts/[^/]+/check-ins")
@@ -458,6 +461,12 @@ async def limit_login_by_email(request: Request) -> None:
     except ValueError:
         return  # not JSON: the route refuses it with 422
     await _limit_login(request, body.get("email") if isinstance(body, dict) else None)
+
+
+async def limit_password_check(request: Request, email: str) -> None:
+    """A password checked outside a login (POST /auth/password) counts in the account's login
+    window: a stolen access token gets no more guesses than a login form."""
+    await _limit_login(request, email)
 
 
 async def limit_token_by_username(request: Request) -> None:

@@ -51,6 +51,10 @@ class RefreshTokenRepository(Protocol):
     async def revoke_family(self, family_id: str, now: datetime) -> int:
         """Revoke every token of the family; returns how many were live."""
 
+    async def revoke_user(self, user_id: str, now: datetime) -> int:
+        """Revoke every token of every family of the user (a password change ends all of its
+        logins); returns how many were live. Tokens added afterwards are live."""
+
 
 class ConcertRepository(Protocol):
     async def add(self, concert: Concert) -> None:

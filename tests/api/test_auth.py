@@ -502,3 +502,156 @@ async def test_lookalike_spellings_share_one_login_window(tmp_path: Any) -> None
             assert r.status_code == 401, r.text
         r = await c.post(f"{AUTH}/login", json={"email": f"{local}@example.com", "password": "x"})
         assert r.status_code == 429, r.text
+
+
+# --- Issue 16, item 5: server-side logout, and a password change ends every login ------------
+
+
+async def _login(client: httpx.AsyncClient, email: str, password: str) -> dict[str, Any]:
+    r = await client.post(f"{AUTH}/login", json={"email": email, "password": password})
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def _refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post(f"{AUTH}/refresh", json={"refresh_token": token})
+
+
+async def test_logout_revokes_that_login_only(client: httpx.AsyncClient, user: Account) -> None:
+    phone = await _login(client, user.email, user.password)
+    r = await client.post(f"{AUTH}/logout", json={"refresh_token": user.refresh_token})
+    assert r.status_code == 204, r.text
+    assert r.content == b""
+    refused = await _refresh(client, user.refresh_token)
+    assert refused.status_code == 401
+    # Another login of the same account goes on.
+    assert (await _refresh(client, phone["refresh_token"])).status_code == 200
+
+
+async def test_logout_is_idempotent_and_ends_the_whole_login(
+    client: httpx.AsyncClient, user: Account
+) -> None:
+    rotated = (await _refresh(client, user.refresh_token)).json()
+    # The old (used) token logs the login out: its successor dies with it.
+    r = await client.post(f"{AUTH}/logout", json={"refresh_token": user.refresh_token})
+    assert r.status_code == 204, r.text
+    assert (await _refresh(client, rotated["refresh_token"])).status_code == 401
+    for token in (user.refresh_token, rotated["refresh_token"]):
+        again = await client.post(f"{AUTH}/logout", json={"refresh_token": token})
+        assert again.status_code == 204, again.text
+
+
+async def test_logout_with_an_expired_refresh_token_still_ends_the_login(
+    client: httpx.AsyncClient, app: FastAPI, user: Account
+) -> None:
+    settings = _container(app).settings
+    family = jwt.decode(user.refresh_token, options={"verify_signature": False})["fam"]
+    now = int(time.time())
+    expired = _signed(
+        settings,
+        _claims(
+            settings, user.id, typ="refresh", role="user", fam=family, iat=now - 90, nbf=now - 90
+        )
+        | {"exp": now - 60},
+    )
+    r = await client.post(f"{AUTH}/logout", json={"refresh_token": expired})
+    assert r.status_code == 204, r.text
+    assert (await _refresh(client, user.refresh_token)).status_code == 401
+
+
+async def test_logout_refuses_what_is_not_a_genuine_refresh_token(
+    client: httpx.AsyncClient, app: FastAPI, user: Account
+) -> None:
+    settings = _container(app).settings
+    family = jwt.decode(user.refresh_token, options={"verify_signature": False})["fam"]
+    forged = jwt.encode(
+        _claims(settings, user.id, typ="refresh", role="user", fam=family),
+        "x" * 48,
+        algorithm="HS256",
+        headers={"kid": settings.jwt_kid},
+    )
+    for token in ("not.a.jwt", user.access_token, forged):
+        r = await client.post(f"{AUTH}/logout", json={"refresh_token": token})
+        assert r.status_code == 401, r.text
+        assert r.json()["error"] == "NotAuthenticated"
+    missing = await client.post(f"{AUTH}/logout", json={})
+    assert missing.status_code == 422
+    # Nothing was revoked by the refusals.
+    assert (await _refresh(client, user.refresh_token)).status_code == 200
+
+
+async def test_password_change_ends_every_login(client: httpx.AsyncClient, user: Account) -> None:
+    laptop = await _login(client, user.email, user.password)
+    r = await client.post(
+        f"{AUTH}/password",
+        json={"current_password": user.password, "new_password": "a-new-long-pass"},
+        headers=user.headers,
+    )
+    assert r.status_code == 204, r.text
+    for token in (user.refresh_token, laptop["refresh_token"]):
+        assert (await _refresh(client, token)).status_code == 401
+    old = await client.post(f"{AUTH}/login", json={"email": user.email, "password": user.password})
+    assert old.status_code == 401
+    fresh = await _login(client, user.email, "a-new-long-pass")
+    assert (await _refresh(client, fresh["refresh_token"])).status_code == 200
+    # Access tokens are stateless: one issued before the change works until it expires
+    # (ACCESS_TOKEN_TTL_SECONDS, 15 minutes by default).
+    assert (await client.get(f"{AUTH}/me", headers=user.headers)).status_code == 200
+
+
+async def test_password_change_needs_the_current_password(
+    client: httpx.AsyncClient, user: Account
+) -> None:
+    wrong = await client.post(
+        f"{AUTH}/password",
+        json={"current_password": "not-my-password", "new_password": "a-new-long-pass"},
+        headers=user.headers,
+    )
+    assert wrong.status_code == 401, wrong.text
+    assert wrong.json()["error"] == "InvalidCredentials"
+    anonymous = await client.post(
+        f"{AUTH}/password",
+        json={"current_password": user.password, "new_password": "a-new-long-pass"},
+    )
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"] == "NotAuthenticated"
+    # Nothing changed: the old password and the login still work.
+    assert (await _refresh(client, user.refresh_token)).status_code == 200
+    await _login(client, user.email, user.password)
+
+
+@pytest.mark.parametrize("new_password", ["short", "x" * 129])
+async def test_a_new_password_follows_the_signup_rules(
+    client: httpx.AsyncClient, user: Account, new_password: str
+) -> None:
+    r = await client.post(
+        f"{AUTH}/password",
+        json={"current_password": user.password, "new_password": new_password},
+        headers=user.headers,
+    )
+    assert r.status_code == 422, r.text
+    assert "new_password" in [f["field"] for f in r.json()["fields"]]
+    await _login(client, user.email, user.password)
+
+
+async def test_password_guesses_count_in_the_accounts_login_window(tmp_path: Any) -> None:
+    settings = make_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/guesses.db",
+        rate_limit_enabled=True,
+        rate_limit_login_per_email="3/minute",
+        rate_limit_auth_per_ip="1000/minute",
+        sweeper_in_process=False,
+    )
+    async with running_app(settings) as limited, http_client(limited) as c:
+        account = await signup(c)
+        guess = {"current_password": "guess-123", "new_password": "a-new-long-pass"}
+        for _ in range(2):
+            r = await c.post(f"{AUTH}/password", json=guess, headers=account.headers)
+            assert r.status_code == 401, r.text
+        # Logins of the same account share the window.
+        r = await c.post(f"{AUTH}/login", json={"email": account.email, "password": "guess-1"})
+        assert r.status_code == 401, r.text
+        r = await c.post(f"{AUTH}/password", json=guess, headers=account.headers)
+        assert r.status_code == 429, r.text
+        assert r.json()["error"] == "RateLimited"

@@ -392,6 +392,7 @@ async def test_the_stricter_windows_apply_to_exactly_their_routes(
         "/api/v1/auth/signup",
         "/api/v1/auth/refresh",
         "/api/v1/auth/token",
+        "/api/v1/auth/password",
     }
     assert {p for p in posts if ratelimit._HOLD_ROUTE.fullmatch(concrete[p])} == {
         "/api/v1/concerts/{concert_id}/holds"

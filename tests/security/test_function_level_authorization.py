@@ -22,6 +22,7 @@ PUBLIC = {
     "POST /api/v1/auth/login",
     "POST /api/v1/auth/token",
     "POST /api/v1/auth/refresh",
+    "POST /api/v1/auth/logout",  # authenticated by the refresh token it ends
     "GET /api/v1/concerts",
     "GET /api/v1/concerts/{concert_id}",
     "GET /api/v1/concerts/{concert_id}/seats",
@@ -32,6 +33,7 @@ PUBLIC = {
 }
 BUYER = {
     "GET /api/v1/auth/me",
+    "POST /api/v1/auth/password",
     "POST /api/v1/concerts/{concert_id}/holds",
     "GET /api/v1/holds/{hold_id}",
     "DELETE /api/v1/holds/{hold_id}",

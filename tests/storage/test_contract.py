@@ -169,6 +169,44 @@ class TestRefreshTokens:
         outcomes = sorted(outcome.value for outcome, _ in results)
         assert outcomes == ["reused"] * 19 + ["rotated"]
 
+    async def test_revoke_user_revokes_every_family_of_that_user_only(self, store: Store) -> None:
+        """A password change ends every login of the account (issue 16, item 5)."""
+        user, other = uid("u-"), uid("u-")
+        first, second = uid("fam-"), uid("fam-")
+        live = make_refresh_token(user_id=user, family_id=first)
+        used = make_refresh_token(user_id=user, family_id=first)
+        rotated_to = make_refresh_token(user_id=user, family_id=first)
+        elsewhere = make_refresh_token(user_id=user, family_id=second)
+        expired = make_refresh_token(user_id=user, expires_at=T0 + timedelta(minutes=1))
+        not_theirs = make_refresh_token(user_id=other)
+        for token in (live, used, rotated_to, elsewhere, expired, not_theirs):
+            await store.refresh_tokens.add(token)
+        now = T0 + timedelta(hours=1)
+        await store.refresh_tokens.consume(used.jti, now)
+
+        revoked = await store.refresh_tokens.revoke_user(user, now)
+
+        assert revoked == 3  # live, rotated_to and elsewhere were live
+        for token in (live, used, rotated_to, elsewhere, expired):
+            outcome, found = await store.refresh_tokens.consume(token.jti, now)
+            assert outcome is RefreshOutcome.REVOKED, token
+            assert found is not None and found.revoked_at == now
+        assert (await store.refresh_tokens.consume(not_theirs.jti, now))[0] is (
+            RefreshOutcome.ROTATED
+        )
+        assert await store.refresh_tokens.revoke_user(user, now) == 0
+        assert await store.refresh_tokens.revoke_user(uid("u-"), now) == 0  # unknown: none
+
+    async def test_a_login_after_revoke_user_is_live(self, store: Store) -> None:
+        user = uid("u-")
+        await store.refresh_tokens.add(make_refresh_token(user_id=user))
+        now = T0 + timedelta(hours=1)
+        assert await store.refresh_tokens.revoke_user(user, now) == 1
+        fresh = make_refresh_token(user_id=user, issued_at=now)
+        await store.refresh_tokens.add(fresh)
+
+        assert (await store.refresh_tokens.consume(fresh.jti, now))[0] is RefreshOutcome.ROTATED
+
 
 # --------------------------------------------------------------------------- concerts
 

@@ -61,7 +61,9 @@ class TableSpec:
 USERS = TableSpec("users")
 
 # pk "jti#<jti>", sk "token": the token. pk "family#<family id>", sk "<jti>": its membership,
-# so a family is read with one strongly consistent Query (no GSI lag on revocation).
+# so a family is read with one strongly consistent Query (no GSI lag on revocation). pk
+# "user#<user id>", sk "family#<family id>": the user's families, for revoke_user (written with
+# each token since revoke_user exists; families older than that are not listed there).
 REFRESH_TOKENS = TableSpec("refresh_tokens", range_key="sk", ttl_attribute="ttl")
 
 CONCERTS = TableSpec(

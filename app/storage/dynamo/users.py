@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from botocore.exceptions import ClientError
 
@@ -31,6 +31,9 @@ from app.storage.dynamo.codec import (
 from app.storage.dynamo.tables import REFRESH_TOKENS, USERS
 from app.storage.errors import DuplicateKey, RecordNotFound
 from app.storage.records import RefreshOutcome, RefreshToken, Role, User, why_not_rotated
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.type_defs import TransactWriteItemTypeDef
 
 # A refresh token's items outlive its expiry by this much before DynamoDB's TTL may delete
 # them, so a replayed old token is still recognised (REUSED / EXPIRED, not UNKNOWN) for that
@@ -140,6 +143,10 @@ def _member_key(family_id: str, jti: str) -> Item:
     return {"pk": s(f"family#{family_id}"), "sk": s(jti)}
 
 
+def _user_family_key(user_id: str, family_id: str) -> Item:
+    return {"pk": s(f"user#{user_id}"), "sk": s(f"family#{family_id}")}
+
+
 def _token_item(token: RefreshToken) -> Item:
     item: Item = {
         **_token_key(token.jti),
@@ -177,7 +184,14 @@ class DynamoRefreshTokenRepository:
     async def add(self, token: RefreshToken) -> None:
         item = _token_item(token)
         member: Item = {**_member_key(token.family_id, token.jti), "ttl": item["ttl"]}
-        actions = [put_if_absent(self._table, item), put_if_absent(self._table, member)]
+        # The user's families, for revoke_user: written with every token (the latest token of
+        # a family expires last, so its TTL is the family's).
+        family: Item = {**_user_family_key(token.user_id, token.family_id), "ttl": item["ttl"]}
+        actions: list[TransactWriteItemTypeDef] = [
+            put_if_absent(self._table, item),
+            put_if_absent(self._table, member),
+            {"Put": {"TableName": self._table, "Item": family}},
+        ]
         with translated_errors():
             try:
                 await self._db.run(lambda c: c.transact_write_items(TransactItems=actions))
@@ -219,16 +233,27 @@ class DynamoRefreshTokenRepository:
         revoked = await bounded_gather(self._revoke(jti, at) for jti in jtis)
         return sum(revoked)
 
+    async def revoke_user(self, user_id: str, now: datetime) -> int:
+        families = await self._members(f"user#{user_id}")
+        revoked = await bounded_gather(
+            self.revoke_family(family.removeprefix("family#"), now) for family in families
+        )
+        return sum(revoked)
+
     async def _family(self, family_id: str) -> list[str]:
         """Every jti of the family, read strongly consistently: a token rotated a moment ago
         is included (a GSI could still be missing it)."""
+        return await self._members(f"family#{family_id}")
+
+    async def _members(self, pk: str) -> list[str]:
+        """The sort keys under a membership partition (a family's jtis, a user's families)."""
         with translated_errors():
             members = await query_items(
                 self._db,
                 {
                     "TableName": self._table,
                     "KeyConditionExpression": "pk = :pk",
-                    "ExpressionAttributeValues": {":pk": s(f"family#{family_id}")},
+                    "ExpressionAttributeValues": {":pk": s(pk)},
                     "ConsistentRead": True,
                 },
             )

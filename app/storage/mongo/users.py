@@ -86,8 +86,15 @@ class MongoRefreshTokenRepository:
         return why_not_rotated(refresh_token_from_document(doc) if doc else None)
 
     async def revoke_family(self, family_id: str, now: datetime) -> int:
+        return await self._revoke({"family_id": family_id}, now)
+
+    async def revoke_user(self, user_id: str, now: datetime) -> int:
+        # Every family of a user is the user's: the user_id index finds them all.
+        return await self._revoke({"user_id": user_id}, now)
+
+    async def _revoke(self, which: dict[str, Any], now: datetime) -> int:
         stamp = encode_time(now)
-        not_revoked = {"family_id": family_id, "revoked_at": None}
+        not_revoked = {**which, "revoked_at": None}
         revoke = {"$set": {"revoked_at": stamp}}
         with translated_errors():
             # Live tokens first, so their count comes from the write itself; once revoked

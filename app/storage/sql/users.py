@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 
 from app.storage.documents import as_utc
 from app.storage.errors import RecordNotFound
@@ -86,11 +86,18 @@ class SqlRefreshTokenRepository:
         return why_not_rotated(refresh_token_from_row(row._mapping) if row else None)
 
     async def revoke_family(self, family_id: str, now: datetime) -> int:
+        return await self._revoke(refresh_tokens.c.family_id == family_id, now)
+
+    async def revoke_user(self, user_id: str, now: datetime) -> int:
+        # Every family of a user is the user's: one statement on the user_id index.
+        return await self._revoke(refresh_tokens.c.user_id == user_id, now)
+
+    async def _revoke(self, which: ColumnElement[bool], now: datetime) -> int:
         now = as_utc(now)
         t = refresh_tokens.c
         revoke = (
             update(refresh_tokens)
-            .where(t.family_id == family_id, t.revoked_at.is_(None))
+            .where(which, t.revoked_at.is_(None))
             .values(revoked_at=now)
             .returning(t.used_at, t.expires_at)
         )
