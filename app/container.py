@@ -125,6 +125,7 @@ def build_container(settings: Settings) -> Container:
             PassSigner(settings.signing_secret, settings.jwt_issuer),
             pass_ttl_seconds=settings.queue_pass_ttl_seconds,
             poll_budget_per_second=settings.queue_poll_budget_per_second,
+            orders=store.orders,
         ),
         door=DoorCheckIn(
             store,

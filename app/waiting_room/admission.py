@@ -46,7 +46,10 @@ class AdmissionLoop:
             now = time.monotonic()
             if now >= self._next_discovery:
                 self._next_discovery = now + self._discover_every
-                await self.discover(self._store)
+                try:
+                    await self.discover(self._store)
+                except Exception:  # the store or Redis failing: admit what is registered
+                    log.warning("queue discovery failed", exc_info=True)
         admitted = 0
         for concert_id in await self._room.engine.active_queues():
             concert = await self._load(concert_id)

@@ -17,10 +17,10 @@ ACTIVE_QUEUES = "queues:active"  # concert ids whose queue has had a joiner: the
 # join did not create the queue's state: the registry may live on another node than the queue
 # (a cluster), and that node alone may lose it.
 REGISTRY_REFRESH_SECONDS = 10.0
-_SCRIPTS = ("join", "status", "admit", "leave", "stats", "check")
+_SCRIPTS = ("join", "status", "admit", "leave", "stats", "check", "forfeit")
 
 # What check.lua says of a pass's holder (see there).
-PassCheck = Literal["active", "restored", "freed", "inactive", "expired"]
+PassCheck = Literal["active", "restored", "lost", "freed", "inactive", "expired"]
 _CHECKS = frozenset(get_args(PassCheck))
 
 
@@ -161,11 +161,13 @@ class QueueEngine:
         return bool(int(await self._scripts["leave"](keys=queue_keys(concert_id), args=[user_id])))
 
     async def check(
-        self, concert_id: str, user_id: str, *, epoch: str, expires_ms: int
+        self, concert_id: str, user_id: str, *, epoch: str, expires_ms: int, restore: bool = True
     ) -> PassCheck:
-        """Whether the holder of a (genuine) pass may still shop: one script, one round trip."""
+        """Whether the holder of a (genuine) pass may still shop: one script, one round trip.
+        A pass from a lost state is restored, or with `restore=False` answers "lost"."""
         keys = queue_keys(concert_id)
-        args: list[str | int] = [user_id, epoch, expires_ms, new_epoch()]
+        flag = "1" if restore else "0"
+        args: list[str | int] = [user_id, epoch, expires_ms, new_epoch(), flag]
         script = self._scripts["check"]
         if self._lane is not None:
             [reply] = await self._lane.scripts([(script, keys, args)])
@@ -176,6 +178,10 @@ class QueueEngine:
         outcome = _text(reply)
         assert outcome in _CHECKS, outcome
         return cast(PassCheck, outcome)
+
+    async def forfeit(self, concert_id: str, user_id: str, expires_ms: int) -> None:
+        """Refuse this holder's pass from now on until `expires_ms`: its slot was used."""
+        await self._scripts["forfeit"](keys=queue_keys(concert_id), args=[user_id, expires_ms])
 
     async def active_queues(self) -> list[str]:
         members = await self._redis.smembers(self._registry)

@@ -25,8 +25,9 @@ from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge
 
-from app.storage.records import Concert
-from app.waiting_room.engine import Admission, Position, QueueEngine
+from app.storage.ports import OrderRepository
+from app.storage.records import Concert, OrderStatus
+from app.waiting_room.engine import Admission, PassCheck, Position, QueueEngine
 from app.waiting_room.errors import (
     QueueNotEnabled,
     QueueNotJoined,
@@ -70,6 +71,11 @@ NOT_ACTIVE = (
 
 MIN_POLL_SECONDS = 2
 MAX_POLL_SECONDS = 30
+# Orders of a buyer read to decide whether a pass from a lost queue state was used (newest
+# first): far more than anyone orders within one pass lifetime.
+USED_PASS_LOOKBACK = 200
+# An order that reached these freed the slot of the pass it was made with.
+_SLOT_FREEING = frozenset({OrderStatus.CONFIRMED, OrderStatus.REFUNDED})
 
 
 def _ms(moment: datetime) -> int:
@@ -134,9 +140,13 @@ class WaitingRoom:
         *,
         pass_ttl_seconds: int,
         poll_budget_per_second: float,
+        orders: OrderRepository | None = None,
     ) -> None:
         self.engine = engine
         self._signer = signer
+        # The store's orders: whether a pass from a lost queue state was used (else restored
+        # without asking).
+        self._orders = orders
         self._pass_ttl_ms = pass_ttl_seconds * 1000
         self._budget = poll_budget_per_second
 
@@ -219,8 +229,14 @@ class WaitingRoom:
         try:
             claims = self.check_pass(concert, user_id, token)
             outcome = await self.engine.check(
-                concert.id, user_id, epoch=claims.epoch, expires_ms=claims.expires_at_ms
+                concert.id,
+                user_id,
+                epoch=claims.epoch,
+                expires_ms=claims.expires_at_ms,
+                restore=self._orders is None,
             )
+            if outcome == "lost":  # rare: Redis lost the queue's state since the pass was issued
+                outcome = await self._restore(concert, claims)
             if outcome == "freed":
                 raise InvalidPass(SLOT_FREED, "slot_freed")
             if outcome == "inactive":
@@ -240,6 +256,26 @@ class WaitingRoom:
                 f"{concert.id}/queue and send the pass you get as X-Queue-Pass ({exc}).",
                 reason=str(exc),
             ) from None
+
+    async def _restore(self, concert: Concert, claims: PassClaims) -> PassCheck:
+        """A pass issued before Redis lost the queue's state, with no record there of its slot
+        being freed: Redis forgot that along with the rest, so the store is asked whether the
+        holder has an order for this concert confirmed since the admission. If so the slot was
+        freed, and is remembered as such; if not the holder is admitted again."""
+        assert self._orders is not None
+        admitted_at_ms = claims.expires_at_ms - self._pass_ttl_ms
+        orders = await self._orders.list_for_user(claims.user_id, USED_PASS_LOOKBACK)
+        if any(
+            order.concert_id == concert.id
+            and order.status in _SLOT_FREEING
+            and _ms(order.created_at) >= admitted_at_ms
+            for order in orders
+        ):
+            await self.engine.forfeit(concert.id, claims.user_id, claims.expires_at_ms)
+            return "freed"
+        return await self.engine.check(
+            concert.id, claims.user_id, epoch=claims.epoch, expires_ms=claims.expires_at_ms
+        )
 
     def check_pass(self, concert: Concert, user_id: str, token: str | None) -> PassClaims:
         return self._signer.verify(token, user_id=user_id, concert_id=concert.id)

@@ -232,7 +232,11 @@ async def test_a_pass_from_before_a_loss_is_restored_once(
     assert await _admit_all(engine, concert) == ["u0"]
     epoch, expires = await _pass_of(engine, concert, "u0")
     await _lose_state(redis, concert)
-    # The pass predates the loss: its holder is admitted again until the pass's expiry.
+    # The pass predates the loss: its holder is admitted again until the pass's expiry (or,
+    # asked not to restore, the script says so and changes nothing).
+    lost = await engine.check(concert, "u0", epoch=epoch, expires_ms=expires, restore=False)
+    assert lost == "lost"
+    assert (await engine.stats(concert)).active == 0
     assert await engine.check(concert, "u0", epoch=epoch, expires_ms=expires) == "restored"
     assert (await engine.stats(concert)).active == 1
     new_epoch, new_expires = await _pass_of(engine, concert, "u0")
@@ -306,4 +310,20 @@ async def test_a_queue_is_registered_again_after_a_loss(
     assert await engine.rediscover([empty, concert]) == [concert]
     assert concert in await engine.active_queues()
     assert await engine.rediscover([empty, concert]) == []
+    await engine.forget(concert)
+
+
+async def test_a_pass_the_store_says_was_used_is_forfeited(
+    engine: QueueEngine, redis: RedisClient
+) -> None:
+    """After a loss Redis no longer knows the slot was freed; the service asks the store and
+    forfeits the pass, which is then refused without asking again."""
+    concert = _concert()
+    await engine.join(concert, "u0", PAST)
+    assert await _admit_all(engine, concert) == ["u0"]
+    epoch, expires = await _pass_of(engine, concert, "u0")
+    await _lose_state(redis, concert)
+    await engine.forfeit(concert, "u0", expires)
+    assert await engine.check(concert, "u0", epoch=epoch, expires_ms=expires) == "freed"
+    assert (await engine.stats(concert)).active == 0
     await engine.forget(concert)

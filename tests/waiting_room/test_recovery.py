@@ -22,6 +22,7 @@ import pytest
 from app.platform.redis import RedisClient, build_redis
 from app.waiting_room.engine import ACTIVE_QUEUES
 from tests.api.helpers import CONCERTS, buyer, create_concert
+from tests.api.test_checkout import pay
 from tests.conftest import make_settings
 from tests.faults.conftest import admin_headers, running
 from tests.servers.restartable import RedisServer
@@ -171,3 +172,40 @@ async def test_admission_resumes_when_only_the_registry_is_lost(
         assert await direct.delete(ACTIVE_QUEUES) == 1
         await _until(on_sale)
         await _admitted(client, c["id"], me, within=30)
+
+
+async def test_a_slot_freed_before_the_flush_is_not_restored(
+    tmp_path: Path, server: RedisServer, direct: RedisClient
+) -> None:
+    """Redis forgets that the slot was freed along with everything else; the store remembers
+    the confirmed order, and the pass that bought it stays refused."""
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/store.db", redis_url=server.url)
+    async with running(settings) as (app, client):
+        organiser = await admin_headers(client)
+        c = await create_concert(client, organiser, queue=_queue(max_active=2))
+        me, other = buyer(app), buyer(app)
+        await client.post(f"{CONCERTS}/{c['id']}/queue", headers=me)
+        mine = (await _admitted(client, c["id"], me))["pass"]
+        held = await _hold(client, c["id"], me, mine, "floor-A-1")
+        assert held.status_code == 201, held.text
+        auth = {**me, "X-Queue-Pass": mine}
+        order = await client.post(
+            "/api/v1/checkout", json={"hold_id": held.json()["id"]}, headers=auth
+        )
+        assert order.status_code == 201, order.text
+        paid = await pay(client, order.json()["payment"]["payment_intent_id"], me)
+        assert paid.status_code == 200, paid.text
+        # Another buyer admitted before the flush, who has not bought yet: restored.
+        await client.post(f"{CONCERTS}/{c['id']}/queue", headers=other)
+        theirs = (await _admitted(client, c["id"], other))["pass"]
+
+        await direct.flushall()
+
+        again = await _hold(client, c["id"], me, mine, "floor-A-2")
+        assert again.status_code == 403, again.text
+        assert "freed" in again.json()["reason"]
+        assert (await _hold(client, c["id"], other, theirs, "floor-A-3")).status_code == 201
+        # Refused for good: the refusal is remembered in Redis now.
+        assert (await _hold(client, c["id"], me, mine, "floor-A-4")).status_code == 403
+        stats = await _stats(client, c["id"], organiser)
+        assert stats["active_shoppers"] == 1
