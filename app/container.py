@@ -20,7 +20,7 @@ from app.platform.redis_lane import RedisLane
 from app.reservations.engine import EventStream, SeatEngine
 from app.seats.seatmap import SeatMapCache
 from app.seats.state import SeatState
-from app.seats.stream import SeatEventHub
+from app.seats.stream import SeatEventHub, StreamSlots
 from app.settings import Settings
 from app.storage.factory import build_store
 from app.storage.guarded import guard_store
@@ -105,7 +105,9 @@ def build_container(settings: Settings) -> Container:
         engine=engine,
         seat_state=seat_state,
         seat_maps=SeatMapCache(),
-        seat_events=SeatEventHub(redis, settings.sse_coalesce_seconds),
+        seat_events=SeatEventHub(
+            redis, settings.sse_coalesce_seconds, slots=StreamSlots.from_settings(settings)
+        ),
         idempotency=Idempotency(redis),
         events=events,
         breakers=breakers,

@@ -123,6 +123,17 @@ class Settings(BaseSettings):
     # Seat changes of a concert within this window go to its live maps as one event (0: each
     # change at once): app/seats/stream.py.
     sse_coalesce_seconds: float = Field(default=0.25, ge=0, le=5)
+    # Seat streams one process serves at once per client address (a family behind one NAT, a
+    # few tabs each) and in all (a stadium's open maps, about 100 KB and a file descriptor
+    # each; at most half the process's descriptor limit); beyond, 429 RateLimited with
+    # Retry-After. 0: no cap. app/seats/stream.py.
+    sse_max_streams_per_ip: int = Field(default=20, ge=0)
+    sse_max_streams: int = Field(default=10_000, ge=0)
+    # A stream ends after at most this long (each a random 75-100 % of it, so a crowd that
+    # came together does not come back together) with a `retry:` hint; the browser reconnects
+    # to a fresh snapshot. Bounds a stream's life and spreads streams over restarted or added
+    # workers. 0: never.
+    sse_max_stream_seconds: float = Field(default=600.0, ge=0)
 
     # Signs ticket codes (door scanners verify them offline with it).
     ticket_secret: SecretStr | None = None

@@ -174,6 +174,10 @@ class Stack:
             RATE_LIMIT_AUTH_PER_IP=_HIGH_LIMIT,
             RATE_LIMIT_LOGIN_PER_EMAIL=_HIGH_LIMIT,
             RATE_LIMIT_QUEUE_JOIN_PER_IP=_HIGH_LIMIT,
+            # Every listener of bench/fanout.py comes from 127.0.0.1, and a phase must not see
+            # streams end and reconnect (their lifetime) halfway.
+            SSE_MAX_STREAMS_PER_IP="0",
+            SSE_MAX_STREAM_SECONDS="0",
         )
         if args.no_hiredis:
             stub = self.workdir / "nohiredis" / "hiredis"

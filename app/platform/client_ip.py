@@ -23,7 +23,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["ClientAddress", "ForwardedProto", "Network", "parse_networks"]
+__all__ = ["ClientAddress", "ForwardedProto", "Network", "client_key", "parse_networks"]
 
 Network = IPv4Network | IPv6Network
 UNKNOWN = "unknown"  # no peer address (e.g. a Unix socket without a proxy in front)
@@ -59,6 +59,17 @@ def _parse(address: str) -> IPv4Address | IPv6Address | None:
     if isinstance(ip, IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped  # a dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d
     return ip
+
+
+def client_key(address: str) -> str:
+    """The key a client counts under (rate limits, stream caps): its address, but an IPv6
+    client per /64, as one host usually has a whole /64 to pick addresses from."""
+    if ":" not in address:
+        return address
+    try:
+        return str(ip_network(f"{address}/64", strict=False))
+    except ValueError:
+        return address
 
 
 class ClientAddress:

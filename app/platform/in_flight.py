@@ -8,7 +8,8 @@ seconds, Redis calls time out into 503s, and nothing is gained, since the reques
 would only have learned that the seats are gone (bench/burst.py, docs/performance.md).
 
 `InFlightLimit` counts the API requests in progress in this process (not webhooks: Stripe's
-retries only delay confirmations; not the SSE streams, which are long-lived by design) and
+retries only delay confirmations; not the seat streams, which are long-lived by design and
+capped on their own, per client address and per process: app/seats/stream.py) and
 answers the ones beyond HTTP_MAX_IN_FLIGHT at once with 429 `RateLimited` and `Retry-After: 1`
 (API.md: 429 is the answer to too many requests), counted in
 `http_rate_limited_total{scope="busy"}`. It sits outside the rate limiter, so a shed request
@@ -18,9 +19,12 @@ route at once; the cap is the backstop when it is off or when the crowd hits oth
 
 from __future__ import annotations
 
+import re
+
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.api import API_PREFIX
 from app.platform.ratelimit import RATE_LIMITED, RateLimited, is_limited
 
 __all__ = ["InFlightLimit"]
@@ -35,7 +39,7 @@ class InFlightLimit:
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _counted(scope["path"]):
+        if scope["type"] != "http" or not _counted(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
@@ -51,5 +55,9 @@ class InFlightLimit:
             self.in_flight -= 1
 
 
-def _counted(path: str) -> bool:
-    return is_limited(path) and not path.endswith("/stream")
+# The seat stream exactly (GET /concerts/{id}/seats/stream), not any path ending in /stream.
+_SEAT_STREAM = re.compile(rf"{re.escape(API_PREFIX)}/concerts/[^/]+/seats/stream")
+
+
+def _counted(method: str, path: str) -> bool:
+    return is_limited(path) and not (method == "GET" and _SEAT_STREAM.fullmatch(path))

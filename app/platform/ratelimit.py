@@ -89,7 +89,6 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.resources import files
-from ipaddress import ip_network
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -104,7 +103,7 @@ from app.auth.emails import normalize_email
 from app.auth.tokens import Claims, TokenService
 from app.errors import AppError, ErrorBody, NotAuthenticated
 from app.platform.batching import GroupCommit, regroup
-from app.platform.client_ip import ClientAddress, parse_networks
+from app.platform.client_ip import ClientAddress, client_key, parse_networks
 from app.platform.redis import RedisClient, build_redis, is_cluster_url
 from app.platform.redis_lane import RedisLane
 from app.settings import Settings
@@ -132,7 +131,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-LimitScope = Literal["ip", "user", "auth", "holds", "login", "queue", "door", "busy"]
+LimitScope = Literal[
+    "ip", "user", "auth", "holds", "login", "queue", "door", "busy", "streams", "streams_busy"
+]
 
 RATE_LIMITED = Counter(
     "http_rate_limited_total",
@@ -168,6 +169,9 @@ _ADVICE: Mapping[LimitScope, str] = {
     "queue": "Too many queue joins from your network address",
     "door": "Too many ticket scans from your account",
     "busy": "The service is busy with a crowd right now",  # app/platform/in_flight.py
+    # Seat streams (app/seats/stream.py): per client address, and per process.
+    "streams": "Too many live seat maps open from your network address",
+    "streams_busy": "Too many live seat maps are open right now",
 }
 
 
@@ -366,14 +370,7 @@ class TokenSubjects:
         return claims.sub
 
 
-def _ip_subject(address: str) -> str:
-    """IPv6 clients count per /64: one host usually has a whole /64 to pick addresses from."""
-    if ":" not in address:
-        return address
-    try:
-        return str(ip_network(f"{address}/64", strict=False))
-    except ValueError:
-        return address
+_ip_subject = client_key  # IPv6 clients count per /64 (app/platform/client_ip.py)
 
 
 class RateLimitMiddleware:

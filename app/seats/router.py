@@ -36,7 +36,7 @@ from app.seats.errors import (
 from app.seats.fast_hold import FastHoldRoute
 from app.seats.index import seat_index
 from app.seats.schemas import HoldCreate, HoldRead, SeatMap, WarmResult
-from app.seats.stream import seat_events
+from app.seats.stream import SlotResponse, seat_events
 from app.waiting_room.errors import QueuePassRequired
 from app.waiting_room.passes import QueuePassHeader
 
@@ -85,11 +85,12 @@ async def get_seat_map(
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "snapshot, then changes"},
-        **error_responses(ConcertNotFound),
+        **error_responses(ConcertNotFound, RateLimited),
     },
 )
 async def stream_seat_map(
     concert_id: str,
+    request: Request,
     store: StoreDep,
     cache: ConcertCacheDep,
     state: SeatStateDep,
@@ -100,22 +101,30 @@ async def stream_seat_map(
 ) -> StreamingResponse:
     """Server-Sent Events: a `snapshot` (a SeatMap), then `change` events
     `{version, seats: {seat_id: status}}`. Reconnecting (Last-Event-ID) starts with a fresh
-    snapshot."""
-    concert = await concerts_service.load(store, cache, concert_id)
+    snapshot. A stream ends after a while (SSE_MAX_STREAM_SECONDS) with a `retry:` hint: the
+    browser reconnects by itself. 429 beyond the streams one address, or the server, may have
+    open (app/seats/stream.py)."""
+    slot = hub.slots.acquire(request.scope)  # refused before anything is read
+    try:
+        concert = await concerts_service.load(store, cache, concert_id)
 
-    async def snapshot() -> tuple[int, bytes]:
-        snap = await state.run(concert, lambda: state.engine.snapshot(concert.id))
-        return snap.version, maps.get(concert, snap)
+        async def snapshot() -> tuple[int, bytes]:
+            snap = await state.run(concert, lambda: state.engine.snapshot(concert.id))
+            return snap.version, maps.get(concert, snap)
 
-    events = seat_events(
-        hub,
-        concert.id,
-        snapshot,
-        seat_index(concert).seat_ids,
-        settings.sse_heartbeat_seconds,
-    )
+        events = seat_events(
+            hub,
+            concert.id,
+            snapshot,
+            seat_index(concert).seat_ids,
+            settings.sse_heartbeat_seconds,
+            lifetime=hub.slots.lifetime(),
+        )
+    except BaseException:
+        slot.release()  # an unknown concert, a store outage: no stream, no place taken
+        raise
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+    return SlotResponse(events, slot, media_type="text/event-stream", headers=headers)
 
 
 async def create_hold(

@@ -11,6 +11,19 @@ each seat, the highest version), and the merged change goes to every listener as
 In an on-sale the hold rate, not the listener count, would otherwise set the work: a thousand
 holds a second to 5,000 open seat maps is five million events a second; coalesced at 0.25 s it
 is four per listener per second, whatever the rate (docs/performance.md, fan-out).
+
+Streams are bounded (`StreamSlots`): a stream needs no login and lasts, so one client could
+hold thousands (2,500 from one address took 2,593 file descriptors and 420 MB). Each process
+serves at most SSE_MAX_STREAMS_PER_IP streams per client address (the address from
+app/platform/client_ip.py, TRUSTED_PROXIES aware; an IPv6 client per /64) and SSE_MAX_STREAMS
+in all (at most half its file-descriptor limit, so the API keeps descriptors to answer with);
+beyond either it answers 429 `RateLimited` with Retry-After before reading anything. The slot
+is given back however the stream ends (`SlotResponse`), a client that vanishes included. A
+stream also ends after its lifetime, a random 75-100 % of SSE_MAX_STREAM_SECONDS so that a
+crowd which connected together does not reconnect together: a `retry:` hint, then the end of
+the body; the browser's EventSource reconnects by itself (Last-Event-ID) and starts again from
+a fresh snapshot, which costs no more than any snapshot (cached per version). Metrics:
+`sse_streams_open`, `sse_streams_refused_total{reason}`, `sse_streams_expired_total`.
 """
 
 from __future__ import annotations
@@ -19,19 +32,151 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
+import resource
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from prometheus_client import Counter, Gauge
 from redis.asyncio import RedisCluster
 from redis.asyncio.client import PubSub
+from starlette.responses import ContentStream, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
+from app.platform.client_ip import ClientAddress, client_key, parse_networks
+from app.platform.ratelimit import RATE_LIMITED, RateLimited
 from app.platform.redis import RedisClient
 from app.reservations.engine import events_channel
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256
+
+STREAMS_OPEN = Gauge("sse_streams_open", "Seat streams (SSE) open in this process")
+STREAMS_REFUSED = Counter(
+    "sse_streams_refused_total",
+    "Seat streams refused with 429, by the cap that refused them (per_ip, total)",
+    ["reason"],
+)
+STREAMS_EXPIRED = Counter(
+    "sse_streams_expired_total",
+    "Seat streams ended by their lifetime (SSE_MAX_STREAM_SECONDS); the client reconnects",
+)
+STREAM_RETRY_AFTER_SECONDS = 10  # a refused stream: places free up as streams end
+LIFETIME_SPREAD = 0.25  # a stream lives a random 75-100 % of SSE_MAX_STREAM_SECONDS
+RECONNECT_MS = (250, 1250)  # the `retry:` hint when a lifetime ends (spread as well)
+
+
+class StreamSlot:
+    """One open stream's place; `release` gives it back (once, whoever calls it first)."""
+
+    __slots__ = ("_key", "_owner")
+
+    def __init__(self, owner: StreamSlots, key: str) -> None:
+        self._owner: StreamSlots | None = owner
+        self._key = key
+
+    def release(self) -> None:
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            owner._release(self._key)
+
+
+class StreamSlots:
+    """The caps on the seat streams of this process and their lifetime (module docstring)."""
+
+    def __init__(
+        self,
+        per_client: int = 0,
+        total: int = 0,
+        max_seconds: float = 0.0,
+        client_address: Callable[[Scope], str] | None = None,
+    ) -> None:
+        self.per_client = per_client  # 0: no cap
+        self.total = total  # 0: no cap
+        self.max_seconds = max_seconds  # 0: streams never end by themselves
+        self._client_address = client_address or ClientAddress(())
+        self._open: dict[str, int] = {}
+        self.total_open = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StreamSlots:
+        total = settings.sse_max_streams
+        descriptors = _descriptor_limit()
+        if total and descriptors is not None and total > descriptors // 2:
+            log.info(
+                "SSE_MAX_STREAMS lowered to half the file-descriptor limit",
+                extra={"sse_max_streams": total, "nofile": descriptors},
+            )
+            total = max(1, descriptors // 2)
+        return cls(
+            per_client=settings.sse_max_streams_per_ip,
+            total=total,
+            max_seconds=settings.sse_max_stream_seconds,
+            client_address=ClientAddress(parse_networks(settings.trusted_proxies)),
+        )
+
+    def acquire(self, scope: Scope) -> StreamSlot:
+        """A place for a new stream from this request's client, or RateLimited (429)."""
+        key = client_key(self._client_address(scope))
+        held = self._open.get(key, 0)
+        if self.per_client and held >= self.per_client:
+            raise _refused("per_ip", "streams")
+        if self.total and self.total_open >= self.total:
+            raise _refused("total", "streams_busy")
+        self._open[key] = held + 1
+        self.total_open += 1
+        STREAMS_OPEN.inc()
+        return StreamSlot(self, key)
+
+    def _release(self, key: str) -> None:
+        held = self._open.pop(key, 0) - 1
+        if held > 0:
+            self._open[key] = held
+        self.total_open -= 1
+        STREAMS_OPEN.dec()
+
+    def open_for(self, address: str) -> int:
+        """Streams open now from the client at `address`."""
+        return self._open.get(client_key(address), 0)
+
+    def lifetime(self) -> float | None:
+        """How long a new stream may last (seconds), spread; None: as long as it likes."""
+        if self.max_seconds <= 0:
+            return None
+        spread = random.uniform(1 - LIFETIME_SPREAD, 1.0)  # noqa: S311 - jitter, not a secret
+        return self.max_seconds * spread
+
+
+def _refused(
+    reason: Literal["per_ip", "total"], scope: Literal["streams", "streams_busy"]
+) -> RateLimited:
+    STREAMS_REFUSED.labels(reason).inc()
+    RATE_LIMITED.labels(scope).inc()
+    return RateLimited(scope, STREAM_RETRY_AFTER_SECONDS)
+
+
+def _descriptor_limit() -> int | None:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+class SlotResponse(StreamingResponse):
+    """A stream that gives its slot back however it ends: the body ran out, the client went
+    away (Starlette cancels the body), or the response never started. Released here rather
+    than in the body's generator, whose `finally` never runs if it was never started."""
+
+    def __init__(self, content: ContentStream, slot: StreamSlot, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._slot.release()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +222,12 @@ class _Topic:
 
 
 class SeatEventHub:
-    def __init__(self, redis: RedisClient, coalesce_seconds: float = 0.0) -> None:
+    def __init__(
+        self, redis: RedisClient, coalesce_seconds: float = 0.0, slots: StreamSlots | None = None
+    ) -> None:
         self._redis = redis
         self._coalesce = coalesce_seconds
+        self.slots = slots or StreamSlots()  # who may open a stream, and for how long
         self._pubsub: PubSub | None = None
         self._topics: dict[str, _Topic] = {}
         self._reader: asyncio.Task[None] | None = None
@@ -210,20 +358,30 @@ async def seat_events(
     snapshot: Callable[[], Awaitable[tuple[int, bytes]]],
     seat_ids: tuple[str, ...],
     heartbeat_seconds: float,
+    lifetime: float | None = None,
 ) -> AsyncIterator[bytes]:
-    """The SSE stream: a snapshot, then changes newer than it; heartbeats while idle.
+    """The SSE stream: a snapshot, then changes newer than it; heartbeats while idle; after
+    `lifetime` seconds (if any) a `retry:` hint and the end.
 
     A client reconnecting with Last-Event-ID simply gets a fresh snapshot: it is cheap
     (cached per version) and can't miss anything, unlike replaying a change log.
     """
+    loop = asyncio.get_running_loop()
+    ends = None if lifetime is None else loop.time() + lifetime
     async with hub.listen(concert_id) as queue:
         version, body = await snapshot()
         yield b"retry: 2000\n\n" + sse("snapshot", body.decode(), version)
         while True:
+            left = None if ends is None else ends - loop.time()
+            if left is not None and left <= 0:
+                break
+            wait = heartbeat_seconds if left is None else min(heartbeat_seconds, left)
             try:
-                async with asyncio.timeout(heartbeat_seconds):  # no task per wait, unlike wait_for
+                async with asyncio.timeout(wait):  # no task per wait, unlike wait_for
                     items = [await queue.get()]
             except TimeoutError:
+                if left is not None and left <= heartbeat_seconds:
+                    break  # the lifetime, not the heartbeat, ran out
                 yield b": heartbeat\n\n"
                 continue
             # What else is queued goes out in the same write: the same events, one send (a
@@ -249,3 +407,8 @@ async def seat_events(
                     out.append(item.frame[0])
             if out:
                 yield out[0] if len(out) == 1 else b"".join(out)
+    # The lifetime is over: how soon to come back, then the end of the body. The browser
+    # reconnects by itself after `retry` milliseconds and gets a fresh snapshot.
+    STREAMS_EXPIRED.inc()
+    retry_ms = random.randint(*RECONNECT_MS)  # noqa: S311 - jitter, not a secret
+    yield f": lifetime over, reconnect\nretry: {retry_ms}\n\n".encode()

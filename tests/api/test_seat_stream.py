@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
+import struct
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
+from app.seats.stream import SeatEventHub, StreamSlots
 from tests.api.helpers import CONCERTS, create_concert
-from tests.conftest import token_headers
+from tests.conftest import make_settings, running_app, token_headers
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +66,14 @@ class EventReader:
                 name, _, value = line.partition(":")
                 fields[name or "comment"] = value.removeprefix(" ")
             raise AssertionError("stream ended")
+
+        return await asyncio.wait_for(read(), wait)
+
+    async def rest(self, wait: float = 10.0) -> list[str]:
+        """Every line until the server ends the stream."""
+
+        async def read() -> list[str]:
+            return [line async for line in self._lines]
 
         return await asyncio.wait_for(read(), wait)
 
@@ -186,3 +201,239 @@ async def test_changes_close_together_arrive_coalesced_and_complete(
         assert changes < 8
         assert all(state[s] == "H" for s in seats[:8])
         assert all(state[s] == "A" for s in seats[8:])
+
+
+# --- Caps and lifetime (issue 16, item 3) ----------------------------------------------------
+# One client held 2,500 streams (2,593 file descriptors, 420 MB): a stream is unauthenticated,
+# exempt from the in-flight cap and never ended. Now each process serves at most
+# SSE_MAX_STREAMS_PER_IP per client address and SSE_MAX_STREAMS in all (429 `RateLimited`
+# with Retry-After beyond), and a stream ends after about SSE_MAX_STREAM_SECONDS with a
+# `retry:` hint, the browser reconnecting to a fresh snapshot. Clients connect from distinct
+# loopback addresses (127.0.0.x) to be distinct clients, as the server sees them.
+
+PER_IP = 2
+TOTAL = 3
+
+
+@asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        log_config=None,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+        proxy_headers=False,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+
+
+@pytest.fixture(scope="module")
+async def capped(store_overrides: dict[str, Any]) -> AsyncIterator[tuple[FastAPI, str]]:
+    settings = make_settings(
+        sse_max_streams_per_ip=PER_IP,
+        sse_max_streams=TOTAL,
+        sse_max_stream_seconds=0,
+        sweeper_in_process=False,
+        **store_overrides,
+    )
+    async with running_app(settings) as app, served(app) as url:
+        yield app, url
+
+
+def open_streams(app: FastAPI) -> float:
+    return REGISTRY.get_sample_value("sse_streams_open") or 0.0
+
+
+def refused(reason: str) -> float:
+    return REGISTRY.get_sample_value("sse_streams_refused_total", {"reason": reason}) or 0.0
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait (bounded) for the server to notice what the client did."""
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+def slots(app: FastAPI) -> StreamSlots:
+    hub: SeatEventHub = app.state.container.seat_events
+    return hub.slots
+
+
+@asynccontextmanager
+async def stream_from(address: str, url: str) -> AsyncIterator[httpx.Response]:
+    """A seat stream opened from `address` (a 127.0.0.x address of this machine); yields the
+    response once its first event (the snapshot) arrived, or at once when it is refused."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    async with (
+        httpx.AsyncClient(transport=transport, timeout=10) as http,
+        http.stream("GET", url) as response,
+    ):
+        # Kept for the whole block: a reader dropped early closes the connection with it
+        # (its line iterator, collected, closes httpx's stream).
+        events = EventReader(response)
+        if response.status_code == 200:
+            assert (await events.next_event())["event"] == "snapshot"
+        else:
+            await response.aread()
+        yield response
+
+
+@pytest.fixture
+async def capped_stream(
+    capped: tuple[FastAPI, str], client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> str:
+    """The seat stream URL of a fresh concert on the capped server, no stream open."""
+    app, url = capped
+    await until(lambda: slots(app).total_open == 0, "the earlier tests' streams closed")
+    c = await create_concert(client, admin_headers)
+    return f"{url}{CONCERTS}/{c['id']}/seats/stream"
+
+
+async def test_streams_beyond_the_per_address_cap_are_refused_with_retry_after(
+    capped: tuple[FastAPI, str], capped_stream: str
+) -> None:
+    app, _ = capped
+    before = refused("per_ip")
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(PER_IP):
+            ok = await stack.enter_async_context(stream_from("127.0.0.2", capped_stream))
+            assert ok.status_code == 200
+        async with stream_from("127.0.0.2", capped_stream) as over:
+            assert over.status_code == 429
+            assert int(over.headers["Retry-After"]) >= 1
+            body = over.json()
+            assert body["error"] == "RateLimited"
+            assert "live seat maps" in body["detail"]
+        assert refused("per_ip") == before + 1
+        # Another address is another client.
+        async with stream_from("127.0.0.3", capped_stream) as other:
+            assert other.status_code == 200
+            assert slots(app).open_for("127.0.0.2") == PER_IP
+            assert open_streams(app) == PER_IP + 1
+
+
+async def test_a_closed_stream_gives_its_place_back_even_when_the_client_vanishes(
+    capped: tuple[FastAPI, str], capped_stream: str
+) -> None:
+    app, url = capped
+    address = "127.0.0.4"
+    for _ in range(3):  # closed politely: the place is free again, every time
+        async with stream_from(address, capped_stream) as first:
+            assert first.status_code == 200
+            async with stream_from(address, capped_stream) as second:
+                assert second.status_code == 200
+        await until(lambda: slots(app).open_for(address) == 0, "the streams' places freed")
+    # Abruptly: the connection is reset (RST) right after the snapshot, a few times over.
+    target = urlsplit(capped_stream)
+    for _ in range(PER_IP + 2):
+        reader, writer = await asyncio.open_connection(
+            target.hostname, target.port, local_addr=(address, 0)
+        )
+        writer.write(f"GET {target.path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        got = b""
+        while b"event: snapshot" not in got:
+            chunk = await asyncio.wait_for(reader.read(65536), 10)
+            assert chunk, got
+            got += chunk
+        assert got.startswith(b"HTTP/1.1 200")
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # no FIN: a reset, as from a client that vanished
+        await until(lambda: slots(app).open_for(address) == 0, "a reset stream's place freed")
+    assert slots(app).total_open == 0
+    assert open_streams(app) == 0
+
+
+async def test_streams_beyond_the_process_cap_are_refused(
+    capped: tuple[FastAPI, str], capped_stream: str
+) -> None:
+    app, _ = capped
+    before = refused("total")
+    async with contextlib.AsyncExitStack() as stack:
+        for n in range(TOTAL):
+            ok = await stack.enter_async_context(stream_from(f"127.0.1.{n + 1}", capped_stream))
+            assert ok.status_code == 200
+        async with stream_from("127.0.1.100", capped_stream) as over:
+            assert over.status_code == 429
+            assert over.json()["error"] == "RateLimited"
+            assert int(over.headers["Retry-After"]) >= 1
+        assert refused("total") == before + 1
+    await until(lambda: slots(app).total_open == 0, "every place freed")
+    async with stream_from("127.0.1.100", capped_stream) as now:
+        assert now.status_code == 200
+
+
+async def test_a_refused_or_unknown_concert_takes_no_place(
+    capped: tuple[FastAPI, str], capped_stream: str
+) -> None:
+    app, url = capped
+    missing = f"{url}{CONCERTS}/{uuid.uuid4()}/seats/stream"
+    for _ in range(PER_IP + 1):
+        async with stream_from("127.0.0.5", missing) as r:
+            assert r.status_code == 404
+    assert slots(app).open_for("127.0.0.5") == 0
+    async with stream_from("127.0.0.5", capped_stream) as ok:
+        assert ok.status_code == 200
+
+
+@pytest.fixture(scope="module")
+async def short_lived(store_overrides: dict[str, Any]) -> AsyncIterator[tuple[FastAPI, str]]:
+    settings = make_settings(
+        sse_max_stream_seconds=1.0, sweeper_in_process=False, **store_overrides
+    )
+    async with running_app(settings) as app, served(app) as url:
+        yield app, url
+
+
+async def test_a_stream_ends_after_its_lifetime_with_a_retry_hint_and_reconnects(
+    short_lived: tuple[FastAPI, str], client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    app, url = short_lived
+    c = await create_concert(client, admin_headers)
+    stream_url = f"{url}{CONCERTS}/{c['id']}/seats/stream"
+    before = REGISTRY.get_sample_value("sse_streams_expired_total") or 0.0
+    async with httpx.AsyncClient(timeout=10) as http:
+        async with http.stream("GET", stream_url) as response:
+            blocks = EventReader(response)
+            snapshot = await blocks.next_event()
+            assert snapshot["event"] == "snapshot"
+            last_id = snapshot["id"]
+            # Heartbeats (every 0.5 s here) until the end: a `retry` hint, then the end of
+            # the body, cleanly (no error, no cut chunk).
+            rest = await blocks.rest()
+        hint = [line for line in rest if line.startswith("retry:")]
+        assert len(hint) == 1
+        assert 0 < int(hint[0].partition(":")[2]) <= 5000
+        assert (REGISTRY.get_sample_value("sse_streams_expired_total") or 0.0) == before + 1
+        await until(lambda: slots(app).total_open == 0, "the ended stream's place freed")
+        # What a browser does next: the same URL with Last-Event-ID, a fresh snapshot.
+        headers = {"Last-Event-ID": last_id}
+        async with http.stream("GET", stream_url, headers=headers) as again:
+            fresh = await EventReader(again).next_event()
+            assert fresh["event"] == "snapshot"
+            assert int(fresh["id"]) >= int(last_id)
+
+
+def test_lifetimes_are_spread_so_a_crowd_does_not_come_back_at_once() -> None:
+    limits = StreamSlots(per_client=0, total=0, max_seconds=600.0)
+    lifetimes = [limits.lifetime() for _ in range(2000)]
+    assert all(lifetime is not None and 450.0 <= lifetime <= 600.0 for lifetime in lifetimes)
+    assert max(x or 0 for x in lifetimes) - min(x or 0 for x in lifetimes) > 100.0
+    assert StreamSlots(per_client=0, total=0, max_seconds=0).lifetime() is None

@@ -39,6 +39,8 @@ def capped(limit: int) -> InFlightLimit:
         "/api/v1/slow",
         "/api/v1/webhooks/stripe",
         "/api/v1/concerts/c1/seats/stream",
+        "/api/v1/concerts/c1/stream",
+        "/api/v1/auth/login/stream",
         "/healthz",
     ]
     routes = [Route(p, slow) for p in paths] + [Route("/api/v1/broken", broken)]
@@ -97,3 +99,21 @@ async def test_the_setting_installs_the_cap(store_overrides: dict[str, Any], cap
         schema = (await c.get("/openapi.json")).json()
         browse = schema["paths"]["/api/v1/concerts"]["get"]["responses"]
         assert ("429" in browse) == bool(cap)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/concerts/c1/stream", "/api/v1/auth/login/stream"])
+async def test_only_the_seat_stream_is_exempt_not_any_path_ending_in_stream(path: str) -> None:
+    """The exemption is for the seat stream (it has caps of its own: app/seats/stream.py), not
+    for every path a client can make end in `/stream`."""
+    released.clear()
+    app = capped(1)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        held = asyncio.ensure_future(c.get("/api/v1/slow"))
+        await asyncio.sleep(0.05)
+        assert (await asyncio.wait_for(c.get(path), timeout=2)).status_code == 429
+        stream = asyncio.ensure_future(c.get("/api/v1/concerts/c1/seats/stream"))
+        await asyncio.sleep(0.05)
+        assert not stream.done()  # in, not shed
+        released.set()
+        assert [r.status_code for r in await asyncio.gather(held, stream)] == [200, 200]
