@@ -213,6 +213,7 @@ async def test_changes_close_together_arrive_coalesced_and_complete(
 
 PER_IP = 2
 TOTAL = 3
+PROXY = "127.0.0.200"  # the capped server's TRUSTED_PROXIES
 
 
 @asynccontextmanager
@@ -247,6 +248,7 @@ async def capped(store_overrides: dict[str, Any]) -> AsyncIterator[tuple[FastAPI
         sse_max_streams_per_ip=PER_IP,
         sse_max_streams=TOTAL,
         sse_max_stream_seconds=0,
+        trusted_proxies=PROXY,
         sweeper_in_process=False,
         **store_overrides,
     )
@@ -277,13 +279,16 @@ def slots(app: FastAPI) -> StreamSlots:
 
 
 @asynccontextmanager
-async def stream_from(address: str, url: str) -> AsyncIterator[httpx.Response]:
+async def stream_from(
+    address: str, url: str, forwarded_for: str | None = None
+) -> AsyncIterator[httpx.Response]:
     """A seat stream opened from `address` (a 127.0.0.x address of this machine); yields the
     response once its first event (the snapshot) arrived, or at once when it is refused."""
     transport = httpx.AsyncHTTPTransport(local_address=address)
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     async with (
         httpx.AsyncClient(transport=transport, timeout=10) as http,
-        http.stream("GET", url) as response,
+        http.stream("GET", url, headers=headers) as response,
     ):
         # Kept for the whole block: a reader dropped early closes the connection with it
         # (its line iterator, collected, closes httpx's stream).
@@ -327,6 +332,28 @@ async def test_streams_beyond_the_per_address_cap_are_refused_with_retry_after(
             assert other.status_code == 200
             assert slots(app).open_for("127.0.0.2") == PER_IP
             assert open_streams(app) == PER_IP + 1
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_client_is_the_one_counted(
+    capped: tuple[FastAPI, str], capped_stream: str
+) -> None:
+    """The cap is per client, not per proxy: through our proxy each forwarded client has its
+    own places; from anyone else `X-Forwarded-For` changes nothing."""
+    app, _ = capped
+    async with contextlib.AsyncExitStack() as stack:
+        for client in ("198.18.0.1", "198.18.0.1", "198.18.0.2"):
+            ok = await stack.enter_async_context(stream_from(PROXY, capped_stream, client))
+            assert ok.status_code == 200
+        assert slots(app).open_for("198.18.0.1") == PER_IP
+        async with stream_from(PROXY, capped_stream, "198.18.0.1") as over:
+            assert over.status_code == 429
+    await until(lambda: slots(app).total_open == 0, "every place freed")
+    async with contextlib.AsyncExitStack() as stack:
+        for client in ("198.18.0.3", "198.18.0.4"):  # not our proxy: the header is ignored
+            ok = await stack.enter_async_context(stream_from("127.0.0.6", capped_stream, client))
+            assert ok.status_code == 200
+        async with stream_from("127.0.0.6", capped_stream, "198.18.0.5") as over:
+            assert over.status_code == 429
 
 
 async def test_a_closed_stream_gives_its_place_back_even_when_the_client_vanishes(
