@@ -24,9 +24,9 @@ from tests.api.helpers import CONCERTS, create_concert
 from tests.conftest import make_settings, running_app, token_headers
 
 
-@pytest.fixture(scope="module")
-async def live_url(app: FastAPI) -> AsyncIterator[str]:
-    """The session's app served by uvicorn on a free port (lifespan already running)."""
+@asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """`app` (its lifespan already running) served by uvicorn on a free port."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -44,9 +44,18 @@ async def live_url(app: FastAPI) -> AsyncIterator[str]:
             break
         await asyncio.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await asyncio.wait_for(task, timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+
+
+@pytest.fixture(scope="module")
+async def live_url(app: FastAPI) -> AsyncIterator[str]:
+    """The session's app served by uvicorn on a free port."""
+    async with served(app) as url:
+        yield url
 
 
 class EventReader:
@@ -214,32 +223,6 @@ async def test_changes_close_together_arrive_coalesced_and_complete(
 PER_IP = 2
 TOTAL = 3
 PROXY = "127.0.0.200"  # the capped server's TRUSTED_PROXIES
-
-
-@asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        lifespan="off",
-        log_config=None,
-        log_level="warning",
-        timeout_graceful_shutdown=1,
-        proxy_headers=False,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
 
 
 @pytest.fixture(scope="module")
