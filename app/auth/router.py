@@ -68,12 +68,13 @@ _TOKEN_LINKS = {
         201: {"description": "Signed up and logged in", "links": _TOKEN_LINKS},
         **error_responses(EmailTaken, RateLimited),
     },
-    dependencies=[NoStore],
+    dependencies=[LoginEmailLimit, NoStore],
 )
 async def signup(
     body: SignupRequest, store: StoreDep, passwords: PasswordsDep, tokens: TokensDep
 ) -> AuthResult:
-    """Create an account and log it in."""
+    """Create an account and log it in. Safe to retry: the same email and password again
+    within minutes log that account in (201) instead of 409 EmailTaken."""
     return await service.signup(store, passwords, tokens, body.email, body.password, body.name)
 
 

@@ -1,10 +1,15 @@
-"""Accounts and tokens. Refresh tokens rotate; replaying a used one revokes its whole family."""
+"""Accounts and tokens. Refresh tokens rotate; replaying a used one revokes its whole family.
+
+Signup is safe to retry: the account row and the login's refresh token are two writes, and
+when the second (or the answer) is lost, the client's retry with the same email and password
+within SIGNUP_RETRY_WINDOW logs that account in (201) instead of answering 409 EmailTaken.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from app.auth.emails import lookup_forms, normalize_email
 from app.auth.errors import EmailTaken, InvalidCredentials
@@ -12,11 +17,15 @@ from app.auth.passwords import PasswordHasher
 from app.auth.schemas import AccessToken, AuthResult, TokenPair, UserRead
 from app.auth.tokens import TokenService
 from app.errors import NotAuthenticated
-from app.storage.errors import DuplicateKey
+from app.storage.errors import DuplicateKey, StoreUnavailable
 from app.storage.ports import Store
 from app.storage.records import RefreshOutcome, RefreshToken, Role, User
 
 log = logging.getLogger(__name__)
+
+# How long after an account was created a signup with its email and password logs it in
+# instead of answering 409: long enough for a client's retries after a 503 or a lost answer.
+SIGNUP_RETRY_WINDOW = timedelta(minutes=10)
 
 
 async def _accounts(store: Store, email: str) -> list[User]:
@@ -87,9 +96,33 @@ async def signup(
     password: str,
     name: str,
 ) -> AuthResult:
-    user = await create_user(store, passwords, email, password, name, role="user")
+    try:
+        user = await create_user(store, passwords, email, password, name, role="user")
+    except EmailTaken:
+        retried = await _retried_signup(store, passwords, email, password)
+        if retried is None:
+            raise
+        log.info("signup retried; logged in", extra={"user_id": retried.id})
+        return await _login_result(store, tokens, retried)
     log.info("user signed up", extra={"user_id": user.id})
     return await _login_result(store, tokens, user)
+
+
+async def _retried_signup(
+    store: Store, passwords: PasswordHasher, email: str, password: str
+) -> User | None:
+    """The account an earlier attempt of this very signup created: same address, same
+    password, a buyer account created within SIGNUP_RETRY_WINDOW. One password check, the
+    same work whether or not there is such an account (it counts in the address's login
+    window like a login: the route has the per-email limit)."""
+    since = datetime.now(UTC) - SIGNUP_RETRY_WINDOW
+    recent = [
+        u for u in await _accounts(store, email) if u.role == "user" and u.created_at >= since
+    ]
+    candidate = recent[0] if recent else None
+    if await passwords.verify(password, candidate.password_hash if candidate else None):
+        return candidate
+    return None
 
 
 async def authenticate(store: Store, passwords: PasswordHasher, email: str, password: str) -> User:
@@ -98,9 +131,24 @@ async def authenticate(store: Store, passwords: PasswordHasher, email: str, pass
     if not accounts:
         await passwords.verify(password, None)
     for user in accounts:  # two only for an address both forms of which have an account
-        if await passwords.verify(password, user.password_hash):
+        ok, updated = await passwords.verify_and_update(password, user.password_hash)
+        if ok:
+            if updated is not None:
+                await _upgrade_hash(store, user, updated)
             return user
     raise InvalidCredentials()
+
+
+async def _upgrade_hash(store: Store, user: User, password_hash: str) -> None:
+    """Store a hash made with the current argon2 parameters in place of an older one (the
+    password was just verified). Best effort: the older hash still works, the next login
+    tries again."""
+    try:
+        await store.users.set_password_hash(user.id, password_hash)
+    except StoreUnavailable:
+        log.warning("password rehash not stored; next login retries", extra={"user_id": user.id})
+    else:
+        log.info("password rehashed with the current parameters", extra={"user_id": user.id})
 
 
 async def login(
@@ -195,8 +243,9 @@ async def ensure_admin(store: Store, passwords: PasswordHasher, email: str, pass
     existing = accounts[0]
     if existing.role != "admin":
         await store.users.set_role(existing.id, "admin")
-    if not await passwords.verify(password, existing.password_hash):
-        await store.users.set_password_hash(existing.id, await passwords.hash(password))
+    ok, updated = await passwords.verify_and_update(password, existing.password_hash)
+    if not ok or updated is not None:  # another password, or older argon2 parameters
+        await store.users.set_password_hash(existing.id, updated or await passwords.hash(password))
     refreshed = await store.users.get(existing.id)
     assert refreshed is not None
     return refreshed

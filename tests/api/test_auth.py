@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import sqlite3
+import threading
 import time
 import unicodedata
 import uuid
@@ -12,11 +15,14 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
+from pwdlib.hashers.argon2 import Argon2Hasher
 from pydantic import SecretStr
 
 from app.auth.tokens import TokenService
 from app.container import Container
+from app.errors import ServiceUnavailable
 from app.settings import Settings
+from app.storage.errors import StoreUnavailable
 from app.storage.records import User
 from tests.conftest import Account, http_client, make_settings, running_app, signup, unique_email
 
@@ -639,7 +645,7 @@ async def test_password_guesses_count_in_the_accounts_login_window(tmp_path: Any
     settings = make_settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path}/guesses.db",
         rate_limit_enabled=True,
-        rate_limit_login_per_email="3/minute",
+        rate_limit_login_per_email="4/minute",  # the signup below counts too
         rate_limit_auth_per_ip="1000/minute",
         sweeper_in_process=False,
     )
@@ -655,3 +661,178 @@ async def test_password_guesses_count_in_the_accounts_login_window(tmp_path: Any
         r = await c.post(f"{AUTH}/password", json=guess, headers=account.headers)
         assert r.status_code == 429, r.text
         assert r.json()["error"] == "RateLimited"
+
+
+# --- Issue 16, item 12: a refused signup wrote nothing, or its retry answers 201 ----------------
+
+
+async def test_a_signup_retried_with_the_same_password_logs_in(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """A client that got no answer (or a 503) sends its signup again: if the account was
+    written meanwhile, the same email and password answer 201 with a login, never 409."""
+    email, password = unique_email(), "retry-pass-1"
+    body = {"email": email, "password": password, "name": "Fan"}
+    first = await client.post(f"{AUTH}/signup", json=body)
+    assert first.status_code == 201, first.text
+    again = await client.post(f"{AUTH}/signup", json={**body, "email": email.upper()})
+    assert again.status_code == 201, again.text
+    assert again.json()["user"] == first.json()["user"]
+    assert again.headers["Cache-Control"] == "no-store"
+    assert (await _refresh(client, again.json()["refresh_token"])).status_code == 200
+    # Never for another password: that is someone else trying the address.
+    other = await client.post(f"{AUTH}/signup", json={**body, "password": "other-pass-2"})
+    assert other.status_code == 409, other.text
+    assert other.json()["error"] == "EmailTaken"
+
+
+async def test_only_a_recent_signup_can_be_retried(client: httpx.AsyncClient, app: FastAPI) -> None:
+    container = _container(app)
+    old = User(
+        id=str(uuid.uuid4()),
+        email=unique_email(),
+        name="Old",
+        password_hash=await container.passwords.hash("old-account-1"),
+        role="user",
+        created_at=datetime.now(UTC) - timedelta(hours=1),
+    )
+    await container.store.users.add(old)
+    r = await client.post(
+        f"{AUTH}/signup", json={"email": old.email, "password": "old-account-1", "name": "Old"}
+    )
+    assert r.status_code == 409, r.text
+
+
+class _BusyNeighbour:
+    """Another writer of the same SQLite file, as a second worker or process is: it takes the
+    write lock and keeps it `hold` seconds, lets it go for `gap` seconds, again and again."""
+
+    def __init__(self, path: str, hold: float, gap: float) -> None:
+        self._path, self._hold, self._gap = path, hold, gap
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.cycles = 0
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+        try:
+            while not self._stop.is_set():
+                db.execute("BEGIN IMMEDIATE")
+                self._stop.wait(self._hold)
+                db.execute("COMMIT")
+                self.cycles += 1
+                self._stop.wait(self._gap)
+        finally:
+            db.close()
+
+    def __enter__(self) -> _BusyNeighbour:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def test_hundreds_of_signups_against_a_busy_database_all_end_signed_up(
+    tmp_path: Any,
+) -> None:
+    """The audit: 300 signups at once on one worker (SQLite) got many 503 "database is not
+    answering", and their retry 409 EmailTaken: the 503 came after the account was written
+    (the account row and the login's refresh token are two writes, and the second one waited
+    too long for SQLite's write lock). Here a second writer keeps the lock busy, as another
+    worker does, and the store deadline is short, so writes really fail: every signup the
+    service refused must either have written nothing or be retryable, and the retries (the
+    same email and password, as a client sends) all end 201 with a working login."""
+    path = f"{tmp_path}/busy.db"
+    settings = make_settings(
+        database_url=f"sqlite+aiosqlite:///{path}",
+        store_timeout_seconds=0.3,  # the default 8 s, scaled down to the neighbour's holds
+        breaker_reset_seconds=0.5,
+        sweeper_in_process=False,
+        http_max_in_flight=0,
+    )
+    emails = [unique_email("storm") for _ in range(200)]
+
+    async def sign_up(c: httpx.AsyncClient, email: str) -> httpx.Response:
+        body = {"email": email, "password": f"pw-{email}", "name": "Fan"}
+        return await c.post(f"{AUTH}/signup", json=body)
+
+    async with running_app(settings) as busy, http_client(busy, timeout=300) as c:
+        store = _container(busy).store
+        with _BusyNeighbour(path, hold=0.5, gap=0.05):
+            first = await asyncio.gather(*(sign_up(c, e) for e in emails))
+        assert {r.status_code for r in first} <= {201, 503}, {r.text for r in first}
+        refused = [e for e, r in zip(emails, first, strict=True) if r.status_code != 201]
+        written = [e for e in refused if await _exists(store, e)]
+        # The neighbour made the store refuse signups, some of them after writing the account.
+        assert refused, "no signup was refused: the test did not exercise the failure"
+        assert written, "no refused signup had written its account: nothing was tested"
+
+        async def retry(email: str) -> httpx.Response:
+            """What a client does after a 503: the same signup again, until it is answered."""
+            for _ in range(20):
+                r = await sign_up(c, email)
+                if r.status_code != 503:
+                    break
+                await asyncio.sleep(0.2)
+            return r
+
+        finals = dict(zip(refused, await asyncio.gather(*(retry(e) for e in refused)), strict=True))
+        for email, r in finals.items():
+            assert r.status_code == 201, (email, r.status_code, r.text)
+        for email in written:
+            login = await c.post(f"{AUTH}/login", json={"email": email, "password": f"pw-{email}"})
+            assert login.status_code == 200, login.text
+            assert (await _refresh(c, finals[email].json()["refresh_token"])).status_code == 200
+
+
+async def _exists(store: Any, email: str) -> bool:
+    for _ in range(100):  # reads are not refused by the neighbour, but may meet the breaker
+        try:
+            return await store.users.get_by_email(email) is not None
+        except (ServiceUnavailable, StoreUnavailable):
+            await asyncio.sleep(0.1)
+    raise AssertionError("the store never answered")
+
+
+# --- Issue 16, item 12: OWASP's argon2id parameters, older hashes upgraded at login -----------
+
+OWASP_ARGON2 = "$argon2id$v=19$m=19456,t=2,p=1$"
+
+
+async def test_new_passwords_are_hashed_with_owasps_argon2id_parameters(
+    client: httpx.AsyncClient, app: FastAPI, user: Account
+) -> None:
+    stored = await _container(app).store.users.get(user.id)
+    assert stored is not None
+    assert stored.password_hash.startswith(OWASP_ARGON2)
+
+
+async def test_an_older_hash_is_replaced_at_login(client: httpx.AsyncClient, app: FastAPI) -> None:
+    """Accounts hashed with the earlier parameters (64 MiB, t=3, p=4) log in as before, and
+    that login stores a hash with the current ones."""
+    container = _container(app)
+    older = Argon2Hasher(memory_cost=65536, time_cost=3, parallelism=4).hash("older-pass-1")
+    account = User(
+        id=str(uuid.uuid4()),
+        email=unique_email(),
+        name="Older",
+        password_hash=older,
+        role="user",
+        created_at=datetime.now(UTC) - timedelta(days=30),
+    )
+    await container.store.users.add(account)
+    wrong = await client.post(f"{AUTH}/login", json={"email": account.email, "password": "nope-1"})
+    assert wrong.status_code == 401
+    stored = await container.store.users.get(account.id)
+    assert stored is not None
+    assert stored.password_hash == older  # a failed login changes nothing
+
+    await _login(client, account.email, "older-pass-1")
+
+    stored = await container.store.users.get(account.id)
+    assert stored is not None
+    assert stored.password_hash.startswith(OWASP_ARGON2)
+    assert Argon2Hasher().verify("older-pass-1", stored.password_hash)
+    await _login(client, account.email, "older-pass-1")  # and the new hash works

@@ -190,7 +190,8 @@ class TestRefreshTokens:
         for token in (live, used, rotated_to, elsewhere, expired):
             outcome, found = await store.refresh_tokens.consume(token.jti, now)
             assert outcome is RefreshOutcome.REVOKED, token
-            assert found is not None and found.revoked_at == now
+            assert found is not None
+            assert found.revoked_at == now
         assert (await store.refresh_tokens.consume(not_theirs.jti, now))[0] is (
             RefreshOutcome.ROTATED
         )
