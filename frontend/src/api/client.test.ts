@@ -221,7 +221,7 @@ describe("tokens", () => {
       user,
     });
     expect(seen).toHaveLength(1);
-    client.logout();
+    await client.logout();
     expect(store.load()).toBeNull();
   });
 
@@ -327,5 +327,101 @@ describe("tokens", () => {
     const e = (await client.myOrders().catch((x: unknown) => x)) as ApiError;
     expect(e.code).toBe("ServiceUnavailable");
     expect(store.load()).not.toBeNull();
+  });
+});
+
+describe("logout and password change", () => {
+  const pair = { access_token: "a2", refresh_token: "r2", token_type: "bearer", expires_in: 900 };
+
+  it("tells the service to end the login, then forgets the tokens", async () => {
+    const { impl, calls } = fakeFetch(() => new Response(null, { status: 204 }));
+    const store = memorySessionStore(session());
+    const client = new ApiClient({ fetch: impl, store, now: () => 1_000_000 });
+    await client.logout();
+    expect(calls).toHaveLength(1);
+    const call = calls[0] as Call;
+    expect(call.url).toBe("/api/v1/auth/logout");
+    expect(call.method).toBe("POST");
+    expect(call.body).toEqual({ refresh_token: "refresh-1" });
+    expect(call.headers.Authorization).toBeUndefined();
+    expect(store.load()).toBeNull();
+  });
+
+  it("forgets the tokens even when the service can't be told", async () => {
+    for (const failure of [
+      () => json(503, { error: "ServiceUnavailable", detail: "down" }),
+      () => json(401, { error: "NotAuthenticated", detail: "not ours" }),
+      () => {
+        throw new TypeError("Failed to fetch");
+      },
+    ]) {
+      const { impl, calls } = fakeFetch(failure);
+      const store = memorySessionStore(session());
+      const changes: (Session | null)[] = [];
+      const client = new ApiClient({
+        fetch: impl,
+        store,
+        now: () => 1_000_000,
+        onSessionChange: (s) => changes.push(s),
+      });
+      await client.logout();
+      expect(calls).toHaveLength(1);
+      expect(store.load()).toBeNull();
+      expect(changes).toEqual([null]);
+    }
+  });
+
+  it("logs out without a call when there is no login", async () => {
+    const { impl, calls } = fakeFetch(() => new Response(null, { status: 204 }));
+    const client = new ApiClient({ fetch: impl, store: memorySessionStore(), now: () => 0 });
+    await client.logout();
+    expect(calls).toHaveLength(0);
+  });
+
+  it("changes the password, then logs in again with it", async () => {
+    const { impl, calls } = fakeFetch((call) =>
+      call.url.endsWith("/auth/password")
+        ? new Response(null, { status: 204 })
+        : json(200, { ...pair, user }),
+    );
+    const store = memorySessionStore(session());
+    const client = new ApiClient({ fetch: impl, store, now: () => 1_000_000 });
+    const again = await client.changePassword("old-password", "new-password-1");
+    expect(again).toEqual(user);
+    expect(calls.map((c) => c.url)).toEqual(["/api/v1/auth/password", "/api/v1/auth/login"]);
+    const [change, login] = calls as [Call, Call];
+    expect(change.headers.Authorization).toBe("Bearer access-1");
+    expect(change.body).toEqual({
+      current_password: "old-password",
+      new_password: "new-password-1",
+    });
+    expect(login.body).toEqual({ email: user.email, password: "new-password-1" });
+    expect(store.load()?.refreshToken).toBe("r2");
+  });
+
+  it("sends a wrong current password once and keeps the login", async () => {
+    const { impl, calls } = fakeFetch(() =>
+      json(401, { error: "InvalidCredentials", detail: "The current password is wrong." }),
+    );
+    const store = memorySessionStore(session());
+    const client = new ApiClient({ fetch: impl, store, now: () => 1_000_000 });
+    const e = (await client
+      .changePassword("wrong", "new-password-1")
+      .catch((x: unknown) => x)) as ApiError;
+    expect(e.code).toBe("InvalidCredentials");
+    expect(calls.map((c) => c.url)).toEqual(["/api/v1/auth/password"]);
+    expect(store.load()?.refreshToken).toBe("refresh-1");
+  });
+
+  it("logs out when the new login fails after the change", async () => {
+    const { impl } = fakeFetch((call) =>
+      call.url.endsWith("/auth/password")
+        ? new Response(null, { status: 204 })
+        : json(503, { error: "ServiceUnavailable", detail: "down" }),
+    );
+    const store = memorySessionStore(session());
+    const client = new ApiClient({ fetch: impl, store, now: () => 1_000_000 });
+    expect(await client.changePassword("old-password", "new-password-1")).toBeNull();
+    expect(store.load()).toBeNull();
   });
 });

@@ -127,6 +127,9 @@ export interface ClientOptions {
  * that dies on its way. */
 const REFRESH_MARGIN_MS = 30_000;
 
+/** Logging out waits this long for the service, then forgets the tokens anyway. */
+const LOGOUT_TIMEOUT_MS = 5_000;
+
 export function buildQuery(query: RequestOptions["query"]): string {
   if (!query) return "";
   const params = new URLSearchParams();
@@ -353,8 +356,56 @@ export class ApiClient {
     return r.user;
   }
 
-  logout(): void {
+  /** Log out: the service ends this login (every refresh token of it, on every tab and
+   * device that shares it), then the tokens are forgotten here, also when the service could
+   * not be told (offline, a token it no longer knows). Access tokens the service already
+   * issued stay valid until they expire (15 minutes); none is kept here. */
+  async logout(): Promise<void> {
+    const session = this.store.load();
+    try {
+      if (session) {
+        const signal =
+          typeof AbortSignal.timeout === "function"
+            ? AbortSignal.timeout(LOGOUT_TIMEOUT_MS)
+            : undefined;
+        await this.send<void>(
+          "POST",
+          "/auth/logout",
+          { body: { refresh_token: session.refreshToken }, ...(signal ? { signal } : {}) },
+          null,
+        );
+      }
+    } catch {
+      // Logged out here all the same: the refresh token is gone from this browser.
+    } finally {
+      this.setSession(null);
+    }
+  }
+
+  /** Change the password. The service ends every login of the account, this one too, so
+   * this logs in again with the new password: the user it answers, or `null` when that
+   * login failed and the user must log in again (the session is then cleared). A wrong
+   * current password is an ApiError `InvalidCredentials`, and nothing changed. */
+  async changePassword(currentPassword: string, newPassword: string): Promise<User | null> {
+    const session = await this.freshSession();
+    if (!session) {
+      throw new ApiError(401, { error: "NotAuthenticated", detail: "Log in first to do this." });
+    }
+    // Not `request`: its refresh-and-retry on a 401 would send a wrong password twice.
+    await this.send<void>(
+      "POST",
+      "/auth/password",
+      { body: { current_password: currentPassword, new_password: newPassword } },
+      session,
+    );
+    const email = session.user?.email;
+    try {
+      if (email) return await this.login(email, newPassword);
+    } catch {
+      // The password did change; only the new login failed.
+    }
     this.setSession(null);
+    return null;
   }
 
   async me(): Promise<User> {

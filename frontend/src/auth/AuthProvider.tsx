@@ -18,7 +18,11 @@ interface AuthState {
   endedReason: string | null;
   login(email: string, password: string): Promise<User>;
   signup(email: string, password: string, name: string): Promise<User>;
+  /** Ends the login on the service, then here (also when the service can't be reached). */
   logout(): void;
+  /** Changes the password; every other login of the account ends. `true`: logged in again
+   * with the new password; `false`: logged out, the banner asks to log in again. */
+  changePassword(currentPassword: string, newPassword: string): Promise<boolean>;
   dismissEnded(): void;
 }
 
@@ -43,7 +47,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     // Check the kept login once (the refresh token may have been revoked meanwhile).
     if (api.session) {
       api.me().catch((e: unknown) => {
-        if (isApiError(e) && e.status === 401) api.logout();
+        if (isApiError(e) && e.status === 401) void api.logout();
       });
     }
     return () => {
@@ -64,15 +68,26 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     return u;
   }, []);
   const logout = useCallback(() => {
-    api.logout();
-    // Nothing of this account may show to the next one on this device.
+    // Nothing of this account may show to the next one on this device: the cache goes now
+    // and again once the tokens are gone (a query may have refetched meanwhile).
     queryClient.clear();
+    void api.logout().finally(() => queryClient.clear());
   }, [queryClient]);
+  const changePassword = useCallback(
+    async (currentPassword: string, newPassword: string) => {
+      const again = await api.changePassword(currentPassword, newPassword);
+      if (again) return true;
+      queryClient.clear();
+      setEndedReason("Your password was changed. Log in with the new one.");
+      return false;
+    },
+    [queryClient],
+  );
   const dismissEnded = useCallback(() => setEndedReason(null), []);
 
   const value = useMemo(
-    () => ({ user, endedReason, login, signup, logout, dismissEnded }),
-    [user, endedReason, login, signup, logout, dismissEnded],
+    () => ({ user, endedReason, login, signup, logout, changePassword, dismissEnded }),
+    [user, endedReason, login, signup, logout, changePassword, dismissEnded],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

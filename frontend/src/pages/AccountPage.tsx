@@ -1,8 +1,18 @@
 import { useQueries, useQuery } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
 import { Link } from "react-router-dom";
+import { isApiError } from "../api/client";
+import { fieldErrors } from "../api/errors";
 import type { Concert, Order, Ticket } from "../api/types";
 import { useAuth } from "../auth/AuthProvider";
-import { ErrorBox, LoginRequired, OrderBadge, PageLoading } from "../components/ui";
+import {
+  ErrorBox,
+  InputField,
+  LoginRequired,
+  Notice,
+  OrderBadge,
+  PageLoading,
+} from "../components/ui";
 import { api } from "../lib/api";
 import { dateTime, money } from "../lib/format";
 import { TicketCard } from "./TicketCard";
@@ -81,7 +91,98 @@ export function AccountPage() {
           </ul>
         )}
       </section>
+      <PasswordSection />
     </div>
+  );
+}
+
+/** Change the password: the service ends every login of the account, this one is renewed. */
+function PasswordSection() {
+  const { changePassword } = useAuth();
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [repeat, setRepeat] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [mismatch, setMismatch] = useState(false);
+  const [done, setDone] = useState(false);
+  const fields = fieldErrors(error);
+  const wrongCurrent = isApiError(error) && error.code === "InvalidCredentials";
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setDone(false);
+    setError(null);
+    setMismatch(next !== repeat);
+    if (next !== repeat) return;
+    setBusy(true);
+    try {
+      if (await changePassword(current, next)) {
+        setDone(true);
+        setCurrent("");
+        setNext("");
+        setRepeat("");
+      }
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const shownError = error !== null && !wrongCurrent && Object.keys(fields).length === 0;
+  return (
+    <section aria-labelledby="password-h" className="space-y-3">
+      <h2 id="password-h" className="text-xl font-semibold">
+        Password
+      </h2>
+      <form className="card max-w-md space-y-4" onSubmit={submit} noValidate>
+        {done && (
+          <Notice tone="success" title="Password changed">
+            Every other device and browser logged in to this account has been logged out.
+          </Notice>
+        )}
+        {shownError && <ErrorBox error={error} />}
+        <InputField
+          label="Current password"
+          id="current-password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={current}
+          onValue={setCurrent}
+          error={wrongCurrent ? "This is not your current password." : fields.current_password}
+          aria-invalid={wrongCurrent || Boolean(fields.current_password)}
+        />
+        <InputField
+          label="New password"
+          id="new-password"
+          type="password"
+          autoComplete="new-password"
+          hint="At least 8 characters."
+          required
+          minLength={8}
+          value={next}
+          onValue={setNext}
+          error={fields.new_password}
+          aria-invalid={Boolean(fields.new_password)}
+        />
+        <InputField
+          label="New password again"
+          id="repeat-password"
+          type="password"
+          autoComplete="new-password"
+          required
+          value={repeat}
+          onValue={setRepeat}
+          error={mismatch ? "The two new passwords differ." : undefined}
+          aria-invalid={mismatch}
+        />
+        <button type="submit" className="btn-primary" disabled={busy}>
+          {busy ? "Please wait…" : "Change password"}
+        </button>
+      </form>
+    </section>
   );
 }
 
