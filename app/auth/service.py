@@ -16,7 +16,7 @@ from app.auth.errors import EmailTaken, InvalidCredentials
 from app.auth.passwords import PasswordHasher
 from app.auth.schemas import AccessToken, AuthResult, TokenPair, UserRead
 from app.auth.tokens import TokenService
-from app.errors import NotAuthenticated
+from app.errors import NotAuthenticated, ServiceUnavailable
 from app.storage.errors import DuplicateKey, StoreUnavailable
 from app.storage.ports import Store
 from app.storage.records import RefreshOutcome, RefreshToken, Role, User
@@ -140,14 +140,18 @@ async def authenticate(store: Store, passwords: PasswordHasher, email: str, pass
 
 
 async def _upgrade_hash(store: Store, user: User, password_hash: str) -> None:
-    """Store a hash made with the current argon2 parameters in place of an older one (the
-    password was just verified). Best effort: the older hash still works, the next login
+    """Store a hash made with the current argon2 parameters in place of the older one just
+    verified, unless the hash changed meanwhile (a password change: the rehash of the old
+    password must not undo it). Best effort: the older hash still works, the next login
     tries again."""
     try:
-        await store.users.set_password_hash(user.id, password_hash)
-    except StoreUnavailable:
+        replaced = await store.users.replace_password_hash(
+            user.id, user.password_hash, password_hash
+        )
+    except (StoreUnavailable, ServiceUnavailable):
         log.warning("password rehash not stored; next login retries", extra={"user_id": user.id})
-    else:
+        return
+    if replaced:
         log.info("password rehashed with the current parameters", extra={"user_id": user.id})
 
 

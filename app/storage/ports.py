@@ -39,6 +39,10 @@ class UserRepository(Protocol):
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         """RecordNotFound if there is no such user."""
 
+    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
+        """Store `new_hash` if the stored hash is still `old_hash` (a rehash at login must not
+        undo a password change made meanwhile); whether it was replaced."""
+
 
 class RefreshTokenRepository(Protocol):
     async def add(self, token: RefreshToken) -> None: ...

@@ -90,6 +90,23 @@ class TestUsers:
             user, role="admin", password_hash="$argon2id$new"
         )
 
+    async def test_replace_password_hash_only_replaces_the_hash_it_was_given(
+        self, store: Store
+    ) -> None:
+        """A login upgrading an older hash must not undo a password change made meanwhile."""
+        user = make_user(password_hash="$argon2id$old")
+        await store.users.add(user)
+
+        assert await store.users.replace_password_hash(user.id, "$argon2id$old", "$argon2id$up")
+        assert (await store.users.get(user.id)) == replace(user, password_hash="$argon2id$up")
+        # The hash changed since it was read (a password change): nothing is replaced.
+        await store.users.set_password_hash(user.id, "$argon2id$changed")
+        assert not await store.users.replace_password_hash(
+            user.id, "$argon2id$up", "$argon2id$stale"
+        )
+        assert (await store.users.get(user.id)) == replace(user, password_hash="$argon2id$changed")
+        assert not await store.users.replace_password_hash(uid(), "$argon2id$old", "x")
+
     async def test_updating_unknown_user_is_not_found(self, store: Store) -> None:
         with pytest.raises(RecordNotFound):
             await store.users.set_role(uid(), "admin")

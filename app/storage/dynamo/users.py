@@ -106,6 +106,24 @@ class DynamoUserRepository:
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         await self._set(user_id, "password_hash", password_hash)
 
+    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
+        with translated_errors():
+            try:
+                await self._db.run(
+                    lambda c: c.update_item(
+                        TableName=self._table,
+                        Key=_user_key(user_id),
+                        UpdateExpression="SET password_hash = :new",
+                        ConditionExpression="attribute_exists(pk) AND password_hash = :old",
+                        ExpressionAttributeValues={":new": s(new_hash), ":old": s(old_hash)},
+                    )
+                )
+            except ClientError as error:
+                if condition_failed(error):
+                    return False  # another hash by now, or no such user
+                raise
+        return True
+
     async def _set(self, user_id: str, attribute: str, value: str) -> None:
         with translated_errors():
             try:

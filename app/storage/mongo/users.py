@@ -47,6 +47,13 @@ class MongoUserRepository:
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         await self._update(user_id, {"password_hash": password_hash})
 
+    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
+        with translated_errors():
+            result = await self._users.update_one(
+                {"_id": user_id, "password_hash": old_hash}, {"$set": {"password_hash": new_hash}}
+            )
+        return result.matched_count == 1
+
     async def _update(self, user_id: str, values: dict[str, Any]) -> None:
         with translated_errors():
             result = await self._users.update_one({"_id": user_id}, {"$set": values})

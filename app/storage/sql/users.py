@@ -45,6 +45,16 @@ class SqlUserRepository:
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         await self._update(user_id, password_hash=password_hash)
 
+    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
+        replace = (
+            update(users)
+            .where(users.c.id == user_id, users.c.password_hash == old_hash)
+            .values(password_hash=new_hash)
+        )
+        async with self._db.write() as conn:
+            result = await conn.execute(replace)
+        return bool(result.rowcount)
+
     async def _update(self, user_id: str, **values: str) -> None:
         async with self._db.write() as conn:
             result = await conn.execute(update(users).where(users.c.id == user_id).values(values))
