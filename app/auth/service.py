@@ -188,7 +188,16 @@ async def refresh(store: Store, tokens: TokenService, refresh_token: str) -> Tok
     user = await store.users.get(record.user_id)
     if user is None:
         raise NotAuthenticated("The account no longer exists.")
-    return await _issue_pair(store, tokens, user.id, user.role, family=record.family_id)
+    pair = await _issue_pair(store, tokens, user.id, user.role, family=record.family_id)
+    # A logout or a password change that ran between the rotation above and the new token's
+    # write revoked the family without the new token: if the rotated token is revoked by now,
+    # end the family again (the new token with it). After this read, a revocation finds the
+    # new token stored.
+    rotated = await store.refresh_tokens.get(claims.jti)
+    if rotated is None or rotated.revoked_at is not None:
+        await store.refresh_tokens.revoke_family(record.family_id, now)
+        raise NotAuthenticated("This login was ended meanwhile; log in again.")
+    return pair
 
 
 async def logout(store: Store, tokens: TokenService, refresh_token: str) -> None:

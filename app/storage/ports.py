@@ -47,6 +47,9 @@ class UserRepository(Protocol):
 class RefreshTokenRepository(Protocol):
     async def add(self, token: RefreshToken) -> None: ...
 
+    async def get(self, jti: str) -> RefreshToken | None:
+        """The token as stored now (a revocation committed before the call is seen)."""
+
     async def consume(self, jti: str, now: datetime) -> tuple[RefreshOutcome, RefreshToken | None]:
         """Atomically mark a live token used (ROTATED). A token that was already used answers
         REUSED, one whose family was revoked REVOKED, a lapsed one EXPIRED, else UNKNOWN.

@@ -186,6 +186,19 @@ class TestRefreshTokens:
         outcomes = sorted(outcome.value for outcome, _ in results)
         assert outcomes == ["reused"] * 19 + ["rotated"]
 
+    async def test_get_reads_a_token_as_stored(self, store: Store) -> None:
+        token = make_refresh_token()
+        await store.refresh_tokens.add(token)
+        assert await store.refresh_tokens.get(token.jti) == token
+        now = T0 + timedelta(hours=1)
+        await store.refresh_tokens.consume(token.jti, now)
+        assert await store.refresh_tokens.get(token.jti) == replace(token, used_at=now)
+        await store.refresh_tokens.revoke_family(token.family_id, now)
+        assert await store.refresh_tokens.get(token.jti) == replace(
+            token, used_at=now, revoked_at=now
+        )
+        assert await store.refresh_tokens.get(uid("jti-")) is None
+
     async def test_revoke_user_revokes_every_family_of_that_user_only(self, store: Store) -> None:
         """A password change ends every login of the account (issue 16, item 5)."""
         user, other = uid("u-"), uid("u-")

@@ -218,6 +218,10 @@ class DynamoRefreshTokenRepository:
                     raise DuplicateKey(f"refresh token {token.jti} exists") from error
                 raise
 
+    async def get(self, jti: str) -> RefreshToken | None:
+        item = await self._get(_token_key(jti))  # strongly consistent
+        return _token_from_item(item) if item else None
+
     async def consume(self, jti: str, now: datetime) -> tuple[RefreshOutcome, RefreshToken | None]:
         at = timestamp(now)
         with translated_errors():

@@ -70,6 +70,11 @@ class MongoRefreshTokenRepository:
         with translated_errors():
             await self._tokens.insert_one(doc)
 
+    async def get(self, jti: str) -> RefreshToken | None:
+        with translated_errors():
+            doc = await self._tokens.find_one({"_id": jti})
+        return refresh_token_from_document(doc) if doc else None
+
     async def consume(self, jti: str, now: datetime) -> tuple[RefreshOutcome, RefreshToken | None]:
         stamp = encode_time(now)
         # The filter is the decision: findAndModify on one document is atomic, so of many

@@ -70,6 +70,12 @@ class SqlRefreshTokenRepository:
         async with self._db.write() as conn:
             await conn.execute(refresh_tokens.insert().values(**refresh_token_values(token)))
 
+    async def get(self, jti: str) -> RefreshToken | None:
+        query = select(refresh_tokens).where(refresh_tokens.c.jti == jti)
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return refresh_token_from_row(row._mapping) if row else None
+
     async def consume(self, jti: str, now: datetime) -> tuple[RefreshOutcome, RefreshToken | None]:
         now = as_utc(now)
         t = refresh_tokens.c
