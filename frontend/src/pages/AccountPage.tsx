@@ -91,13 +91,13 @@ export function AccountPage() {
           </ul>
         )}
       </section>
-      <PasswordSection />
+      <PasswordSection email={user.email} />
     </div>
   );
 }
 
 /** Change the password: the service ends every login of the account, this one is renewed. */
-function PasswordSection() {
+function PasswordSection({ email }: { email: string }) {
   const { changePassword } = useAuth();
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
@@ -143,6 +143,8 @@ function PasswordSection() {
           </Notice>
         )}
         {shownError && <ErrorBox error={error} />}
+        {/* For password managers: whose password this is. */}
+        <input type="email" autoComplete="username" value={email} readOnly hidden />
         <InputField
           label="Current password"
           id="current-password"
