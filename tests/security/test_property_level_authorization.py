@@ -102,10 +102,10 @@ async def test_signup_refuses_role_and_ids(
     body = {"email": unique_email(), "password": "long-enough-1", "name": "Eve", **extra}
     r = await client.post(f"{API}/auth/signup", json=body)
     assert r.status_code == 422, r.text
-    # Nothing was created: the same email signs up fine without the extra field.
-    ok = await client.post(
-        f"{API}/auth/signup", json={k: body[k] for k in ("email", "password", "name")}
-    )
+    # Nothing was created: the same email signs up fine without the extra field, with another
+    # password (the same one would log in an account created moments ago: signup is retryable).
+    fresh = {"email": body["email"], "password": "another-password-2", "name": "Eve"}
+    ok = await client.post(f"{API}/auth/signup", json=fresh)
     assert ok.status_code == 201
     assert ok.json()["user"]["role"] == "user"
 
