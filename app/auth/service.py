@@ -238,10 +238,7 @@ async def change_password(
 
 
 async def me(store: Store, user_id: str) -> UserRead:
-    user = await store.users.get(user_id)
-    if user is None:
-        raise NotAuthenticated("The account no longer exists; log in again.")
-    return UserRead.model_validate(user)
+    return UserRead.model_validate(await account(store, user_id))
 
 
 async def ensure_admin(store: Store, passwords: PasswordHasher, email: str, password: str) -> User:

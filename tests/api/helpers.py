@@ -10,6 +10,8 @@ import httpx
 from fastapi import FastAPI
 
 from app.container import Container
+from app.reservations.engine import concert_keys
+from app.workers.sweeper import HoldSweeper
 from tests.conftest import token_headers
 
 CONCERTS = "/api/v1/concerts"
@@ -51,3 +53,24 @@ def container_of(app: FastAPI) -> Container:
 def buyer(app: FastAPI) -> dict[str, str]:
     """Headers of a fresh, distinct buyer (a valid token; no account row needed)."""
     return token_headers(app, f"buyer-{uuid.uuid4().hex[:10]}")
+
+
+# Moves one hold's expiry into the past (Redis time), as if its time had run out.
+LAPSE_LUA = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local t = redis.call('TIME')
+local past = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - 1
+local hold = cjson.decode(raw)
+hold.e = past
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(hold))
+redis.call('ZADD', KEYS[2], past, ARGV[1])
+return 1
+"""
+
+
+async def lapse_hold(container: Container, concert_id: str, hold_id: str) -> None:
+    """The hold's time runs out in Redis (checked out or not) and a sweeper frees it."""
+    keys = concert_keys(concert_id)
+    assert await container.redis.eval(LAPSE_LUA, 2, keys[1], keys[2], hold_id) == 1
+    await HoldSweeper(container.engine, 1.0).sweep_once()

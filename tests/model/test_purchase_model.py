@@ -59,8 +59,7 @@ from app.payments.errors import PaymentIntentNotConfirmable
 from app.payments.signature import sign
 from app.payments.simulated import SimulatedGateway
 from app.reservations.engine import concert_keys
-from app.workers.sweeper import HoldSweeper
-from tests.api.helpers import concert_body
+from tests.api.helpers import concert_body, lapse_hold
 from tests.conftest import TEST_REDIS_URL, make_settings
 from tests.fuzz.target import MODEL_REDIS_DB, redis_url_with_db
 
@@ -70,19 +69,6 @@ API = "/api/v1"
 CAP = 4
 BUYERS = 3
 T = TypeVar("T")
-
-# Moves one hold's expiry into the past (Redis time), as if its time had run out.
-_LAPSE_LUA = """
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw then return 0 end
-local t = redis.call('TIME')
-local past = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - 1
-local hold = cjson.decode(raw)
-hold.e = past
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(hold))
-redis.call('ZADD', KEYS[2], past, ARGV[1])
-return 1
-"""
 
 
 @dataclass
@@ -433,12 +419,7 @@ class PurchaseFlow(RuleBasedStateMachine):
         hold = data.draw(st.sampled_from(list(self.model.live.values())))
         if hold.order is not None:
             self.model.orders[hold.order].unguarded = True
-        keys = concert_keys(self.concert_id)
-        redis = self.h.container.redis
-        moved = self.h.call(lambda: redis.eval(_LAPSE_LUA, 2, keys[1], keys[2], hold.id))
-        assert moved == 1
-        sweeper = HoldSweeper(self.h.container.engine, 1.0)
-        self.h.call(sweeper.sweep_once)
+        self.h.call(lapse_hold, self.h.container, self.concert_id, hold.id)
         del self.model.live[hold.id]
 
     @rule()

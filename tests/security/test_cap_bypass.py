@@ -21,26 +21,12 @@ from fastapi import FastAPI
 
 from app.payments.simulated import SimulatedGateway
 from app.reservations.engine import concert_keys
-from app.workers.sweeper import HoldSweeper
-from tests.api.helpers import CONCERTS, container_of, create_concert
+from tests.api.helpers import CONCERTS, container_of, create_concert, lapse_hold
 from tests.api.test_checkout import checkout, deliver, event, hold, order_of, pay, succeeded
 from tests.conftest import token_headers
 
 API = "/api/v1"
 CAP = 4
-
-# Moves one hold's expiry into the past (Redis time), as if its time had run out.
-LAPSE_LUA = """
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw then return 0 end
-local t = redis.call('TIME')
-local past = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - 1
-local hold = cjson.decode(raw)
-hold.e = past
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(hold))
-redis.call('ZADD', KEYS[2], past, ARGV[1])
-return 1
-"""
 
 
 def _buyer(app: FastAPI) -> tuple[str, dict[str, str]]:
@@ -61,15 +47,6 @@ async def _tickets(client: httpx.AsyncClient, headers: dict[str, str]) -> list[d
     assert r.status_code == 200, r.text
     items: list[dict[str, Any]] = r.json()["items"]
     return items
-
-
-async def _lapse(app: FastAPI, concert_id: str, hold_id: str) -> None:
-    """The hold's time runs out in Redis and the sweeper frees it, while its order is still
-    waiting for payment (the expiry job has not run: stalled, or slower than the grace)."""
-    container = container_of(app)
-    keys = concert_keys(concert_id)
-    assert await container.redis.eval(LAPSE_LUA, 2, keys[1], keys[2], hold_id) == 1
-    await HoldSweeper(container.engine, 1.0).sweep_once()
 
 
 async def test_releasing_checked_out_holds_does_not_reset_the_cap(
@@ -149,7 +126,7 @@ async def test_a_late_payment_that_would_pass_the_cap_is_refunded_exactly_once(
     _, me = _buyer(app)
     first = await hold(client, c["id"], me, [f"floor-A-{n}" for n in (1, 2, 3, 4)])
     old = (await checkout(client, first["id"], me)).json()["order"]
-    await _lapse(app, c["id"], first["id"])
+    await lapse_hold(container_of(app), c["id"], first["id"])
     second = await hold(client, c["id"], me, [f"floor-B-{n}" for n in (1, 2, 3, 4)])
     new = (await checkout(client, second["id"], me)).json()
     assert (await pay(client, new["payment"]["payment_intent_id"], me)).status_code == 200
