@@ -48,7 +48,6 @@ DEMO_VALUES = frozenset(
         "whsec_x",
     }
 )
-KNOWN_WEAK_SECRETS = DEMO_VALUES  # the earlier name
 _GENERATE = "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
 
 
@@ -256,12 +255,7 @@ class Settings(BaseSettings):
     def verification_keys(self) -> dict[str, str]:
         """kid -> secret for every key a token may be signed with (current first)."""
         keys = {self.jwt_kid: self.signing_secret}
-        for n, item in enumerate(
-            filter(None, (s.strip() for s in self.jwt_previous_secrets.split(",")))
-        ):
-            kid, sep, secret = item.partition(":")
-            if not sep:
-                kid, secret = f"previous-{n}", item
+        for kid, secret in _previous_secrets(self.jwt_previous_secrets):
             keys.setdefault(kid, secret)
         return keys
 
@@ -322,15 +316,21 @@ def _secret_problem(name: str, value: str, also: str = "") -> str | None:
     )
 
 
-def _previous_secret_problems(value: str) -> list[str]:
-    """Each JWT_PREVIOUS_SECRETS entry ("kid:secret" or "secret") is checked as JWT_SECRET."""
-    problems = []
-    for n, item in enumerate(filter(None, (s.strip() for s in value.split(","))), start=1):
+def _previous_secrets(value: str) -> list[tuple[str, str]]:
+    """JWT_PREVIOUS_SECRETS: comma separated "kid:secret" or "secret" (then kid previous-<n>,
+    n counting from 0)."""
+    entries = []
+    for n, item in enumerate(filter(None, (s.strip() for s in value.split(",")))):
         kid, sep, secret = item.partition(":")
-        if not sep:
-            kid, secret = "", item
-        entry = f"entry '{kid}'" if kid else f"entry {n}"
-        problem = _secret_problem(f"JWT_PREVIOUS_SECRETS {entry}", secret)
+        entries.append((kid, secret) if sep else (f"previous-{n}", item))
+    return entries
+
+
+def _previous_secret_problems(value: str) -> list[str]:
+    """Each JWT_PREVIOUS_SECRETS entry is checked as JWT_SECRET."""
+    problems = []
+    for kid, secret in _previous_secrets(value):
+        problem = _secret_problem(f"JWT_PREVIOUS_SECRETS entry '{kid}'", secret)
         if problem:
             problems.append(
                 problem.removesuffix(".")
@@ -383,12 +383,7 @@ def _production_problems(settings: Settings) -> list[str]:
     """Every reason `settings` must not run outside dev/test, one line each."""
     problems: list[str] = []
     jwt = _plain(settings.jwt_secret)
-    if not jwt:
-        problems.append(
-            f"JWT_SECRET is not set: set a random value of at least {MIN_SECRET_LENGTH} "
-            f"characters, e.g. {_GENERATE}."
-        )
-    elif problem := _secret_problem("JWT_SECRET", jwt):
+    if problem := _secret_problem("JWT_SECRET", jwt):
         problems.append(problem)
     problems += _previous_secret_problems(settings.jwt_previous_secrets)
     ticket = _plain(settings.ticket_secret)

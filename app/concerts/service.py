@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 
 from app.concerts.cache import ConcertCache
@@ -247,3 +248,26 @@ async def search(
         items=[to_summary(c, taken[c.id], now) for c in page.items],
         next_cursor=page.next_cursor,
     )
+
+
+_GOING_ON_SALE_PAGE = 100
+
+
+async def going_on_sale(store: Store, within: timedelta) -> AsyncIterator[Concert]:
+    """Concerts that have not started and whose on-sale opens within `within` from now (or
+    has opened), page by page: what the warm-up job loads ahead of an on-sale and the waiting
+    room's admission job looks after."""
+    now = datetime.now(UTC)
+    cursor: str | None = None
+    while True:
+        # Not started yet: starts_at from now on. The on-sale bound is checked here (the store
+        # filters by start date only).
+        page = await store.concerts.search(
+            ConcertFilter(date_from=now), _GOING_ON_SALE_PAGE, cursor
+        )
+        for concert in page.items:
+            if concert.on_sale_at <= now + within and concert.starts_at > now:
+                yield concert
+        cursor = page.next_cursor
+        if cursor is None or not page.items:
+            return

@@ -370,9 +370,6 @@ class TokenSubjects:
         return claims.sub
 
 
-_ip_subject = client_key  # IPv6 clients count per /64 (app/platform/client_ip.py)
-
-
 class RateLimitMiddleware:
     """Counts every `/api/` request per client IP and per user; answers 429 when over."""
 
@@ -402,7 +399,7 @@ class RateLimitMiddleware:
     def _hits(self, scope: Scope) -> list[Hit]:
         path = scope["path"]
         is_post = scope["method"] == "POST"
-        ip = _ip_subject(self.client_address(scope))
+        ip = client_key(self.client_address(scope))  # IPv6 clients count per /64
         # The route's own window first: when several are over, its advice is the useful one.
         ip_scope: LimitScope = "ip"
         if is_post and _AUTH_ROUTE.fullmatch(path):

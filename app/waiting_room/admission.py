@@ -17,13 +17,12 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from app.concerts.service import going_on_sale
 from app.storage.ports import Store
-from app.storage.records import Concert, ConcertFilter
+from app.storage.records import Concert
 from app.waiting_room.service import WaitingRoom
 
 log = logging.getLogger(__name__)
-
-_PAGE = 100
 
 
 class AdmissionLoop:
@@ -75,21 +74,11 @@ class AdmissionLoop:
     async def discover(self, store: Store) -> list[str]:
         """Queued concerts, on sale or going on sale before the next discovery, not started,
         with people waiting but missing from the registry: put back, and answered."""
-        now = datetime.now(UTC)
-        soon = now + timedelta(seconds=self._discover_every)
-        candidates: list[str] = []
-        cursor: str | None = None
-        while True:
-            # Not started yet: starts_at from now on (the store filters by start date only).
-            page = await store.concerts.search(ConcertFilter(date_from=now), _PAGE, cursor)
-            candidates += [
-                c.id
-                for c in page.items
-                if c.queue.enabled and c.on_sale_at <= soon and c.starts_at > now
-            ]
-            cursor = page.next_cursor
-            if cursor is None or not page.items:
-                break
+        candidates = [
+            c.id
+            async for c in going_on_sale(store, timedelta(seconds=self._discover_every))
+            if c.queue.enabled
+        ]
         found = await self._room.engine.rediscover(candidates)
         for concert_id in found:
             log.warning(

@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from app.concerts import service as concerts_service
 from app.concerts.cache import ConcertCache
 from app.container import Container
 from app.seats import service as seats_service
 from app.seats.state import SeatState
 from app.storage.ports import Store
-from app.storage.records import ConcertFilter
 from app.workers.loop import every
 
 log = logging.getLogger(__name__)
-
-_PAGE = 100
 
 
 @dataclass(slots=True)
@@ -48,28 +46,18 @@ class WarmUp:
 
     async def run_once(self) -> WarmupResult:
         result = WarmupResult()
-        now = datetime.now(UTC)
-        cursor: str | None = None
-        while True:
-            # Not started yet: starts_at from now on. The on-sale bound is checked here (the
-            # store filters by start date only).
-            page = await self._store.concerts.search(ConcertFilter(date_from=now), _PAGE, cursor)
-            for concert in page.items:
-                if concert.on_sale_at > now + self._lead or concert.starts_at <= now:
-                    continue
-                if await self._state.engine.is_loaded(concert.id):
-                    self._cache.put(concert)
-                    result.already += 1
-                    continue
-                await seats_service.warm(self._store, self._cache, self._state, concert.id)
-                result.loaded.append(concert.id)
-                log.info(
-                    "concert warmed",
-                    extra={"concert_id": concert.id, "on_sale_at": concert.on_sale_at.isoformat()},
-                )
-            cursor = page.next_cursor
-            if cursor is None or not page.items:
-                return result
+        async for concert in concerts_service.going_on_sale(self._store, self._lead):
+            if await self._state.engine.is_loaded(concert.id):
+                self._cache.put(concert)
+                result.already += 1
+                continue
+            await seats_service.warm(self._store, self._cache, self._state, concert.id)
+            result.loaded.append(concert.id)
+            log.info(
+                "concert warmed",
+                extra={"concert_id": concert.id, "on_sale_at": concert.on_sale_at.isoformat()},
+            )
+        return result
 
 
 async def warm_up_forever(c: Container) -> None:
