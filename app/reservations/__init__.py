@@ -1,1 +1,0 @@
-"""The Redis seat engine: atomic holds, sales and expiry in Lua (the hot path)."""
