@@ -77,6 +77,8 @@ run: venv
 TEST_ENV = TEST_REDIS_URL=redis://127.0.0.1:$(TEST_REDIS_PORT)/0 \
 	TEST_POSTGRES_URL="$$(scripts/ensure-postgres.sh)"
 OTHER_STORES ?= postgres mongo dynamodb
+# The HTTP API's tests: each domain's tests/<domain>/test_api*.py (run again on each other store).
+API_SUITE = $(sort $(wildcard tests/*/test_api*.py))
 
 # Everything: the whole suite with the app on SQLite (the store contract runs on all four
 # backends there), then the API suite once more on each other backend.
@@ -85,7 +87,7 @@ test: venv ui ui-test
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 	@for store in $(OTHER_STORES); do \
 	  echo "== API suite on $$store =="; \
-	  $(TEST_ENV) TEST_STORE=$$store $(BIN)/pytest tests/api -q $(PYTEST_ARGS) || exit 1; \
+	  $(TEST_ENV) TEST_STORE=$$store $(BIN)/pytest $(API_SUITE) -q $(PYTEST_ARGS) || exit 1; \
 	done
 
 # One run for a CI matrix entry: TEST_STORE and the servers come from the CI environment.

@@ -17,7 +17,7 @@ from app.platform.breakers import Breakers
 from app.platform.idempotency import Idempotency
 from app.platform.redis import RedisClient, build_redis
 from app.platform.redis_lane import RedisLane
-from app.reservations.engine import EventStream, SeatEngine
+from app.seats.engine import EventStream, SeatEngine
 from app.seats.seatmap import SeatMapCache
 from app.seats.state import SeatState
 from app.seats.stream import SeatEventHub, StreamSlots

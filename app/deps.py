@@ -22,7 +22,7 @@ from app.events.publisher import EventPublisher
 from app.platform.idempotency import Idempotency
 from app.platform.ratelimit import verified_access
 from app.platform.redis import RedisClient
-from app.reservations.engine import SeatEngine
+from app.seats.engine import SeatEngine
 from app.seats.seatmap import SeatMapCache
 from app.seats.state import SeatState
 from app.seats.stream import SeatEventHub

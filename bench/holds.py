@@ -59,7 +59,7 @@ from rawhttp import HttpClient, ProtocolError, make_client
 
 from app.auth.tokens import TokenService
 from app.platform.redis import RedisClient, build_redis
-from app.reservations.engine import ACTIVE_CONCERTS_KEY, SeatEngine, concert_keys
+from app.seats.engine import ACTIVE_CONCERTS_KEY, SeatEngine, concert_keys
 from app.settings import Settings
 
 PHASES = ("engine", "healthz", "holds", "seats-static", "seats-live")

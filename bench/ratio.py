@@ -43,7 +43,7 @@ from kit import (
     window_columns,
 )
 
-from app.reservations.engine import _SCRIPTS, _read_lua, concert_keys  # noqa: F401
+from app.seats.engine import _SCRIPTS, _read_lua, concert_keys  # noqa: F401
 
 TARGET_RATIO = 0.5
 
@@ -105,7 +105,7 @@ def lua_phase(
 
 
 async def load_engine_venue(stack: Stack, concert_id: str, seats: int) -> str:
-    from app.reservations.engine import SeatEngine
+    from app.seats.engine import SeatEngine
 
     assert stack.redis is not None
     engine = SeatEngine(stack.redis)

@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from app.container import Container
-from app.reservations.engine import concert_keys
+from app.seats.engine import concert_keys
 from app.workers.sweeper import HoldSweeper
 from tests.conftest import token_headers
 

@@ -48,7 +48,7 @@ def test_worker_sweeps_expired_holds_and_stops_on_sigterm(tmp_path: Path) -> Non
     import uuid
 
     from app.platform.redis import build_redis
-    from app.reservations.engine import Held, SeatEngine
+    from app.seats.engine import Held, SeatEngine
     from tests.conftest import TEST_REDIS_URL
 
     # Another Redis database than the test session's app, whose own in-process sweeper would

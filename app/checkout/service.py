@@ -45,7 +45,7 @@ from app.events.schemas import (
 from app.payments.errors import PaymentIntentNotCancelable, PaymentProviderUnavailable
 from app.payments.gateway import PaymentGateway, PaymentIntent
 from app.platform.redis import RedisClient
-from app.reservations.engine import OverCap, Taken
+from app.seats.engine import OverCap, Taken
 from app.seats.errors import HoldNotFound
 from app.seats.index import seat_index
 from app.seats.service import concert_of_hold

@@ -26,7 +26,7 @@ from app.concerts.schemas import (
     VenueRead,
 )
 from app.errors import ValidationError
-from app.reservations.engine import SeatEngine
+from app.seats.engine import SeatEngine
 from app.storage.cursor import InvalidCursor
 from app.storage.errors import RecordNotFound, VersionConflict
 from app.storage.ports import Store

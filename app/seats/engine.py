@@ -166,7 +166,7 @@ _AUDIT_PAGE = 500  # holds per HSCAN page of the audit: about 1 ms of Redis, 5 o
 
 
 def _read_lua(name: str) -> str:
-    return resources.files("app.reservations").joinpath("lua", name).read_text()
+    return resources.files("app.seats").joinpath("lua", name).read_text()
 
 
 _SCRIPTS = (

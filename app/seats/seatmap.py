@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from app.reservations.engine import Snapshot
+from app.seats.engine import Snapshot
 from app.seats.index import seat_index
 from app.storage.records import Concert
 

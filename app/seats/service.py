@@ -13,7 +13,7 @@ from app.errors import ValidationError
 from app.events.metrics import HOLDS_CREATED, HOLDS_RELEASED
 from app.events.publisher import EventPublisher
 from app.events.schemas import SeatHeld, SeatReleased
-from app.reservations.engine import (
+from app.seats.engine import (
     CheckedOut,
     Held,
     HeldEvent,

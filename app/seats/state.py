@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from app.reservations.engine import NotLoaded, SeatEngine
+from app.seats.engine import NotLoaded, SeatEngine
 from app.seats.index import SeatIndex, seat_index
 from app.storage.ports import Store
 from app.storage.records import Concert, OrderStatus

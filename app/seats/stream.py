@@ -47,7 +47,7 @@ from starlette.types import Receive, Scope, Send
 from app.platform.client_ip import ClientAddress, client_key, parse_networks
 from app.platform.ratelimit import RATE_LIMITED, RateLimited
 from app.platform.redis import RedisClient
-from app.reservations.engine import events_channel
+from app.seats.engine import events_channel
 from app.settings import Settings
 
 log = logging.getLogger(__name__)

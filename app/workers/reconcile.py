@@ -44,7 +44,7 @@ from app.checkout.service import Checkout
 from app.container import Container
 from app.payments.errors import PaymentIntentNotFound, PaymentProviderUnavailable
 from app.payments.gateway import PaymentGateway
-from app.reservations.engine import Audit, NotLoaded, SeatEngine
+from app.seats.engine import Audit, NotLoaded, SeatEngine
 from app.seats.index import SeatIndex, seat_index
 from app.storage.ports import Store
 from app.storage.records import Concert, ConcertFilter, Order, OrderStatus

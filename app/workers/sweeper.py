@@ -19,7 +19,7 @@ from prometheus_client import Counter
 from app.events.metrics import EVENTS_PUBLISH_FAILED, HOLDS_RELEASED
 from app.events.publisher import EventPublisher
 from app.events.schemas import SeatReleased
-from app.reservations.engine import SeatEngine, StoredHold
+from app.seats.engine import SeatEngine, StoredHold
 from app.seats.index import seat_index
 from app.storage.records import Concert
 from app.workers.loop import every

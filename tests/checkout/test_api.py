@@ -17,7 +17,7 @@ from app.checkout.tickets import TicketSigner
 from app.payments.signature import sign
 from app.payments.simulated import SimulatedGateway
 from app.storage.records import OrderStatus
-from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
+from tests.helpers import CONCERTS, buyer, container_of, create_concert
 
 API = "/api/v1"
 

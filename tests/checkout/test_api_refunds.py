@@ -12,8 +12,7 @@ from fastapi import FastAPI
 
 from app.payments.simulated import SimulatedGateway
 from app.storage.records import OrderStatus
-from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
-from tests.api.test_checkout import (
+from tests.checkout.test_api import (
     charge_refunded,
     checkout,
     deliver,
@@ -23,6 +22,7 @@ from tests.api.test_checkout import (
     pay,
     seat_states,
 )
+from tests.helpers import CONCERTS, buyer, container_of, create_concert
 
 API = "/api/v1"
 

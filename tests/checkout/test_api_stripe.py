@@ -21,8 +21,8 @@ from app.payments.signature import sign
 from app.payments.stripe_gateway import StripeGateway
 from app.settings import Settings
 from app.storage.records import OrderStatus
-from tests.api.helpers import CONCERTS, create_concert
 from tests.conftest import admin_login, http_client, make_settings, running_app, token_headers
+from tests.helpers import CONCERTS, create_concert
 from tests.payments.conftest import localstripe_url  # noqa: F401
 from tests.servers.restartable import STRIPE_TEST_KEY
 

@@ -14,10 +14,13 @@ HTTP and store logic that is the same whatever Redis is underneath, at ~0.2 s a 
 
 from __future__ import annotations
 
-from tests.api import test_checkout, test_holds, test_seat_stream, test_waiting_room
+from tests.checkout import test_api as test_checkout
 from tests.cluster.reuse import borrowed, install
 from tests.platform import test_ratelimit
+from tests.seats import test_api_holds as test_holds
+from tests.seats import test_api_stream as test_seat_stream
 from tests.security import test_cap_bypass
+from tests.waiting_room import test_api as test_waiting_room
 
 install(
     globals(),

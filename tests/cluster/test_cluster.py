@@ -18,7 +18,7 @@ from app.payments.simulated import _idempotency_key, _intent_key
 from app.platform.idempotency import _redis_key
 from app.platform.ratelimit import KEY_PREFIX
 from app.platform.redis import BoundedRedisCluster, RedisClient, build_redis, is_cluster_url
-from app.reservations.engine import (
+from app.seats.engine import (
     Held,
     SeatEngine,
     Taken,

@@ -9,9 +9,9 @@ import pytest
 from fastapi import FastAPI
 
 from app.container import Container
-from tests.api.helpers import CONCERTS, concert_body
-from tests.api.helpers import create_concert as create
 from tests.conftest import Account
+from tests.helpers import CONCERTS, concert_body
+from tests.helpers import create_concert as create
 
 
 async def test_admin_creates_a_concert_with_a_layout(

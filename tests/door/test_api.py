@@ -16,8 +16,7 @@ from prometheus_client import REGISTRY
 
 from app.checkout.tickets import TicketSigner, ticket_id
 from app.platform import ratelimit
-from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
-from tests.api.test_checkout import (
+from tests.checkout.test_api import (
     charge_refunded,
     checkout,
     deliver,
@@ -27,6 +26,7 @@ from tests.api.test_checkout import (
     pay,
 )
 from tests.conftest import Account, token_headers
+from tests.helpers import CONCERTS, buyer, container_of, create_concert
 from tests.platform.test_ratelimit import (
     assert_rate_limited,
     client_at,

@@ -28,11 +28,10 @@ from app.events.schemas import (
     to_fields,
 )
 from app.platform.redis import RedisClient
-from app.reservations.engine import concert_keys
+from app.seats.engine import concert_keys
 from app.seats.service import concert_of_hold, held_event
 from app.storage.records import Order, OrderStatus
-from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
-from tests.api.test_checkout import (
+from tests.checkout.test_api import (
     charge_refunded,
     checkout,
     deliver,
@@ -44,6 +43,7 @@ from tests.api.test_checkout import (
 )
 from tests.conftest import admin_login
 from tests.events.conftest import eventually, raw_entries, read_stream
+from tests.helpers import CONCERTS, buyer, container_of, create_concert
 from tests.storage.factories import make_concert
 
 API = "/api/v1"
@@ -340,7 +340,7 @@ async def test_the_hold_script_writes_the_entry_the_publisher_would(
 async def test_the_scripts_times_are_written_as_the_service_writes_them(
     redis: RedisClient, ms: int
 ) -> None:
-    lib = resources.files("app.reservations").joinpath("lua", "_lib.lua").read_text()
+    lib = resources.files("app.seats").joinpath("lua", "_lib.lua").read_text()
     script = lib + "\nreturn iso_utc(tonumber(ARGV[1]))"
     written = await redis.eval(script, 6, *concert_keys("iso"), ms)
     when = datetime.fromtimestamp(ms / 1000, UTC).replace(microsecond=(ms % 1000) * 1000)

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter
 from app.events.publisher import EventPublisher
 from app.events.schemas import SeatReleased
 from app.platform.redis import RedisClient
-from app.reservations.engine import ACTIVE_CONCERTS_KEY, Held, SeatEngine
+from app.seats.engine import ACTIVE_CONCERTS_KEY, Held, SeatEngine
 from app.seats.index import seat_index
 from app.storage.records import Concert
 from app.workers import sweeper as sweeper_module

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from tests.api.helpers import buyer, create_concert
-from tests.api.test_checkout import hold
+from tests.checkout.test_api import hold
 from tests.conftest import make_settings
 from tests.faults.conftest import admin_headers, refused_checkouts, running
+from tests.helpers import buyer, create_concert
 from tests.servers.restartable import STRIPE_TEST_KEY, LocalStripe
 
 API = "/api/v1"

@@ -12,8 +12,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from tests.api.helpers import CONCERTS, buyer, create_concert
-from tests.api.test_checkout import (
+from tests.checkout.test_api import (
     checkout,
     deliver,
     event,
@@ -25,6 +24,7 @@ from tests.api.test_checkout import (
 )
 from tests.conftest import make_settings
 from tests.faults.conftest import admin_headers, running
+from tests.helpers import CONCERTS, buyer, create_concert
 from tests.servers.restartable import RedisServer
 
 API = "/api/v1"

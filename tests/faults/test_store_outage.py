@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
-from tests.api.test_checkout import checkout, deliver, event, hold, order_of, succeeded
+from tests.checkout.test_api import checkout, deliver, event, hold, order_of, succeeded
 from tests.conftest import make_settings
 from tests.faults.conftest import admin_headers, refused_checkouts, running
+from tests.helpers import CONCERTS, buyer, container_of, create_concert
 from tests.servers.restartable import PostgresServer
 
 API = "/api/v1"

@@ -35,9 +35,9 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from app.main import create_app
 from app.payments.router import WEBHOOK_PATH
-from tests.api.helpers import concert_body
 from tests.conftest import make_settings
 from tests.fuzz.target import SCHEMATHESIS_REDIS_DB, SIGN_ME, SignWebhooks, redis_url_with_db
+from tests.helpers import concert_body
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "6"))
 STATEFUL_EXAMPLES = int(os.environ.get("FUZZ_STATEFUL_EXAMPLES", "15"))

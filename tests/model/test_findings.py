@@ -9,10 +9,10 @@ import httpx
 from fastapi import FastAPI
 
 from app.payments.simulated import SimulatedGateway
-from app.reservations.engine import ACTIVE_CONCERTS_KEY, concert_keys
-from tests.api.helpers import CONCERTS, container_of, create_concert
-from tests.api.test_checkout import checkout, deliver, event, hold, order_of, pay, succeeded
+from app.seats.engine import ACTIVE_CONCERTS_KEY, concert_keys
+from tests.checkout.test_api import checkout, deliver, event, hold, order_of, pay, succeeded
 from tests.conftest import token_headers
+from tests.helpers import CONCERTS, container_of, create_concert
 
 API = "/api/v1"
 

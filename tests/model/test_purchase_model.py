@@ -58,10 +58,10 @@ from app.main import create_app
 from app.payments.errors import PaymentIntentNotConfirmable
 from app.payments.signature import sign
 from app.payments.simulated import SimulatedGateway
-from app.reservations.engine import concert_keys
-from tests.api.helpers import concert_body, lapse_hold
+from app.seats.engine import concert_keys
 from tests.conftest import TEST_REDIS_URL, make_settings
 from tests.fuzz.target import MODEL_REDIS_DB, redis_url_with_db
+from tests.helpers import concert_body, lapse_hold
 
 EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "10"))
 STEPS = int(os.environ.get("MODEL_STEPS", "25"))

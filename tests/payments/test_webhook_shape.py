@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.payments.signature import sign
-from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
+from tests.helpers import CONCERTS, buyer, container_of, create_concert
 
 API = "/api/v1"
 Obj = dict[str, Any]

@@ -31,8 +31,8 @@ from starlette.types import Scope
 from app.main import create_app
 from app.platform import ratelimit
 from app.platform.client_ip import ClientAddress, parse_networks
-from tests.api.helpers import create_concert
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings, token_headers, unique_email
+from tests.helpers import create_concert
 
 PROBE = "/api/v1/rate-limit-probe"
 LOGIN = "/api/v1/auth/login"

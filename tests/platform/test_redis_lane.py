@@ -21,8 +21,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.platform.redis import RedisClient, build_redis
 from app.platform.redis_lane import RedisLane
-from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
 from tests.conftest import TEST_REDIS_URL
+from tests.helpers import CONCERTS, buyer, container_of, create_concert
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.payments.signature import sign
-from tests.api.helpers import concert_body
-from tests.api.test_seat_stream import EventReader
+from tests.helpers import concert_body
 from tests.scaleout.conftest import Deployment
+from tests.seats.test_api_stream import EventReader
 
 API = "/api/v1"
 HOLDS_ROUTE = f"{API}/concerts/{{concert_id}}/holds"

@@ -7,7 +7,7 @@ import pytest
 
 from app.platform.redis import RedisClient
 from app.platform.redis_lane import RedisLane
-from app.reservations.engine import SeatEngine
+from app.seats.engine import SeatEngine
 
 
 @pytest.fixture(params=["redis-py", "lane"])

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from app.seats import fast_hold
 from app.seats.fast_hold import FastHoldRoute
-from tests.api.helpers import CONCERTS, buyer, create_concert
+from tests.helpers import CONCERTS, buyer, create_concert
 
 Case = Callable[[httpx.AsyncClient, FastAPI, str], Awaitable[list[httpx.Response]]]
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
+from tests.helpers import CONCERTS, buyer, container_of, create_concert
 
 
 async def hold(

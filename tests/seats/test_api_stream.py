@@ -20,8 +20,8 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
 from app.seats.stream import SeatEventHub, StreamSlots
-from tests.api.helpers import CONCERTS, create_concert
 from tests.conftest import make_settings, running_app, token_headers
+from tests.helpers import CONCERTS, create_concert
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ import pytest
 from redis.exceptions import ResponseError
 
 from app.platform.redis import RedisClient
-from app.reservations.engine import Held, SeatEngine, Taken
+from app.seats.engine import Held, SeatEngine, Taken
 
 HOUR_MS = 3_600_000
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from app.platform.redis import RedisClient
-from app.reservations.engine import (
+from app.seats.engine import (
     Held,
     NotLoaded,
     OverCap,
@@ -295,7 +295,7 @@ async def test_unsell_puts_refunded_seats_back_on_sale(engine: SeatEngine, conce
 async def test_snapshot_since_skips_the_seats_when_nothing_changed(
     engine: SeatEngine, concert: str
 ) -> None:
-    from app.reservations.engine import Snapshot, Unchanged
+    from app.seats.engine import Snapshot, Unchanged
 
     first = await engine.snapshot(concert)
     assert await engine.snapshot_since(concert, first.version) == Unchanged(first.version)

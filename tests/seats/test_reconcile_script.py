@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from app.platform.redis import RedisClient
-from app.reservations.engine import Held, NotLoaded, SeatEngine, concert_keys
+from app.seats.engine import Held, NotLoaded, SeatEngine, concert_keys
 
 TTL = 60_000
 LATER = int(time.time() * 1000) + 3_600_000  # an expiry far in the future (ms)

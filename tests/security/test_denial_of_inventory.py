@@ -24,8 +24,7 @@ import httpx
 from fastapi import FastAPI
 
 from app.seats.state import CHECKED_OUT_GRACE_MS
-from tests.api.helpers import CONCERTS, buyer, create_concert
-from tests.api.test_checkout import checkout, hold, pay
+from tests.checkout.test_api import checkout, hold, pay
 from tests.conftest import (
     admin_login,
     http_client,
@@ -34,6 +33,7 @@ from tests.conftest import (
     token_headers,
     unique_email,
 )
+from tests.helpers import CONCERTS, buyer, create_concert
 from tests.platform.test_ratelimit import client_at, client_ip
 
 API = "/api/v1"

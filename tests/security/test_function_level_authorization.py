@@ -13,8 +13,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.main import create_app
-from tests.api.helpers import CONCERTS, create_concert
 from tests.conftest import Account, make_settings
+from tests.helpers import CONCERTS, create_concert
 from tests.security.routes import Route, api_routes, concrete
 
 PUBLIC = {

@@ -17,8 +17,8 @@ from pydantic import SecretStr
 
 from app.auth import service as auth_service
 from app.main import create_app
-from tests.api.helpers import container_of
 from tests.conftest import Account, make_settings, unique_email
+from tests.helpers import container_of
 
 API = "/api/v1"
 

@@ -14,11 +14,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.api.helpers import CONCERTS, container_of, create_concert
-from tests.api.test_checkout import checkout, hold, order_of, pay
-from tests.api.test_waiting_room import wait_admitted
+from tests.checkout.test_api import checkout, hold, order_of, pay
 from tests.conftest import Account, signup
+from tests.helpers import CONCERTS, container_of, create_concert
 from tests.security.routes import api_routes
+from tests.waiting_room.test_api import wait_admitted
 
 API = "/api/v1"
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.api.helpers import CONCERTS, buyer, concert_body, create_concert
-from tests.api.test_checkout import checkout, hold
+from tests.checkout.test_api import checkout, hold
 from tests.conftest import Account, unique_email
+from tests.helpers import CONCERTS, buyer, concert_body, create_concert
 
 API = "/api/v1"
 

@@ -20,8 +20,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from app.main import create_app
-from tests.api.helpers import CONCERTS, buyer, concert_body, create_concert
 from tests.conftest import make_settings
+from tests.helpers import CONCERTS, buyer, concert_body, create_concert
 from tests.security.routes import api_routes
 
 NOT_INTEGERS: list[tuple[str, Any]] = [("a string", "2"), ("a boolean", True), ("a float", 2.0)]

@@ -1,6 +1,6 @@
 """API2:2023 Broken Authentication: forged, confused and misplaced tokens are refused.
 
-tests/api/test_auth.py already refuses alg=none, a wrong key, HS512, an unknown kid, a refresh
+tests/auth/test_api.py already refuses alg=none, a wrong key, HS512, an unknown kid, a refresh
 token as access token, expired, future nbf, wrong aud, wrong iss, no exp, garbage, and an
 access token as a refresh token. This adds the rest of the usual forgery set: HS/RS algorithm
 confusion, header-supplied keys (jwk, jku, x5u), kid injection, `none` in other spellings, a
@@ -27,8 +27,8 @@ from fastapi import FastAPI
 from app.checkout.tickets import TicketSigner
 from app.settings import Settings
 from app.waiting_room.passes import PassSigner
-from tests.api.helpers import container_of
 from tests.conftest import Account
+from tests.helpers import container_of
 
 ME = "/api/v1/auth/me"
 

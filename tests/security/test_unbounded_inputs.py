@@ -17,8 +17,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.auth.passwords import PasswordHasher
-from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
 from tests.conftest import unique_email
+from tests.helpers import CONCERTS, buyer, container_of, create_concert
 
 API = "/api/v1"
 QUICK = 2.0  # seconds: generous for a loaded CI machine, far below "did heavy work"

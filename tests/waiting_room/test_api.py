@@ -18,8 +18,8 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
 from app.waiting_room.passes import PassSigner
-from tests.api.helpers import CONCERTS, buyer, container_of, create_concert
-from tests.api.test_checkout import pay
+from tests.checkout.test_api import pay
+from tests.helpers import CONCERTS, buyer, container_of, create_concert
 
 API = "/api/v1"
 

@@ -21,10 +21,10 @@ import pytest
 
 from app.platform.redis import RedisClient, build_redis
 from app.waiting_room.engine import ACTIVE_QUEUES
-from tests.api.helpers import CONCERTS, buyer, create_concert
-from tests.api.test_checkout import pay
+from tests.checkout.test_api import pay
 from tests.conftest import make_settings
 from tests.faults.conftest import admin_headers, running
+from tests.helpers import CONCERTS, buyer, create_concert
 from tests.servers.restartable import RedisServer
 
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from app.container import Container
 from app.payments.simulated import SimulatedGateway
-from app.reservations.engine import Audit, Held, Repaired, concert_keys
+from app.seats.engine import Audit, Held, Repaired, concert_keys
 from app.storage.records import OrderStatus
 from app.workers.lease import lease_key
 from app.workers.reconcile import (
@@ -27,7 +27,7 @@ from app.workers.reconcile import (
     RepairKind,
     reconcile_forever,
 )
-from tests.api.helpers import CONCERTS, buyer, create_concert
+from tests.helpers import CONCERTS, buyer, create_concert
 
 API = "/api/v1"
 K = RepairKind

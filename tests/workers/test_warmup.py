@@ -11,7 +11,7 @@ import httpx
 from app.container import Container
 from app.storage.records import Concert
 from app.workers.warmup import WarmUp, warm_up_forever
-from tests.api.helpers import create_concert
+from tests.helpers import create_concert
 
 
 async def new_concert(
