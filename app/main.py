@@ -16,6 +16,7 @@ from app.account.router import router as account_router
 from app.auth import service as auth_service
 from app.auth.router import router as auth_router
 from app.checkout.router import router as checkout_router
+from app.checkout.webhook import router as webhook_router
 from app.concerts.demo import seed_demo
 from app.concerts.router import router as concerts_router
 from app.container import build_container
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(concerts_router)
     app.include_router(checkout_router)
+    app.include_router(webhook_router)
     app.include_router(payments_router)
     app.include_router(account_router)
     app.include_router(door_router)

@@ -277,7 +277,26 @@ class Checkout:
         await self._free_hold(order, "checkout_cancelled")
         return order_read(order, [])
 
+    async def is_buyers_payment(self, user_id: str, intent_id: str) -> bool:
+        """Whether the payment intent pays one of the buyer's orders."""
+        order = await self._store.orders.get_by_payment_intent(intent_id)
+        return order is not None and order.user_id == user_id
+
     # --- payment outcomes (webhook, reconciliation) ---------------------------------------
+
+    async def apply_event_once(
+        self, event_id: str, kind: str, apply: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Run `apply` for a provider event unless the event was recorded already (a duplicate
+        delivery does nothing). The event is recorded first, so concurrent copies apply it once."""
+        if not await self._store.payment_events.record_if_absent(event_id, kind, datetime.now(UTC)):
+            return
+        try:
+            await apply()
+        except BaseException:
+            # Not applied: forget the event so the provider's retry runs it again.
+            await self._store.payment_events.forget(event_id)
+            raise
 
     async def payment_succeeded(self, intent_id: str, order_id: str | None) -> Order | None:
         order = await self._find(intent_id, order_id)

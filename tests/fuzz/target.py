@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.payments.router import WEBHOOK_PATH
+from app.checkout.webhook import WEBHOOK_PATH
 from app.payments.signature import sign
 from tests.conftest import TEST_REDIS_URL
 

@@ -33,8 +33,8 @@ from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
+from app.checkout.webhook import WEBHOOK_PATH
 from app.main import create_app
-from app.payments.router import WEBHOOK_PATH
 from tests.conftest import make_settings
 from tests.fuzz.target import SCHEMATHESIS_REDIS_DB, SIGN_ME, SignWebhooks, redis_url_with_db
 from tests.helpers import concert_body
