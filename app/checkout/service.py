@@ -24,7 +24,14 @@ from datetime import UTC, datetime
 from redis.exceptions import LockError
 
 from app.checkout.errors import InvalidOrderTransition, OrderNotFound
-from app.checkout.schemas import CheckoutResult, OrderRead, PaymentRead, TicketRead
+from app.checkout.schemas import (
+    CheckoutResult,
+    OrderList,
+    OrderRead,
+    PaymentRead,
+    TicketList,
+    TicketRead,
+)
 from app.checkout.states import Event, allows, next_status
 from app.checkout.tickets import TicketSigner, issue_tickets, ticket_id
 from app.concerts.cache import ConcertCache
@@ -63,6 +70,8 @@ _MAX_ATTEMPTS = 8
 _SECURE_MS = 30_000
 # An organiser's refund holds its order's lock at most this long (then it lapses).
 _REFUND_LOCK_SECONDS = 60
+# A buyer's history: their latest orders, at most this many.
+HISTORY_LIMIT = 200
 
 
 class CheckoutCreated(CheckoutResult):
@@ -276,6 +285,23 @@ class Checkout:
         await self._events.publish(OrderCancelled.of(order, by="buyer"))
         await self._free_hold(order, "checkout_cancelled")
         return order_read(order, [])
+
+    async def orders_of(self, user_id: str) -> OrderList:
+        """The buyer's orders, newest first, with the tickets of the confirmed ones."""
+        orders = await self._store.orders.list_for_user(user_id, HISTORY_LIMIT)
+        tickets = await self._store.tickets.list_for_orders([o.id for o in orders])
+        return OrderList(items=[order_read(o, tickets) for o in orders])
+
+    async def tickets_of(self, user_id: str) -> TicketList:
+        """The buyer's tickets, newest first, but for those of orders no longer confirmed."""
+        tickets = await self._store.tickets.list_for_user(user_id)
+        orders = {o.id: o for o in await self._store.orders.list_for_user(user_id, HISTORY_LIMIT)}
+        valid = [
+            t
+            for t in tickets
+            if (o := orders.get(t.order_id)) is None or o.status is OrderStatus.CONFIRMED
+        ]
+        return TicketList(items=[ticket_read(t) for t in valid])
 
     async def is_buyers_payment(self, user_id: str, intent_id: str) -> bool:
         """Whether the payment intent pays one of the buyer's orders."""
