@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import jwt
 
-from app.auth import service as auth_service
 from app.auth.passwords import PasswordHasher
+from app.auth.service import Accounts
 from app.checkout.tickets import TicketSigner
 from app.concerts.cache import ConcertCache
 from app.concerts.demo import seed_demo
@@ -43,7 +43,7 @@ def _create_admin(settings: Settings, args: argparse.Namespace) -> int:
         return 2
 
     async def work(store: Store) -> int:
-        user = await auth_service.ensure_admin(store, PasswordHasher(), args.email, password)
+        user = await Accounts(store, PasswordHasher()).ensure_admin(args.email, password)
         print(f"Admin ready: {user.email} (id {user.id})")
         return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.auth.passwords import PasswordHasher
+from app.auth.service import Accounts, Sessions
 from app.auth.tokens import TokenService
 from app.checkout.service import Checkout
 from app.checkout.tickets import TicketSigner
@@ -16,8 +17,7 @@ from app.payments.guarded import GuardedGateway
 from app.platform.breakers import Breakers
 from app.platform.idempotency import Idempotency
 from app.platform.redis import RedisClient, build_redis
-from app.platform.redis_lane import RedisLane
-from app.seats.engine import EventStream, SeatEngine
+from app.seats.engine import SeatEngine
 from app.seats.seatmap import SeatMapCache
 from app.seats.state import SeatState
 from app.seats.stream import SeatEventHub, StreamSlots
@@ -37,6 +37,8 @@ class Container:
     store: Store
     tokens: TokenService
     passwords: PasswordHasher
+    accounts: Accounts
+    sessions: Sessions
     concerts: ConcertCache
     engine: SeatEngine
     seat_state: SeatState
@@ -49,14 +51,11 @@ class Container:
     checkout: Checkout
     waiting_room: WaitingRoom
     door: DoorCheckIn
-    lane: RedisLane | None = None  # the hot path's batches' connection (redis_lane.py)
 
     async def close(self) -> None:
         await self.events.drain()  # appends in flight finish before their client closes
         await self.seat_events.close()
         await self.gateway.close()
-        if self.lane is not None:
-            await self.lane.aclose()
         await self.redis.aclose()
         await self.store.close()
 
@@ -74,14 +73,7 @@ def build_container(settings: Settings) -> Container:
         cluster=settings.redis_cluster,
         pool_wait=settings.redis_pool_wait_seconds,
     )
-    lane = RedisLane.of(redis) if settings.redis_lane_enabled else None
-    # The hold script appends each hold's seat.held event itself (single server, events on).
-    stream = (
-        EventStream(settings.events_stream, settings.events_stream_maxlen)
-        if settings.events_enabled
-        else None
-    )
-    engine = SeatEngine(redis, lane=lane, events=stream)
+    engine = SeatEngine(redis)
     seat_state = SeatState(engine, store)
     concerts = ConcertCache(settings.concert_cache_ttl_seconds, versions=store.concerts.get_version)
     events = EventPublisher(
@@ -89,18 +81,20 @@ def build_container(settings: Settings) -> Container:
         settings.events_stream,
         maxlen=settings.events_stream_maxlen,
         enabled=settings.events_enabled,
-        lane=lane,
     )
     gateway = GuardedGateway(
         build_gateway(settings, redis), breakers, settings.payment_deadline_seconds
     )
+    tokens, passwords = TokenService(settings), PasswordHasher()
+    accounts = Accounts(store, passwords)
     return Container(
         settings=settings,
         redis=redis,
-        lane=lane,
         store=store,
-        tokens=TokenService(settings),
-        passwords=PasswordHasher(),
+        tokens=tokens,
+        passwords=passwords,
+        accounts=accounts,
+        sessions=Sessions(store, tokens, accounts),
         concerts=concerts,
         engine=engine,
         seat_state=seat_state,
@@ -123,7 +117,7 @@ def build_container(settings: Settings) -> Container:
             redis,
         ),
         waiting_room=WaitingRoom(
-            QueueEngine(redis, lane=lane),
+            QueueEngine(redis),
             PassSigner(settings.signing_secret, settings.jwt_issuer),
             pass_ttl_seconds=settings.queue_pass_ttl_seconds,
             poll_budget_per_second=settings.queue_poll_budget_per_second,

@@ -1,26 +1,24 @@
 """Annotated dependency aliases. Tests swap what they need with `app.dependency_overrides`.
+Who is calling (`CurrentUser`, `AdminUser`) is decided in app/auth/principal.py.
 
 Every dependency is `async def`: FastAPI runs a plain `def` dependency in the thread pool, and
 ten thread hops per request halved the hold throughput (see bench/README.md)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
 
-from app.api import API_PREFIX
 from app.auth.passwords import PasswordHasher
+from app.auth.principal import AdminUser, CurrentUser, Principal
+from app.auth.service import Accounts, Sessions
 from app.auth.tokens import TokenService
 from app.checkout.service import Checkout
 from app.concerts.cache import ConcertCache
 from app.container import Container
-from app.errors import Forbidden, NotAuthenticated
 from app.events.publisher import EventPublisher
 from app.platform.idempotency import Idempotency
-from app.platform.ratelimit import verified_access
 from app.platform.redis import RedisClient
 from app.seats.engine import SeatEngine
 from app.seats.seatmap import SeatMapCache
@@ -29,8 +27,7 @@ from app.seats.stream import SeatEventHub
 from app.settings import Settings
 from app.storage.ports import Store
 
-# auto_error=False: a missing token must render as our NotAuthenticated error, not FastAPI's.
-_bearer = OAuth2PasswordBearer(tokenUrl=f"{API_PREFIX}/auth/token", auto_error=False)
+__all__ = ["AdminUser", "CurrentUser", "Principal"]  # re-exported for the routers
 
 
 async def get_container(request: Request) -> Container:
@@ -100,6 +97,20 @@ async def get_checkout(c: ContainerDep) -> Checkout:
 
 
 CheckoutDep = Annotated[Checkout, Depends(get_checkout)]
+
+
+async def get_accounts(c: ContainerDep) -> Accounts:
+    return c.accounts
+
+
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+
+
+async def get_sessions(c: ContainerDep) -> Sessions:
+    return c.sessions
+
+
+SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 SeatEngineDep = Annotated[SeatEngine, Depends(get_engine)]
 SeatStateDep = Annotated[SeatState, Depends(get_seat_state)]
 SeatMapsDep = Annotated[SeatMapCache, Depends(get_seat_maps)]
@@ -110,46 +121,3 @@ RedisDep = Annotated[RedisClient, Depends(get_redis)]
 TokensDep = Annotated[TokenService, Depends(get_tokens)]
 PasswordsDep = Annotated[PasswordHasher, Depends(get_passwords)]
 ConcertCacheDep = Annotated[ConcertCache, Depends(get_concert_cache)]
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling, read from the access token alone (no store read on the hot path)."""
-
-    id: str
-    role: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-
-def principal_of(request: Request, token: str) -> Principal:
-    """The caller of a verified access token (NotAuthenticated if it does not verify)."""
-    # The rate limiter verified this very token already (and stashed the claims): one HMAC
-    # and JSON decode per request instead of two (docs/performance.md).
-    claims = verified_access(request.scope, token)
-    if claims is None:
-        container: Container = request.app.state.container
-        claims = container.tokens.decode(token, "access")
-    return Principal(id=claims.sub, role=claims.role)
-
-
-async def current_user(
-    request: Request, token: Annotated[str | None, Depends(_bearer)]
-) -> Principal:
-    if not token:
-        raise NotAuthenticated()
-    return principal_of(request, token)
-
-
-CurrentUser = Annotated[Principal, Depends(current_user)]
-
-
-async def admin_user(user: CurrentUser) -> Principal:
-    if not user.is_admin:
-        raise Forbidden("Only organisers (admin accounts) can do this.")
-    return user
-
-
-AdminUser = Annotated[Principal, Depends(admin_user)]

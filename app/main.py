@@ -13,8 +13,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from pydantic import ValidationError
 
 from app.account.router import router as account_router
-from app.auth import service as auth_service
+from app.auth.principal import Principals
 from app.auth.router import router as auth_router
+from app.auth.tokens import TokenService
 from app.checkout.router import router as checkout_router
 from app.checkout.webhook import router as webhook_router
 from app.concerts.demo import seed_demo
@@ -52,11 +53,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         await store.initialize()
         if settings.admin_email and settings.admin_password:
-            admin = await auth_service.ensure_admin(
-                store,
-                container.passwords,
-                settings.admin_email,
-                settings.admin_password.get_secret_value(),
+            admin = await container.accounts.ensure_admin(
+                settings.admin_email, settings.admin_password.get_secret_value()
             )
             log.info("admin account ensured", extra={"email": admin.email})
         if settings.seed_demo:
@@ -110,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    # Who is calling: one verifier and its cache for the limiter and the routes alike.
+    app.state.principals = principals = Principals(TokenService(settings))
     install_error_handlers(app)
     install_docs(app)
     # The routes a crowd calls are matched first: the router tries the routes in order (about
@@ -128,7 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_web(app)  # the built web app at `/` (frontend/dist), for what no route matched
     # Inside the rate limiter (a refused body still counts) and CORS (a browser reads the 413).
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    install_rate_limits(app, settings)  # before CORS: a 429 then carries the CORS headers
+    # Before CORS: a 429 then carries the CORS headers.
+    install_rate_limits(app, settings, principals.of_request)
     if settings.http_max_in_flight:  # outside the limiter: a shed request costs no Redis call
         app.add_middleware(InFlightLimit, limit=settings.http_max_in_flight)
         if not settings.rate_limit_enabled:

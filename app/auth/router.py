@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 
 from app.api import API_PREFIX
-from app.auth import service
 from app.auth.errors import EmailTaken, InvalidCredentials
+from app.auth.limits import LoginEmailLimit, TokenUsernameLimit, limit_password_check
 from app.auth.schemas import (
     AccessToken,
     AuthResult,
@@ -18,16 +18,13 @@ from app.auth.schemas import (
     TokenPair,
     UserRead,
 )
-from app.deps import CurrentUser, PasswordsDep, StoreDep, TokensDep
+from app.deps import AccountsDep, CurrentUser, SessionsDep
 from app.errors import NotAuthenticated, error_responses
-from app.platform.ratelimit import (
-    LoginEmailLimit,
-    RateLimited,
-    TokenUsernameLimit,
-    limit_password_check,
-)
+from app.platform.ratelimit import RateLimited, route_limits
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
+# Sign-in counts in a stricter window per address instead of the general one.
+SIGN_IN_LIMITS = route_limits(ip="auth")
 
 
 async def _no_store(response: Response) -> None:
@@ -62,6 +59,7 @@ _TOKEN_LINKS = {
 
 @router.post(
     "/signup",
+    openapi_extra=SIGN_IN_LIMITS,
     response_model=AuthResult,
     status_code=status.HTTP_201_CREATED,
     responses={
@@ -70,16 +68,15 @@ _TOKEN_LINKS = {
     },
     dependencies=[LoginEmailLimit, NoStore],
 )
-async def signup(
-    body: SignupRequest, store: StoreDep, passwords: PasswordsDep, tokens: TokensDep
-) -> AuthResult:
+async def signup(body: SignupRequest, sessions: SessionsDep) -> AuthResult:
     """Create an account and log it in. Safe to retry: the same email and password again
     within minutes log that account in (201) instead of 409 EmailTaken."""
-    return await service.signup(store, passwords, tokens, body.email, body.password, body.name)
+    return await sessions.signup(body.email, body.password, body.name)
 
 
 @router.post(
     "/login",
+    openapi_extra=SIGN_IN_LIMITS,
     response_model=AuthResult,
     responses={
         200: {"description": "Logged in", "links": _TOKEN_LINKS},
@@ -87,15 +84,14 @@ async def signup(
     },
     dependencies=[LoginEmailLimit, NoStore],
 )
-async def login(
-    body: LoginRequest, store: StoreDep, passwords: PasswordsDep, tokens: TokensDep
-) -> AuthResult:
+async def login(body: LoginRequest, sessions: SessionsDep) -> AuthResult:
     """Log in with email and password."""
-    return await service.login(store, passwords, tokens, body.email, body.password)
+    return await sessions.login(body.email, body.password)
 
 
 @router.post(
     "/token",
+    openapi_extra=SIGN_IN_LIMITS,
     response_model=AccessToken,
     responses=error_responses(InvalidCredentials, RateLimited),
     dependencies=[TokenUsernameLimit, NoStore],
@@ -103,16 +99,15 @@ async def login(
 async def token(
     username: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=128)],
-    store: StoreDep,
-    passwords: PasswordsDep,
-    tokens: TokensDep,
+    sessions: SessionsDep,
 ) -> AccessToken:
     """OAuth2 password flow (the Swagger UI "Authorize" button); `username` is the email."""
-    return await service.password_grant(store, passwords, tokens, username, password)
+    return await sessions.password_grant(username, password)
 
 
 @router.post(
     "/refresh",
+    openapi_extra=SIGN_IN_LIMITS,
     response_model=TokenPair,
     responses={
         200: {"description": "A new token pair", "links": _TOKEN_LINKS},
@@ -120,9 +115,9 @@ async def token(
     },
     dependencies=[NoStore],
 )
-async def refresh(body: RefreshRequest, store: StoreDep, tokens: TokensDep) -> TokenPair:
+async def refresh(body: RefreshRequest, sessions: SessionsDep) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token stops working."""
-    return await service.refresh(store, tokens, body.refresh_token)
+    return await sessions.refresh(body.refresh_token)
 
 
 @router.post(
@@ -130,16 +125,17 @@ async def refresh(body: RefreshRequest, store: StoreDep, tokens: TokensDep) -> T
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(NotAuthenticated, RateLimited),
 )
-async def logout(body: LogoutRequest, store: StoreDep, tokens: TokensDep) -> Response:
+async def logout(body: LogoutRequest, sessions: SessionsDep) -> Response:
     """Log out: the refresh token's login ends (every token rotated from it). Send any
     refresh token of the login, even a used or expired one; access tokens already issued
     work until they expire (15 minutes by default)."""
-    await service.logout(store, tokens, body.refresh_token)
+    await sessions.logout(body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
     "/password",
+    openapi_extra=SIGN_IN_LIMITS,
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(NotAuthenticated, InvalidCredentials, RateLimited),
 )
@@ -147,21 +143,18 @@ async def change_password(
     body: PasswordChange,
     user: CurrentUser,
     request: Request,
-    store: StoreDep,
-    passwords: PasswordsDep,
+    accounts: AccountsDep,
 ) -> Response:
     """Change your password. Every login of the account ends (its refresh tokens stop
     working): log in again with the new password. A wrong current password counts in the
     account's login window, like a failed login."""
-    account = await service.account(store, user.id)
+    account = await accounts.account(user.id)
     await limit_password_check(request, account.email)
-    await service.change_password(
-        store, passwords, account, body.current_password, body.new_password
-    )
+    await accounts.change_password(account, body.current_password, body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", response_model=UserRead, responses=error_responses(NotAuthenticated))
-async def me(user: CurrentUser, store: StoreDep) -> UserRead:
+async def me(user: CurrentUser, accounts: AccountsDep) -> UserRead:
     """The logged-in account."""
-    return await service.me(store, user.id)
+    return await accounts.me(user.id)

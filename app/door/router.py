@@ -11,6 +11,7 @@ from app.door.errors import AlreadyCheckedIn, InvalidTicket, TicketRevoked
 from app.door.schemas import CheckInRead, CheckInRefused, CheckInRequest
 from app.door.service import DoorCheckIn
 from app.errors import Forbidden, NotAuthenticated, error_responses
+from app.platform.ratelimit import route_limits
 
 router = APIRouter(prefix=f"{API_PREFIX}/concerts", tags=["door"])
 
@@ -30,7 +31,14 @@ def _responses() -> dict[int | str, dict[str, Any]]:
     return responses
 
 
-@router.post("/{concert_id}/check-ins", response_model=CheckInRead, responses=_responses())
+@router.post(
+    "/{concert_id}/check-ins",
+    response_model=CheckInRead,
+    responses=_responses(),
+    # An organiser's scans count in one window of their own instead of the address's and the
+    # user's: a venue's scanners share the account and often one address.
+    openapi_extra=route_limits(organisers="door"),
+)
 async def check_in(
     concert_id: str, body: CheckInRequest, _: AdminUser, door: DoorDep
 ) -> CheckInRead:

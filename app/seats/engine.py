@@ -20,7 +20,6 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from app.platform.batching import GroupCommit
 from app.platform.redis import RedisClient
-from app.platform.redis_lane import RedisLane
 
 ACTIVE_CONCERTS_KEY = "encore:active-concerts"
 # How often one process re-registers a concert with live holds for the sweeper; the sweeper
@@ -48,26 +47,6 @@ class Held:
     expires_at_ms: int
     version: int
     indexes: tuple[int, ...]
-    # The seat.held entry the hold script appended to the event stream (HeldEvent), if any.
-    event_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HeldEvent:
-    """A hold's seat.held event for the hold script to append when the hold succeeds: its
-    data JSON around the two times only the script knows (occurred_at, expires_at)."""
-
-    prefix: str
-    middle: str
-    suffix: str
-
-
-@dataclass(frozen=True, slots=True)
-class EventStream:
-    """Where the hold script appends seat.held events (the EventPublisher's stream)."""
-
-    name: str
-    maxlen: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,12 +194,10 @@ class _ScriptCall:
     name: str
     concert_id: str
     args: tuple[str | int, ...]
-    stream: str | None = None  # a key beyond the concert's: the event stream (hold.lua)
 
     @property
     def keys(self) -> list[str]:
-        keys = concert_keys(self.concert_id)
-        return keys if self.stream is None else [*keys, self.stream]
+        return concert_keys(self.concert_id)
 
 
 class SeatEngine:
@@ -229,11 +206,8 @@ class SeatEngine:
         redis: RedisClient,
         *,
         sweep_limit: int = 200,
-        lane: RedisLane | None = None,
-        events: EventStream | None = None,
     ) -> None:
         self._redis = redis
-        self._lane = lane  # the batches' connection, if any (app/platform/redis_lane.py)
         self._sweep_limit = sweep_limit
         lib = _read_lua("_lib.lua")
         self._scripts: dict[str, AsyncScript] = {
@@ -248,19 +222,9 @@ class SeatEngine:
         self._holds: GroupCommit[_ScriptCall, Any] | None = (
             None if isinstance(redis, RedisCluster) else GroupCommit(self._pipelined)
         )
-        # On a single server `hold` appends a hold's seat.held event itself; a cluster keeps
-        # the stream in another slot than the concert's keys, so callers publish it there.
-        self._events = None if isinstance(redis, RedisCluster) else events
 
-    @property
-    def appends_held_events(self) -> bool:
-        """Whether `hold(..., event=...)` appends the event (else the caller publishes it)."""
-        return self._events is not None
-
-    async def _call(
-        self, name: str, concert_id: str, *args: str | int, stream: str | None = None
-    ) -> list[Any]:
-        call = _ScriptCall(name, concert_id, args, stream)
+    async def _call(self, name: str, concert_id: str, *args: str | int) -> list[Any]:
+        call = _ScriptCall(name, concert_id, args)
         if self._holds is not None and name in _BATCHED:
             reply = await self._holds.submit(call)
             if isinstance(reply, Exception):
@@ -278,10 +242,6 @@ class SeatEngine:
 
     async def _pipelined(self, calls: Sequence[_ScriptCall]) -> list[Any]:
         """One batch of script calls: each reply, or the exception that call alone raised."""
-        if self._lane is not None:
-            return await self._lane.scripts(
-                [(self._scripts[c.name], c.keys, c.args) for c in calls]
-            )
         if len(calls) == 1:  # alone: a plain call, no pipeline
             return [await self._alone(calls[0])]
         pipe = self._redis.pipeline(transaction=False)
@@ -311,14 +271,8 @@ class SeatEngine:
         *,
         cap: int,
         ttl_ms: int,
-        event: HeldEvent | None = None,
     ) -> HoldOutcome:
-        """Hold exactly these seats. With `event` and `appends_held_events`, a hold that
-        succeeds also appends its seat.held event, in the same atomic step (Held.event_id)."""
-        stream = self._events if event is not None else None
-        announce: tuple[str | int, ...] = ("", "", "", 0)  # no event
-        if stream is not None and event is not None:
-            announce = (event.prefix, event.middle, event.suffix, stream.maxlen)
+        """Hold exactly these seats, all or nothing, within the buyer's cap."""
         reply = await self._call(
             "hold",
             concert_id,
@@ -327,15 +281,12 @@ class SeatEngine:
             ttl_ms,
             cap,
             self._sweep_limit,
-            *announce,
             *indexes,
-            stream=None if stream is None else stream.name,
         )
         status = _text(reply[0])
         if status == "OK":
             await self._register(concert_id)
-            event_id = _text(reply[3]) if len(reply) > 3 else None
-            return Held(int(reply[1]), int(reply[2]), tuple(indexes), event_id)
+            return Held(int(reply[1]), int(reply[2]), tuple(indexes))
         if status == "TAKEN":
             return Taken(tuple(int(i) for i in reply[1:]))
         if status == "CAP":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import UTC, datetime
 
@@ -16,7 +15,6 @@ from app.events.schemas import SeatHeld, SeatReleased
 from app.seats.engine import (
     CheckedOut,
     Held,
-    HeldEvent,
     HoldInfo,
     OverCap,
     SeatEngine,
@@ -57,25 +55,6 @@ def concert_of_hold(hold_id: str) -> str:
 
 def _ms_to_datetime(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def held_event(
-    concert: Concert, hold_id: str, user_id: str, seat_ids: list[str], amount_cents: int
-) -> HeldEvent:
-    """The seat.held event of a hold about to be made, for the hold script to append: the data
-    JSON EventPublisher would write (to_fields of a SeatHeld, same fields, order and escaping;
-    tests/events/test_api_events.py compares them byte for byte), around the two times only
-    the script knows. Written directly: a SeatHeld built and dumped for every hold cost about 4 %
-    of a hold's CPU."""
-    return HeldEvent(
-        '{"occurred_at":"',
-        f'","concert_id":{_JSON(concert.id)},"hold_id":{_JSON(hold_id)},'
-        f'"user_id":{_JSON(user_id)},"seat_ids":{_JSON(seat_ids)},"expires_at":"',
-        f'","amount_cents":{amount_cents},"currency":{_JSON(concert.currency)}}}',
-    )
 
 
 def check_sale_open(concert: Concert, now: datetime) -> None:
@@ -125,16 +104,9 @@ async def create_hold(
         if unknown:
             raise UnknownSeats(unknown=unknown)
         positions = [index.position[s] for s in body.seat_ids]
-        event = (
-            held_event(concert, hold_id, user_id, body.seat_ids, index.amount_cents(positions))
-            if engine.appends_held_events and events.enabled
-            else None
-        )
         outcome = await state.run(
             concert,
-            lambda: engine.hold(
-                concert.id, hold_id, user_id, positions, cap=cap, ttl_ms=ttl_ms, event=event
-            ),
+            lambda: engine.hold(concert.id, hold_id, user_id, positions, cap=cap, ttl_ms=ttl_ms),
         )
     else:
         assert body.quantity is not None
@@ -151,9 +123,6 @@ async def create_hold(
     if isinstance(outcome, Held):
         hold = _hold_read(concert, index, hold_id, HoldInfo(outcome.expires_at_ms, outcome.indexes))
         HOLDS_CREATED.inc()
-        if outcome.event_id is not None:  # appended by the hold script itself
-            events.appended_elsewhere("seat.held")
-            return hold
         await events.publish(
             SeatHeld(
                 concert_id=concert.id,

@@ -9,6 +9,7 @@ from app.concerts import service as concerts_service
 from app.concerts.errors import ConcertNotFound
 from app.deps import AdminUser, ConcertCacheDep, ContainerDep, CurrentUser, StoreDep
 from app.errors import Forbidden, NotAuthenticated, error_responses
+from app.platform.ratelimit import route_limits
 from app.waiting_room.errors import QueueNotEnabled, QueueNotJoined, QueueNotOpen
 from app.waiting_room.schemas import QueueStatsRead, QueueStatus
 
@@ -17,6 +18,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["waiting room"])
 
 @router.post(
     "/concerts/{concert_id}/queue",
+    openapi_extra=route_limits(ip="queue"),  # joins count per address in their own window
     response_model=QueueStatus,
     response_model_by_alias=True,
     responses=error_responses(NotAuthenticated, ConcertNotFound, QueueNotEnabled, QueueNotOpen),

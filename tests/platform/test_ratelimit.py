@@ -381,24 +381,30 @@ async def test_openapi_documents_429_on_limited_routes(store_overrides: dict[str
 async def test_the_stricter_windows_apply_to_exactly_their_routes(
     store_overrides: dict[str, Any],
 ) -> None:
-    """The middleware matches the sign-in and hold routes by path, before routing: this pins
-    its patterns to the routes the app really serves."""
+    """Routes declare their own windows (`route_limits`, shown as `x-rate-limit` in the
+    OpenAPI document): exactly the sign-in, hold, queue-join and door routes do."""
     async with limited_app(store_overrides) as app, client_at(app, client_ip()) as c:
         paths = (await c.get("/openapi.json")).json()["paths"]
-    posts = [p for p, item in paths.items() if "post" in item]
-    concrete = {p: p.replace("{concert_id}", "c-1") for p in posts}
-    assert {p for p in posts if ratelimit._AUTH_ROUTE.fullmatch(concrete[p])} == {
-        "/api/v1/auth/login",
-        "/api/v1/auth/signup",
-        "/api/v1/auth/refresh",
-        "/api/v1/auth/token",
-        "/api/v1/auth/password",
+    declared = {
+        f"{method.upper()} {path}": operation["x-rate-limit"]
+        for path, item in paths.items()
+        for method, operation in item.items()
+        if "x-rate-limit" in operation
     }
-    assert {p for p in posts if ratelimit._HOLD_ROUTE.fullmatch(concrete[p])} == {
-        "/api/v1/concerts/{concert_id}/holds"
-    }
-    assert {p for p in posts if ratelimit._QUEUE_JOIN_ROUTE.fullmatch(concrete[p])} == {
-        "/api/v1/concerts/{concert_id}/queue"
+    auth = {"ip": "auth", "user": "user"}
+    assert declared == {
+        "POST /api/v1/auth/login": auth,
+        "POST /api/v1/auth/signup": auth,
+        "POST /api/v1/auth/refresh": auth,
+        "POST /api/v1/auth/token": auth,
+        "POST /api/v1/auth/password": auth,
+        "POST /api/v1/concerts/{concert_id}/holds": {"ip": "ip", "user": "holds"},
+        "POST /api/v1/concerts/{concert_id}/queue": {"ip": "queue", "user": "user"},
+        "POST /api/v1/concerts/{concert_id}/check-ins": {
+            "ip": "ip",
+            "user": "user",
+            "organisers": "door",
+        },
     }
 
 

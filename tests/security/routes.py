@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from app.deps import admin_user, current_user
+from app.auth.principal import admin_user, current_user
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from app.auth import service as auth_service
+from app.auth.service import Sessions
 from app.main import create_app
 from tests.conftest import Account, make_settings, unique_email
 from tests.helpers import container_of
@@ -73,7 +73,7 @@ async def test_a_forced_500_shows_nothing_and_logs_no_secrets(
     async def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("internal detail: table users, row 42")
 
-    monkeypatch.setattr(auth_service, "login", explode)
+    monkeypatch.setattr(Sessions, "login", explode)
     # As a server would answer: the exception is not raised into the client.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -22,29 +22,6 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Epoch milliseconds as the service writes an aware UTC datetime (pydantic): 2030-06-01T12:00:00Z,
--- or with the fraction as microseconds when there is one (2030-06-01T12:00:00.123000Z).
--- The civil date from the day count is Howard Hinnant's days_from_civil, inverted.
-local function iso_utc(ms)
-  local seconds = math.floor(ms / 1000)
-  local z = math.floor(seconds / 86400) + 719468
-  local of_day = seconds % 86400
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
-                          - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local day = doy - math.floor((153 * mp + 2) / 5) + 1
-  local month = mp < 10 and mp + 3 or mp - 9
-  local year = yoe + era * 400 + (month <= 2 and 1 or 0)
-  local text = string.format('%04d-%02d-%02dT%02d:%02d:%02d', year, month, day,
-                             math.floor(of_day / 3600), math.floor(of_day % 3600 / 60), of_day % 60)
-  local fraction = ms % 1000
-  if fraction == 0 then return text .. 'Z' end
-  return text .. string.format('.%03d000Z', fraction)
-end
-
 local function is_loaded()
   return redis.call('EXISTS', K.seats) == 1
 end
