@@ -111,6 +111,12 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** The options of a purchase step (a hold, a checkout). */
+export interface PurchaseOptions {
+  idempotencyKey?: string;
+  queuePass?: string | null;
+}
+
 export interface ClientOptions {
   baseUrl?: string;
   fetch?: typeof fetch;
@@ -448,16 +454,10 @@ export class ApiClient {
 
   // --- holds, checkout, orders ----------------------------------------------------------
 
-  createHold(
-    concertId: string,
-    body: HoldRequest,
-    opts: { idempotencyKey?: string; queuePass?: string | null } = {},
-  ): Promise<Hold> {
+  createHold(concertId: string, body: HoldRequest, opts: PurchaseOptions = {}): Promise<Hold> {
     return this.request("POST", `/concerts/${encodeURIComponent(concertId)}/holds`, {
       body,
-      auth: "required",
-      idempotencyKey: opts.idempotencyKey ?? newIdempotencyKey(),
-      queuePass: opts.queuePass ?? null,
+      ...purchase(opts),
     });
   }
 
@@ -469,16 +469,8 @@ export class ApiClient {
     return this.request("DELETE", `/holds/${encodeURIComponent(holdId)}`, { auth: "required" });
   }
 
-  checkout(
-    holdId: string,
-    opts: { idempotencyKey?: string; queuePass?: string | null } = {},
-  ): Promise<CheckoutResult> {
-    return this.request("POST", "/checkout", {
-      body: { hold_id: holdId },
-      auth: "required",
-      idempotencyKey: opts.idempotencyKey ?? newIdempotencyKey(),
-      queuePass: opts.queuePass ?? null,
-    });
+  checkout(holdId: string, opts: PurchaseOptions = {}): Promise<CheckoutResult> {
+    return this.request("POST", "/checkout", { body: { hold_id: holdId }, ...purchase(opts) });
   }
 
   getOrder(orderId: string): Promise<Order> {
@@ -525,6 +517,16 @@ export class ApiClient {
       auth: "required",
     });
   }
+}
+
+/** What a hold or a checkout sends besides its body: the login, an idempotency key (the
+ * caller's, to retry the same purchase, or a new one) and the waiting room's pass if any. */
+function purchase(opts: PurchaseOptions): RequestOptions {
+  return {
+    auth: "required",
+    idempotencyKey: opts.idempotencyKey ?? newIdempotencyKey(),
+    queuePass: opts.queuePass ?? null,
+  };
 }
 
 function fallbackError(status: number): ErrorBody {
