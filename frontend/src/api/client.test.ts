@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { ApiClient, ApiError, buildQuery, memorySessionStore, type Session } from "./client";
+import {
+  ApiClient,
+  ApiError,
+  buildQuery,
+  memorySessionStore,
+  type Session,
+  type SessionStore,
+} from "./client";
 import { describeError, fieldErrors, labelOf } from "./errors";
 
 interface Call {
@@ -43,6 +50,18 @@ function session(overrides: Partial<Session> = {}): Session {
     user,
     ...overrides,
   };
+}
+
+/** A client at time `now` that records each change of its session in `changes`. */
+function watchedClient(impl: typeof fetch, store: SessionStore, now: number) {
+  const changes: (Session | null)[] = [];
+  const client = new ApiClient({
+    fetch: impl,
+    store,
+    now: () => now,
+    onSessionChange: (s) => changes.push(s),
+  });
+  return { client, changes };
 }
 
 describe("requests", () => {
@@ -206,13 +225,7 @@ describe("tokens", () => {
       }),
     );
     const store = memorySessionStore();
-    const seen: (Session | null)[] = [];
-    const client = new ApiClient({
-      fetch: impl,
-      store,
-      now: () => 5_000,
-      onSessionChange: (s) => seen.push(s),
-    });
+    const { client, changes: seen } = watchedClient(impl, store, 5_000);
     await client.login("fan@example.com", "pw-123456");
     expect(store.load()).toEqual({
       accessToken: "a",
@@ -357,13 +370,7 @@ describe("logout and password change", () => {
     ]) {
       const { impl, calls } = fakeFetch(failure);
       const store = memorySessionStore(session());
-      const changes: (Session | null)[] = [];
-      const client = new ApiClient({
-        fetch: impl,
-        store,
-        now: () => 1_000_000,
-        onSessionChange: (s) => changes.push(s),
-      });
+      const { client, changes } = watchedClient(impl, store, 1_000_000);
       await client.logout();
       expect(calls).toHaveLength(1);
       expect(store.load()).toBeNull();

@@ -1,29 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { SeatMapSnapshot } from "../api/types";
-import {
-  type EventSourceLike,
-  LiveSeats,
-  RECONNECT_GRACE_MS,
-  RETRY_AFTER_FAILURE_MS,
-} from "./live";
+import { RECONNECT_GRACE_MS, RETRY_AFTER_FAILURE_MS } from "./live";
 import { HELD, SeatMapModel, SOLD } from "./model";
+import { type FakeSource, FLOOR, openLive } from "./testing";
 
 // The server ends each seat stream after a while (SSE_MAX_STREAM_SECONDS) with a `retry:` hint;
 // the browser's EventSource then reconnects by itself, the same object going CONNECTING (an
 // `error` event) and then OPEN, and the new stream starts with a fresh snapshot.
 
 const layout = {
-  sections: [
-    {
-      id: "floor",
-      name: "Floor",
-      price_cents: 5500,
-      rows: [
-        { label: "A", seats: ["floor-A-1", "floor-A-2", "floor-A-3", "floor-A-4"] },
-        { label: "B", seats: ["floor-B-1", "floor-B-2"] },
-      ],
-    },
-  ],
+  sections: [FLOOR],
 };
 
 function snapshot(version: number, rows: string[]): SeatMapSnapshot {
@@ -35,56 +21,9 @@ function snapshot(version: number, rows: string[]): SeatMapSnapshot {
   } as unknown as SeatMapSnapshot;
 }
 
-const CONNECTING = 0;
-const OPEN = 1;
-const CLOSED = 2;
-
-class BrowserSource implements EventSourceLike {
-  readonly handlers = new Map<string, (e: MessageEvent<string>) => void>();
-  onopen: ((e: Event) => void) | null = null;
-  onerror: ((e: Event) => void) | null = null;
-  readyState = OPEN;
-  closed = false;
-  addEventListener(type: string, listener: (e: MessageEvent<string>) => void): void {
-    this.handlers.set(type, listener);
-  }
-  close(): void {
-    this.closed = true;
-    this.readyState = CLOSED;
-  }
-  emit(type: string, data: unknown): void {
-    this.handlers.get(type)?.({ data: JSON.stringify(data) } as MessageEvent<string>);
-  }
-  /** What the browser does when the server ends the stream: reconnecting, on its own. */
-  ended(): void {
-    this.readyState = CONNECTING;
-    this.onerror?.(new Event("error"));
-  }
-  /** What it does when it gives up (an error answer such as 429). */
-  failed(): void {
-    this.readyState = CLOSED;
-    this.onerror?.(new Event("error"));
-  }
-  reopened(): void {
-    this.readyState = OPEN;
-    this.onopen?.(new Event("open"));
-  }
-}
-
 function setup() {
   const model = new SeatMapModel(layout);
-  const sources: BrowserSource[] = [];
-  const live = new LiveSeats(model, "/stream", () => {
-    const s = new BrowserSource();
-    sources.push(s);
-    return s;
-  });
-  const updates: unknown[] = [];
-  const states: string[] = [];
-  live.subscribe((u) => updates.push(u));
-  live.onConnection((c) => states.push(c));
-  live.open();
-  return { model, live, sources, updates, states };
+  return { model, ...openLive(model) };
 }
 
 describe("LiveSeats across the stream's planned end", () => {
@@ -97,7 +36,7 @@ describe("LiveSeats across the stream's planned end", () => {
 
   it("stays live through the browser's reconnect and redraws only what changed", () => {
     const { model, live, sources, updates, states } = setup();
-    const source = sources[0] as BrowserSource;
+    const source = sources[0] as FakeSource;
     source.emit("snapshot", snapshot(3, ["AAAA", "AA"]));
     source.emit("change", { version: 4, seats: { "floor-A-2": "H" } });
     expect(updates).toEqual(["all", [1]]);
@@ -128,7 +67,7 @@ describe("LiveSeats across the stream's planned end", () => {
 
   it("says so when the reconnect takes longer than the grace", () => {
     const { live, sources, states } = setup();
-    const source = sources[0] as BrowserSource;
+    const source = sources[0] as FakeSource;
     source.emit("snapshot", snapshot(3, ["AAAA", "AA"]));
     source.ended();
     vi.advanceTimersByTime(RECONNECT_GRACE_MS - 1);
@@ -143,14 +82,14 @@ describe("LiveSeats across the stream's planned end", () => {
 
   it("opens a new stream a little later when the browser gives up (e.g. a 429)", () => {
     const { live, sources, states } = setup();
-    const source = sources[0] as BrowserSource;
+    const source = sources[0] as FakeSource;
     source.emit("snapshot", snapshot(3, ["AAAA", "AA"]));
     source.failed();
     expect(live.connection).toBe("reconnecting"); // at once: no reconnect is under way
     vi.advanceTimersByTime(RETRY_AFTER_FAILURE_MS);
     expect(sources).toHaveLength(2);
     expect(source.closed).toBe(true);
-    (sources[1] as BrowserSource).emit("snapshot", snapshot(5, ["AAAA", "AA"]));
+    (sources[1] as FakeSource).emit("snapshot", snapshot(5, ["AAAA", "AA"]));
     expect(states).toEqual(["live", "reconnecting", "live"]);
     live.close();
     expect(live.connection).toBe("closed");

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import type { SeatMapSnapshot } from "../api/types";
-import { type EventSourceLike, LiveSeats } from "./live";
 import {
   AVAILABLE,
   HELD,
@@ -12,18 +11,11 @@ import {
   SOLD,
   STAGE_CELLS,
 } from "./model";
+import { type FakeSource, FLOOR, openLive } from "./testing";
 
 const layout = {
   sections: [
-    {
-      id: "floor",
-      name: "Floor",
-      price_cents: 5500,
-      rows: [
-        { label: "A", seats: ["floor-A-1", "floor-A-2", "floor-A-3", "floor-A-4"] },
-        { label: "B", seats: ["floor-B-1", "floor-B-2"] },
-      ],
-    },
+    FLOOR,
     {
       id: "balcony",
       name: "Balcony",
@@ -205,37 +197,10 @@ describe("row labels", () => {
   });
 });
 
-class FakeSource implements EventSourceLike {
-  readonly handlers = new Map<string, (e: MessageEvent<string>) => void>();
-  onopen: ((e: Event) => void) | null = null;
-  onerror: ((e: Event) => void) | null = null;
-  readyState = 1;
-  closed = false;
-  addEventListener(type: string, listener: (e: MessageEvent<string>) => void): void {
-    this.handlers.set(type, listener);
-  }
-  close(): void {
-    this.closed = true;
-  }
-  emit(type: string, data: unknown): void {
-    this.handlers.get(type)?.({ data: JSON.stringify(data) } as MessageEvent<string>);
-  }
-}
-
 describe("LiveSeats (the SSE stream)", () => {
   it("goes live on the snapshot and hands listeners only the changed seats", () => {
     const model = new SeatMapModel(layout);
-    const sources: FakeSource[] = [];
-    const live = new LiveSeats(model, "/stream", () => {
-      const s = new FakeSource();
-      sources.push(s);
-      return s;
-    });
-    const updates: unknown[] = [];
-    const states: string[] = [];
-    live.subscribe((u) => updates.push(u));
-    live.onConnection((c) => states.push(c));
-    live.open();
+    const { live, sources, updates, states } = openLive(model);
     const source = sources[0] as FakeSource;
     source.emit("snapshot", snapshot(3, ["AAAA", "AA"], ["AAA"]));
     source.emit("change", { version: 4, seats: { "floor-A-2": "H", "floor-A-3": "H" } });
