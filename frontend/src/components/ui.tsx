@@ -94,15 +94,7 @@ const ORDER_BADGES: Record<OrderStatus, [string, string]> = {
 };
 
 export function OrderBadge({ status }: { status: OrderStatus }) {
-  const [text, cls] = ORDER_BADGES[status];
-  return (
-    <span
-      className={`rounded-full px-2.5 py-0.5 text-xs font-semibold ${cls}`}
-      data-status={status}
-    >
-      {text}
-    </span>
-  );
+  return <Badge entry={ORDER_BADGES[status]} data-status={status} />;
 }
 
 const CONCERT_BADGES: Record<ConcertStatus, [string, string]> = {
@@ -113,8 +105,25 @@ const CONCERT_BADGES: Record<ConcertStatus, [string, string]> = {
 };
 
 export function ConcertBadge({ status }: { status: ConcertStatus }) {
-  const [text, cls] = CONCERT_BADGES[status];
-  return <span className={`rounded-full px-2.5 py-0.5 text-xs font-semibold ${cls}`}>{text}</span>;
+  return <Badge entry={CONCERT_BADGES[status]} />;
+}
+
+/** A status pill: its text and its colours. */
+function Badge({
+  entry: [text, cls],
+  "data-status": dataStatus,
+}: {
+  entry: [string, string];
+  "data-status"?: string;
+}) {
+  return (
+    <span
+      className={`rounded-full px-2.5 py-0.5 text-xs font-semibold ${cls}`}
+      data-status={dataStatus}
+    >
+      {text}
+    </span>
+  );
 }
 
 export function Field({
@@ -200,5 +209,104 @@ export function LoginRequired({ what, next }: { what: string; next: string }) {
         </Link>
       </div>
     </div>
+  );
+}
+
+/** A checkbox with its label text after it (`children`). */
+export function CheckboxField({
+  checked,
+  onChecked,
+  className,
+  inputClassName = "h-4 w-4",
+  children,
+}: {
+  checked: boolean;
+  onChecked: (checked: boolean) => void;
+  /** For the label. */
+  className: string;
+  inputClassName?: string;
+  children: ReactNode;
+}) {
+  return (
+    <label className={className}>
+      <input
+        type="checkbox"
+        className={inputClassName}
+        checked={checked}
+        onChange={(e) => onChecked(e.target.checked)}
+      />
+      {children}
+    </label>
+  );
+}
+
+/** The way back from a concert's page to the list it was found in. */
+export function BackLink({ to }: { to: string }) {
+  return (
+    <Link to={to} className="text-sm text-brand-700 hover:underline">
+      ← All concerts
+    </Link>
+  );
+}
+
+/** The genre above a concert's title. */
+export function GenreLabel({ genre }: { genre: string }) {
+  return (
+    <span className="text-xs font-semibold uppercase tracking-wide text-brand-700">{genre}</span>
+  );
+}
+
+/** What `Loaded` reads of a query (TanStack Query's results, plain or infinite). */
+export interface QueryState<T> {
+  isPending: boolean;
+  isError: boolean;
+  error: unknown;
+  data: T | undefined;
+  refetch: () => unknown;
+}
+
+/** What a page shows of a query: a spinner while it loads, the error (with "Try again") when
+ * it failed, else `children` with its data. */
+export function Loaded<T>({
+  query,
+  label,
+  children,
+}: {
+  query: QueryState<T>;
+  label?: string;
+  children: (data: T) => ReactNode;
+}) {
+  if (query.isPending) return <PageLoading label={label} />;
+  if (query.isError) return <ErrorBox error={query.error} onRetry={() => query.refetch()} />;
+  return <>{children(query.data as T)}</>;
+}
+
+/** A button that runs `mutation`, saying `busyLabel` while it runs (and taking no second
+ * click then). */
+export function MutationButton({
+  mutation,
+  className,
+  disabled = false,
+  busyLabel,
+  title,
+  children,
+}: {
+  mutation: { isPending: boolean; mutate: () => void };
+  className: string;
+  disabled?: boolean;
+  busyLabel: string;
+  title?: string;
+  children: ReactNode;
+}) {
+  return (
+    <button
+      type="button"
+      className={className}
+      disabled={disabled || mutation.isPending}
+      onClick={() => mutation.mutate()}
+      title={title}
+    >
+      {mutation.isPending ? busyLabel : children}
+    </button>
   );
 }

@@ -1,5 +1,5 @@
 import { useQueries, useQuery } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
+import { type FormEvent, type ReactNode, useState } from "react";
 import { Link } from "react-router-dom";
 import { isApiError } from "../api/client";
 import { fieldErrors } from "../api/errors";
@@ -8,10 +8,11 @@ import { useAuth } from "../auth/AuthProvider";
 import {
   ErrorBox,
   InputField,
+  Loaded,
   LoginRequired,
   Notice,
   OrderBadge,
-  PageLoading,
+  type QueryState,
 } from "../components/ui";
 import { api } from "../lib/api";
 import { dateTime, money } from "../lib/format";
@@ -54,43 +55,37 @@ export function AccountPage() {
           {user.name} · {user.email}
         </p>
       </div>
-      <section aria-labelledby="tickets-h" className="space-y-3">
-        <h2 id="tickets-h" className="text-xl font-semibold">
-          Tickets
-        </h2>
-        {tickets.isPending ? (
-          <PageLoading label="Loading tickets" />
-        ) : tickets.isError ? (
-          <ErrorBox error={tickets.error} onRetry={() => tickets.refetch()} />
-        ) : tickets.data.items.length === 0 ? (
-          <div className="card text-slate-600">
-            No tickets yet.{" "}
-            <Link className="font-semibold text-brand-700 underline" to="/">
-              Find a concert
-            </Link>
-          </div>
-        ) : (
-          <TicketGroups tickets={tickets.data.items} concerts={byId} />
-        )}
-      </section>
-      <section aria-labelledby="orders-h" className="space-y-3">
-        <h2 id="orders-h" className="text-xl font-semibold">
-          Booking history
-        </h2>
-        {orders.isPending ? (
-          <PageLoading label="Loading orders" />
-        ) : orders.isError ? (
-          <ErrorBox error={orders.error} onRetry={() => orders.refetch()} />
-        ) : orders.data.items.length === 0 ? (
-          <p className="text-slate-600">No orders yet.</p>
-        ) : (
-          <ul className="divide-y divide-slate-100 overflow-hidden rounded-xl border border-slate-200 bg-white">
-            {orders.data.items.map((o) => (
-              <OrderRow key={o.id} order={o} concert={byId.get(o.concert_id)} />
-            ))}
-          </ul>
-        )}
-      </section>
+      <TitledSection id="tickets-h" title="Tickets">
+        <Items
+          query={tickets}
+          label="Loading tickets"
+          empty={
+            <div className="card text-slate-600">
+              No tickets yet.{" "}
+              <Link className="font-semibold text-brand-700 underline" to="/">
+                Find a concert
+              </Link>
+            </div>
+          }
+        >
+          {(items) => <TicketGroups tickets={items} concerts={byId} />}
+        </Items>
+      </TitledSection>
+      <TitledSection id="orders-h" title="Booking history">
+        <Items
+          query={orders}
+          label="Loading orders"
+          empty={<p className="text-slate-600">No orders yet.</p>}
+        >
+          {(items) => (
+            <ul className="divide-y divide-slate-100 overflow-hidden rounded-xl border border-slate-200 bg-white">
+              {items.map((o) => (
+                <OrderRow key={o.id} order={o} concert={byId.get(o.concert_id)} />
+              ))}
+            </ul>
+          )}
+        </Items>
+      </TitledSection>
       <PasswordSection email={user.email} />
     </div>
   );
@@ -132,10 +127,7 @@ function PasswordSection({ email }: { email: string }) {
 
   const shownError = error !== null && !wrongCurrent && Object.keys(fields).length === 0;
   return (
-    <section aria-labelledby="password-h" className="space-y-3">
-      <h2 id="password-h" className="text-xl font-semibold">
-        Password
-      </h2>
+    <TitledSection id="password-h" title="Password">
       <form className="card max-w-md space-y-4" onSubmit={submit} noValidate>
         {done && (
           <Notice tone="success" title="Password changed">
@@ -184,6 +176,45 @@ function PasswordSection({ email }: { email: string }) {
           {busy ? "Please wait…" : "Change password"}
         </button>
       </form>
+    </TitledSection>
+  );
+}
+
+/** A list of the account's: `empty` when it has nothing yet. */
+function Items<T>({
+  query,
+  label,
+  empty,
+  children,
+}: {
+  query: QueryState<{ items: T[] }>;
+  label: string;
+  empty: ReactNode;
+  children: (items: T[]) => ReactNode;
+}) {
+  return (
+    <Loaded query={query} label={label}>
+      {(data) => (data.items.length === 0 ? empty : children(data.items))}
+    </Loaded>
+  );
+}
+
+/** A part of the page under its own heading (`id` names the heading). */
+function TitledSection({
+  id,
+  title,
+  children,
+}: {
+  id: string;
+  title: string;
+  children: ReactNode;
+}) {
+  return (
+    <section aria-labelledby={id} className="space-y-3">
+      <h2 id={id} className="text-xl font-semibold">
+        {title}
+      </h2>
+      {children}
     </section>
   );
 }

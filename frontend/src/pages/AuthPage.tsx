@@ -3,6 +3,7 @@ import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { fieldErrors } from "../api/errors";
 import { useAuth } from "../auth/AuthProvider";
 import { ErrorBox, InputField } from "../components/ui";
+import { useDraft } from "../components/useDraft";
 
 /** Where to go after logging in: only paths of this app (no open redirect). */
 function safeNext(next: string | null): string {
@@ -14,13 +15,19 @@ export function AuthPage({ mode }: { mode: "login" | "signup" }) {
   const navigate = useNavigate();
   const [params] = useSearchParams();
   const next = safeNext(params.get("next"));
-  const [email, setEmail] = useState("");
-  const [password, setPassword] = useState("");
-  const [name, setName] = useState("");
+  const { draft, bind } = useDraft({ email: "", password: "", name: "" });
+  const { email, password, name } = draft;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const fields = fieldErrors(error);
   const isSignup = mode === "signup";
+  /** An input of the form: its id is its field's, and so is the API's error for it. */
+  const input = (key: keyof typeof draft) => ({
+    id: key,
+    error: fields[key],
+    "aria-invalid": Boolean(fields[key]),
+    ...bind(key),
+  });
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -48,39 +55,21 @@ export function AuthPage({ mode }: { mode: "login" | "signup" }) {
         {isSignup && (
           <InputField
             label="Name"
-            id="name"
-            error={fields.name}
+            {...input("name")}
             autoComplete="name"
             required
             maxLength={100}
-            value={name}
-            onValue={setName}
-            aria-invalid={Boolean(fields.name)}
           />
         )}
-        <InputField
-          label="Email"
-          id="email"
-          error={fields.email}
-          type="email"
-          autoComplete="email"
-          required
-          value={email}
-          onValue={setEmail}
-          aria-invalid={Boolean(fields.email)}
-        />
+        <InputField label="Email" {...input("email")} type="email" autoComplete="email" required />
         <InputField
           label="Password"
-          id="password"
-          error={fields.password}
+          {...input("password")}
           {...(isSignup ? { hint: "At least 8 characters." } : {})}
           type="password"
           autoComplete={isSignup ? "new-password" : "current-password"}
           required
           minLength={isSignup ? 8 : 1}
-          value={password}
-          onValue={setPassword}
-          aria-invalid={Boolean(fields.password)}
         />
         <button type="submit" className="btn-primary w-full" disabled={busy}>
           {busy ? "Please wait…" : isSignup ? "Sign up" : "Log in"}

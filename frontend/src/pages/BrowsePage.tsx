@@ -1,8 +1,17 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
-import { type FormEvent, useEffect, useMemo, useState } from "react";
+import { type FormEvent, useEffect, useMemo } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import type { ConcertQuery, ConcertSummary } from "../api/types";
-import { ConcertBadge, ErrorBox, InputField, PageLoading, Spinner } from "../components/ui";
+import {
+  CheckboxField,
+  ConcertBadge,
+  ErrorBox,
+  GenreLabel,
+  InputField,
+  PageLoading,
+  Spinner,
+} from "../components/ui";
+import { useDraft } from "../components/useDraft";
 import { api } from "../lib/api";
 import { dateTime, priceRange } from "../lib/format";
 import { GENRES } from "../lib/genres";
@@ -49,7 +58,7 @@ function matchesClientFilters(c: ConcertSummary, f: Filters): boolean {
 export function BrowsePage() {
   const [params, setParams] = useSearchParams();
   const applied = readFilters(params);
-  const [draft, setDraft] = useState<Filters>(applied);
+  const { draft, setDraft, patch, bind } = useDraft<Filters>(applied);
   const paramsKey = params.toString();
 
   // Back/forward: the form follows the URL.
@@ -91,9 +100,10 @@ export function BrowsePage() {
     e.preventDefault();
     apply(draft);
   };
-  const set = <K extends keyof Filters>(key: K, value: Filters[K]) =>
-    setDraft((d) => ({ ...d, [key]: value }));
   const hasFilters = paramsKey.length > 0;
+  /** A price bound: whole currency units. */
+  const priceInput = (key: "price_min" | "price_max") =>
+    ({ type: "number", min: 0, inputMode: "numeric", ...bind(key) }) as const;
 
   return (
     <div className="space-y-6">
@@ -114,16 +124,9 @@ export function BrowsePage() {
           fieldClassName="sm:col-span-2"
           type="search"
           placeholder="e.g. The Lanterns"
-          value={draft.q}
-          onValue={(v) => set("q", v)}
+          {...bind("q")}
         />
-        <InputField
-          label="City"
-          id="f-city"
-          value={draft.city}
-          onValue={(v) => set("city", v)}
-          placeholder="Any city"
-        />
+        <InputField label="City" id="f-city" {...bind("city")} placeholder="Any city" />
         <div>
           <label className="label" htmlFor="f-genre">
             Genre
@@ -132,7 +135,7 @@ export function BrowsePage() {
             id="f-genre"
             className="input"
             value={draft.genre}
-            onChange={(e) => set("genre", e.target.value)}
+            onChange={(e) => patch({ genre: e.target.value })}
           >
             <option value="">Any genre</option>
             {GENRES.map((g) => (
@@ -142,50 +145,21 @@ export function BrowsePage() {
             ))}
           </select>
         </div>
-        <InputField
-          label="From"
-          id="f-from"
-          type="date"
-          value={draft.date_from}
-          onValue={(v) => set("date_from", v)}
-        />
-        <InputField
-          label="To"
-          id="f-to"
-          type="date"
-          value={draft.date_to}
-          onValue={(v) => set("date_to", v)}
-        />
+        <InputField label="From" id="f-from" type="date" {...bind("date_from")} />
+        <InputField label="To" id="f-to" type="date" {...bind("date_to")} />
         <div className="grid grid-cols-2 gap-2">
-          <InputField
-            label="Min price"
-            id="f-pmin"
-            type="number"
-            min={0}
-            inputMode="numeric"
-            value={draft.price_min}
-            onValue={(v) => set("price_min", v)}
-          />
-          <InputField
-            label="Max price"
-            id="f-pmax"
-            type="number"
-            min={0}
-            inputMode="numeric"
-            value={draft.price_max}
-            onValue={(v) => set("price_max", v)}
-          />
+          <InputField label="Min price" id="f-pmin" {...priceInput("price_min")} />
+          <InputField label="Max price" id="f-pmax" {...priceInput("price_max")} />
         </div>
         <div className="flex items-end">
-          <label className="flex items-center gap-2 pb-2 text-sm text-slate-700">
-            <input
-              type="checkbox"
-              className="h-4 w-4 rounded border-slate-300"
-              checked={draft.available}
-              onChange={(e) => set("available", e.target.checked)}
-            />
+          <CheckboxField
+            className="flex items-center gap-2 pb-2 text-sm text-slate-700"
+            inputClassName="h-4 w-4 rounded border-slate-300"
+            checked={draft.available}
+            onChecked={(available) => patch({ available })}
+          >
             Only with seats left
-          </label>
+          </CheckboxField>
         </div>
         <div className="flex gap-2 sm:col-span-2 lg:col-span-4">
           <button type="submit" className="btn-primary">
@@ -262,9 +236,7 @@ function ConcertCard({ concert: c }: { concert: ConcertSummary }) {
         className="card block h-full transition hover:border-brand-500 hover:shadow-md focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500"
       >
         <div className="flex items-start justify-between gap-2">
-          <span className="text-xs font-semibold uppercase tracking-wide text-brand-700">
-            {c.genre}
-          </span>
+          <GenreLabel genre={c.genre} />
           <ConcertBadge status={c.status} />
         </div>
         <h2 className="mt-2 text-lg font-semibold leading-tight">{c.title}</h2>

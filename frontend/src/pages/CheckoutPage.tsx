@@ -1,58 +1,18 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
-import { useMemo, useRef, useState } from "react";
+import { useRef, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { isApiError, newIdempotencyKey } from "../api/client";
-import type { Concert } from "../api/types";
 import { useAuth } from "../auth/AuthProvider";
 import { Countdown } from "../components/Countdown";
-import { ErrorBox, LoginRequired, Notice, PageLoading } from "../components/ui";
+import { SeatList } from "../components/SeatList";
+import { ErrorBox, LoginRequired, MutationButton, Notice, PageLoading } from "../components/ui";
 import { useSecondsLeft } from "../components/useNow";
 import { api } from "../lib/api";
-import { dateTime, money } from "../lib/format";
+import { dateTime } from "../lib/format";
 import { savePayment } from "../lib/payments";
 import { loadPass } from "../lib/queuePass";
 
 const HOLD_SECONDS = 300;
-
-interface SeatDetail {
-  section: string;
-  row: string;
-  number: number;
-  priceCents: number;
-}
-
-/** Where each seat is and what it costs, from the concert's layout. */
-export function seatDetails(concert: Concert | undefined) {
-  const map = new Map<string, SeatDetail>();
-  for (const s of concert?.sections ?? []) {
-    for (const r of s.rows) {
-      r.seats.forEach((id, n) => {
-        map.set(id, { section: s.name, row: r.label, number: n + 1, priceCents: s.price_cents });
-      });
-    }
-  }
-  return map;
-}
-
-/** One seat of a hold or order: where it is and its price, or its id until the layout loads. */
-export function SeatLine({
-  id,
-  seat: d,
-  currency,
-  className,
-}: {
-  id: string;
-  seat: SeatDetail | undefined;
-  currency: string;
-  className: string;
-}) {
-  return (
-    <li className={className}>
-      <span>{d ? `${d.section} · Row ${d.row} · Seat ${d.number}` : id}</span>
-      {d && <span>{money(d.priceCents, currency)}</span>}
-    </li>
-  );
-}
 
 export function CheckoutPage() {
   const [params] = useSearchParams();
@@ -73,7 +33,6 @@ export function CheckoutPage() {
     queryFn: () => api.getConcert(concertId),
     enabled: Boolean(concertId),
   });
-  const seats = useMemo(() => seatDetails(concert.data), [concert.data]);
   const left = useSecondsLeft(hold.data?.expires_at);
   const idempotencyKey = useRef(newIdempotencyKey());
   const [released, setReleased] = useState(false);
@@ -132,24 +91,7 @@ export function CheckoutPage() {
             </span>
           </p>
         )}
-        <ul
-          className="divide-y divide-slate-100 rounded-lg border border-slate-200"
-          data-testid="held-seats"
-        >
-          {h.seat_ids.map((id) => (
-            <SeatLine
-              key={id}
-              id={id}
-              seat={seats.get(id)}
-              currency={h.currency}
-              className="flex justify-between px-3 py-2 text-sm"
-            />
-          ))}
-        </ul>
-        <p className="flex justify-between text-lg font-semibold">
-          <span>Total</span>
-          <span data-testid="total">{money(h.amount_cents, h.currency)}</span>
-        </p>
+        <SeatList concert={concert.data} of={h} look="hold" />
       </section>
       <aside className="space-y-4">
         <Countdown
@@ -167,22 +109,22 @@ export function CheckoutPage() {
         ) : (
           <>
             {checkout.isError && <ErrorBox error={checkout.error} />}
-            <button
-              type="button"
+            <MutationButton
+              mutation={checkout}
               className="btn-primary w-full"
-              disabled={checkout.isPending || release.isPending}
-              onClick={() => checkout.mutate()}
+              disabled={release.isPending}
+              busyLabel="Creating your order…"
             >
-              {checkout.isPending ? "Creating your order…" : "Continue to payment"}
-            </button>
-            <button
-              type="button"
+              Continue to payment
+            </MutationButton>
+            <MutationButton
+              mutation={release}
               className="btn-secondary w-full"
-              disabled={checkout.isPending || release.isPending}
-              onClick={() => release.mutate()}
+              disabled={checkout.isPending}
+              busyLabel="Releasing…"
             >
-              {release.isPending ? "Releasing…" : "Release these seats"}
-            </button>
+              Release these seats
+            </MutationButton>
             {release.isError && <ErrorBox error={release.error} />}
             {isApiError(release.error) && release.error.body?.order_id && (
               <Link

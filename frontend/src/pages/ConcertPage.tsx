@@ -5,7 +5,14 @@ import { isApiError, newIdempotencyKey } from "../api/client";
 import { describeError } from "../api/errors";
 import type { Concert, HoldRequest } from "../api/types";
 import { useAuth } from "../auth/AuthProvider";
-import { ConcertBadge, ErrorBox, Notice, PageLoading } from "../components/ui";
+import {
+  BackLink,
+  ConcertBadge,
+  ErrorBox,
+  GenreLabel,
+  Notice,
+  PageLoading,
+} from "../components/ui";
 import { useSecondsLeft } from "../components/useNow";
 import { api } from "../lib/api";
 import { clock, dateTime, money, priceRange } from "../lib/format";
@@ -39,15 +46,11 @@ function ConcertView({ concert }: { concert: Concert }) {
   const notYet = concert.status === "scheduled" && onSaleIn > 0;
   return (
     <div className="space-y-6">
-      <Link to="/" className="text-sm text-brand-700 hover:underline">
-        ← All concerts
-      </Link>
+      <BackLink to="/" />
       <header className="flex flex-col gap-2 sm:flex-row sm:items-end sm:justify-between">
         <div>
           <div className="flex items-center gap-2">
-            <span className="text-xs font-semibold uppercase tracking-wide text-brand-700">
-              {concert.genre}
-            </span>
+            <GenreLabel genre={concert.genre} />
             <ConcertBadge status={concert.status} />
           </div>
           <h1 className="mt-1 text-2xl font-bold sm:text-3xl">{concert.title}</h1>

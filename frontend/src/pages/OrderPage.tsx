@@ -4,9 +4,11 @@ import { Link, useParams } from "react-router-dom";
 import type { Order, OrderStatus, Payment } from "../api/types";
 import { useAuth } from "../auth/AuthProvider";
 import { Countdown } from "../components/Countdown";
+import { SeatList } from "../components/SeatList";
 import {
   ErrorBox,
   LoginRequired,
+  MutationButton,
   Notice,
   OrderBadge,
   PageLoading,
@@ -16,7 +18,6 @@ import { useSecondsLeft } from "../components/useNow";
 import { api } from "../lib/api";
 import { dateTime, money } from "../lib/format";
 import { loadPayment } from "../lib/payments";
-import { SeatLine, seatDetails } from "./CheckoutPage";
 import { TicketCard } from "./TicketCard";
 
 // Stripe's code loads only when a Stripe payment is shown.
@@ -90,7 +91,6 @@ function OrderView({
     queryKey: ["concert", order.concert_id],
     queryFn: () => api.getConcert(order.concert_id),
   });
-  const seats = seatDetails(concert.data);
   const payment = order.status === "pending_payment" ? loadPayment(order.id) : null;
   const explain = order.status === "pending_payment" ? null : EXPLAIN[order.status];
 
@@ -122,21 +122,7 @@ function OrderView({
       <div className="grid gap-6 md:grid-cols-[1fr_320px]">
         <section className="card space-y-3">
           <h2 className="font-semibold">Seats</h2>
-          <ul className="divide-y divide-slate-100 text-sm">
-            {order.seat_ids.map((id) => (
-              <SeatLine
-                key={id}
-                id={id}
-                seat={seats.get(id)}
-                currency={order.currency}
-                className="flex justify-between py-1.5"
-              />
-            ))}
-          </ul>
-          <p className="flex justify-between border-t border-slate-200 pt-2 font-semibold">
-            <span>Total</span>
-            <span>{money(order.amount_cents, order.currency)}</span>
-          </p>
+          <SeatList concert={concert.data} of={order} look="order" />
           <p className="text-xs text-slate-500">
             Order {order.id} · placed {dateTime(order.created_at)}
           </p>
@@ -195,6 +181,17 @@ function PendingPayment({
     onError: () => onPaying(false),
   });
   const cancel = useMutation({ mutationFn: () => api.cancelOrder(order.id), onSettled: refresh });
+  /** The button that has the simulated provider answer `outcome`. */
+  const answer = (outcome: "succeeded" | "failed", className: string, label: string) => (
+    <button
+      type="button"
+      className={className}
+      disabled={simulated.isPending || left === 0}
+      onClick={() => simulated.mutate(outcome)}
+    >
+      {label}
+    </button>
+  );
   const total = Math.max(
     left,
     Math.round((Date.parse(order.expires_at) - Date.parse(order.created_at)) / 1000),
@@ -218,22 +215,12 @@ function PendingPayment({
           <p className="text-xs text-slate-500">
             Test mode: this service uses a simulated payment provider. Choose what the bank answers.
           </p>
-          <button
-            type="button"
-            className="btn-primary w-full"
-            disabled={simulated.isPending || left === 0}
-            onClick={() => simulated.mutate("succeeded")}
-          >
-            Pay {money(order.amount_cents, order.currency)}
-          </button>
-          <button
-            type="button"
-            className="btn-secondary w-full"
-            disabled={simulated.isPending || left === 0}
-            onClick={() => simulated.mutate("failed")}
-          >
-            Simulate a declined payment
-          </button>
+          {answer(
+            "succeeded",
+            "btn-primary w-full",
+            `Pay ${money(order.amount_cents, order.currency)}`,
+          )}
+          {answer("failed", "btn-secondary w-full", "Simulate a declined payment")}
           {simulated.isError && <ErrorBox error={simulated.error} />}
         </div>
       ) : (
@@ -242,14 +229,9 @@ function PendingPayment({
         </Suspense>
       )}
       {!paying && (
-        <button
-          type="button"
-          className="btn-secondary w-full"
-          disabled={cancel.isPending}
-          onClick={() => cancel.mutate()}
-        >
-          {cancel.isPending ? "Cancelling…" : "Cancel order and release seats"}
-        </button>
+        <MutationButton mutation={cancel} className="btn-secondary w-full" busyLabel="Cancelling…">
+          Cancel order and release seats
+        </MutationButton>
       )}
       {cancel.isError && <ErrorBox error={cancel.error} />}
     </div>

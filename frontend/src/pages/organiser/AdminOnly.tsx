@@ -1,4 +1,5 @@
-import type { ReactNode } from "react";
+import type { ComponentType, ReactNode } from "react";
+import { useLocation } from "react-router-dom";
 import { useAuth } from "../../auth/AuthProvider";
 import { LoginRequired, Notice } from "../../components/ui";
 
@@ -14,4 +15,16 @@ export function AdminOnly({ next, children }: { next: string; children: ReactNod
     );
   }
   return <>{children}</>;
+}
+
+/** `Page` for organisers only: anyone else is asked to log in, and comes back to this page. */
+export function adminPage(Page: ComponentType): ComponentType {
+  return function AdminPage() {
+    const { pathname } = useLocation();
+    return (
+      <AdminOnly next={pathname}>
+        <Page />
+      </AdminOnly>
+    );
+  };
 }

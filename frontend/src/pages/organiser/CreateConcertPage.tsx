@@ -2,14 +2,17 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useMemo, useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { fieldErrors } from "../../api/errors";
-import type { ConcertCreate, QueueSettings, SectionCreate } from "../../api/types";
+import type { ConcertCreate, SectionCreate } from "../../api/types";
 import { ErrorBox, Field, InputField, Notice } from "../../components/ui";
+import { useDraft } from "../../components/useDraft";
 import { api } from "../../lib/api";
 import { money } from "../../lib/format";
 import { GENRES } from "../../lib/genres";
+import { localInput, toIso } from "../../lib/localTime";
 import { AVAILABLE, previewLayout, SeatMapModel } from "../../seatmap/model";
 import { SeatMap } from "../../seatmap/SeatMap";
-import { AdminOnly } from "./AdminOnly";
+import { adminPage } from "./AdminOnly";
+import { NEW_QUEUE, QueueFields, QueueToggle, queueSettings } from "./queueForm";
 
 const MAX_SEATS = 100_000;
 const NO_SEATS: ReadonlySet<number> = new Set();
@@ -22,33 +25,67 @@ interface SectionDraft {
   seatsPerRow: string;
 }
 
-/** `datetime-local` value (local time) for a Date. */
-function localInput(d: Date): string {
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+/** The concert's own fields as the form edits them (strings, as typed). */
+interface ConcertDraft {
+  title: string;
+  artist: string;
+  genre: string;
+  description: string;
+  venueName: string;
+  city: string;
+  startsAt: string;
+  onSaleAt: string;
+  currency: string;
+  maxTickets: string;
 }
 
-function toIso(local: string): string | null {
-  if (!local) return null;
-  const t = new Date(local);
-  return Number.isNaN(t.getTime()) ? null : t.toISOString();
-}
+/** Each field's input id and the API's field (for its error). */
+const CONCERT_INPUTS: Record<keyof ConcertDraft, [id: string, apiField: string]> = {
+  title: ["c-title", "title"],
+  artist: ["c-artist", "artist"],
+  genre: ["c-genre", "genre"],
+  description: ["c-desc", "description"],
+  venueName: ["c-venue", "venue.name"],
+  city: ["c-city", "venue.city"],
+  startsAt: ["c-starts", "starts_at"],
+  onSaleAt: ["c-onsale", "on_sale_at"],
+  currency: ["c-currency", "currency"],
+  maxTickets: ["c-max", "max_tickets_per_user"],
+};
 
-/** The waiting-room settings as the API takes them, from the form's strings. */
-function queueSettings(
-  enabled: boolean,
-  admitPerMinute: string,
-  maxActive: string,
-  opensAt: string,
-): QueueSettings {
-  const opens = toIso(opensAt);
+/** A new concert: on sale now, starting at 20:00 thirty days from now. */
+function newConcert(now: Date): ConcertDraft {
+  const starts = new Date(now.getTime() + 30 * 86_400_000);
+  starts.setHours(20, 0, 0, 0);
   return {
-    enabled,
-    admit_per_minute: Number(admitPerMinute),
-    max_active: Number(maxActive),
-    ...(opens ? { opens_at: opens } : {}),
+    title: "",
+    artist: "",
+    genre: "rock",
+    description: "",
+    venueName: "",
+    city: "",
+    startsAt: localInput(starts),
+    onSaleAt: localInput(now),
+    currency: "EUR",
+    maxTickets: "8",
   };
 }
+
+/** The inputs of a section: the draft's field, its label (section `n`, prices in `currency`),
+ * the input's id part, the API's field (for its error), the input's constraints. */
+// biome-ignore format: a table, an input a line
+const SECTION_INPUTS: {
+  key: Exclude<keyof SectionDraft, "key">;
+  label: (n: number, currency: string) => string;
+  idPart: string;
+  field: keyof SectionCreate;
+  input: { type?: "number"; min?: number; max?: number; step?: string };
+}[] = [
+  { key: "name", label: (n) => `Section ${n} name`, idPart: "name", field: "name", input: {} },
+  { key: "price", label: (_, c) => `Price (${c || "—"})`, idPart: "price", field: "price_cents", input: { type: "number", min: 0, step: "0.01" } },
+  { key: "rows", label: () => "Rows", idPart: "rows", field: "rows", input: { type: "number", min: 1, max: 200 } },
+  { key: "seatsPerRow", label: () => "Seats per row", idPart: "seats", field: "seats_per_row", input: { type: "number", min: 1, max: 500 } },
+];
 
 let nextKey = 1;
 const section = (name: string, price: string, rows: string, seatsPerRow: string): SectionDraft => ({
@@ -59,36 +96,13 @@ const section = (name: string, price: string, rows: string, seatsPerRow: string)
   seatsPerRow,
 });
 
-export default function CreateConcertPage() {
-  return (
-    <AdminOnly next="/organiser/new">
-      <CreateConcertForm />
-    </AdminOnly>
-  );
-}
+export default adminPage(CreateConcertForm);
 
 function CreateConcertForm() {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
-  const now = useMemo(() => new Date(), []);
-  const [title, setTitle] = useState("");
-  const [artist, setArtist] = useState("");
-  const [genre, setGenre] = useState("rock");
-  const [description, setDescription] = useState("");
-  const [venueName, setVenueName] = useState("");
-  const [city, setCity] = useState("");
-  const [startsAt, setStartsAt] = useState(() => {
-    const d = new Date(now.getTime() + 30 * 86_400_000);
-    d.setHours(20, 0, 0, 0);
-    return localInput(d);
-  });
-  const [onSaleAt, setOnSaleAt] = useState(() => localInput(now));
-  const [currency, setCurrency] = useState("EUR");
-  const [maxTickets, setMaxTickets] = useState("8");
-  const [queueEnabled, setQueueEnabled] = useState(false);
-  const [admitPerMinute, setAdmitPerMinute] = useState("600");
-  const [maxActive, setMaxActive] = useState("2000");
-  const [queueOpensAt, setQueueOpensAt] = useState("");
+  const { draft, bind } = useDraft(() => newConcert(new Date()));
+  const queue = useDraft(NEW_QUEUE);
   const [sections, setSections] = useState<SectionDraft[]>(() => [
     section("Floor", "55", "10", "20"),
     section("Balcony", "40", "5", "16"),
@@ -124,28 +138,20 @@ function CreateConcertForm() {
     },
   });
   const fields = fieldErrors(create.error);
+  /** How the input of a concert field is wired: its id, the API's error for it, its value. */
+  const input = (key: keyof ConcertDraft) => {
+    const [id, apiField] = CONCERT_INPUTS[key];
+    return { id, error: fields[apiField], ...bind(key) };
+  };
+  const currency = draft.currency.toUpperCase();
 
   const update = (key: number, patch: Partial<SectionDraft>) =>
     setSections((list) => list.map((s) => (s.key === key ? { ...s, ...patch } : s)));
-  /** How one input of section `i` is wired: its id, the API's error for it, its draft value. */
-  const sectionInput = (
-    s: SectionDraft,
-    i: number,
-    draft: Exclude<keyof SectionDraft, "key">,
-    idPart: string,
-    apiField: keyof SectionCreate,
-  ) => ({
-    id: `s-${idPart}-${s.key}`,
-    error: fields[`sections.${i}.${apiField}`],
-    value: s[draft],
-    onValue: (v: string) => update(s.key, { [draft]: v }),
-  });
-
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setLocalError(null);
-    const starts = toIso(startsAt);
-    const onSale = toIso(onSaleAt);
+    const starts = toIso(draft.startsAt);
+    const onSale = toIso(draft.onSaleAt);
     if (!starts || !onSale)
       return setLocalError("Set when the concert starts and when it goes on sale.");
     if (onSale >= starts) return setLocalError("The on-sale must open before the concert starts.");
@@ -155,16 +161,16 @@ function CreateConcertForm() {
       return setLocalError("Every section needs a name, at least one row and one seat per row.");
     }
     create.mutate({
-      title: title.trim(),
-      artist: artist.trim(),
-      genre: genre.trim(),
-      description: description.trim(),
-      venue: { name: venueName.trim(), city: city.trim() },
+      title: draft.title.trim(),
+      artist: draft.artist.trim(),
+      genre: draft.genre.trim(),
+      description: draft.description.trim(),
+      venue: { name: draft.venueName.trim(), city: draft.city.trim() },
       starts_at: starts,
       on_sale_at: onSale,
-      currency: currency.trim().toUpperCase(),
-      max_tickets_per_user: Number(maxTickets),
-      queue: queueSettings(queueEnabled, admitPerMinute, maxActive, queueOpensAt),
+      currency: currency.trim(),
+      max_tickets_per_user: Number(draft.maxTickets),
+      queue: queueSettings(queue.draft),
       sections: numbers,
     });
   };
@@ -173,34 +179,9 @@ function CreateConcertForm() {
     <form className="space-y-6" onSubmit={submit} noValidate>
       <h1 className="text-2xl font-bold">New concert</h1>
       <div className="card grid gap-4 sm:grid-cols-2">
-        <InputField
-          label="Title"
-          id="c-title"
-          error={fields.title}
-          required
-          maxLength={200}
-          value={title}
-          onValue={setTitle}
-        />
-        <InputField
-          label="Artist"
-          id="c-artist"
-          error={fields.artist}
-          required
-          maxLength={200}
-          value={artist}
-          onValue={setArtist}
-        />
-        <InputField
-          label="Genre"
-          id="c-genre"
-          error={fields.genre}
-          required
-          maxLength={50}
-          value={genre}
-          onValue={setGenre}
-          list="genres"
-        >
+        <InputField label="Title" {...input("title")} required maxLength={200} />
+        <InputField label="Artist" {...input("artist")} required maxLength={200} />
+        <InputField label="Genre" {...input("genre")} required maxLength={50} list="genres">
           <datalist id="genres">
             {GENRES.map((g) => (
               <option key={g} value={g} />
@@ -210,59 +191,23 @@ function CreateConcertForm() {
         <div className="grid grid-cols-2 gap-3">
           <InputField
             label="Currency"
-            id="c-currency"
-            error={fields.currency}
+            {...input("currency")}
             className="input uppercase"
             required
             maxLength={3}
-            value={currency}
-            onValue={setCurrency}
           />
           <InputField
             label="Tickets per buyer"
-            id="c-max"
-            error={fields.max_tickets_per_user}
+            {...input("maxTickets")}
             type="number"
             min={1}
             max={100}
-            value={maxTickets}
-            onValue={setMaxTickets}
           />
         </div>
-        <InputField
-          label="Venue"
-          id="c-venue"
-          error={fields["venue.name"]}
-          required
-          value={venueName}
-          onValue={setVenueName}
-        />
-        <InputField
-          label="City"
-          id="c-city"
-          error={fields["venue.city"]}
-          required
-          value={city}
-          onValue={setCity}
-        />
-        <InputField
-          label="Starts"
-          id="c-starts"
-          error={fields.starts_at}
-          type="datetime-local"
-          required
-          value={startsAt}
-          onValue={setStartsAt}
-        />
-        <InputField
-          label="On sale from"
-          id="c-onsale"
-          error={fields.on_sale_at}
-          type="datetime-local"
-          required
-          value={onSaleAt}
-          onValue={setOnSaleAt}
-        />
+        <InputField label="Venue" {...input("venueName")} required />
+        <InputField label="City" {...input("city")} required />
+        <InputField label="Starts" {...input("startsAt")} type="datetime-local" required />
+        <InputField label="On sale from" {...input("onSaleAt")} type="datetime-local" required />
         <div className="sm:col-span-2">
           <Field label="Description" htmlFor="c-desc" error={fields.description}>
             <textarea
@@ -270,8 +215,8 @@ function CreateConcertForm() {
               className="input"
               rows={3}
               maxLength={5000}
-              value={description}
-              onChange={(e) => setDescription(e.target.value)}
+              value={draft.description}
+              onChange={(e) => bind("description").onValue(e.target.value)}
             />
           </Field>
         </div>
@@ -289,31 +234,17 @@ function CreateConcertForm() {
               key={s.key}
               className="grid grid-cols-2 items-end gap-2 rounded-lg border border-slate-200 p-3 sm:grid-cols-[2fr_1fr_1fr_1fr_auto]"
             >
-              <InputField
-                label={`Section ${i + 1} name`}
-                {...sectionInput(s, i, "name", "name", "name")}
-              />
-              <InputField
-                label={`Price (${currency.toUpperCase() || "—"})`}
-                {...sectionInput(s, i, "price", "price", "price_cents")}
-                type="number"
-                min={0}
-                step="0.01"
-              />
-              <InputField
-                label="Rows"
-                {...sectionInput(s, i, "rows", "rows", "rows")}
-                type="number"
-                min={1}
-                max={200}
-              />
-              <InputField
-                label="Seats per row"
-                {...sectionInput(s, i, "seatsPerRow", "seats", "seats_per_row")}
-                type="number"
-                min={1}
-                max={500}
-              />
+              {SECTION_INPUTS.map(({ key, label, idPart, field, input }) => (
+                <InputField
+                  key={key}
+                  label={label(i + 1, currency)}
+                  id={`s-${idPart}-${s.key}`}
+                  error={fields[`sections.${i}.${field}`]}
+                  value={s[key]}
+                  onValue={(v) => update(s.key, { [key]: v })}
+                  {...input}
+                />
+              ))}
               <button
                 type="button"
                 className="btn-secondary"
@@ -343,14 +274,14 @@ function CreateConcertForm() {
           >
             {totalSeats.toLocaleString()} seats
             {numbers.length > 0 &&
-              ` · from ${money(Math.min(...numbers.map((n) => n.price_cents)), currency.toUpperCase() || "EUR")}`}
+              ` · from ${money(Math.min(...numbers.map((n) => n.price_cents)), currency || "EUR")}`}
           </p>
         </div>
         {preview ? (
           <SeatMap
             model={preview}
             selected={NO_SEATS}
-            currency={currency.toUpperCase() || "EUR"}
+            currency={currency || "EUR"}
             label="Layout preview"
           />
         ) : (
@@ -362,27 +293,11 @@ function CreateConcertForm() {
 
       <fieldset className="card space-y-4">
         <legend className="px-1 text-lg font-semibold">Waiting room</legend>
-        <label className="flex items-center gap-2 text-sm">
-          <input
-            type="checkbox"
-            className="h-4 w-4"
-            checked={queueEnabled}
-            onChange={(e) => setQueueEnabled(e.target.checked)}
-          />
+        <QueueToggle draft={queue.draft} onChange={queue.patch}>
           Put buyers in a waiting room (for on-sales with more buyers than seats)
-        </label>
-        {queueEnabled && (
-          <QueueFields
-            {...{
-              admitPerMinute,
-              setAdmitPerMinute,
-              maxActive,
-              setMaxActive,
-              queueOpensAt,
-              setQueueOpensAt,
-              fields,
-            }}
-          />
+        </QueueToggle>
+        {queue.draft.enabled && (
+          <QueueFields draft={queue.draft} onChange={queue.patch} fields={fields} />
         )}
       </fieldset>
 
@@ -399,57 +314,3 @@ function CreateConcertForm() {
     </form>
   );
 }
-
-export function QueueFields({
-  admitPerMinute,
-  setAdmitPerMinute,
-  maxActive,
-  setMaxActive,
-  queueOpensAt,
-  setQueueOpensAt,
-  fields,
-}: {
-  admitPerMinute: string;
-  setAdmitPerMinute: (v: string) => void;
-  maxActive: string;
-  setMaxActive: (v: string) => void;
-  queueOpensAt: string;
-  setQueueOpensAt: (v: string) => void;
-  fields: Record<string, string>;
-}) {
-  return (
-    <div className="grid gap-4 sm:grid-cols-3">
-      <InputField
-        label="Let in per minute"
-        id="q-rate"
-        error={fields["queue.admit_per_minute"]}
-        hint="Buyers admitted each minute."
-        type="number"
-        min={1}
-        value={admitPerMinute}
-        onValue={setAdmitPerMinute}
-      />
-      <InputField
-        label="Shopping at once, at most"
-        id="q-active"
-        error={fields["queue.max_active"]}
-        hint="Admitted buyers with a live pass."
-        type="number"
-        min={1}
-        value={maxActive}
-        onValue={setMaxActive}
-      />
-      <InputField
-        label="Line opens (optional)"
-        id="q-opens"
-        error={fields["queue.opens_at"]}
-        hint="Joining before this is refused."
-        type="datetime-local"
-        value={queueOpensAt}
-        onValue={setQueueOpensAt}
-      />
-    </div>
-  );
-}
-
-export { localInput, queueSettings };

@@ -1,36 +1,40 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
+import type { FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
 import { fieldErrors } from "../../api/errors";
-import type { Concert } from "../../api/types";
-import { ConcertBadge, ErrorBox, Notice, PageLoading } from "../../components/ui";
+import type { Concert, QueueStats as QueueStatsType } from "../../api/types";
+import {
+  BackLink,
+  ConcertBadge,
+  ErrorBox,
+  Loaded,
+  MutationButton,
+  Notice,
+} from "../../components/ui";
+import { useDraft } from "../../components/useDraft";
 import { api } from "../../lib/api";
 import { dateTime, money } from "../../lib/format";
 import { tierColor } from "../../seatmap/render";
 import { Legend, SeatMap } from "../../seatmap/SeatMap";
 import { useLiveSeats } from "../../seatmap/useLiveSeats";
-import { AdminOnly } from "./AdminOnly";
-import { localInput, QueueFields, queueSettings } from "./CreateConcertPage";
+import { adminPage } from "./AdminOnly";
+import { QueueFields, QueueToggle, queueDraft, queueSettings } from "./queueForm";
 
 const NO_SEATS: ReadonlySet<number> = new Set();
 
-export default function LiveConcertPage() {
-  const { concertId = "" } = useParams();
-  return (
-    <AdminOnly next={`/organiser/concerts/${concertId}`}>
-      <Live concertId={concertId} />
-    </AdminOnly>
-  );
-}
+export default adminPage(Live);
 
-function Live({ concertId }: { concertId: string }) {
+function Live() {
+  const { concertId = "" } = useParams();
   const concert = useQuery({
     queryKey: ["concert", concertId],
     queryFn: () => api.getConcert(concertId),
   });
-  if (concert.isPending) return <PageLoading label="Loading the concert" />;
-  if (concert.isError) return <ErrorBox error={concert.error} onRetry={() => concert.refetch()} />;
-  return <LiveView concert={concert.data} />;
+  return (
+    <Loaded query={concert} label="Loading the concert">
+      {(c) => <LiveView concert={c} />}
+    </Loaded>
+  );
 }
 
 function LiveView({ concert }: { concert: Concert }) {
@@ -39,9 +43,7 @@ function LiveView({ concert }: { concert: Concert }) {
   const pct = (n: number) => (total ? Math.round((n / total) * 1000) / 10 : 0);
   return (
     <div className="space-y-6">
-      <Link to="/organiser" className="text-sm text-brand-700 hover:underline">
-        ← All concerts
-      </Link>
+      <BackLink to="/organiser" />
       <div className="flex flex-wrap items-end justify-between gap-3">
         <div>
           <div className="flex items-center gap-2">
@@ -197,15 +199,14 @@ function WarmButton({ concertId }: { concertId: string }) {
         <Link className="btn-secondary" to={`/concerts/${concertId}`}>
           Buyer's view
         </Link>
-        <button
-          type="button"
+        <MutationButton
+          mutation={warm}
           className="btn-primary"
-          disabled={warm.isPending}
-          onClick={() => warm.mutate()}
+          busyLabel="Warming up…"
           title="Load the layout and seat state into Redis ahead of the on-sale"
         >
-          {warm.isPending ? "Warming up…" : "Warm up"}
-        </button>
+          Warm up
+        </MutationButton>
       </div>
       {warm.isSuccess && (
         <span className="text-xs text-emerald-700" role="status">
@@ -233,9 +234,14 @@ function QueueStatsPanel({ concert }: { concert: Concert }) {
       </Notice>
     );
   }
-  if (stats.isPending) return <PageLoading label="Loading the queue" />;
-  if (stats.isError) return <ErrorBox error={stats.error} onRetry={() => stats.refetch()} />;
-  const s = stats.data;
+  return (
+    <Loaded query={stats} label="Loading the queue">
+      {(s) => <QueueStats stats={s} />}
+    </Loaded>
+  );
+}
+
+function QueueStats({ stats: s }: { stats: QueueStatsType }) {
   return (
     <section className="grid gap-4 sm:grid-cols-4" aria-label="Waiting room">
       <Stat label="Waiting in line" value={s.waiting} note="queue depth" testid="stat-waiting" />
@@ -258,17 +264,9 @@ function QueueStatsPanel({ concert }: { concert: Concert }) {
 
 function QueueSettings({ concert }: { concert: Concert }) {
   const queryClient = useQueryClient();
-  const [enabled, setEnabled] = useState(concert.queue.enabled);
-  const [admitPerMinute, setAdmitPerMinute] = useState(String(concert.queue.admit_per_minute));
-  const [maxActive, setMaxActive] = useState(String(concert.queue.max_active));
-  const [opensAt, setOpensAt] = useState(
-    concert.queue.opens_at ? localInput(new Date(concert.queue.opens_at)) : "",
-  );
+  const { draft, patch } = useDraft(() => queueDraft(concert.queue));
   const save = useMutation({
-    mutationFn: () =>
-      api.patchConcert(concert.id, {
-        queue: queueSettings(enabled, admitPerMinute, maxActive, opensAt),
-      }),
+    mutationFn: () => api.patchConcert(concert.id, { queue: queueSettings(draft) }),
     onSuccess: (c) => queryClient.setQueryData(["concert", c.id], c),
   });
   const submit = (e: FormEvent) => {
@@ -280,26 +278,10 @@ function QueueSettings({ concert }: { concert: Concert }) {
       <h2 id="queue-h" className="font-semibold">
         Waiting room settings
       </h2>
-      <label className="flex items-center gap-2 text-sm">
-        <input
-          type="checkbox"
-          className="h-4 w-4"
-          checked={enabled}
-          onChange={(e) => setEnabled(e.target.checked)}
-        />
+      <QueueToggle draft={draft} onChange={patch}>
         Waiting room on (holds and checkout need an admission pass)
-      </label>
-      <QueueFields
-        {...{
-          admitPerMinute,
-          setAdmitPerMinute,
-          maxActive,
-          setMaxActive,
-          queueOpensAt: opensAt,
-          setQueueOpensAt: setOpensAt,
-        }}
-        fields={fieldErrors(save.error)}
-      />
+      </QueueToggle>
+      <QueueFields draft={draft} onChange={patch} fields={fieldErrors(save.error)} />
       {save.isError && <ErrorBox error={save.error} />}
       {save.isSuccess && <Notice tone="success">Saved.</Notice>}
       <button type="submit" className="btn-primary" disabled={save.isPending}>

@@ -1,17 +1,11 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { Link } from "react-router-dom";
-import { ConcertBadge, ErrorBox, PageLoading } from "../../components/ui";
+import { ConcertBadge, Loaded } from "../../components/ui";
 import { api } from "../../lib/api";
 import { dateTime } from "../../lib/format";
-import { AdminOnly } from "./AdminOnly";
+import { adminPage } from "./AdminOnly";
 
-export default function OrganiserHome() {
-  return (
-    <AdminOnly next="/organiser">
-      <ConcertTable />
-    </AdminOnly>
-  );
-}
+export default adminPage(ConcertTable);
 
 function ConcertTable() {
   const query = useInfiniteQuery({
@@ -21,7 +15,6 @@ function ConcertTable() {
     initialPageParam: "",
     getNextPageParam: (last) => last.next_cursor ?? undefined,
   });
-  const items = query.data?.pages.flatMap((p) => p.items) ?? [];
   return (
     <div className="space-y-6">
       <div className="flex flex-wrap items-center justify-between gap-3">
@@ -33,62 +26,62 @@ function ConcertTable() {
           New concert
         </Link>
       </div>
-      {query.isPending ? (
-        <PageLoading />
-      ) : query.isError ? (
-        <ErrorBox error={query.error} onRetry={() => query.refetch()} />
-      ) : (
-        <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white">
-          <table className="w-full min-w-[640px] text-left text-sm">
-            <thead className="bg-slate-50 text-xs uppercase text-slate-500">
-              <tr>
-                <th className="px-4 py-2">Concert</th>
-                <th className="px-4 py-2">Starts</th>
-                <th className="px-4 py-2">On sale</th>
-                <th className="px-4 py-2">Status</th>
-                <th className="px-4 py-2 text-right">Available</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {items.map((c) => (
-                <tr key={c.id} className="hover:bg-slate-50">
-                  <td className="px-4 py-2">
-                    <Link
-                      className="font-medium text-brand-700 hover:underline"
-                      to={`/organiser/concerts/${c.id}`}
-                    >
-                      {c.title}
-                    </Link>
-                    <span className="block text-xs text-slate-500">
-                      {c.artist} · {c.venue.name}, {c.venue.city}
-                    </span>
-                  </td>
-                  <td className="px-4 py-2">{dateTime(c.starts_at)}</td>
-                  <td className="px-4 py-2">{dateTime(c.on_sale_at)}</td>
-                  <td className="px-4 py-2">
-                    <ConcertBadge status={c.status} />
-                  </td>
-                  <td className="px-4 py-2 text-right tabular-nums">
-                    {c.seats_available.toLocaleString()} / {c.seats_total.toLocaleString()}
-                  </td>
+      <Loaded query={query}>
+        {(data) => (
+          <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white">
+            <table className="w-full min-w-[640px] text-left text-sm">
+              <thead className="bg-slate-50 text-xs uppercase text-slate-500">
+                <tr>
+                  <th className="px-4 py-2">Concert</th>
+                  <th className="px-4 py-2">Starts</th>
+                  <th className="px-4 py-2">On sale</th>
+                  <th className="px-4 py-2">Status</th>
+                  <th className="px-4 py-2 text-right">Available</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-          {query.hasNextPage && (
-            <div className="p-3 text-center">
-              <button
-                type="button"
-                className="btn-secondary"
-                onClick={() => query.fetchNextPage()}
-                disabled={query.isFetchingNextPage}
-              >
-                Load more
-              </button>
-            </div>
-          )}
-        </div>
-      )}
+              </thead>
+              <tbody className="divide-y divide-slate-100">
+                {data.pages
+                  .flatMap((p) => p.items)
+                  .map((c) => (
+                    <tr key={c.id} className="hover:bg-slate-50">
+                      <td className="px-4 py-2">
+                        <Link
+                          className="font-medium text-brand-700 hover:underline"
+                          to={`/organiser/concerts/${c.id}`}
+                        >
+                          {c.title}
+                        </Link>
+                        <span className="block text-xs text-slate-500">
+                          {c.artist} · {c.venue.name}, {c.venue.city}
+                        </span>
+                      </td>
+                      <td className="px-4 py-2">{dateTime(c.starts_at)}</td>
+                      <td className="px-4 py-2">{dateTime(c.on_sale_at)}</td>
+                      <td className="px-4 py-2">
+                        <ConcertBadge status={c.status} />
+                      </td>
+                      <td className="px-4 py-2 text-right tabular-nums">
+                        {c.seats_available.toLocaleString()} / {c.seats_total.toLocaleString()}
+                      </td>
+                    </tr>
+                  ))}
+              </tbody>
+            </table>
+            {query.hasNextPage && (
+              <div className="p-3 text-center">
+                <button
+                  type="button"
+                  className="btn-secondary"
+                  onClick={() => query.fetchNextPage()}
+                  disabled={query.isFetchingNextPage}
+                >
+                  Load more
+                </button>
+              </div>
+            )}
+          </div>
+        )}
+      </Loaded>
     </div>
   );
 }
