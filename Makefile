@@ -56,7 +56,7 @@ dev-frontend: $(UI_DEPS)
 else
 ui ui-test ui-lint:
 	@echo "Node.js 18+ not found: skipping the web app ($@). The API works without it;" \
-	  "README.md, 'Web app', says how to build it."
+	  "docs/web-app.md says how to build it."
 
 dev-frontend:
 	@echo "dev-frontend needs Node.js 18+ and npm." >&2; exit 1

@@ -2,7 +2,8 @@
 Who is calling (`CurrentUser`, `AdminUser`) is decided in app/auth/principal.py.
 
 Every dependency is `async def`: FastAPI runs a plain `def` dependency in the thread pool, and
-ten thread hops per request halved the hold throughput (see bench/README.md)."""
+the thread hops cost a large share of the hold throughput (docs/performance.md, "Figures moved
+out of code comments")."""
 
 from __future__ import annotations
 

@@ -112,9 +112,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.principals = principals = Principals(TokenService(settings))
     install_error_handlers(app)
     install_docs(app)
-    # The routes a crowd calls are matched first: the router tries the routes in order (about
-    # 3 us each), and holds and queue polls are most of an on-sale's requests. No path matches
-    # two routes, so the order changes nothing else; the docs keep their order (_TAGS).
+    # The routes a crowd calls are matched first: the router tries the routes in order (each
+    # try costs CPU: docs/performance.md, "Figures moved out of code comments"), and holds and
+    # queue polls are most of an on-sale's requests. No path matches two routes, so the order
+    # changes nothing else; the docs keep their order (_TAGS).
     app.include_router(seats_router)
     app.include_router(waiting_room_router)
     app.include_router(auth_router)

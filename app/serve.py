@@ -4,8 +4,8 @@
 worker accepts a connection is then a race, and a worker that wakes up to a burst of new
 connections accepts as many as it can in one go. Keep-alive clients (a load balancer, a load
 generator, a browser) keep their connections, so the race decides how the load is split for
-good: bench/ratio.py measured 97 % of the two cores' 200 % busy with wrk's 64 connections
-mostly on one worker (docs/performance.md, fourth round).
+good: under bench/ratio.py, wrk's keep-alive connections ended up mostly on one worker
+(docs/performance.md, "Figures moved out of code comments").
 
 Here every worker binds its own socket to the same address with `SO_REUSEPORT`, and the kernel
 spreads incoming connections over the sockets by a hash of the connection: even, whatever the

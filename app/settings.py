@@ -119,9 +119,10 @@ class Settings(BaseSettings):
     # change at once): app/seats/stream.py.
     sse_coalesce_seconds: float = Field(default=0.25, ge=0, le=5)
     # Seat streams one process serves at once per client address (a family behind one NAT, a
-    # few tabs each) and in all (a stadium's open maps, about 100 KB and a file descriptor
-    # each; at most half the process's descriptor limit); beyond, 429 RateLimited with
-    # Retry-After. 0: no cap. app/seats/stream.py.
+    # few tabs each) and in all (a stadium's open maps, each holding memory and a file
+    # descriptor (docs/performance.md, "Figures moved out of code comments"); at most half the
+    # process's descriptor limit); beyond, 429 RateLimited with Retry-After. 0: no cap.
+    # app/seats/stream.py.
     sse_max_streams_per_ip: int = Field(default=20, ge=0)
     sse_max_streams: int = Field(default=10_000, ge=0)
     # A stream ends after at most this long (each a random 75-100 % of it, so a crowd that

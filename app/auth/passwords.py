@@ -2,8 +2,8 @@
 
 Parameters: OWASP's recommendation for argon2id (Password Storage Cheat Sheet): 19 MiB of
 memory, 2 passes, 1 lane. The earlier ones (pwdlib's defaults: 64 MiB, 3 passes, 4 lanes)
-cost about 180 ms of CPU per hash here, so two workers signed up or logged in about ten
-people a second, and an on-sale starts with a login storm. Hashes made with other parameters
+made every hash several times dearer, and an on-sale starts with a login storm
+(docs/performance.md, "Figures moved out of code comments"). Hashes made with other parameters
 still verify; `verify_and_update` hands back a new hash to store (rehash at login).
 
 Threads: hashing is CPU work, so more threads than cores only slice the same CPU thinner. Each

@@ -12,8 +12,8 @@ more than `max_stale_seconds` old) is loaded while the request waits, once for a
 
 A reload first asks the store for the concert's version alone (`versions`, when given): every
 change bumps it, so an unchanged version keeps the copy for another TTL, and the layout is read
-and decoded again only when it did change. Decoding a 100,000-seat layout stalled each worker's
-event loop for 10-25 ms every TTL (docs/performance.md, fourth round).
+and decoded again only when it did change. Decoding a stadium's layout stalled each worker's
+event loop every TTL (docs/performance.md, "Figures moved out of code comments").
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """Group commit: concurrent callers' small Redis writes sent together, one round trip a batch.
 
 On the hot path every request makes a few tiny Redis calls that do not depend on each other
-across requests: its rate-limit windows, its domain events. redis-py spends 60-100 us of
-client CPU per command (connection checkout, a timeout context, packing, parsing), more than
-Redis spends running it. `GroupCommit` lets each caller `await submit(item)` as if it made its
-own call, while at most one flush per process is in flight: what arrives during a flush waits
-for the next one and goes out with everyone else's in a single call. With one request at a
-time this is one call per request, as before (plus one event-loop hop); under a stampede the
-batch grows with the load and the per-request cost falls (docs/performance.md).
+across requests: its rate-limit windows, its domain events. redis-py's client-side work per
+command (connection checkout, a timeout context, packing, parsing) costs more CPU than Redis
+spends running it (docs/performance.md, "Figures moved out of code comments"). `GroupCommit`
+lets each caller `await submit(item)` as if it made its own call, while at most one flush per
+process is in flight: what arrives during a flush waits for the next one and goes out with
+everyone else's in a single call. With one request at a time this is one call per request, as
+before (plus one event-loop hop); under a stampede the batch grows with the load and the
+per-request cost falls (docs/performance.md).
 
 Each caller still sees its own outcome when its item is written (or the flush's error), so
 the semantics of the call it replaces do not change. A caller that gives up (a timeout

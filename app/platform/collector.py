@@ -5,15 +5,16 @@ and not yet freed passes a threshold: 700 by default. A worker answering a few t
 requests a second passes 700 about a hundred times a second, and each time every object of
 the requests then in flight (coroutines, frames, request state) is alive, so it survives into
 the next generation; promoted that fast, the older generations are collected every few
-seconds too. bench/openloop.py measured it with gc.callbacks at 70 % of the maximum rate: a
-worker spent 2 of every 40 seconds collecting, in pauses of up to 126 ms that every request
-then in flight waited through (a p99 of 120-176 ms; docs/performance.md, fourth round).
+seconds too. bench/openloop.py measured it with gc.callbacks at 70 % of the maximum rate:
+under load a worker spent a noticeable share of its time collecting, in pauses that every
+request then in flight waited through, and they set the latency tail (docs/performance.md,
+"Figures moved out of code comments").
 
 So, at the end of startup, once per process:
 - everything built by then (the app, routes, pools, scripts) lives as long as the process:
   `gc.freeze()` moves it out of the collector's sight, so no collection walks it again;
 - the youngest generation is collected after `young_threshold` allocations (50,000 by
-  default, `GC_YOUNG_THRESHOLD`): a collection every few seconds per worker, 20-40 ms each,
+  default, `GC_YOUNG_THRESHOLD`): a collection every few seconds per worker, each short,
   and little promoted (almost nothing the requests allocate is cyclic: reference counting
   frees it). The older generations keep CPython's ratios (10 and 10). 0 keeps CPython's
   thresholds as they are.

@@ -1,4 +1,4 @@
-"""Idempotency-Key for unsafe POSTs, backed by Redis (API.md, "Idempotency").
+"""Idempotency-Key for unsafe POSTs, backed by Redis (docs/api.md, "Idempotency").
 
 A route declares `idem_key: IdempotencyKeyHeader = None` and wraps its service call:
 

@@ -2,16 +2,17 @@
 
 An asyncio worker never refuses work by itself: in a burst (10,000 buyers pressing "hold" in
 the same second) it accepts every request and interleaves them all, so each await of each
-request waits for a whole round of the others. With 500 requests in flight and about a
-millisecond of CPU each, every Redis reply waits half a second to be read: answers take
-seconds, Redis calls time out into 503s, and nothing is gained, since the requests at the back
-would only have learned that the seats are gone (bench/burst.py, docs/performance.md).
+request waits for a whole round of the others. With hundreds of requests in flight, every
+Redis reply waits for all of them to take a turn on the CPU before it is read
+(docs/performance.md, "Figures moved out of code comments"): answers take seconds, Redis calls
+time out into 503s, and nothing is gained, since the requests at the back would only have
+learned that the seats are gone (bench/burst.py, docs/performance.md).
 
 `InFlightLimit` counts the API requests in progress in this process (not webhooks: Stripe's
 retries only delay confirmations; not the seat streams, which are long-lived by design and
 capped on their own, per client address and per process: app/seats/stream.py) and
 answers the ones beyond HTTP_MAX_IN_FLIGHT at once with 429 `RateLimited` and `Retry-After: 1`
-(API.md: 429 is the answer to too many requests), counted in
+(docs/api.md, "Errors": 429 is the answer to too many requests), counted in
 `http_rate_limited_total{scope="busy"}`. It sits outside the rate limiter, so a shed request
 costs no Redis call. With the waiting room on, a crowd of this size never reaches the hold
 route at once; the cap is the backstop when it is off or when the crowd hits other routes.

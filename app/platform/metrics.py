@@ -23,8 +23,8 @@ _MAX_CHILDREN = 2_000  # method x route x status seen so far; past it, looked up
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    # The labelled children are kept at hand: `labels()` validates and locks on every call,
-    # about 10 us a request for the two metrics (docs/performance.md).
+    # The labelled children are kept at hand: `labels()` validates and locks on every call
+    # (its cost per request: docs/performance.md, "Figures moved out of code comments").
     key = (method, route, status)
     children = _CHILDREN.get(key)
     if children is None:

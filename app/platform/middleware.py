@@ -33,8 +33,9 @@ def _route_of(scope: Scope) -> str:
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, access_log: bool = True) -> None:
         self.app = app
-        # ACCESS_LOG=false: no line per request (about 0.1 ms of CPU each with JSON logs, a
-        # sixth of a hold: docs/performance.md); metrics and every other log line stay.
+        # ACCESS_LOG=false: no line per request (their CPU cost with JSON logs:
+        # docs/performance.md, "Figures moved out of code comments"); metrics and every other
+        # log line stay.
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -70,7 +70,9 @@ LIMITER_FAILURES = Counter(
 
 FAIL_OPEN_SECONDS = 5.0
 KEY_PREFIX = "ratelimit"
-LIMITER_BATCH = 1024  # requests per script call at most (two windows each: ~2 ms of Redis)
+# Requests per script call at most: one call never holds Redis long (docs/performance.md,
+# "Figures moved out of code comments").
+LIMITER_BATCH = 1024
 _STORAGE_ERRORS = (RedisError, OSError, TimeoutError)
 
 _LIMITED_PREFIX = "/api/"

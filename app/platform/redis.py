@@ -139,9 +139,9 @@ _PACKER = HiredisRespSerializer() if HIREDIS_AVAILABLE else None  # type: ignore
 def _hiredis_packing(connection_class: type[Connection]) -> type[Connection]:
     """The pool's connection class (plain, TLS or Unix socket, as the URL chose) with commands
     packed by hiredis's C packer. redis-py's asyncio connection packs them in Python, one
-    encode per argument: with the hold script's six keys, the limiter's windows and the events'
-    fields, about a fifth of a hold's CPU (docs/performance.md). redis-py's own sync client
-    uses this packer whenever hiredis is installed."""
+    encode per argument, which with the hold script's six keys, the limiter's windows and the
+    events' fields showed in a hold's CPU profile (docs/performance.md, "Figures moved out of
+    code comments"). redis-py's own sync client uses this packer whenever hiredis is installed."""
 
     def pack_command(self: Connection, *args: Any) -> list[bytes]:
         assert _PACKER is not None

@@ -141,7 +141,9 @@ class Repaired:
         return bool(self.sold or self.unsold or self.orphans or self.released)
 
 
-_AUDIT_PAGE = 500  # holds per HSCAN page of the audit: about 1 ms of Redis, 5 of Python
+# Holds per HSCAN page of the audit: short enough not to stall Redis (docs/performance.md,
+# "Figures moved out of code comments").
+_AUDIT_PAGE = 500
 
 
 def _read_lua(name: str) -> str:
@@ -462,9 +464,9 @@ class SeatEngine:
         (NotLoaded if the concert is not loaded).
 
         The holds are not read with the state in one call: a stadium's tens of thousands of
-        holds in one reply would stall Redis for every buyer (HGETALL of 60,000 holds: 80-160
-        ms, docs/performance.md). A hold present from the state read to the end of the scan is
-        listed; one created or removed meanwhile may or may not be. Reconciliation only
+        holds in one reply would stall Redis for every buyer (docs/performance.md, "Figures
+        moved out of code comments"). A hold present from the state read to the end of the scan
+        is listed; one created or removed meanwhile may or may not be. Reconciliation only
         proposes repairs from this, and reconcile.lua re-checks each against the live state.
         """
         reply = await self._call("audit", concert_id)

@@ -1,4 +1,4 @@
-"""The seat map of API.md: per-row status strings, cut straight from the engine's state.
+"""The seat map of docs/api.md: per-row status strings, cut straight from the engine's state.
 
 The engine keeps one character per seat in layout order, already in the API's alphabet
 (A/H/S/X), so a row's status is a slice. The encoded JSON is cached per (concert, state

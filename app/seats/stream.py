@@ -8,15 +8,16 @@ snapshot instead of a gap.
 Changes are coalesced per concert (SSE_COALESCE_SECONDS): the first change of a quiet concert
 is held for that long, every change arriving meanwhile is merged into it (the latest state of
 each seat, the highest version), and the merged change goes to every listener as one event.
-In an on-sale the hold rate, not the listener count, would otherwise set the work: a thousand
-holds a second to 5,000 open seat maps is five million events a second; coalesced at 0.25 s it
-is four per listener per second, whatever the rate (docs/performance.md, fan-out).
+In an on-sale the hold rate, not the listener count, would otherwise set the work: every hold
+would reach every open map; coalesced, each listener gets a few events a second whatever the
+hold rate (docs/performance.md, "Figures moved out of code comments").
 
 Streams are bounded (`StreamSlots`): a stream needs no login and lasts, so one client could
-hold thousands (2,500 from one address took 2,593 file descriptors and 420 MB). Each process
-serves at most SSE_MAX_STREAMS_PER_IP streams per client address (the address from
-app/platform/client_ip.py, TRUSTED_PROXIES aware; an IPv6 client per /64) and SSE_MAX_STREAMS
-in all (at most half its file-descriptor limit, so the API keeps descriptors to answer with);
+hold thousands, each with memory and a file descriptor (docs/performance.md, "Figures moved out
+of code comments"; docs/security.md, finding 3). Each process serves at most
+SSE_MAX_STREAMS_PER_IP streams per client address (the address from app/platform/client_ip.py,
+TRUSTED_PROXIES aware; an IPv6 client per /64) and SSE_MAX_STREAMS in all (at most half its
+file-descriptor limit, so the API keeps descriptors to answer with);
 beyond either it answers 429 `RateLimited` with Retry-After before reading anything. The slot
 is given back however the stream ends (`SlotResponse`), a client that vanishes included. A
 stream also ends after its lifetime, a random 75-100 % of SSE_MAX_STREAM_SECONDS so that a

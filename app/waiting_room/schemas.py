@@ -1,4 +1,4 @@
-"""The waiting room's HTTP shapes (API.md, "Waiting room")."""
+"""The waiting room's HTTP shapes (docs/api.md, "Waiting room")."""
 
 from __future__ import annotations
 

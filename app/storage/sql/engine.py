@@ -76,9 +76,10 @@ def build_engine(
     SQLite: WAL (readers never block the writer), a busy timeout so concurrent writers queue
     instead of failing, and our own BEGIN statements (see `_install_sqlite_hooks`).
     PostgreSQL: bounded connect/command timeouts. No pre-ping: it cost a round trip on every
-    checkout (a quarter of a sale's round trips, docs/performance.md); a connection found dead
-    instead invalidates the whole pool (SQLAlchemy's disconnect handling), so a restarted
-    server costs one failed call per process, not a pool full of dead connections.
+    checkout of a pooled connection (docs/performance.md, "Figures moved out of code comments");
+    a connection found dead instead invalidates the whole pool (SQLAlchemy's disconnect
+    handling), so a restarted server costs one failed call per process, not a pool full of dead
+    connections.
     """
     url = make_url(database_url)
     kwargs: dict[str, Any] = {"echo": echo}
