@@ -18,8 +18,11 @@ from app.auth.service import Accounts
 from app.checkout.tickets import TicketSigner
 from app.concerts.cache import ConcertCache
 from app.concerts.demo import seed_demo
+from app.concerts.service import Concerts
 from app.container import build_container
 from app.platform.logging import configure_logging
+from app.platform.redis import build_redis
+from app.seats.engine import SeatEngine
 from app.settings import Settings, load_settings
 from app.storage.factory import build_store
 from app.storage.ports import Store
@@ -52,7 +55,14 @@ def _create_admin(settings: Settings, args: argparse.Namespace) -> int:
 
 def _seed_demo(settings: Settings, _: argparse.Namespace) -> int:
     async def work(store: Store) -> int:
-        created = await seed_demo(store, ConcertCache(0))
+        # Seeding only writes concerts: the seat engine's Redis client is never connected.
+        redis = build_redis(
+            settings.redis_url, settings.redis_timeout_seconds, cluster=settings.redis_cluster
+        )
+        try:
+            created = await seed_demo(Concerts(store, ConcertCache(0), SeatEngine(redis)))
+        finally:
+            await redis.aclose()
         if created:
             for concert in created:
                 print(f"Created {concert.title!r} ({concert.seats_total} seats): {concert.id}")

@@ -10,6 +10,7 @@ from app.auth.tokens import TokenService
 from app.checkout.service import Checkout
 from app.checkout.tickets import TicketSigner
 from app.concerts.cache import ConcertCache
+from app.concerts.service import Concerts
 from app.door.service import DoorCheckIn
 from app.events.publisher import EventPublisher
 from app.payments.factory import build_gateway
@@ -40,6 +41,7 @@ class Container:
     accounts: Accounts
     sessions: Sessions
     concerts: ConcertCache
+    catalogue: Concerts  # the concerts service (`concerts` is their metadata cache)
     engine: SeatEngine
     seat_state: SeatState
     seat_maps: SeatMapCache
@@ -96,6 +98,7 @@ def build_container(settings: Settings) -> Container:
         accounts=accounts,
         sessions=Sessions(store, tokens, accounts),
         concerts=concerts,
+        catalogue=Concerts(store, concerts, engine),
         engine=engine,
         seat_state=seat_state,
         seat_maps=SeatMapCache(),

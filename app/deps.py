@@ -17,6 +17,7 @@ from app.auth.service import Accounts, Sessions
 from app.auth.tokens import TokenService
 from app.checkout.service import Checkout
 from app.concerts.cache import ConcertCache
+from app.concerts.service import Concerts
 from app.container import Container
 from app.events.publisher import EventPublisher
 from app.platform.idempotency import Idempotency
@@ -98,6 +99,13 @@ async def get_checkout(c: ContainerDep) -> Checkout:
 
 
 CheckoutDep = Annotated[Checkout, Depends(get_checkout)]
+
+
+async def get_concerts(c: ContainerDep) -> Concerts:
+    return c.catalogue
+
+
+ConcertsDep = Annotated[Concerts, Depends(get_concerts)]
 
 
 async def get_accounts(c: ContainerDep) -> Accounts:

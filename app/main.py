@@ -58,7 +58,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
             log.info("admin account ensured", extra={"email": admin.email})
         if settings.seed_demo:
-            seeded = await seed_demo(store, container.concerts)
+            seeded = await seed_demo(container.catalogue)
             if seeded:
                 log.info("seeded demo concerts", extra={"count": len(seeded)})
         app.state.container = container

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.concerts import service
-from app.concerts.cache import ConcertCache
 from app.concerts.schemas import ConcertCreate, ConcertRead, QueueConfig, SectionCreate, Venue
-from app.storage.ports import Store
-from app.storage.records import ConcertFilter
+from app.concerts.service import Concerts
 
 
 def demo_concerts(now: datetime) -> list[ConcertCreate]:
@@ -62,9 +59,8 @@ def demo_concerts(now: datetime) -> list[ConcertCreate]:
     ]
 
 
-async def seed_demo(store: Store, cache: ConcertCache) -> list[ConcertRead]:
+async def seed_demo(concerts: Concerts) -> list[ConcertRead]:
     """Create the demo concerts unless the store already has concerts (idempotent)."""
-    existing = await store.concerts.search(ConcertFilter(), limit=1, cursor=None)
-    if existing.items:
+    if await concerts.any_exist():
         return []
-    return [await service.create(store, cache, body) for body in demo_concerts(datetime.now(UTC))]
+    return [await concerts.create(body) for body in demo_concerts(datetime.now(UTC))]

@@ -5,10 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.api import API_PREFIX
-from app.concerts import service
 from app.concerts.errors import ConcertConflict, ConcertNotFound, LayoutLocked
 from app.concerts.schemas import ConcertCreate, ConcertPage, ConcertPatch, ConcertRead
-from app.deps import AdminUser, ConcertCacheDep, SeatEngineDep, StoreDep
+from app.deps import AdminUser, ConcertsDep
 from app.errors import Forbidden, NotAuthenticated, error_responses
 
 router = APIRouter(prefix=f"{API_PREFIX}/concerts", tags=["concerts"])
@@ -61,8 +60,7 @@ DateBound = Query(
     },
 )
 async def list_concerts(
-    store: StoreDep,
-    engine: SeatEngineDep,
+    concerts: ConcertsDep,
     q: Annotated[str | None, Query(max_length=100, description="In title or artist")] = None,
     city: Annotated[str | None, Query(max_length=100)] = None,
     genre: Annotated[str | None, Query(max_length=50)] = None,
@@ -72,9 +70,7 @@ async def list_concerts(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> ConcertPage:
     """Concerts by start time, filtered; follow `next_cursor` for the next page."""
-    return await service.search(
-        store,
-        engine,
+    return await concerts.search(
         q=q,
         city=city,
         genre=genre,
@@ -93,11 +89,9 @@ async def list_concerts(
         **error_responses(ConcertNotFound),
     },
 )
-async def get_concert(
-    concert_id: str, store: StoreDep, cache: ConcertCacheDep, engine: SeatEngineDep
-) -> ConcertRead:
+async def get_concert(concert_id: str, concerts: ConcertsDep) -> ConcertRead:
     """A concert with its full venue layout."""
-    return await service.get(store, cache, engine, concert_id)
+    return await concerts.get(concert_id)
 
 
 @router.post(
@@ -112,11 +106,9 @@ async def get_concert(
         **error_responses(*_ADMIN),
     },
 )
-async def create_concert(
-    body: ConcertCreate, _: AdminUser, store: StoreDep, cache: ConcertCacheDep
-) -> ConcertRead:
+async def create_concert(body: ConcertCreate, _: AdminUser, concerts: ConcertsDep) -> ConcertRead:
     """Create a concert and its layout (organisers only)."""
-    return await service.create(store, cache, body)
+    return await concerts.create(body)
 
 
 @router.patch(
@@ -128,9 +120,7 @@ async def patch_concert(
     concert_id: str,
     body: ConcertPatch,
     _: AdminUser,
-    store: StoreDep,
-    cache: ConcertCacheDep,
-    engine: SeatEngineDep,
+    concerts: ConcertsDep,
 ) -> ConcertRead:
     """Change a concert; the layout is locked once seats are held or sold (organisers only)."""
-    return await service.patch(store, cache, engine, concert_id, body)
+    return await concerts.patch(concert_id, body)

@@ -100,106 +100,12 @@ def to_read(concert: Concert, taken: int, now: datetime) -> ConcertRead:
 
 
 async def load(store: Store, cache: ConcertCache, concert_id: str) -> Concert:
-    """The concert's metadata, from the in-process cache when fresh."""
+    """The concert's metadata, from the in-process cache when fresh. A function as well as
+    Concerts.load: the seat routes and DoorCheckIn call it with their own store and cache."""
     concert = await cache.get(concert_id, store.concerts.get)
     if concert is None:
         raise ConcertNotFound()
     return concert
-
-
-async def _sold(store: Store, concert_id: str) -> int:
-    return (await store.sales.count_sold([concert_id])).get(concert_id, 0)
-
-
-async def unavailable_counts(
-    store: Store, engine: SeatEngine, concert_ids: list[str]
-) -> dict[str, int]:
-    """Seats not available per concert: held + sold from the live seat state where Redis has
-    it, else sold from the store (a concert nobody has warmed or touched yet)."""
-    live = await engine.counts(concert_ids)
-    missing = [c for c in concert_ids if c not in live]
-    sold = await store.sales.count_sold(missing) if missing else {}
-    out = {c: counts.held + counts.sold for c, counts in live.items()}
-    out.update({c: sold.get(c, 0) for c in missing})
-    return out
-
-
-async def create(store: Store, cache: ConcertCache, body: ConcertCreate) -> ConcertRead:
-    now = datetime.now(UTC)
-    concert = Concert(
-        id=str(uuid.uuid4()),
-        title=body.title,
-        artist=body.artist,
-        genre=body.genre,
-        description=body.description,
-        venue_name=body.venue.name,
-        venue_city=body.venue.city,
-        starts_at=body.starts_at.astimezone(UTC),
-        on_sale_at=body.on_sale_at.astimezone(UTC),
-        currency=body.currency,
-        max_tickets_per_user=body.max_tickets_per_user,
-        queue=_queue(body.queue),
-        sections=_sections(body.sections),
-        created_at=now,
-        updated_at=now,
-    )
-    await store.concerts.add(concert)
-    cache.put(concert)
-    return to_read(concert, 0, now)
-
-
-async def get(
-    store: Store, cache: ConcertCache, engine: SeatEngine, concert_id: str
-) -> ConcertRead:
-    concert = await load(store, cache, concert_id)
-    taken = await unavailable_counts(store, engine, [concert_id])
-    return to_read(concert, taken[concert_id], datetime.now(UTC))
-
-
-async def patch(
-    store: Store, cache: ConcertCache, engine: SeatEngine, concert_id: str, body: ConcertPatch
-) -> ConcertRead:
-    current = await store.concerts.get(concert_id)  # never the cache: we write on top of it
-    if current is None:
-        raise ConcertNotFound()
-    changes: dict[str, object] = {}
-    for name in ("title", "artist", "genre", "description", "currency", "max_tickets_per_user"):
-        value = getattr(body, name)
-        if value is not None:
-            changes[name] = value
-    if body.venue is not None:
-        changes["venue_name"], changes["venue_city"] = body.venue.name, body.venue.city
-    if body.starts_at is not None:
-        changes["starts_at"] = body.starts_at.astimezone(UTC)
-    if body.on_sale_at is not None:
-        changes["on_sale_at"] = body.on_sale_at.astimezone(UTC)
-    if body.queue is not None:
-        changes["queue"] = _queue(body.queue)
-    sold = await _sold(store, concert_id)
-    if body.sections is not None:
-        sections = _sections(body.sections)
-        if layout_signature(sections) != layout_signature(current.sections):
-            if sold or await engine.live_holds(concert_id):
-                raise LayoutLocked()
-            changes["sections"] = sections
-    if "currency" in changes and changes["currency"] != current.currency and sold:
-        raise LayoutLocked("Seats are already sold in this currency; it can't change.")
-    now = datetime.now(UTC)
-    updated = dataclasses.replace(current, **changes, updated_at=now)  # type: ignore[arg-type]
-    if updated.on_sale_at >= updated.starts_at:
-        raise ValidationError("on_sale_at", "on_sale_at must be before starts_at")
-    try:
-        stored = await store.concerts.update(updated, expected_version=current.version)
-    except VersionConflict as exc:
-        raise ConcertConflict() from exc
-    except RecordNotFound as exc:
-        raise ConcertNotFound() from exc
-    cache.drop(concert_id)
-    if "sections" in changes:
-        # Seat indexes changed meaning: the next use rebuilds the seat state from the store.
-        await engine.reset(concert_id)
-    taken = await unavailable_counts(store, engine, [concert_id])
-    return to_read(stored, taken[concert_id], now)
 
 
 def parse_bound(field: str, raw: str | None, *, end_of_day: bool) -> datetime | None:
@@ -217,57 +123,156 @@ def parse_bound(field: str, raw: str | None, *, end_of_day: bool) -> datetime | 
         raise ValidationError(field, "use a date (2026-07-01) or an ISO 8601 datetime") from None
 
 
-async def search(
-    store: Store,
-    engine: SeatEngine,
-    *,
-    q: str | None,
-    city: str | None,
-    genre: str | None,
-    date_from: str | None,
-    date_to: str | None,
-    limit: int,
-    cursor: str | None,
-) -> ConcertPage:
-    flt = ConcertFilter(
-        q=q or None,
-        city=city or None,
-        genre=genre or None,
-        date_from=parse_bound("date_from", date_from, end_of_day=False),
-        date_to=parse_bound("date_to", date_to, end_of_day=True),
-    )
-    if flt.date_from and flt.date_to and flt.date_from > flt.date_to:
-        raise ValidationError("date_from", "date_from must not be after date_to")
-    try:
-        page = await store.concerts.search(flt, limit, cursor or None)
-    except InvalidCursor as exc:
-        raise ValidationError("cursor", str(exc)) from exc
-    taken = await unavailable_counts(store, engine, [c.id for c in page.items])
-    now = datetime.now(UTC)
-    return ConcertPage(
-        items=[to_summary(c, taken[c.id], now) for c in page.items],
-        next_cursor=page.next_cursor,
-    )
-
-
 _GOING_ON_SALE_PAGE = 100
 
 
-async def going_on_sale(store: Store, within: timedelta) -> AsyncIterator[Concert]:
-    """Concerts that have not started and whose on-sale opens within `within` from now (or
-    has opened), page by page: what the warm-up job loads ahead of an on-sale and the waiting
-    room's admission job looks after."""
-    now = datetime.now(UTC)
-    cursor: str | None = None
-    while True:
-        # Not started yet: starts_at from now on. The on-sale bound is checked here (the store
-        # filters by start date only).
-        page = await store.concerts.search(
-            ConcertFilter(date_from=now), _GOING_ON_SALE_PAGE, cursor
+class Concerts:
+    """Concerts: create, change, find and describe, with what is left of each on sale."""
+
+    def __init__(self, store: Store, cache: ConcertCache, engine: SeatEngine) -> None:
+        self._store = store
+        self._cache = cache
+        self._engine = engine
+
+    async def load(self, concert_id: str) -> Concert:
+        """The concert's metadata, from the in-process cache when fresh."""
+        return await load(self._store, self._cache, concert_id)
+
+    async def any_exist(self) -> bool:
+        page = await self._store.concerts.search(ConcertFilter(), limit=1, cursor=None)
+        return bool(page.items)
+
+    async def _sold(self, concert_id: str) -> int:
+        return (await self._store.sales.count_sold([concert_id])).get(concert_id, 0)
+
+    async def unavailable_counts(self, concert_ids: list[str]) -> dict[str, int]:
+        """Seats not available per concert: held + sold from the live seat state where Redis
+        has it, else sold from the store (a concert nobody has warmed or touched yet)."""
+        live = await self._engine.counts(concert_ids)
+        missing = [c for c in concert_ids if c not in live]
+        sold = await self._store.sales.count_sold(missing) if missing else {}
+        out = {c: counts.held + counts.sold for c, counts in live.items()}
+        out.update({c: sold.get(c, 0) for c in missing})
+        return out
+
+    async def create(self, body: ConcertCreate) -> ConcertRead:
+        now = datetime.now(UTC)
+        concert = Concert(
+            id=str(uuid.uuid4()),
+            title=body.title,
+            artist=body.artist,
+            genre=body.genre,
+            description=body.description,
+            venue_name=body.venue.name,
+            venue_city=body.venue.city,
+            starts_at=body.starts_at.astimezone(UTC),
+            on_sale_at=body.on_sale_at.astimezone(UTC),
+            currency=body.currency,
+            max_tickets_per_user=body.max_tickets_per_user,
+            queue=_queue(body.queue),
+            sections=_sections(body.sections),
+            created_at=now,
+            updated_at=now,
         )
-        for concert in page.items:
-            if concert.on_sale_at <= now + within and concert.starts_at > now:
-                yield concert
-        cursor = page.next_cursor
-        if cursor is None or not page.items:
-            return
+        await self._store.concerts.add(concert)
+        self._cache.put(concert)
+        return to_read(concert, 0, now)
+
+    async def get(self, concert_id: str) -> ConcertRead:
+        concert = await self.load(concert_id)
+        taken = await self.unavailable_counts([concert_id])
+        return to_read(concert, taken[concert_id], datetime.now(UTC))
+
+    async def patch(self, concert_id: str, body: ConcertPatch) -> ConcertRead:
+        store, engine = self._store, self._engine
+        current = await store.concerts.get(concert_id)  # never the cache: we write on top of it
+        if current is None:
+            raise ConcertNotFound()
+        changes: dict[str, object] = {}
+        for name in ("title", "artist", "genre", "description", "currency", "max_tickets_per_user"):
+            value = getattr(body, name)
+            if value is not None:
+                changes[name] = value
+        if body.venue is not None:
+            changes["venue_name"], changes["venue_city"] = body.venue.name, body.venue.city
+        if body.starts_at is not None:
+            changes["starts_at"] = body.starts_at.astimezone(UTC)
+        if body.on_sale_at is not None:
+            changes["on_sale_at"] = body.on_sale_at.astimezone(UTC)
+        if body.queue is not None:
+            changes["queue"] = _queue(body.queue)
+        sold = await self._sold(concert_id)
+        if body.sections is not None:
+            sections = _sections(body.sections)
+            if layout_signature(sections) != layout_signature(current.sections):
+                if sold or await engine.live_holds(concert_id):
+                    raise LayoutLocked()
+                changes["sections"] = sections
+        if "currency" in changes and changes["currency"] != current.currency and sold:
+            raise LayoutLocked("Seats are already sold in this currency; it can't change.")
+        now = datetime.now(UTC)
+        updated = dataclasses.replace(current, **changes, updated_at=now)  # type: ignore[arg-type]
+        if updated.on_sale_at >= updated.starts_at:
+            raise ValidationError("on_sale_at", "on_sale_at must be before starts_at")
+        try:
+            stored = await store.concerts.update(updated, expected_version=current.version)
+        except VersionConflict as exc:
+            raise ConcertConflict() from exc
+        except RecordNotFound as exc:
+            raise ConcertNotFound() from exc
+        self._cache.drop(concert_id)
+        if "sections" in changes:
+            # Seat indexes changed meaning: the next use rebuilds the seat state from the store.
+            await engine.reset(concert_id)
+        taken = await self.unavailable_counts([concert_id])
+        return to_read(stored, taken[concert_id], now)
+
+    async def search(
+        self,
+        *,
+        q: str | None,
+        city: str | None,
+        genre: str | None,
+        date_from: str | None,
+        date_to: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> ConcertPage:
+        flt = ConcertFilter(
+            q=q or None,
+            city=city or None,
+            genre=genre or None,
+            date_from=parse_bound("date_from", date_from, end_of_day=False),
+            date_to=parse_bound("date_to", date_to, end_of_day=True),
+        )
+        if flt.date_from and flt.date_to and flt.date_from > flt.date_to:
+            raise ValidationError("date_from", "date_from must not be after date_to")
+        try:
+            page = await self._store.concerts.search(flt, limit, cursor or None)
+        except InvalidCursor as exc:
+            raise ValidationError("cursor", str(exc)) from exc
+        taken = await self.unavailable_counts([c.id for c in page.items])
+        now = datetime.now(UTC)
+        return ConcertPage(
+            items=[to_summary(c, taken[c.id], now) for c in page.items],
+            next_cursor=page.next_cursor,
+        )
+
+    async def going_on_sale(self, within: timedelta) -> AsyncIterator[Concert]:
+        """Concerts that have not started and whose on-sale opens within `within` from now (or
+        has opened), page by page: what the warm-up job loads ahead of an on-sale and the
+        waiting room's admission job looks after."""
+        now = datetime.now(UTC)
+        cursor: str | None = None
+        while True:
+            # Not started yet: starts_at from now on. The on-sale bound is checked here (the
+            # store filters by start date only).
+            page = await self._store.concerts.search(
+                ConcertFilter(date_from=now), _GOING_ON_SALE_PAGE, cursor
+            )
+            for concert in page.items:
+                if concert.on_sale_at <= now + within and concert.starts_at > now:
+                    yield concert
+            cursor = page.next_cursor
+            if cursor is None or not page.items:
+                return

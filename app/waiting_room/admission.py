@@ -17,8 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from app.concerts.service import going_on_sale
-from app.storage.ports import Store
+from app.concerts.service import Concerts
 from app.storage.records import Concert
 from app.waiting_room.service import WaitingRoom
 
@@ -31,22 +30,22 @@ class AdmissionLoop:
         room: WaitingRoom,
         load_concert: Callable[[str], Awaitable[Concert | None]],
         *,
-        store: Store | None = None,
+        catalogue: Concerts | None = None,
         discover_every: float = 0.0,
     ) -> None:
         self._room = room
         self._load = load_concert
-        self._store = store
+        self._catalogue = catalogue
         self._discover_every = discover_every
         self._next_discovery = 0.0  # time.monotonic(): the first step discovers
 
     async def step(self) -> int:
-        if self._store is not None and self._discover_every > 0:
+        if self._catalogue is not None and self._discover_every > 0:
             now = time.monotonic()
             if now >= self._next_discovery:
                 self._next_discovery = now + self._discover_every
                 try:
-                    await self.discover(self._store)
+                    await self.discover(self._catalogue)
                 except Exception:  # the store or Redis failing: admit what is registered
                     log.warning("queue discovery failed", exc_info=True)
         admitted = 0
@@ -71,12 +70,12 @@ class AdmissionLoop:
             admitted += len(admission.admitted)
         return admitted
 
-    async def discover(self, store: Store) -> list[str]:
+    async def discover(self, catalogue: Concerts) -> list[str]:
         """Queued concerts, on sale or going on sale before the next discovery, not started,
         with people waiting but missing from the registry: put back, and answered."""
         candidates = [
             c.id
-            async for c in going_on_sale(store, timedelta(seconds=self._discover_every))
+            async for c in catalogue.going_on_sale(timedelta(seconds=self._discover_every))
             if c.queue.enabled
         ]
         found = await self._room.engine.rediscover(candidates)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api import API_PREFIX
-from app.concerts import service as concerts_service
 from app.concerts.errors import ConcertNotFound
-from app.deps import AdminUser, ConcertCacheDep, ContainerDep, CurrentUser, StoreDep
+from app.deps import AdminUser, ConcertsDep, ContainerDep, CurrentUser
 from app.errors import Forbidden, NotAuthenticated, error_responses
 from app.platform.ratelimit import route_limits
 from app.waiting_room.errors import QueueNotEnabled, QueueNotJoined, QueueNotOpen
@@ -24,12 +23,12 @@ router = APIRouter(prefix=API_PREFIX, tags=["waiting room"])
     responses=error_responses(NotAuthenticated, ConcertNotFound, QueueNotEnabled, QueueNotOpen),
 )
 async def join_queue(
-    concert_id: str, user: CurrentUser, c: ContainerDep, store: StoreDep, cache: ConcertCacheDep
+    concert_id: str, user: CurrentUser, c: ContainerDep, concerts: ConcertsDep
 ) -> QueueStatus:
     """Join the concert's waiting room. Joining again keeps your place. Everyone who joins
     before the on-sale gets a random place at on-sale time; later, first come first served.
     Poll `GET` after `poll_after_seconds`; once admitted, the answer carries your pass."""
-    concert = await concerts_service.load(store, cache, concert_id)
+    concert = await concerts.load(concert_id)
     return await c.waiting_room.join(concert, user.id)
 
 
@@ -40,12 +39,12 @@ async def join_queue(
     responses=error_responses(NotAuthenticated, ConcertNotFound, QueueNotEnabled, QueueNotJoined),
 )
 async def queue_status(
-    concert_id: str, user: CurrentUser, c: ContainerDep, store: StoreDep, cache: ConcertCacheDep
+    concert_id: str, user: CurrentUser, c: ContainerDep, concerts: ConcertsDep
 ) -> QueueStatus:
     """Your place: position, people ahead, an ETA from the measured admission rate, and when
     to ask again. Once admitted: `pass` for the X-Queue-Pass header, valid until
     `pass_expires_at`."""
-    concert = await concerts_service.load(store, cache, concert_id)
+    concert = await concerts.load(concert_id)
     return await c.waiting_room.status(concert, user.id)
 
 
@@ -55,10 +54,10 @@ async def queue_status(
     responses=error_responses(NotAuthenticated, Forbidden, ConcertNotFound),
 )
 async def queue_stats(
-    concert_id: str, _: AdminUser, c: ContainerDep, store: StoreDep, cache: ConcertCacheDep
+    concert_id: str, _: AdminUser, c: ContainerDep, concerts: ConcertsDep
 ) -> QueueStatsRead:
     """Organisers: people waiting, active shoppers, admitted so far and the measured rate."""
-    concert = await concerts_service.load(store, cache, concert_id)
+    concert = await concerts.load(concert_id)
     stats = await c.waiting_room.engine.stats(concert.id)
     return QueueStatsRead(
         enabled=concert.queue.enabled,

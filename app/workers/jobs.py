@@ -27,7 +27,7 @@ def start_jobs(c: Container) -> list[asyncio.Task[None]]:
     admission = AdmissionLoop(
         c.waiting_room,
         lambda concert_id: c.concerts.get(concert_id, c.store.concerts.get),
-        store=c.store,
+        catalogue=c.catalogue,
         discover_every=c.settings.queue_discover_interval_seconds,
     )
     return [

@@ -18,8 +18,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from app.concerts import service as concerts_service
 from app.concerts.cache import ConcertCache
+from app.concerts.service import Concerts
 from app.container import Container
 from app.seats import service as seats_service
 from app.seats.state import SeatState
@@ -37,8 +37,15 @@ class WarmupResult:
 
 class WarmUp:
     def __init__(
-        self, store: Store, cache: ConcertCache, state: SeatState, *, lead_seconds: float
+        self,
+        catalogue: Concerts,
+        store: Store,
+        cache: ConcertCache,
+        state: SeatState,
+        *,
+        lead_seconds: float,
     ) -> None:
+        self._catalogue = catalogue
         self._store = store
         self._cache = cache
         self._state = state
@@ -46,7 +53,7 @@ class WarmUp:
 
     async def run_once(self) -> WarmupResult:
         result = WarmupResult()
-        async for concert in concerts_service.going_on_sale(self._store, self._lead):
+        async for concert in self._catalogue.going_on_sale(self._lead):
             if await self._state.engine.is_loaded(concert.id):
                 self._cache.put(concert)
                 result.already += 1
@@ -65,5 +72,11 @@ async def warm_up_forever(c: Container) -> None:
     interval = c.settings.warmup_interval_seconds
     if interval <= 0:
         return
-    warmup = WarmUp(c.store, c.concerts, c.seat_state, lead_seconds=c.settings.warmup_lead_seconds)
+    warmup = WarmUp(
+        c.catalogue,
+        c.store,
+        c.concerts,
+        c.seat_state,
+        lead_seconds=c.settings.warmup_lead_seconds,
+    )
     await every("warm-up", interval, warmup.run_once)
