@@ -20,6 +20,7 @@ from app.platform.idempotency import Idempotency
 from app.platform.redis import RedisClient, build_redis
 from app.seats.engine import SeatEngine
 from app.seats.seatmap import SeatMapCache
+from app.seats.service import Seats
 from app.seats.state import SeatState
 from app.seats.stream import SeatEventHub, StreamSlots
 from app.settings import Settings
@@ -46,6 +47,7 @@ class Container:
     seat_state: SeatState
     seat_maps: SeatMapCache
     seat_events: SeatEventHub
+    seats: Seats
     idempotency: Idempotency
     events: EventPublisher
     breakers: Breakers
@@ -89,6 +91,15 @@ def build_container(settings: Settings) -> Container:
     )
     tokens, passwords = TokenService(settings), PasswordHasher()
     accounts = Accounts(store, passwords)
+    seat_maps = SeatMapCache()
+    catalogue = Concerts(store, concerts, engine)
+    waiting_room = WaitingRoom(
+        QueueEngine(redis),
+        PassSigner(settings.signing_secret, settings.jwt_issuer),
+        pass_ttl_seconds=settings.queue_pass_ttl_seconds,
+        poll_budget_per_second=settings.queue_poll_budget_per_second,
+        orders=store.orders,
+    )
     return Container(
         settings=settings,
         redis=redis,
@@ -98,12 +109,22 @@ def build_container(settings: Settings) -> Container:
         accounts=accounts,
         sessions=Sessions(store, tokens, accounts),
         concerts=concerts,
-        catalogue=Concerts(store, concerts, engine),
+        catalogue=catalogue,
         engine=engine,
         seat_state=seat_state,
-        seat_maps=SeatMapCache(),
+        seat_maps=seat_maps,
         seat_events=SeatEventHub(
             redis, settings.sse_coalesce_seconds, slots=StreamSlots.from_settings(settings)
+        ),
+        seats=Seats(
+            catalogue,
+            store,
+            concerts,
+            seat_state,
+            seat_maps,
+            events,
+            waiting_room,
+            hold_ttl_seconds=settings.hold_ttl_seconds,
         ),
         idempotency=Idempotency(redis),
         events=events,
@@ -119,13 +140,7 @@ def build_container(settings: Settings) -> Container:
             events,
             redis,
         ),
-        waiting_room=WaitingRoom(
-            QueueEngine(redis),
-            PassSigner(settings.signing_secret, settings.jwt_issuer),
-            pass_ttl_seconds=settings.queue_pass_ttl_seconds,
-            poll_budget_per_second=settings.queue_poll_budget_per_second,
-            orders=store.orders,
-        ),
+        waiting_room=waiting_room,
         door=DoorCheckIn(
             store,
             concerts,

@@ -24,6 +24,7 @@ from app.platform.idempotency import Idempotency
 from app.platform.redis import RedisClient
 from app.seats.engine import SeatEngine
 from app.seats.seatmap import SeatMapCache
+from app.seats.service import Seats
 from app.seats.state import SeatState
 from app.seats.stream import SeatEventHub
 from app.settings import Settings
@@ -92,6 +93,13 @@ async def get_events(c: ContainerDep) -> EventPublisher:
 
 
 EventsDep = Annotated[EventPublisher, Depends(get_events)]
+
+
+async def get_seats(c: ContainerDep) -> Seats:
+    return c.seats
+
+
+SeatsDep = Annotated[Seats, Depends(get_seats)]
 
 
 async def get_checkout(c: ContainerDep) -> Checkout:

@@ -6,25 +6,18 @@ from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.api import API_PREFIX
-from app.concerts import service as concerts_service
 from app.concerts.errors import ConcertNotFound
 from app.deps import (
     AdminUser,
-    ConcertCacheDep,
-    ContainerDep,
     CurrentUser,
-    EventsDep,
-    SeatEngineDep,
+    IdempotencyDep,
     SeatEventHubDep,
-    SeatMapsDep,
-    SeatStateDep,
+    SeatsDep,
     SettingsDep,
-    StoreDep,
 )
 from app.errors import Forbidden, NotAuthenticated, error_responses
 from app.platform.idempotency import IDEMPOTENCY_ERRORS, IdempotencyKeyHeader
 from app.platform.ratelimit import RateLimited, route_limits
-from app.seats import service
 from app.seats.errors import (
     HoldCheckedOut,
     HoldLimitExceeded,
@@ -33,7 +26,6 @@ from app.seats.errors import (
     SeatsUnavailable,
     UnknownSeats,
 )
-from app.seats.index import seat_index
 from app.seats.schemas import HoldCreate, HoldRead, SeatMap, WarmResult
 from app.seats.stream import SlotResponse, seat_events
 from app.waiting_room.errors import QueuePassRequired
@@ -67,16 +59,9 @@ _HOLD_LINKS = {
     response_model=SeatMap,
     responses=error_responses(ConcertNotFound),
 )
-async def get_seat_map(
-    concert_id: str,
-    store: StoreDep,
-    cache: ConcertCacheDep,
-    state: SeatStateDep,
-    maps: SeatMapsDep,
-) -> Response:
+async def get_seat_map(concert_id: str, seats: SeatsDep) -> Response:
     """The live seat map: one status character per seat, row by row."""
-    body = await service.seat_map(store, cache, state, maps, concert_id)
-    return Response(content=body, media_type="application/json")
+    return Response(content=await seats.seat_map(concert_id), media_type="application/json")
 
 
 @router.get(
@@ -90,10 +75,7 @@ async def get_seat_map(
 async def stream_seat_map(
     concert_id: str,
     request: Request,
-    store: StoreDep,
-    cache: ConcertCacheDep,
-    state: SeatStateDep,
-    maps: SeatMapsDep,
+    seats: SeatsDep,
     hub: SeatEventHubDep,
     settings: SettingsDep,
     last_event_id: Annotated[str | None, Header(max_length=32)] = None,
@@ -105,17 +87,12 @@ async def stream_seat_map(
     open (app/seats/stream.py)."""
     slot = hub.slots.acquire(request.scope)  # refused before anything is read
     try:
-        concert = await concerts_service.load(store, cache, concert_id)
-
-        async def snapshot() -> tuple[int, bytes]:
-            snap = await state.run(concert, lambda: state.engine.snapshot(concert.id))
-            return snap.version, maps.get(concert, snap)
-
+        live = await seats.live_map(concert_id)
         events = seat_events(
             hub,
-            concert.id,
-            snapshot,
-            seat_index(concert).seat_ids,
+            live.concert_id,
+            live.snapshot,
+            live.seat_ids,
             settings.sse_heartbeat_seconds,
             lifetime=hub.slots.lifetime(),
         )
@@ -152,28 +129,18 @@ async def create_hold(
     body: HoldCreate,
     request: Request,
     user: CurrentUser,
-    c: ContainerDep,  # one dependency for the services: the hot path (docs/performance.md)
+    seats: SeatsDep,
+    idempotency: IdempotencyDep,
     idem_key: IdempotencyKeyHeader = None,
     queue_pass: QueuePassHeader = None,
 ) -> Response:
     """Hold seats for a few minutes: explicit `seat_ids`, or the best `quantity`. When the
     concert's waiting room is on, send your admission pass as `X-Queue-Pass`."""
-    return await c.idempotency.run(
+    return await idempotency.run(
         user_id=user.id,
         key=idem_key,
         request=request,
-        call=lambda: service.create_hold(
-            c.store,
-            c.concerts,
-            c.seat_state,
-            user_id=user.id,
-            concert_id=concert_id,
-            body=body,
-            ttl_seconds=c.settings.hold_ttl_seconds,
-            events=c.events,
-            room=c.waiting_room,
-            queue_pass=queue_pass,
-        ),
+        call=lambda: seats.create_hold(user.id, concert_id, body, queue_pass),
         status_code=status.HTTP_201_CREATED,
     )
 
@@ -183,11 +150,9 @@ async def create_hold(
     response_model=HoldRead,
     responses=error_responses(NotAuthenticated, HoldNotFound),
 )
-async def get_hold(
-    hold_id: str, user: CurrentUser, store: StoreDep, cache: ConcertCacheDep, engine: SeatEngineDep
-) -> HoldRead:
+async def get_hold(hold_id: str, user: CurrentUser, seats: SeatsDep) -> HoldRead:
     """One of your live holds."""
-    return await service.get_hold(store, cache, engine, user_id=user.id, hold_id=hold_id)
+    return await seats.get_hold(user.id, hold_id)
 
 
 @router.delete(
@@ -195,17 +160,10 @@ async def get_hold(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(NotAuthenticated, HoldNotFound, HoldCheckedOut),
 )
-async def release_hold(
-    hold_id: str,
-    user: CurrentUser,
-    store: StoreDep,
-    cache: ConcertCacheDep,
-    state: SeatStateDep,
-    events: EventsDep,
-) -> Response:
+async def release_hold(hold_id: str, user: CurrentUser, seats: SeatsDep) -> Response:
     """Give a hold back; its seats are free at once. A checked-out hold belongs to its order:
     cancel the order instead (409 HoldCheckedOut)."""
-    await service.release_hold(store, cache, state, user_id=user.id, hold_id=hold_id, events=events)
+    await seats.release_hold(user.id, hold_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -215,8 +173,6 @@ async def release_hold(
     tags=["concerts"],
     responses=error_responses(NotAuthenticated, Forbidden, ConcertNotFound),
 )
-async def warm_concert(
-    concert_id: str, _: AdminUser, store: StoreDep, cache: ConcertCacheDep, state: SeatStateDep
-) -> WarmResult:
+async def warm_concert(concert_id: str, _: AdminUser, seats: SeatsDep) -> WarmResult:
     """Load a concert's layout and seat state ahead of its on-sale (organisers only)."""
-    return await service.warm(store, cache, state, concert_id)
+    return await seats.warm(concert_id)

@@ -21,9 +21,8 @@ from datetime import timedelta
 from app.concerts.cache import ConcertCache
 from app.concerts.service import Concerts
 from app.container import Container
-from app.seats import service as seats_service
+from app.seats.service import Seats
 from app.seats.state import SeatState
-from app.storage.ports import Store
 from app.workers.loop import every
 
 log = logging.getLogger(__name__)
@@ -39,14 +38,14 @@ class WarmUp:
     def __init__(
         self,
         catalogue: Concerts,
-        store: Store,
+        seats: Seats,
         cache: ConcertCache,
         state: SeatState,
         *,
         lead_seconds: float,
     ) -> None:
         self._catalogue = catalogue
-        self._store = store
+        self._seats = seats
         self._cache = cache
         self._state = state
         self._lead = timedelta(seconds=lead_seconds)
@@ -58,7 +57,7 @@ class WarmUp:
                 self._cache.put(concert)
                 result.already += 1
                 continue
-            await seats_service.warm(self._store, self._cache, self._state, concert.id)
+            await self._seats.warm(concert.id)
             result.loaded.append(concert.id)
             log.info(
                 "concert warmed",
@@ -74,7 +73,7 @@ async def warm_up_forever(c: Container) -> None:
         return
     warmup = WarmUp(
         c.catalogue,
-        c.store,
+        c.seats,
         c.concerts,
         c.seat_state,
         lead_seconds=c.settings.warmup_lead_seconds,

@@ -40,7 +40,7 @@ async def test_warms_a_concert_going_on_sale_soon_and_skips_a_far_one(
     far = await new_concert(wclient, wadmin, timedelta(days=3))
     assert not await c.engine.is_loaded(soon)
     c.concerts.drop(soon)
-    warmup = WarmUp(c.catalogue, c.store, c.concerts, c.seat_state, lead_seconds=900)
+    warmup = WarmUp(c.catalogue, c.seats, c.concerts, c.seat_state, lead_seconds=900)
 
     first = await warmup.run_once()
     assert soon in first.loaded
@@ -65,7 +65,7 @@ async def test_a_concert_on_sale_whose_state_was_lost_is_rebuilt(
     c = container
     on_sale = await new_concert(wclient, wadmin, timedelta(hours=-1))
     await c.store.sales.claim(on_sale, ["floor-A-2"], "order-1", datetime.now(UTC))
-    warmup = WarmUp(c.catalogue, c.store, c.concerts, c.seat_state, lead_seconds=900)
+    warmup = WarmUp(c.catalogue, c.seats, c.concerts, c.seat_state, lead_seconds=900)
     assert on_sale in (await warmup.run_once()).loaded
     assert (await c.engine.snapshot(on_sale)).seats == "ASAAAAAAAA"  # rebuilt from the store
 
