@@ -33,17 +33,18 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from harness import closed_loop
+from harness import closed_loop, print_header
 from kit import (
     API,
     WINDOW_HEADER,
     Results,
     Stack,
     Window,
-    add_server_args,
     bench_main,
+    bench_parser,
     fmt,
     latency_summary,
+    settings_of,
     window_columns,
 )
 from rawhttp import RawHttp
@@ -53,8 +54,7 @@ RETRIES = 10
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_server_args(parser)
+    parser = bench_parser(__doc__)
     parser.add_argument("--concurrency", type=int, default=8, help="clients of the closed loops")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per closed loop")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before")
@@ -263,7 +263,6 @@ async def run(args: argparse.Namespace, stack: Stack, results: Results) -> None:
 
 
 def print_table(results: Results) -> None:
-    results.print_settings()
     s = results.settings
     print(
         f"Load: closed loops of {s['concurrency']} clients for {s['duration']:g} s; storms of "
@@ -275,8 +274,7 @@ def print_table(results: Results) -> None:
         f"{'phase':<13} {'ok/s':>6} {'req/s':>6} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'server us/call':>14} {WINDOW_HEADER}  statuses"
     )
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for r in results.rows:
         w: Window | None = r.get("window")
         per_call = w.cpu_us_per(r["calls"])["server"] if w is not None else None
@@ -298,28 +296,16 @@ def print_table(results: Results) -> None:
                 f"{retried['written_although_refused']}"
             )
     print("  storms: ok/s is answers/s (all of them, whatever their status)")
-    results.print_notes()
-
-
-def report(results: Results) -> None:
-    results.note_busy_neighbours(lambda r: r["phase"])
-    print_table(results)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = {
-        "concurrency": args.concurrency,
-        "duration": args.duration,
-        "warmup": args.warmup,
-        "storm": args.storm,
-        "phases": args.phases,
-    }
+    settings = settings_of(args, "concurrency", "duration", "warmup", "storm", "phases")
     banner = (
         f"Encore auth: signups and logins, {args.concurrency} clients, storms of {args.storm}, "
         f"{args.workers} worker(s)"
     )
-    return bench_main("auth", args, banner, settings, run, report)
+    return bench_main("auth", args, banner, settings, run, Results.note_busy_phases, print_table)
 
 
 if __name__ == "__main__":

@@ -25,18 +25,20 @@ import time
 from collections import Counter
 from typing import Any
 
+from harness import print_header
 from kit import (
     API,
     WINDOW_HEADER,
     Results,
     Stack,
-    add_server_args,
     bench_main,
+    bench_parser,
     connect,
     fmt,
     http_request,
     latency_summary,
     seat_ids_of,
+    settings_of,
     window_columns,
 )
 
@@ -45,8 +47,7 @@ _STATUS = re.compile(rb"HTTP/1\.1 (\d{3}) ")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_server_args(parser)
+    parser = bench_parser(__doc__)
     parser.add_argument("--buyers", type=int, default=10_000, help="buyers per round")
     parser.add_argument("--seats", type=int, default=100, help="seats per round's concert")
     parser.add_argument("--rounds", type=int, default=5)
@@ -159,7 +160,6 @@ async def run(args: argparse.Namespace, stack: Stack, results: Results) -> None:
 
 
 def print_table(results: Results) -> None:
-    results.print_settings()
     s = results.settings
     print(
         f"Load: {s['buyers']:,} buyers per round for {s['seats']} seats, pipelined over "
@@ -170,8 +170,7 @@ def print_table(results: Results) -> None:
         f"{'round':>5} {'201':>5} {'409':>6} {'429':>5} {'other':>5} {'seats':>5} {'map':>5} "
         f"{'drain s':>7} {'ans/s':>7} {'p50 ms':>7} {'p99 ms':>7} {WINDOW_HEADER}  verdict"
     )
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for r in results.rows:
         st = r["statuses"]
         print(
@@ -189,28 +188,21 @@ def print_table(results: Results) -> None:
     )
     verdict = "met" if all(r["ok"] for r in results.rows) else "NOT met"
     print(f"  target (exactly {s['seats']} holds, the rest 409/429, drained in time): {verdict}")
-    results.print_notes()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = {
-        "buyers": args.buyers,
-        "seats": args.seats,
-        "rounds": args.rounds,
-        "connections": args.connections,
-    }
+    settings = settings_of(args, "buyers", "seats", "rounds", "connections")
     banner = (
         f"Encore burst: {args.rounds} rounds of {args.buyers:,} buyers for {args.seats} "
         f"seats, {args.workers} worker(s)"
     )
-    return bench_main("burst", args, banner, settings, run, report)
+    return bench_main("burst", args, banner, settings, run, derive, print_table)
 
 
-def report(results: Results) -> None:
+def derive(results: Results) -> None:
     results.derived["target_met"] = all(r["ok"] for r in results.rows)
     results.note_busy_neighbours(lambda r: f"round {r['round']}")
-    print_table(results)
 
 
 if __name__ == "__main__":

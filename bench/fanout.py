@@ -29,19 +29,21 @@ import sys
 import time
 from typing import Any
 
+from harness import print_header
 from kit import (
     API,
     WINDOW_HEADER,
     Results,
     Stack,
-    add_server_args,
     bench_main,
+    bench_parser,
     connect,
     fmt,
     http_request,
     latency_summary,
     run_wrk,
     seat_ids_of,
+    settings_of,
     window_columns,
 )
 
@@ -49,8 +51,7 @@ _EVENT = re.compile(rb"id: (\d+)\nevent: (\w+)\n")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_server_args(parser)
+    parser = bench_parser(__doc__)
     parser.add_argument("--seats", type=int, default=50_000)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per map phase")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (map)")
@@ -300,7 +301,6 @@ async def run(args: argparse.Namespace, stack: Stack, results: Results) -> None:
 
 
 def print_table(results: Results) -> None:
-    results.print_settings()
     s = results.settings
     print(
         f"Load: map reads by wrk -t1 -c{s['connections']}; {s['listeners']:,} SSE listeners in "
@@ -313,8 +313,7 @@ def print_table(results: Results) -> None:
         f"{WINDOW_HEADER}"
     )
     if "map-static" in rows or "map-live" in rows:
-        print(header)
-        print("-" * len(header))
+        print_header(header)
         for key in ("map-static", "map-live"):
             if key in rows:
                 r = rows[key]
@@ -335,8 +334,7 @@ def print_table(results: Results) -> None:
             f"{'phase':<12} {'to last p50':>11} {'p99':>7} {'max':>7} {'median p50':>10} "
             f"{'p99':>7} {WINDOW_HEADER}"
         )
-        print(header)
-        print("-" * len(header))
+        print_header(header)
         for key, r in (("connect", c), ("idle", i)):
             print(
                 f"{key:<12} {'':>11} {'':>7} {'':>7} {'':>10} {'':>7} {window_columns(r['window'])}"
@@ -354,30 +352,20 @@ def print_table(results: Results) -> None:
             f"{f['closed_listeners']} listeners "
             f"closed; times in ms from the hold request's send; server RSS {f['server_rss_mb']} MB"
         )
-    results.print_notes()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
-    settings = {
-        "seats": args.seats,
-        "connections": args.connections,
-        "listeners": args.listeners,
-        "changes": args.changes,
-        "interval_s": args.interval,
-        "duration_s": args.duration,
-    }
+    settings = settings_of(
+        args, "seats", "connections", "listeners", "changes", "interval_s=interval",
+        "duration_s=duration",
+    )  # fmt: skip
     banner = (
         f"Encore seat map and fan-out: {args.seats:,} seats, {args.workers} worker(s), "
         f"{args.listeners:,} listeners"
     )
-    return bench_main("fanout", args, banner, settings, run, report)
-
-
-def report(results: Results) -> None:
-    results.note_busy_neighbours(lambda r: str(r["phase"]))
-    print_table(results)
+    return bench_main("fanout", args, banner, settings, run, Results.note_busy_phases, print_table)
 
 
 if __name__ == "__main__":

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self, TypeVar
 
 import httpx
 import redis
@@ -32,6 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(1, str(REPO_ROOT))
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -77,7 +81,25 @@ class RedisServerNotFound(BenchError):
     pass
 
 
-class PrivateRedis:
+class _Started:
+    """A process started on entering a `with` block and stopped on leaving it."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class PrivateRedis(_Started):
     """`redis-server` on a free port, nothing on disk, stopped on exit."""
 
     def __init__(self, workdir: Path) -> None:
@@ -139,19 +161,11 @@ class PrivateRedis:
             _stop_process(self._proc, grace_seconds=5)
             self._proc = None
 
-    def __enter__(self) -> PrivateRedis:
-        return self.start()
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
 
 # --- the service under uvicorn -------------------------------------------------------------
 
 
-class ServiceProcess:
+class ServiceProcess(_Started):
     """The service in its own session, with its log in a file: `python -m app.serve` (a socket
     per worker, the recommended way) with more than one worker, else `uvicorn app.main:app`;
     `launcher="uvicorn"` runs uvicorn's own supervisor (one socket shared by the workers)."""
@@ -239,14 +253,6 @@ class ServiceProcess:
             _stop_process(self.proc, grace_seconds=10)
             self.proc = None
 
-    def __enter__(self) -> ServiceProcess:
-        return self.start()
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
 
 # --- CPU accounting --------------------------------------------------------------------------
 
@@ -263,15 +269,20 @@ def _proc_stat(pid: int) -> tuple[int, float] | None:
     return ppid, (utime + stime) / _CLOCK_TICKS
 
 
-def all_processes_cpu() -> dict[int, float]:
-    """utime + stime in seconds of every process on the machine."""
-    out: dict[int, float] = {}
+def _all_proc_stats() -> dict[int, tuple[int, float]]:
+    """`_proc_stat` of every process on the machine, by pid."""
+    out: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             stat = _proc_stat(int(entry.name))
             if stat is not None:
-                out[int(entry.name)] = stat[1]
+                out[int(entry.name)] = stat
     return out
+
+
+def all_processes_cpu() -> dict[int, float]:
+    """utime + stime in seconds of every process on the machine."""
+    return {pid: cpu for pid, (_, cpu) in _all_proc_stats().items()}
 
 
 def _describe(pid: int) -> str:
@@ -300,12 +311,7 @@ def process_tree(root: int) -> list[int]:
             return [root, *(p.pid for p in proc.children(recursive=True))]
         except psutil.Error:
             return []
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            stat = _proc_stat(int(entry.name))
-            if stat is not None:
-                parents[int(entry.name)] = stat[0]
+    parents = {pid: ppid for pid, (ppid, _) in _all_proc_stats().items()}
     tree = [root]
     frontier = [root]
     while frontier:
@@ -362,6 +368,24 @@ async def cpu_sample(server_pids: Sequence[int], redis_cpu: RedisCpuProbe) -> Cp
         machine_busy=busy,
         machine_total=total,
     )
+
+
+async def cpu_window(
+    pids: Sequence[int], redis_cpu: RedisCpuProbe, work: Callable[[], Awaitable[T]]
+) -> tuple[T, CpuUse, float, float]:
+    """Runs `work`: its value, the CPU this process, `pids` (the server) and Redis used
+    meanwhile (and what else kept the machine busy), when it started and ended (perf_counter)."""
+    watch = ProcessWatch(pids)
+    watch.start()
+    try:
+        before = await cpu_sample(pids, redis_cpu)
+        start = time.perf_counter()
+        value = await work()
+        end = time.perf_counter()
+        after = await cpu_sample(pids, redis_cpu)
+    finally:
+        others = await watch.stop()
+    return value, CpuUse.between(before, after, server_pids=pids, others_top=others), start, end
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,6 +509,22 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
+def latency_ms(
+    values_s: Sequence[float], quantiles: Sequence[float], digits: int
+) -> dict[str, float]:
+    """Percentiles (named p50, p99, p999 for 99.9 ...), max and mean of latencies in seconds, in
+    milliseconds rounded to `digits`; {} without values."""
+    values = sorted(values_s)
+    if not values:
+        return {}
+    out = {
+        f"p{q:g}".replace(".", ""): round(percentile(values, q) * 1000, digits) for q in quantiles
+    }
+    out["max"] = round(values[-1] * 1000, digits)
+    out["mean"] = round(sum(values) / len(values) * 1000, digits)
+    return out
+
+
 @dataclass
 class LoadResult:
     duration_s: float
@@ -499,16 +539,7 @@ class LoadResult:
         return sum(self.outcomes.values())
 
     def latency_ms(self) -> dict[str, float]:
-        values = sorted(self.latencies_s)
-        if not values:
-            return {}
-        return {
-            "p50": round(percentile(values, 50) * 1000, 3),
-            "p95": round(percentile(values, 95) * 1000, 3),
-            "p99": round(percentile(values, 99) * 1000, 3),
-            "max": round(values[-1] * 1000, 3),
-            "mean": round(sum(values) / len(values) * 1000, 3),
-        }
+        return latency_ms(self.latencies_s, (50, 95, 99), digits=3)
 
 
 async def closed_loop(
@@ -549,25 +580,15 @@ async def closed_loop(
                 if state["ok"] == 0 and state["failed"] >= _ABORT_AFTER_FAILURES:
                     aborted = True
 
-    async def ticker() -> None:
-        while True:
-            await asyncio.sleep(progress_every_s)
-            elapsed = time.perf_counter() - started
-            print(
-                f"    {name}: {elapsed:5.1f}/{duration_s:.0f} s  "
-                f"{state['ok']:>8} ok  {state['failed']:>6} other  "
-                f"{state['ok'] / elapsed:>9.0f} ok/s",
-                flush=True,
-            )
+    def line(elapsed: float) -> str:
+        return (
+            f"    {name}: {elapsed:5.1f}/{duration_s:.0f} s  "
+            f"{state['ok']:>8} ok  {state['failed']:>6} other  "
+            f"{state['ok'] / elapsed:>9.0f} ok/s"
+        )
 
-    progress = None if quiet else asyncio.create_task(ticker())
-    try:
+    async with progress(progress_every_s, line, started=started, quiet=quiet):
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-    finally:
-        if progress is not None:
-            progress.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await progress
     return LoadResult(
         duration_s=time.perf_counter() - started,
         outcomes=outcomes,
@@ -576,6 +597,68 @@ async def closed_loop(
         bytes_total=state["bytes"],
         aborted=aborted,
     )
+
+
+@contextlib.asynccontextmanager
+async def progress(
+    every_s: float,
+    line: Callable[[float], str],
+    *,
+    started: float | None = None,
+    quiet: bool = False,
+) -> AsyncIterator[None]:
+    """Prints `line(seconds since started)` every `every_s` while the block runs (`started`: a
+    perf_counter reading, by default the block's start)."""
+    since = time.perf_counter() if started is None else started
+
+    async def ticker() -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            print(line(time.perf_counter() - since), flush=True)
+
+    task = None if quiet else asyncio.create_task(ticker())
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def redis_cpu_seconds(client: Any) -> float:
+    """CPU time the Redis server has used (user + system), from INFO cpu."""
+    info = await client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def print_header(header: str) -> None:
+    """A table's header line, underlined."""
+    print(header)
+    print("-" * len(header))
+
+
+def command_line() -> str:
+    """How this process was started, for the result file."""
+    return " ".join([Path(sys.executable).name, *sys.argv])
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def temp_workdir(stack: contextlib.ExitStack) -> Path:
+    """A temporary directory for the run, removed when `stack` closes."""
+    return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="encore-bench-")))
+
+
+def write_json(data: Any, name: str, out: Path | None) -> Path:
+    """Writes a result file: `out`, or bench/results/<name>-<timestamp>.json."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = out or REPO_ROOT / "bench" / "results" / f"{name}-{stamp}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    return path
 
 
 # --- misc -------------------------------------------------------------------------------------

@@ -28,10 +28,9 @@ import re
 import secrets
 import signal
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
@@ -46,13 +45,18 @@ from harness import (
     LoadResult,
     Op,
     PrivateRedis,
-    ProcessWatch,
     RedisServerNotFound,
     ServiceProcess,
     closed_loop,
-    cpu_sample,
+    command_line,
+    cpu_window,
     git_revision,
+    print_header,
+    redis_cpu_seconds,
     tail,
+    temp_workdir,
+    utc_now,
+    write_json,
 )
 from pydantic import SecretStr
 from rawhttp import HttpClient, ProtocolError, make_client
@@ -169,6 +173,39 @@ class Report:
     def phase(self, key: str) -> PhaseReport | None:
         return next((p for p in self.phases if p.key == key), None)
 
+    def note_disturbed(self, advice: str) -> None:
+        """A note naming the phases during which other processes used over a quarter core,
+        and what follows (`advice`)."""
+        disturbed = [p for p in self.phases if (p.cpu.other_pct or 0.0) > 25]
+        if disturbed:
+            culprits = "; ".join(
+                f"{p.key}: {', '.join(p.cpu.others_top) or 'unknown'}" for p in disturbed
+            )
+            self.notes.append(
+                f"Something else kept the machine busy during "
+                f"{', '.join(p.key for p in disturbed)} (other% above 25; {culprits}): {advice}"
+            )
+
+    def server_line(self, rest: str) -> str:
+        """The first line of the printed summary: the server, its store and Redis, `rest`."""
+        env, cfg = self.environment, self.settings
+        redis_version = env.get("valkey_version") or env.get("redis_version")
+        return (
+            f"Server: uvicorn {env['uvicorn']} ({env['uvicorn_loop_http']}), "
+            f"{cfg['workers']} worker(s), APP_ENV=test, store {cfg['store']}, "
+            f"{cfg['redis']} {redis_version}, {rest}"
+        )
+
+    @classmethod
+    def begin(cls, settings: dict[str, Any]) -> Report:
+        """The report of a run starting now, with these settings."""
+        return cls(
+            started_at=utc_now(),
+            command=command_line(),
+            settings=settings,
+            environment=environment_facts(event_loop_factory()[1]),
+        )
+
 
 def phase_report(
     key: str,
@@ -234,8 +271,7 @@ class Rig:
     service: ServiceProcess | None = None
 
     async def redis_cpu_seconds(self) -> float:
-        info = await self.redis.info("cpu")
-        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        return await redis_cpu_seconds(self.redis)
 
     def announce(self, title: str) -> None:
         self.steps.done += 1
@@ -262,23 +298,19 @@ class Rig:
                 quiet=True,
             )
         pids = self.service.pids() if self.service is not None else []
-        watch = ProcessWatch(pids)
-        watch.start()
-        before = await cpu_sample(pids, self.redis_cpu_seconds)
-        if on_start is not None:
-            on_start()
-        try:
-            result = await closed_loop(
+
+        async def measured() -> LoadResult:
+            if on_start is not None:
+                on_start()
+            return await closed_loop(
                 key,
                 op,
                 ok_labels=ok_labels,
                 concurrency=self.concurrency,
                 duration_s=self.duration_s,
             )
-            after = await cpu_sample(pids, self.redis_cpu_seconds)
-        finally:
-            others = await watch.stop()
-        cpu = CpuUse.between(before, after, server_pids=pids, others_top=others)
+
+        result, cpu, _, _ = await cpu_window(pids, self.redis_cpu_seconds, measured)
         print(
             f"    done: {result.ok / max(result.duration_s, 1e-9):,.0f} ok/s, "
             f"{result.calls:,} calls, outcomes {dict(result.outcomes.most_common())}",
@@ -319,23 +351,24 @@ async def engine_phase(rig: Rig, report: Report, seats: int, run_id: str) -> Non
         return type(outcome).__name__, 0
 
     title = "SeatEngine.hold (Lua, in process)"
-    rig.announce(f"engine: {title}")
     try:
-        result, cpu = await rig.measure("engine", hold, frozenset({"Held"}))
+        await hold_phase(rig, report, "engine", title, hold, "Held", pool)
+    finally:
+        await forget_concerts(rig.redis, opened)
+
+
+async def hold_phase(
+    rig: Rig, report: Report, key: str, title: str, hold: Op, ok: str, pool: SeatPool[Any]
+) -> None:
+    """A phase of holds (`ok`: the outcome of a hold made) on the seats `pool` hands out
+    (closed at the end): holds/s, and how many venues it opened."""
+    rig.announce(f"{key}: {title}")
+    try:
+        result, cpu = await rig.measure(key, hold, frozenset({ok}))
     finally:
         await pool.close()
-        await forget_concerts(rig.redis, opened)
-    report.phases.append(
-        phase_report(
-            "engine",
-            title,
-            "holds/s",
-            result,
-            cpu,
-            sized=False,
-            extra={"venues_used": pool.venues},
-        )
-    )
+    extra = {"venues_used": pool.venues}
+    report.phases.append(phase_report(key, title, "holds/s", result, cpu, sized=False, extra=extra))
 
 
 # --- the HTTP phases -------------------------------------------------------------------------
@@ -388,11 +421,36 @@ def expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
     return body
 
 
-def mint_tokens(settings: Settings, count: int) -> list[str]:
-    """Access tokens of `count` distinct buyers, signed with the server's key: holds need a
-    valid token, not a user row (signing up thousands of users would be argon2-bound)."""
+def seat_ids_of(concert: dict[str, Any]) -> list[str]:
+    return [s for sec in concert["sections"] for row in sec["rows"] for s in row["seats"]]
+
+
+async def admin_headers(client: httpx.AsyncClient, admin: tuple[str, str]) -> dict[str, str]:
+    """The Authorization header of the admin account (email, password) the server bootstraps."""
+    email, password = admin
+    login = await client.post(f"{API}/auth/login", json={"email": email, "password": password})
+    return {"Authorization": f"Bearer {expect(login, 200, 'admin login')['access_token']}"}
+
+
+async def create_and_warm(
+    client: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any], what: str
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """A concert created (`what` names the step in an error) and warmed through the API: the
+    concert, and the seconds each step took (create_s, warm_s)."""
+    t0 = time.perf_counter()
+    concert = expect(await client.post(f"{API}/concerts", json=body, headers=headers), 201, what)
+    t1 = time.perf_counter()
+    warm = await client.post(f"{API}/concerts/{concert['id']}/warm", headers=headers)
+    expect(warm, 200, "warm concert")
+    return concert, {"create_s": round(t1 - t0, 3), "warm_s": round(time.perf_counter() - t1, 3)}
+
+
+def mint_tokens(settings: Settings, count: int, prefix: str = "bench-user") -> list[str]:
+    """Access tokens of `count` distinct buyers (`prefix`-0, -1 ...), signed with the server's
+    key: holds need a valid token, not a user row (signing up thousands of users would be
+    argon2-bound)."""
     tokens = TokenService(settings)
-    return [tokens.issue("access", f"bench-user-{n}", "user").token for n in range(count)]
+    return [tokens.issue("access", f"{prefix}-{n}", "user").token for n in range(count)]
 
 
 @dataclass(frozen=True)
@@ -431,33 +489,16 @@ async def _http_phases(
     report.setup["server_ready_s"] = round(await setup.service.wait_ready(), 2)
 
     t0 = time.perf_counter()
-    email, password = setup.admin
-    login = await admin_client.post(
-        f"{API}/auth/login", json={"email": email, "password": password}
-    )
-    admin_headers = {"Authorization": f"Bearer {expect(login, 200, 'admin login')['access_token']}"}
+    headers = await admin_headers(admin_client, setup.admin)
     report.setup["admin_login_s"] = round(time.perf_counter() - t0, 3)
 
     async def open_venue() -> tuple[str, list[str]]:
-        started = time.perf_counter()
-        response = await admin_client.post(
-            f"{API}/concerts", json=concert_body(seats, len(created) + 1), headers=admin_headers
-        )
-        concert = expect(response, 201, "create concert")
+        body = concert_body(seats, len(created) + 1)
+        concert, timings = await create_and_warm(admin_client, headers, body, "create concert")
         created.append(concert["id"])
-        seat_ids = [s for sec in concert["sections"] for row in sec["rows"] for s in row["seats"]]
-        mid = time.perf_counter()
-        warm = await admin_client.post(
-            f"{API}/concerts/{concert['id']}/warm", headers=admin_headers
-        )
-        expect(warm, 200, "warm concert")
+        seat_ids = seat_ids_of(concert)
         report.setup.setdefault("venues", []).append(
-            {
-                "concert_id": concert["id"],
-                "seats": len(seat_ids),
-                "create_s": round(mid - started, 3),
-                "warm_s": round(time.perf_counter() - mid, 3),
-            }
+            {"concert_id": concert["id"], "seats": len(seat_ids), **timings}
         )
         return concert["id"], seat_ids
 
@@ -505,22 +546,7 @@ async def _http_phases(
             return str(status), len(reply)
 
         title = "POST /concerts/{id}/holds (1 seat)"
-        rig.announce(f"holds: {title}")
-        try:
-            result, cpu = await rig.measure("holds", hold, frozenset({"201"}))
-        finally:
-            await pool.close()
-        report.phases.append(
-            phase_report(
-                "holds",
-                title,
-                "holds/s",
-                result,
-                cpu,
-                sized=False,
-                extra={"venues_used": pool.venues},
-            )
-        )
+        await hold_phase(rig, report, "holds", title, hold, "201", pool)
 
     seat_map_path = f"{API}/concerts/{map_concert}/seats"
     versions: set[int] = set()
@@ -751,13 +777,9 @@ def environment_facts(loop_name: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, interrupt)
-    loop_factory, loop_name = event_loop_factory()
     run_id = secrets.token_hex(3)
-    report = Report(
-        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        command=" ".join([Path(sys.executable).name, *sys.argv]),
-        settings={
+    report = Report.begin(
+        {
             "seats": args.seats,
             "duration_s": args.duration,
             "warmup_s": args.warmup,
@@ -770,8 +792,7 @@ def main(argv: list[str] | None = None) -> int:
             "store": "sql (SQLite file in a temp dir)",
             "sweeper_in_process": True,
             "redis": "external" if args.redis_url else "private redis-server",
-        },
-        environment=environment_facts(loop_name),
+        }
     )
     print(
         f"Encore hold benchmark: {args.seats:,} seats, {args.concurrency} concurrent, "
@@ -779,18 +800,52 @@ def main(argv: list[str] | None = None) -> int:
         f"{', '.join(args.phases)}",
         flush=True,
     )
+
+    def run(frame: Frame) -> None:
+        run_phases(args, report, frame.runner, frame.stack, frame.workdir, frame.redis_url, run_id)
+
+    def finish() -> None:
+        derive(report)
+        print_report(report)
+
+    return report_main(report, "holds", args.out, run, finish, redis_url=args.redis_url)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What `report_main` has set up for a run."""
+
+    stack: contextlib.ExitStack
+    workdir: Path
+    runner: asyncio.Runner
+    redis_url: str
+
+
+def report_main(
+    report: Report,
+    name: str,
+    out: Path | None,
+    run: Callable[[Frame], None],
+    finish: Callable[[], None],
+    *,
+    redis_url: str | None = None,
+) -> int:
+    """The frame of holds.py and waiting_room.py: SIGTERM as Ctrl-C, a temp dir, a private
+    redis-server (unless `redis_url`), an event loop (uvloop when installed), `run`, then
+    `finish` (derive, print) and the JSON result. Answers the exit status: 2 without
+    redis-server, 1 when the set-up failed, 130 when interrupted."""
+    signal.signal(signal.SIGTERM, interrupt)
+    loop_factory, _ = event_loop_factory()
     try:
         with contextlib.ExitStack() as stack:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="encore-bench-")))
-            if args.redis_url:
-                redis_url = args.redis_url
-            else:
+            workdir = temp_workdir(stack)
+            if redis_url is None:
                 private = stack.enter_context(PrivateRedis(workdir))
                 redis_url = private.url
                 print(f"  setup: private {private.binary} on port {private.port}", flush=True)
             runner = stack.enter_context(asyncio.Runner(loop_factory=loop_factory))
             report.environment.update(runner.run(redis_facts(redis_url)))
-            run_phases(args, report, runner, stack, workdir, redis_url, run_id)
+            run(Frame(stack, workdir, runner, redis_url))
     except RedisServerNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -803,15 +858,28 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: the server and the private redis were stopped; no results written")
         return 130
-    derive(report)
-    print_report(report)
-    out = (
-        args.out or REPO_ROOT / "bench" / "results" / f"holds-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(asdict(report), indent=2) + "\n")
-    print(f"\nJSON: {out}")
+    finish()
+    print(f"\nJSON: {write_json(asdict(report), name, out)}")
     return 0
+
+
+def start_service(
+    stack: contextlib.ExitStack, config: ServerConfig, workers: int, workdir: Path
+) -> ServiceProcess:
+    """The service with `config`, stopped when `stack` closes (also after a failed start)."""
+    service = ServiceProcess(config.env, workers, workdir / "uvicorn.log")
+    stack.callback(service.stop)  # registered first: a failed start still stops it
+    return service.start()
+
+
+@contextlib.contextmanager
+def log_on_refusal(service: ServiceProcess) -> Iterator[None]:
+    """The tail of the server's log on stderr when the service refused the bench setup."""
+    try:
+        yield
+    except ServiceSetupError:
+        print(tail(service.log_path), file=sys.stderr)
+        raise
 
 
 @dataclass(frozen=True)
@@ -906,15 +974,10 @@ def run_phases(
         return
     config = server_config(workdir, redis_url)
     config.record(report)
-    service = ServiceProcess(config.env, args.workers, workdir / "uvicorn.log")
-    stack.callback(service.stop)  # registered first: a failed start still stops it
-    service.start()
-    try:
+    service = start_service(stack, config, args.workers, workdir)
+    with log_on_refusal(service):
         setup = HttpSetup(service, config.settings, config.admin, args.client, args.seats, http)
         runner.run(_http(args, report, setup, redis_url, steps))
-    except ServiceSetupError:
-        print(tail(service.log_path), file=sys.stderr)
-        raise
     failures = sum(
         n for p in report.phases for label, n in p.outcomes.items() if label.startswith("error")
     ) + sum(
@@ -985,16 +1048,9 @@ def derive(report: Report) -> None:
         report.derived["live_reads_per_s_over_static_reads_per_s"] = round(
             live.ok_per_s / static.ok_per_s, 3
         )
-    disturbed = [p for p in report.phases if (p.cpu.other_pct or 0.0) > 25]
-    if disturbed:
-        culprits = "; ".join(
-            f"{p.key}: {', '.join(p.cpu.others_top) or 'unknown'}" for p in disturbed
-        )
-        report.notes.append(
-            f"Something else kept the machine busy during {', '.join(p.key for p in disturbed)} "
-            f"(other% above 25; {culprits}): those figures are lower than an undisturbed "
-            "run's; run again when the machine is idle."
-        )
+    report.note_disturbed(
+        "those figures are lower than an undisturbed run's; run again when the machine is idle."
+    )
     cpus = report.environment["cpus"]
     report.notes[:0] = [
         "ok/s = holds/s (HTTP 201, engine Held) or successful reads/s; latency is per call, "
@@ -1023,15 +1079,36 @@ def _client_name(cfg: dict[str, Any], env: dict[str, Any]) -> str:
     return "raw keep-alive HTTP/1.1 client (bench/rawhttp.py)"
 
 
-def print_report(report: Report) -> None:
-    env, cfg = report.environment, report.settings
-    redis_version = env.get("valkey_version") or env.get("redis_version")
+# The CPU columns of a phase table (see the notes for what they mean).
+CPU_HEADER = f"{'bench%':>6} {'server%':>7} {'redis%':>6} {'other%':>6} {'machine%':>8}"
+
+
+def cpu_columns(cpu: CpuUse) -> str:
+    return (
+        f"{fmt(cpu.bench_pct):>6} {fmt(cpu.server_pct):>7} {fmt(cpu.redis_pct):>6} "
+        f"{fmt(cpu.other_pct):>6} {fmt(cpu.machine_busy_pct):>8}"
+    )
+
+
+def print_cpu_per_call(phases: Iterable[PhaseReport], width: int, column: int) -> None:
+    """The table of CPU per call: phase titles `width` wide, figures `column` wide."""
     print()
     print(
-        f"Server: uvicorn {env['uvicorn']} ({env['uvicorn_loop_http']}), "
-        f"{cfg['workers']} worker(s), APP_ENV=test, store {cfg['store']}, "
-        f"{cfg['redis']} {redis_version}, sweeper in process, hold TTL {cfg['hold_ttl_s']} s"
+        f"{'CPU per call, microseconds':<{width}} {'bench':>{column}} {'server':>{column}} "
+        f"{'redis':>{column}}"
     )
+    for p in phases:
+        us = p.cpu_us_per_call
+        print(
+            f"{p.title[:width]:<{width}} {fmt(us['bench']):>{column}} "
+            f"{fmt(us['server']):>{column}} {fmt(us['redis']):>{column}}"
+        )
+
+
+def print_report(report: Report) -> None:
+    env, cfg = report.environment, report.settings
+    print()
+    print(report.server_line(f"sweeper in process, hold TTL {cfg['hold_ttl_s']} s"))
     if cfg.get("server_env_inherited"):
         print(f"        plus from the environment: {cfg['server_env_inherited']}")
     print(
@@ -1042,27 +1119,17 @@ def print_report(report: Report) -> None:
     print()
     header = (
         f"{'phase':<42} {'ok/s':>8} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-        f"{'bytes':>7} {'bench%':>6} {'server%':>7} {'redis%':>6} {'other%':>6} {'machine%':>8}"
+        f"{'bytes':>7} {CPU_HEADER}"
     )
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for p in report.phases:
         lat = p.latency_ms
         print(
             f"{p.title[:42]:<42} {fmt(p.ok_per_s):>8} {fmt(p.requests_per_s):>8} "
             f"{fmt(lat.get('p50'), 2):>7} {fmt(lat.get('p95'), 2):>7} "
-            f"{fmt(lat.get('p99'), 2):>7} {fmt(p.bytes_per_response):>7} "
-            f"{fmt(p.cpu.bench_pct):>6} {fmt(p.cpu.server_pct):>7} "
-            f"{fmt(p.cpu.redis_pct):>6} {fmt(p.cpu.other_pct):>6} "
-            f"{fmt(p.cpu.machine_busy_pct):>8}"
+            f"{fmt(lat.get('p99'), 2):>7} {fmt(p.bytes_per_response):>7} {cpu_columns(p.cpu)}"
         )
-    print()
-    print(f"{'CPU per call, microseconds':<42} {'bench':>8} {'server':>8} {'redis':>8}")
-    for p in report.phases:
-        us = p.cpu_us_per_call
-        print(
-            f"{p.title[:42]:<42} {fmt(us['bench']):>8} {fmt(us['server']):>8} {fmt(us['redis']):>8}"
-        )
+    print_cpu_per_call(report.phases, 42, 8)
     print()
     for p in report.phases:
         flag = "  ABORTED: nothing succeeded" if p.aborted else ""

@@ -22,11 +22,8 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,24 +35,31 @@ from harness import (
     PrivateRedis,
     ProcessWatch,
     ServiceProcess,
+    command_line,
     cpu_sample,
-    percentile,
+    latency_ms,
     processes_cpu_seconds,
+    redis_cpu_seconds,
     tail,
+    temp_workdir,
+    utc_now,
+    write_json,
 )
 from holds import (
     API,
+    admin_headers,
     concert_payload,
+    create_and_warm,
     environment_facts,
     event_loop_factory,
-    expect,
     interrupt,
+    mint_tokens,
     package_version,
     redis_facts,
+    seat_ids_of,
     server_config,
 )
 
-from app.auth.tokens import TokenService
 from app.platform.redis import RedisClient, build_redis
 from app.settings import Settings
 
@@ -72,6 +76,7 @@ __all__ = [
     "latency_summary",
     "main_guard",
     "run_wrk",
+    "seat_ids_of",
 ]
 
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432"
@@ -131,10 +136,6 @@ def add_server_args(
     )
 
 
-def seat_ids_of(concert: dict[str, Any]) -> list[str]:
-    return [s for sec in concert["sections"] for row in sec["rows"] for s in row["seats"]]
-
-
 def rows_of(concert: dict[str, Any]) -> list[list[str]]:
     return [row["seats"] for sec in concert["sections"] for row in sec["rows"]]
 
@@ -149,9 +150,7 @@ class Stack:
     def __init__(self, args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
         self.args = args
         self._stack = stack
-        self.workdir = Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="encore-bench-"))
-        )
+        self.workdir = temp_workdir(stack)
         self.redis_server = stack.enter_context(PrivateRedis(self.workdir))
         self.redis_url = self.redis_server.url
         self.database_url = f"sqlite+aiosqlite:///{self.workdir / 'bench.db'}"
@@ -219,12 +218,7 @@ class Stack:
         ready = await self.service.wait_ready(60)
         self.redis = build_redis(self.redis_url, 10.0, 4)
         async with self.http() as client:
-            email, password = self.admin
-            login = await client.post(
-                f"{API}/auth/login", json={"email": email, "password": password}
-            )
-            token = expect(login, 200, "admin login")["access_token"]
-        self.admin_headers = {"Authorization": f"Bearer {token}"}
+            self.admin_headers = await admin_headers(client, self.admin)
         return ready
 
     async def stop(self) -> None:
@@ -239,22 +233,13 @@ class Stack:
     async def create_concert(self, seats: int, *, cap: int = 8, **layout: int) -> dict[str, Any]:
         """Create and warm a concert through the API (as the admin)."""
         self.concerts += 1
+        body = concert_payload(seats, self.concerts, cap=cap, **layout)
         async with self.http() as client:
-            created = await client.post(
-                f"{API}/concerts",
-                json=concert_payload(seats, self.concerts, cap=cap, **layout),
-                headers=self.admin_headers,
-            )
-            concert = expect(created, 201, "create concert")
-            warm = await client.post(
-                f"{API}/concerts/{concert['id']}/warm", headers=self.admin_headers
-            )
-            expect(warm, 200, "warm concert")
+            concert, _ = await create_and_warm(client, self.admin_headers, body, "create concert")
         return concert
 
     def tokens(self, count: int, prefix: str = "bench-user") -> list[str]:
-        service = TokenService(self.settings)
-        return [service.issue("access", f"{prefix}-{n}", "user").token for n in range(count)]
+        return mint_tokens(self.settings, count, prefix)
 
     def meter_rss(self) -> float:
         """Resident memory of the server (supervisor and workers), MB."""
@@ -413,8 +398,7 @@ class Meter:
         self.window: Window | None = None
 
     async def _redis_cpu(self) -> float:
-        info = await self._redis.info("cpu")
-        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        return await redis_cpu_seconds(self._redis)
 
     async def __aenter__(self) -> Meter:
         self._pids = self._service.pids()
@@ -584,17 +568,7 @@ end
 
 
 def latency_summary(values_s: list[float]) -> dict[str, float]:
-    values = sorted(values_s)
-    if not values:
-        return {}
-    return {
-        "p50": round(percentile(values, 50) * 1000, 2),
-        "p90": round(percentile(values, 90) * 1000, 2),
-        "p99": round(percentile(values, 99) * 1000, 2),
-        "p999": round(percentile(values, 99.9) * 1000, 2),
-        "max": round(values[-1] * 1000, 2),
-        "mean": round(sum(values) / len(values) * 1000, 2),
-    }
+    return latency_ms(values_s, (50, 90, 99, 99.9), digits=2)
 
 
 def fmt(value: float | None, digits: int = 0) -> str:
@@ -606,8 +580,8 @@ def fmt(value: float | None, digits: int = 0) -> str:
 @dataclass
 class Results:
     name: str
-    command: str = field(default_factory=lambda: " ".join([Path(sys.executable).name, *sys.argv]))
-    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    command: str = field(default_factory=command_line)
+    started_at: str = field(default_factory=utc_now)
     settings: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
     setup: dict[str, Any] = field(default_factory=dict)
@@ -616,11 +590,7 @@ class Results:
     notes: list[str] = field(default_factory=list)
 
     def write(self, out: Path | None) -> Path:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = out or REPO_ROOT / "bench" / "results" / f"{self.name}-{stamp}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=2, default=str) + "\n")
-        return path
+        return write_json(asdict(self), self.name, out)
 
     def print_settings(self) -> None:
         s = self.settings
@@ -641,6 +611,10 @@ class Results:
         for note in self.notes:
             print(f"  note: {note}")
 
+    def note_busy_phases(self) -> None:
+        """`note_busy_neighbours` of rows that are phases."""
+        self.note_busy_neighbours(lambda row: str(row["phase"]))
+
     def note_busy_neighbours(self, label: Callable[[dict[str, Any]], str]) -> None:
         """A note for each row whose window saw other processes use over a quarter core."""
         for row in self.rows:
@@ -652,7 +626,7 @@ class Results:
                 )
 
 
-Run = Callable[[argparse.Namespace, "Stack", Results], Awaitable[None]]
+Run = Callable[[argparse.Namespace, "Stack", Results], Coroutine[Any, Any, None]]
 
 
 def bench_main(
@@ -661,11 +635,13 @@ def bench_main(
     banner: str,
     settings: dict[str, Any],
     run: Run,
-    report: Callable[[Results], None],
+    derive: Callable[[Results], None],
+    print_table: Callable[[Results], None],
 ) -> int:
     """The frame every on-sale bench shares: an event loop (uvloop when installed), the
-    private stack (Redis, the service, PostgreSQL when asked), `run`, then `report` (derive
-    and print) and the JSON result."""
+    private stack (Redis, the service, PostgreSQL when asked), `run`, `derive` (figures and
+    notes from the rows), then the summary (the settings, `print_table`, the notes) and the
+    JSON result."""
     with main_guard(), contextlib.ExitStack() as exits:
         loop, loop_name = runner()
         exits.enter_context(loop)
@@ -674,9 +650,30 @@ def bench_main(
         results.settings = {**stack.settings_facts(), **settings}
         print(banner, flush=True)
         loop.run(run(args, stack, results))
-    report(results)
+    derive(results)
+    results.print_settings()
+    print_table(results)
+    results.print_notes()
     print(f"\nJSON: {results.write(args.out)}")
     return 0
+
+
+def bench_parser(doc: str, **server_defaults: Any) -> argparse.ArgumentParser:
+    """The command line of an on-sale bench: its docstring's first line, the server's options
+    (`add_server_args`, with these defaults); the bench adds its own."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    add_server_args(parser, **server_defaults)
+    return parser
+
+
+def settings_of(args: argparse.Namespace, *options: str) -> dict[str, Any]:
+    """The options a result file records, in this order: each `name` (the option's value under
+    its own name) or `key=name` (under another)."""
+    out: dict[str, Any] = {}
+    for option in options:
+        key, _, name = option.partition("=")
+        out[key] = getattr(args, name or key)
+    return out
 
 
 def window_columns(w: Window | None) -> str:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import print_header
 from kit import (
     API,
     WINDOW_HEADER,
@@ -42,8 +43,8 @@ from kit import (
     Results,
     Stack,
     Window,
-    add_server_args,
     bench_main,
+    bench_parser,
     connect,
     fmt,
     http_request,
@@ -51,6 +52,7 @@ from kit import (
     lua_lines,
     run_wrk,
     seat_ids_of,
+    settings_of,
     window_columns,
 )
 
@@ -70,8 +72,7 @@ _RECORD = struct.Struct("<Iiqqqq")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_server_args(parser)
+    parser = bench_parser(__doc__)
     parser.add_argument(
         "--rate", type=float, default=None, help="arrivals/s (default: 70 %% of max)"
     )
@@ -411,7 +412,6 @@ def derive(results: Results) -> None:
 
 
 def print_table(results: Results) -> None:
-    results.print_settings()
     s = results.settings
     if s["generator"] == "native":
         generator = "native generator (bench/native/openloop.c: C, epoll, one thread)"
@@ -427,8 +427,7 @@ def print_table(results: Results) -> None:
         f"{'phase':<24} {'ok/s':>7} {'p50 ms':>7} {'p90':>7} {'p99':>7} {'p99.9':>7} {'max':>7} "
         f"{WINDOW_HEADER}"
     )
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for r in results.rows:
         lat = r["latency_ms"]
         print(
@@ -463,28 +462,18 @@ def print_table(results: Results) -> None:
         f"(p99 {fmt(d['p99_ms'], 1)}, p99.9 {fmt(d['p999_ms'], 1)})"
     )
     print(f"  p99 per second: {row['per_second_p99_ms']}")
-    results.print_notes()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = {
-        "fraction": args.fraction,
-        "connections": args.connections,
-        "duration_s": args.duration,
-        "warmup_s": args.warmup,
-        "generator": args.generator,
-    }
+    settings = settings_of(
+        args, "fraction", "connections", "duration_s=duration", "warmup_s=warmup", "generator"
+    )
     banner = (
         f"Encore open-loop holds: {args.workers} worker(s), store {args.store}, "
         f"{args.connections} connections, {args.duration:g} s, {args.generator} generator"
     )
-    return bench_main("openloop", args, banner, settings, run, report)
-
-
-def report(results: Results) -> None:
-    derive(results)
-    print_table(results)
+    return bench_main("openloop", args, banner, settings, run, derive, print_table)
 
 
 if __name__ == "__main__":

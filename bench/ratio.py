@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness import print_header
 from kit import (
     API,
     WINDOW_HEADER,
@@ -34,12 +35,13 @@ from kit import (
     Results,
     Stack,
     Window,
-    add_server_args,
     bench_main,
+    bench_parser,
     fmt,
     lua_lines,
     run_wrk,
     seat_ids_of,
+    settings_of,
     window_columns,
 )
 
@@ -49,8 +51,7 @@ TARGET_RATIO = 0.5
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_server_args(parser)
+    parser = bench_parser(__doc__)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per HTTP phase")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections")
@@ -251,7 +252,6 @@ def derive(results: Results) -> None:
 
 
 def print_table(results: Results) -> None:
-    results.print_settings()
     s = results.settings
     print(
         f"Load: wrk {s['threads']} thread(s), {s['connections']} connections, "
@@ -263,8 +263,7 @@ def print_table(results: Results) -> None:
         f"{'phase':<14} {'ok/s':>8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'p99.9':>7} "
         f"{WINDOW_HEADER}   {'us/call: gen':>12} {'server':>6} {'redis':>6}"
     )
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for r in results.rows:
         lat = r["latency_ms"]
         us = r["cpu_us_per_call"] or {}
@@ -289,28 +288,18 @@ def print_table(results: Results) -> None:
         "  gen% = the load generator's CPU (wrk or redis-benchmark, plus this script), "
         "% of one core; other% = busy time no measured process explains"
     )
-    results.print_notes()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = {
-        "threads": args.threads,
-        "connections": args.connections,
-        "duration_s": args.duration,
-        "warmup_s": args.warmup,
-        "seats": args.seats,
-    }
+    settings = settings_of(
+        args, "threads", "connections", "duration_s=duration", "warmup_s=warmup", "seats"
+    )
     banner = (
         f"Encore hold ratio: {args.workers} worker(s), store {args.store}, wrk "
         f"-t{args.threads} -c{args.connections}, {args.duration:g} s per phase"
     )
-    return bench_main("ratio", args, banner, settings, run, report)
-
-
-def report(results: Results) -> None:
-    derive(results)
-    print_table(results)
+    return bench_main("ratio", args, banner, settings, run, derive, print_table)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import random
 import secrets
@@ -31,21 +30,21 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness import print_header, progress
 from kit import (
     API,
     WINDOW_HEADER,
     Results,
     Stack,
-    add_server_args,
+    bench_main,
+    bench_parser,
     connect,
-    environment,
     fmt,
     http_request,
     latency_summary,
-    main_guard,
     psql_query,
     rows_of,
-    runner,
+    settings_of,
     window_columns,
 )
 
@@ -58,8 +57,7 @@ STEPS = ("hold", "checkout", "webhook")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_server_args(parser, store="postgres")
+    parser = bench_parser(__doc__, store="postgres")
     parser.add_argument("--seats", type=int, default=50_000, help="seats of the stadium")
     parser.add_argument("--concurrency", type=int, default=96, help="buyers in flight")
     parser.add_argument("--min-seats", type=int, default=2, help="seats per buyer, at least")
@@ -228,22 +226,15 @@ async def sell(
                     conn = await connect(port)
         conn.close()
 
-    async def progress() -> None:
-        while True:
-            await asyncio.sleep(5)
-            elapsed = time.perf_counter() - start
-            print(
-                f"    {elapsed:5.0f} s: {tally.sold_seats:>7,} seats sold "
-                f"({tally.sold_seats / elapsed:,.0f}/s), {dict(tally.outcomes.most_common(4))}",
-                flush=True,
-            )
+    def line(elapsed: float) -> str:
+        return (
+            f"    {elapsed:5.0f} s: {tally.sold_seats:>7,} seats sold "
+            f"({tally.sold_seats / elapsed:,.0f}/s), {dict(tally.outcomes.most_common(4))}"
+        )
 
     start = time.perf_counter()
-    ticker = asyncio.create_task(progress())
-    try:
+    async with progress(5, line, started=start):
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-    finally:
-        ticker.cancel()
     return tally, start, time.perf_counter()
 
 
@@ -394,7 +385,6 @@ def derive(results: Results) -> None:
 
 
 def print_table(results: Results) -> None:
-    results.print_settings()
     s = results.settings
     row = next(r for r in results.rows if r["phase"] == "on-sale")
     print(
@@ -403,8 +393,7 @@ def print_table(results: Results) -> None:
     )
     print()
     header = f"{'step':<10} {'calls':>7} {'p50 ms':>8} {'p90':>8} {'p99':>8} {'max':>8}"
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for step in STEPS:
         lat = row["latency_ms"][step]
         print(
@@ -450,32 +439,19 @@ def print_table(results: Results) -> None:
         f"  target (<= {TARGET_S:g} s, 0 oversold, 0 lost): {verdict}; every seat sold: "
         f"{d['all_seats_sold']}"
     )
-    results.print_notes()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    with main_guard(), contextlib.ExitStack() as exits:
-        loop, loop_name = runner()
-        exits.enter_context(loop)
-        results = Results("stadium", environment=environment(loop_name))
-        stack = Stack(args, exits)
-        results.settings = {
-            **stack.settings_facts(),
-            "seats": args.seats,
-            "concurrency": args.concurrency,
-            "seats_per_buyer": [args.min_seats, args.max_seats],
-        }
-        print(
-            f"Encore stadium on-sale: {args.seats:,} seats, {args.workers} worker(s), store "
-            f"{args.store}, {args.concurrency} buyers in flight",
-            flush=True,
-        )
-        loop.run(run(args, stack, results))
-    derive(results)
-    print_table(results)
-    print(f"\nJSON: {results.write(args.out)}")
-    return 0
+    settings = {
+        **settings_of(args, "seats", "concurrency"),
+        "seats_per_buyer": [args.min_seats, args.max_seats],
+    }
+    banner = (
+        f"Encore stadium on-sale: {args.seats:,} seats, {args.workers} worker(s), store "
+        f"{args.store}, {args.concurrency} buyers in flight"
+    )
+    return bench_main("stadium", args, banner, settings, run, derive, print_table)
 
 
 if __name__ == "__main__":

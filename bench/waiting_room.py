@@ -43,59 +43,57 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import httpx
 from harness import (
-    REPO_ROOT,
-    BenchError,
     CpuUse,
     LoadResult,
-    PrivateRedis,
-    ProcessWatch,
-    RedisServerNotFound,
     ServiceProcess,
     closed_loop,
-    cpu_sample,
+    cpu_window,
     percentile,
+    print_header,
+    progress,
+    redis_cpu_seconds,
     tail,
 )
 from holds import (
     API,
     CAP,
+    CPU_HEADER,
     HOLD_TTL_SECONDS,
+    Frame,
     PhaseReport,
     Report,
     SeatPool,
     ServerConfig,
-    ServiceSetupError,
+    admin_headers,
     concert_body,
-    environment_facts,
-    event_loop_factory,
-    expect,
+    cpu_columns,
+    create_and_warm,
     fmt,
-    interrupt,
+    log_on_refusal,
     mint_tokens,
     phase_report,
-    redis_facts,
+    print_cpu_per_call,
+    report_main,
+    seat_ids_of,
     server_config,
+    start_service,
 )
 from rawhttp import RawHttp
 
-from app.auth.tokens import TokenService
 from app.platform.redis import RedisClient, build_redis
 from app.waiting_room.engine import new_epoch, queue_keys
 from app.waiting_room.passes import PassSigner
@@ -210,7 +208,6 @@ class Crowd:
     async def join_all(self, concurrency: int) -> None:
         """Every buyer joins, `concurrency` at a time; each starts polling once it has joined."""
         buyers = iter(range(len(self._tokens)))
-        started = time.perf_counter()
 
         async def worker() -> None:
             for n in buyers:
@@ -219,23 +216,14 @@ class Crowd:
                     self.delay_s[n] = wait
                     self._tasks.append(asyncio.create_task(self._poll(n, wait)))
 
-        async def ticker() -> None:
-            while True:
-                await asyncio.sleep(2.0)
-                elapsed = time.perf_counter() - started
-                print(
-                    f"    joins: {elapsed:5.1f} s  {len(self.joins):>8,} joined  "
-                    f"{len(self.joins) / elapsed:>7.0f}/s  {len(self.polls):>7,} status calls",
-                    flush=True,
-                )
+        def line(elapsed: float) -> str:
+            return (
+                f"    joins: {elapsed:5.1f} s  {len(self.joins):>8,} joined  "
+                f"{len(self.joins) / elapsed:>7.0f}/s  {len(self.polls):>7,} status calls"
+            )
 
-        progress = asyncio.create_task(ticker())
-        try:
+        async with progress(2.0, line):
             await asyncio.gather(*(worker() for _ in range(concurrency)))
-        finally:
-            progress.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await progress
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -363,24 +351,11 @@ class Meter:
     redis: RedisClient
 
     async def redis_cpu_seconds(self) -> float:
-        info = await self.redis.info("cpu")
-        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        return await redis_cpu_seconds(self.redis)
 
     async def window(self, work: Callable[[], Awaitable[T]]) -> Window[T]:
         """CPU of this process, the server and Redis while `work` runs."""
-        pids = self.service.pids()
-        watch = ProcessWatch(pids)
-        watch.start()
-        try:
-            before = await cpu_sample(pids, self.redis_cpu_seconds)
-            start = time.perf_counter()
-            value = await work()
-            end = time.perf_counter()
-            after = await cpu_sample(pids, self.redis_cpu_seconds)
-        finally:
-            others = await watch.stop()
-        cpu = CpuUse.between(before, after, server_pids=pids, others_top=others)
-        return Window(value, cpu, start, end)
+        return Window(*await cpu_window(self.service.pids(), self.redis_cpu_seconds, work))
 
 
 def with_p999(report: PhaseReport, result: LoadResult) -> PhaseReport:
@@ -414,14 +389,8 @@ async def queued_concert(
         "admit_per_minute": args.admit_per_minute,
         "max_active": min(1_000_000, args.max_active + args.seats),
     }
-    t0 = time.perf_counter()
-    concert = expect(await admin.post(f"{API}/concerts", json=body, headers=headers), 201, "create")
-    t1 = time.perf_counter()
-    warm = await admin.post(f"{API}/concerts/{concert['id']}/warm", headers=headers)
-    expect(warm, 200, "warm concert")
-    seat_ids = [s for sec in concert["sections"] for row in sec["rows"] for s in row["seats"]]
-    timings = {"create_s": round(t1 - t0, 3), "warm_s": round(time.perf_counter() - t1, 3)}
-    return concert["id"], seat_ids, timings
+    concert, timings = await create_and_warm(admin, headers, body, "create")
+    return concert["id"], seat_ids_of(concert), timings
 
 
 async def seed_shoppers(
@@ -452,9 +421,7 @@ async def _scenario(
     args, settings = sc.args, sc.config.settings
     print("  setup: uvicorn starting ...", flush=True)
     report.setup["server_ready_s"] = round(await sc.service.wait_ready(), 2)
-    email, password = sc.config.admin
-    login = await admin.post(f"{API}/auth/login", json={"email": email, "password": password})
-    headers = {"Authorization": f"Bearer {expect(login, 200, 'admin login')['access_token']}"}
+    headers = await admin_headers(admin, sc.config.admin)
 
     venues: list[dict[str, Any]] = []
     passes: dict[str, list[str]] = {}
@@ -481,10 +448,7 @@ async def _scenario(
     )
 
     t0 = time.perf_counter()
-    tokens = TokenService(settings)
-    waiters = [
-        tokens.issue("access", f"bench-waiter-{n}", "user").token for n in range(args.buyers)
-    ]
+    waiters = mint_tokens(settings, args.buyers, "bench-waiter")
     holders = mint_tokens(settings, len(seat_ids))  # later venues have every seat for holds
     # Hold buyer n is "bench-user-{n}" (mint_tokens); their passes for the first concert now,
     # for any further one (if the holds use up three quarters of it) when it opens.
@@ -898,16 +862,9 @@ def derive(report: Report, budget: float) -> None:
             f"{pending:,} status calls were still unanswered when the pollers stopped (the "
             "server's backlog); they count with their latency up to then, a lower bound."
         )
-    disturbed = [p for p in report.phases if (p.cpu.other_pct or 0.0) > 25]
-    if disturbed:
-        culprits = "; ".join(
-            f"{p.key}: {', '.join(p.cpu.others_top) or 'unknown'}" for p in disturbed
-        )
-        report.notes.append(
-            f"Something else kept the machine busy during {', '.join(p.key for p in disturbed)} "
-            f"(other% above 25; {culprits}): compare A and C only if their other% are alike, "
-            "or run again when the machine is idle."
-        )
+    report.note_disturbed(
+        "compare A and C only if their other% are alike, or run again when the machine is idle."
+    )
     report.notes[:0] = [
         "bench%, server%, redis% = CPU time over the phase as % of ONE core (bench = this "
         "load generator, server = uvicorn and its workers, redis = INFO used_cpu_*); other = "
@@ -919,13 +876,8 @@ def derive(report: Report, budget: float) -> None:
 
 def print_report(report: Report) -> None:
     env, cfg = report.environment, report.settings
-    redis_version = env.get("valkey_version") or env.get("redis_version")
     print()
-    print(
-        f"Server: uvicorn {env['uvicorn']} ({env['uvicorn_loop_http']}), {cfg['workers']} "
-        f"worker(s), APP_ENV=test, store {cfg['store']}, private redis-server {redis_version}, "
-        f"rate limits {'on' if cfg['rate_limits'] else 'off'}"
-    )
+    print(report.server_line(f"rate limits {'on' if cfg['rate_limits'] else 'off'}"))
     print(
         f"Queue:  {cfg['buyers']:,} buyers, admit {cfg['admit_per_minute']}/min, max active "
         f"{cfg['max_active']:,}, poll budget {cfg['poll_budget_per_s']:g}/s, admission every "
@@ -940,20 +892,14 @@ def print_report(report: Report) -> None:
         f"{env['bench_event_loop']}; {env['cpus']} CPUs; Python {env['python']}"
     )
     print()
-    header = (
-        f"{'phase':<36} {'ok/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'p99.9ms':>7} "
-        f"{'bench%':>6} {'server%':>7} {'redis%':>6} {'other%':>6} {'machine%':>8}"
-    )
-    print(header)
-    print("-" * len(header))
+    header = f"{'phase':<36} {'ok/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'p99.9ms':>7} {CPU_HEADER}"
+    print_header(header)
     for p in report.phases:
         lat = p.latency_ms
         rate = None if p.key == "idle" else p.ok_per_s
         print(
             f"{p.title[:36]:<36} {fmt(rate):>7} {fmt(lat.get('p50'), 1):>7} "
-            f"{fmt(lat.get('p99'), 1):>7} {fmt(lat.get('p99_9'), 1):>7} "
-            f"{fmt(p.cpu.bench_pct):>6} {fmt(p.cpu.server_pct):>7} {fmt(p.cpu.redis_pct):>6} "
-            f"{fmt(p.cpu.other_pct):>6} {fmt(p.cpu.machine_busy_pct):>8}"
+            f"{fmt(lat.get('p99'), 1):>7} {fmt(lat.get('p99_9'), 1):>7} {cpu_columns(p.cpu)}"
         )
         if p.key == "holds-with-queue":
             s = p.extra["status_calls"]
@@ -962,15 +908,8 @@ def print_report(report: Report) -> None:
                 f"{'   ...status calls meanwhile':<36} {fmt(s['status_calls_per_s']):>7} "
                 f"{fmt(lat.get('p50'), 1):>7} {fmt(lat.get('p99'), 1):>7}"
             )
-    print()
-    print(f"{'CPU per call, microseconds':<36} {'bench':>7} {'server':>7} {'redis':>7}")
-    for p in report.phases:
-        if p.key in ("idle", "holds-with-queue"):
-            continue
-        us = p.cpu_us_per_call
-        print(
-            f"{p.title[:36]:<36} {fmt(us['bench']):>7} {fmt(us['server']):>7} {fmt(us['redis']):>7}"
-        )
+    calls = [p for p in report.phases if p.key not in ("idle", "holds-with-queue")]
+    print_cpu_per_call(calls, 36, 7)
     print()
     polling, holds = report.derived.get("polling"), report.derived.get("holds")
     polls = report.phase("queue-poll")
@@ -1088,12 +1027,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, interrupt)
-    loop_factory, loop_name = event_loop_factory()
-    report = Report(
-        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        command=" ".join([Path(sys.executable).name, *sys.argv]),
-        settings={
+    report = Report.begin(
+        {
             "buyers": args.buyers,
             "duration_s": args.duration,
             "warmup_s": args.warmup,
@@ -1111,62 +1046,34 @@ def main(argv: list[str] | None = None) -> int:
             "store": "sql (SQLite file in a temp dir)",
             "sweeper_in_process": True,
             "redis": "private redis-server",
-        },
-        environment=environment_facts(loop_name),
+        }
     )
     print(
         f"Encore waiting-room benchmark: {args.buyers:,} queued buyers, holds {args.concurrency} "
         f"in flight, {args.workers} uvicorn worker(s), {args.duration:g} s per phase",
         flush=True,
     )
-    try:
-        with contextlib.ExitStack() as stack:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="encore-bench-")))
-            private = stack.enter_context(PrivateRedis(workdir))
-            print(f"  setup: private {private.binary} on port {private.port}", flush=True)
-            runner = stack.enter_context(asyncio.Runner(loop_factory=loop_factory))
-            report.environment.update(runner.run(redis_facts(private.url)))
-            config = server_config(workdir, private.url)
-            config.record(report)
-            settings = config.settings
-            report.settings.update(
-                poll_budget_per_s=settings.queue_poll_budget_per_second,
-                admit_interval_s=settings.queue_admit_interval_seconds,
-                pass_ttl_s=settings.queue_pass_ttl_seconds,
-                rate_limits=config.env["RATE_LIMIT_ENABLED"].lower() == "true",
-                poll_advice_bounds_s=[MIN_POLL_SECONDS, MAX_POLL_SECONDS],
-            )
-            service = ServiceProcess(config.env, args.workers, workdir / "uvicorn.log")
-            stack.callback(service.stop)  # registered first: a failed start still stops it
-            service.start()
-            sc = Scenario(args, config, service, settings.queue_poll_budget_per_second)
-            try:
-                runner.run(run_scenario(sc, report, private.url))
-            except ServiceSetupError:
-                print(tail(service.log_path), file=sys.stderr)
-                raise
-            derive(report, sc.budget)
-            if any("failed" in note for note in report.notes):
-                report.notes.append(tail(service.log_path, 15))
-    except RedisServerNotFound as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ServiceSetupError as exc:
-        print(f"error: the service refused the bench setup: {exc}", file=sys.stderr)
-        return 1
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted: the server and the private redis were stopped; no results written")
-        return 130
-    print_report(report)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = args.out or REPO_ROOT / "bench" / "results" / f"waiting-room-{stamp}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(asdict(report), indent=2) + "\n")
-    print(f"\nJSON: {out}")
-    return 0
+
+    def run(frame: Frame) -> None:
+        config = server_config(frame.workdir, frame.redis_url)
+        config.record(report)
+        settings = config.settings
+        report.settings.update(
+            poll_budget_per_s=settings.queue_poll_budget_per_second,
+            admit_interval_s=settings.queue_admit_interval_seconds,
+            pass_ttl_s=settings.queue_pass_ttl_seconds,
+            rate_limits=config.env["RATE_LIMIT_ENABLED"].lower() == "true",
+            poll_advice_bounds_s=[MIN_POLL_SECONDS, MAX_POLL_SECONDS],
+        )
+        service = start_service(frame.stack, config, args.workers, frame.workdir)
+        sc = Scenario(args, config, service, settings.queue_poll_budget_per_second)
+        with log_on_refusal(service):
+            frame.runner.run(run_scenario(sc, report, frame.redis_url))
+        derive(report, sc.budget)
+        if any("failed" in note for note in report.notes):
+            report.notes.append(tail(service.log_path, 15))
+
+    return report_main(report, "waiting-room", args.out, run, lambda: print_report(report))
 
 
 if __name__ == "__main__":
