@@ -52,6 +52,7 @@ from holds import (
     create_and_warm,
     environment_facts,
     event_loop_factory,
+    fmt,
     interrupt,
     mint_tokens,
     package_version,
@@ -73,6 +74,7 @@ __all__ = [
     "Window",
     "add_server_args",
     "concert_payload",
+    "fmt",
     "latency_summary",
     "main_guard",
     "run_wrk",
@@ -569,12 +571,6 @@ end
 
 def latency_summary(values_s: list[float]) -> dict[str, float]:
     return latency_ms(values_s, (50, 90, 99, 99.9), digits=2)
-
-
-def fmt(value: float | None, digits: int = 0) -> str:
-    if value is None or value != value:
-        return "-"
-    return f"{value:,.{digits}f}"
 
 
 @dataclass
