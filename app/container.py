@@ -143,7 +143,7 @@ def build_container(settings: Settings) -> Container:
         waiting_room=waiting_room,
         door=DoorCheckIn(
             store,
-            concerts,
+            catalogue,
             TicketSigner(settings.ticket_signing_secret, settings.jwt_issuer),
         ),
     )

@@ -99,15 +99,6 @@ def to_read(concert: Concert, taken: int, now: datetime) -> ConcertRead:
     )
 
 
-async def load(store: Store, cache: ConcertCache, concert_id: str) -> Concert:
-    """The concert's metadata, from the in-process cache when fresh. A function as well as
-    Concerts.load: the seat routes and DoorCheckIn call it with their own store and cache."""
-    concert = await cache.get(concert_id, store.concerts.get)
-    if concert is None:
-        raise ConcertNotFound()
-    return concert
-
-
 def parse_bound(field: str, raw: str | None, *, end_of_day: bool) -> datetime | None:
     """A date (`2026-07-01`, whole day in UTC) or an ISO datetime (naive means UTC)."""
     if raw is None or raw == "":
@@ -134,9 +125,16 @@ class Concerts:
         self._cache = cache
         self._engine = engine
 
+    async def find(self, concert_id: str) -> Concert | None:
+        """The concert's metadata, from the in-process cache when fresh; None if none."""
+        return await self._cache.get(concert_id, self._store.concerts.get)
+
     async def load(self, concert_id: str) -> Concert:
         """The concert's metadata, from the in-process cache when fresh."""
-        return await load(self._store, self._cache, concert_id)
+        concert = await self.find(concert_id)
+        if concert is None:
+            raise ConcertNotFound()
+        return concert
 
     async def any_exist(self) -> bool:
         page = await self._store.concerts.search(ConcertFilter(), limit=1, cursor=None)

@@ -26,8 +26,7 @@ from prometheus_client import Counter
 from pydantic import TypeAdapter
 
 from app.checkout.tickets import TicketClaims, TicketSigner
-from app.concerts.cache import ConcertCache
-from app.concerts.service import load as load_concert
+from app.concerts.service import Concerts
 from app.door.errors import AlreadyCheckedIn, InvalidTicket, TicketRevoked
 from app.door.schemas import CheckInRead
 from app.storage.errors import RecordNotFound
@@ -53,7 +52,7 @@ _REVOKED_BECAUSE = {
 
 
 class DoorCheckIn:
-    def __init__(self, store: Store, concerts: ConcertCache, signer: TicketSigner) -> None:
+    def __init__(self, store: Store, concerts: Concerts, signer: TicketSigner) -> None:
         self._store = store
         self._concerts = concerts
         self._signer = signer
@@ -61,7 +60,7 @@ class DoorCheckIn:
     async def check_in(self, concert_id: str, code: str) -> CheckInRead:
         """Admit the holder of `code` to the concert, once. ConcertNotFound, InvalidTicket,
         TicketRevoked or AlreadyCheckedIn otherwise."""
-        concert = await load_concert(self._store, self._concerts, concert_id)
+        concert = await self._concerts.load(concert_id)
         claims = await self._claims(code, concert.id)
         order, ticket = await asyncio.gather(
             self._store.orders.get(claims.order_id),
@@ -105,7 +104,7 @@ class DoorCheckIn:
                 ),
             ) from None
         if claims.concert_id != concert_id:
-            other = await self._concerts.get(claims.concert_id, self._store.concerts.get)
+            other = await self._concerts.find(claims.concert_id)
             which = f" ({other.title}, {other.starts_at:%Y-%m-%d})" if other else ""
             raise self._refuse(
                 "invalid",

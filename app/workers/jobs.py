@@ -22,11 +22,11 @@ def start_jobs(c: Container) -> list[asyncio.Task[None]]:
         c.engine,
         c.settings.sweeper_interval_seconds,
         events=c.events,
-        concerts=lambda concert_id: c.concerts.get(concert_id, c.store.concerts.get),
+        concerts=c.catalogue.find,
     )
     admission = AdmissionLoop(
         c.waiting_room,
-        lambda concert_id: c.concerts.get(concert_id, c.store.concerts.get),
+        c.catalogue.find,
         catalogue=c.catalogue,
         discover_every=c.settings.queue_discover_interval_seconds,
     )
