@@ -18,6 +18,17 @@ import { api } from "../lib/api";
 import { dateTime, money } from "../lib/format";
 import { TicketCard } from "./TicketCard";
 
+const NO_TICKETS = (
+  <div className="card text-slate-600">
+    No tickets yet.{" "}
+    <Link className="font-semibold text-brand-700 underline" to="/">
+      Find a concert
+    </Link>
+  </div>
+);
+
+const NO_ORDERS = <p className="text-slate-600">No orders yet.</p>;
+
 export function AccountPage() {
   const { user } = useAuth();
   const orders = useQuery({
@@ -56,27 +67,12 @@ export function AccountPage() {
         </p>
       </div>
       <TitledSection id="tickets-h" title="Tickets">
-        <Items
-          query={tickets}
-          label="Loading tickets"
-          empty={
-            <div className="card text-slate-600">
-              No tickets yet.{" "}
-              <Link className="font-semibold text-brand-700 underline" to="/">
-                Find a concert
-              </Link>
-            </div>
-          }
-        >
+        <Items query={tickets} label="Loading tickets" empty={NO_TICKETS}>
           {(items) => <TicketGroups tickets={items} concerts={byId} />}
         </Items>
       </TitledSection>
       <TitledSection id="orders-h" title="Booking history">
-        <Items
-          query={orders}
-          label="Loading orders"
-          empty={<p className="text-slate-600">No orders yet.</p>}
-        >
+        <Items query={orders} label="Loading orders" empty={NO_ORDERS}>
           {(items) => (
             <ul className="divide-y divide-slate-100 overflow-hidden rounded-xl border border-slate-200 bg-white">
               {items.map((o) => (
