@@ -9,14 +9,13 @@ the only form DynamoDB's TTL reads.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef
 
-from app.storage.documents import as_utc, decode_time, encode_time
+from app.storage.codec import Fields, as_utc, decode_time, encode_time
 from app.storage.dynamo.client import Item
 
 # Above every stored timestamp (years are four digits) / below every one.
@@ -24,7 +23,7 @@ MAX_TIMESTAMP_KEY = "9999~"
 MIN_TIMESTAMP_KEY = "0000"
 
 
-# The shared fixed-width UTC encoding (see app/storage/documents.py) under this module's names.
+# The shared fixed-width UTC encoding (see app/storage/codec.py) under this module's names.
 timestamp = encode_time
 parse_timestamp = decode_time
 
@@ -69,11 +68,6 @@ def ts(value: datetime) -> AttributeValueTypeDef:
     return {"S": timestamp(value)}
 
 
-def string_list(values: Sequence[str]) -> AttributeValueTypeDef:
-    # A list, not a string set: sets are unordered and cannot be empty.
-    return {"L": [{"S": v} for v in values]}
-
-
 def get_s(item: Item, name: str) -> str:
     return item[name]["S"]
 
@@ -96,5 +90,52 @@ def get_optional_ts(item: Item, name: str) -> datetime | None:
     return parse_timestamp(text) if text is not None else None
 
 
-def get_string_list(item: Item, name: str) -> tuple[str, ...]:
-    return tuple(str(v["S"]) for v in item[name]["L"])
+# --------------------------------------------------------------------------- records
+
+
+def attribute(value: Any) -> AttributeValueTypeDef:
+    """A record field as an attribute value, by its Python type (bool before int: a bool is
+    an int to Python, a BOOL to DynamoDB)."""
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return n(value)
+    if isinstance(value, str):
+        return s(value)
+    if isinstance(value, datetime):
+        return ts(value)
+    if isinstance(value, bytes):
+        return {"B": value}
+    if isinstance(value, list | tuple):
+        # A list, not a string set: sets are unordered and cannot be empty.
+        return {"L": [attribute(v) for v in value]}
+    if isinstance(value, dict):
+        return {"M": {name: attribute(v) for name, v in value.items()}}
+    raise TypeError(f"no DynamoDB attribute for a {type(value).__name__}")
+
+
+def item_of(fields: Fields) -> Item:
+    """A record's fields as attributes. Unset (None) fields are left out: conditions such
+    as `attribute_not_exists(checked_in_at)` rely on it."""
+    return {name: attribute(value) for name, value in fields.items() if value is not None}
+
+
+def plain(value: AttributeValueTypeDef) -> Any:
+    """An attribute value as Python (instants stay strings: the record builders read them)."""
+    if "S" in value:
+        return value["S"]
+    if "N" in value:
+        return int(value["N"])
+    if "BOOL" in value:
+        return value["BOOL"]
+    if "L" in value:
+        return [plain(v) for v in value["L"]]
+    if "M" in value:
+        return {name: plain(v) for name, v in value["M"].items()}
+    if "B" in value:
+        return value["B"]
+    return None
+
+
+def fields_of(item: Item) -> Fields:
+    return {name: plain(value) for name, value in item.items()}

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from app.storage.codec import concert_fields, concert_from_fields
 from app.storage.cursor import decode_cursor, encode_cursor
 from app.storage.dynamo.client import (
     Dynamo,
@@ -22,19 +23,20 @@ from app.storage.dynamo.client import (
 from app.storage.dynamo.codec import (
     MAX_TIMESTAMP_KEY,
     MIN_TIMESTAMP_KEY,
+    fields_of,
     get_n,
     get_s,
-    get_ts,
+    item_of,
     n,
+    parse_timestamp,
     s,
     sort_key,
     split_sort_key,
     timestamp,
-    ts,
 )
 from app.storage.dynamo.tables import CONCERT_LIST_PARTITION, CONCERTS
 from app.storage.errors import DuplicateKey, RecordNotFound, VersionConflict
-from app.storage.records import Concert, ConcertFilter, Page, QueueSettings, Row, Section
+from app.storage.records import Concert, ConcertFilter, Page
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import QueryInputTypeDef
@@ -45,76 +47,45 @@ if TYPE_CHECKING:
 FILTERED_PAGE = 500
 
 
-def _sections_blob(sections: tuple[Section, ...]) -> bytes:
-    """The layout as compressed JSON: a 100,000-seat layout is megabytes of seat ids, far over
-    DynamoDB's 400 KB item limit, but rows of generated ids shrink to a count."""
+def _sections_blob(sections: list[dict[str, Any]]) -> bytes:
+    """The layout documents as compressed JSON: a 100,000-seat layout is megabytes of seat
+    ids, far over DynamoDB's 400 KB item limit, but rows of generated ids shrink to a count."""
     document = [
-        {
-            "id": section.id,
-            "name": section.name,
-            "price_cents": section.price_cents,
-            "rows": [_row_document(section.id, row) for row in section.rows],
-        }
+        {**section, "rows": [_row_document(section["id"], row) for row in section["rows"]]}
         for section in sections
     ]
     return zlib.compress(json.dumps(document, separators=(",", ":")).encode())
 
 
-def _generated_ids(section_id: str, label: str, count: int) -> tuple[str, ...]:
+def _generated_ids(section_id: str, label: str, count: int) -> list[str]:
     # The ids app.concerts.layout gives: `<section id>-<row label>-<number>`.
-    return tuple(f"{section_id}-{label}-{k}" for k in range(1, count + 1))
+    return [f"{section_id}-{label}-{k}" for k in range(1, count + 1)]
 
 
-def _row_document(section_id: str, row: Row) -> dict[str, Any]:
-    if row.seat_ids == _generated_ids(section_id, row.label, len(row.seat_ids)):
-        return {"label": row.label, "count": len(row.seat_ids)}
-    return {"label": row.label, "seat_ids": list(row.seat_ids)}
+def _row_document(section_id: str, row: dict[str, Any]) -> dict[str, Any]:
+    label, seat_ids = row["label"], row["seat_ids"]
+    if seat_ids == _generated_ids(section_id, label, len(seat_ids)):
+        return {"label": label, "count": len(seat_ids)}
+    return row
 
 
-def _sections_from_blob(blob: bytes) -> tuple[Section, ...]:
-    return tuple(
-        Section(
-            id=doc["id"],
-            name=doc["name"],
-            price_cents=doc["price_cents"],
-            rows=tuple(
-                Row(
-                    label=r["label"],
-                    seat_ids=(
-                        _generated_ids(doc["id"], r["label"], r["count"])
-                        if "count" in r
-                        else tuple(r["seat_ids"])
-                    ),
-                )
-                for r in doc["rows"]
-            ),
-        )
-        for doc in json.loads(zlib.decompress(blob))
-    )
+def _sections_from_blob(blob: bytes) -> list[dict[str, Any]]:
+    """The layout documents again (`_sections_blob` undone)."""
+    sections: list[dict[str, Any]] = json.loads(zlib.decompress(blob))
+    for section in sections:
+        for row in section["rows"]:
+            if "count" in row:
+                row["seat_ids"] = _generated_ids(section["id"], row["label"], row.pop("count"))
+    return sections
 
 
 def _concert_item(concert: Concert, version: int) -> Item:
+    fields = concert_fields(concert)
+    stored = {**fields, "sections": _sections_blob(fields["sections"]), "version": version}
     return {
         "pk": s(concert.id),
-        "id": s(concert.id),
-        "title": s(concert.title),
-        "artist": s(concert.artist),
-        "genre": s(concert.genre),
-        "description": s(concert.description),
-        "venue_name": s(concert.venue_name),
-        "venue_city": s(concert.venue_city),
-        "starts_at": ts(concert.starts_at),
-        "on_sale_at": ts(concert.on_sale_at),
-        "currency": s(concert.currency),
-        "max_tickets_per_user": n(concert.max_tickets_per_user),
-        "queue_enabled": {"BOOL": concert.queue.enabled},
-        "queue_admit_per_minute": n(concert.queue.admit_per_minute),
-        "queue_max_active": n(concert.queue.max_active),
-        **({"queue_opens_at": ts(concert.queue.opens_at)} if concert.queue.opens_at else {}),
-        "sections": {"B": _sections_blob(concert.sections)},
-        "created_at": ts(concert.created_at),
-        "updated_at": ts(concert.updated_at),
-        "version": n(version),
+        # queue_opens_at is absent when unset.
+        **item_of(stored),
         # The listing index and its filters. DynamoDB compares case-sensitively, so the
         # filtered fields are stored lower-cased (Python's Unicode-aware lower()).
         "list_pk": s(CONCERT_LIST_PARTITION),
@@ -127,29 +98,9 @@ def _concert_item(concert: Concert, version: int) -> Item:
 
 
 def _concert_from_item(item: Item) -> Concert:
-    return Concert(
-        id=get_s(item, "id"),
-        title=get_s(item, "title"),
-        artist=get_s(item, "artist"),
-        genre=get_s(item, "genre"),
-        description=get_s(item, "description"),
-        venue_name=get_s(item, "venue_name"),
-        venue_city=get_s(item, "venue_city"),
-        starts_at=get_ts(item, "starts_at"),
-        on_sale_at=get_ts(item, "on_sale_at"),
-        currency=get_s(item, "currency"),
-        max_tickets_per_user=get_n(item, "max_tickets_per_user"),
-        queue=QueueSettings(
-            enabled=bool(item["queue_enabled"]["BOOL"]),
-            admit_per_minute=get_n(item, "queue_admit_per_minute"),
-            max_active=get_n(item, "queue_max_active"),
-            opens_at=get_ts(item, "queue_opens_at") if "queue_opens_at" in item else None,
-        ),
-        sections=_sections_from_blob(item["sections"]["B"]),
-        created_at=get_ts(item, "created_at"),
-        updated_at=get_ts(item, "updated_at"),
-        version=get_n(item, "version"),
-    )
+    fields = fields_of(item)
+    fields["sections"] = _sections_from_blob(fields["sections"])
+    return concert_from_fields(fields, parse_timestamp)
 
 
 class DynamoConcertRepository:

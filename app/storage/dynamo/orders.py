@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from app.storage.codec import order_fields, order_from_fields, transition_document
 from app.storage.dynamo.client import (
     Dynamo,
     Item,
@@ -21,30 +22,23 @@ from app.storage.dynamo.client import (
     translated_errors,
 )
 from app.storage.dynamo.codec import (
-    get_n,
-    get_optional_s,
+    attribute,
+    fields_of,
     get_s,
-    get_string_list,
-    get_ts,
+    item_of,
     n,
     parse_timestamp,
     s,
     shard,
     sort_key,
-    string_list,
     timestamp,
-    ts,
 )
 from app.storage.dynamo.tables import ORDER_SHARDS, ORDERS
 from app.storage.errors import DuplicateKey, RecordNotFound, VersionConflict
 from app.storage.records import Order, OrderStatus, OrderTransition
 
 if TYPE_CHECKING:
-    from types_aiobotocore_dynamodb.type_defs import (
-        AttributeValueTypeDef,
-        QueryInputTypeDef,
-        TransactWriteItemTypeDef,
-    )
+    from types_aiobotocore_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
 
 
 def _order_key(order_id: str) -> Item:
@@ -72,69 +66,21 @@ def _concert_pk(concert_id: str, status: OrderStatus, shard_id: str) -> str:
     return f"{concert_id}#{status.value}#{shard_id}"
 
 
-def _transition_value(transition: OrderTransition) -> AttributeValueTypeDef:
-    return {
-        "M": {
-            "from": s(transition.from_status.value),
-            "to": s(transition.to_status.value),
-            "reason": s(transition.reason),
-            "at": ts(transition.at),
-        }
-    }
-
-
-def _transition_from_value(value: AttributeValueTypeDef) -> OrderTransition:
-    fields = value["M"]
-    return OrderTransition(
-        from_status=OrderStatus(fields["from"]["S"]),
-        to_status=OrderStatus(fields["to"]["S"]),
-        reason=fields["reason"]["S"],
-        at=parse_timestamp(fields["at"]["S"]),
-    )
-
-
 def _order_item(order: Order) -> Item:
-    item: Item = {
+    return {
         **_order_key(order.id),
-        "id": s(order.id),
-        "user_id": s(order.user_id),
-        "concert_id": s(order.concert_id),
-        "hold_id": s(order.hold_id),
-        "seat_ids": string_list(order.seat_ids),
-        "amount_cents": n(order.amount_cents),
-        "currency": s(order.currency),
-        "status": s(order.status.value),
-        "created_at": ts(order.created_at),
-        "expires_at": ts(order.expires_at),
-        "version": n(order.version),
-        "history": {"L": [_transition_value(t) for t in order.history]},
+        # payment_intent_id is absent until attached.
+        **item_of(order_fields(order)),
         # Index attributes (see tables.ORDERS); status-bearing ones change with the status.
         "created_key": s(sort_key(order.created_at, order.id)),
         "due_pk": s(_due_pk(order.status, _shard(order.id))),
         "due_key": s(sort_key(order.expires_at, order.id)),
         "concert_pk": s(_concert_pk(order.concert_id, order.status, _shard(order.id))),
     }
-    if order.payment_intent_id is not None:
-        item["payment_intent_id"] = s(order.payment_intent_id)
-    return item
 
 
 def _order_from_item(item: Item) -> Order:
-    return Order(
-        id=get_s(item, "id"),
-        user_id=get_s(item, "user_id"),
-        concert_id=get_s(item, "concert_id"),
-        hold_id=get_s(item, "hold_id"),
-        seat_ids=get_string_list(item, "seat_ids"),
-        amount_cents=get_n(item, "amount_cents"),
-        currency=get_s(item, "currency"),
-        status=OrderStatus(get_s(item, "status")),
-        created_at=get_ts(item, "created_at"),
-        expires_at=get_ts(item, "expires_at"),
-        payment_intent_id=get_optional_s(item, "payment_intent_id"),
-        version=get_n(item, "version"),
-        history=tuple(_transition_from_value(v) for v in item["history"]["L"]),
-    )
+    return order_from_fields(fields_of(item), parse_timestamp)
 
 
 class DynamoOrderRepository:
@@ -226,8 +172,12 @@ class DynamoOrderRepository:
     ) -> Order:
         timestamp(at)  # a naive datetime fails here, before anything is read or written
         current = await self._current(order_id, expected_version)
-        entry = _transition_value(
-            OrderTransition(from_status=current.status, to_status=to_status, reason=reason, at=at)
+        entry = attribute(
+            transition_document(
+                OrderTransition(
+                    from_status=current.status, to_status=to_status, reason=reason, at=at
+                )
+            )
         )
         with translated_errors():
             try:

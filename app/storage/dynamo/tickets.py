@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from botocore.exceptions import ClientError
 
+from app.storage.codec import ticket_fields, ticket_from_fields
 from app.storage.dynamo.client import (
     Dynamo,
     Item,
@@ -19,11 +20,10 @@ from app.storage.dynamo.client import (
 )
 from app.storage.dynamo.codec import (
     epoch_seconds,
-    get_n,
-    get_optional_ts,
-    get_s,
-    get_ts,
+    fields_of,
+    item_of,
     n,
+    parse_timestamp,
     s,
     sort_key,
     ts,
@@ -38,39 +38,15 @@ PAYMENT_EVENT_RETENTION = timedelta(days=30)
 
 
 def _ticket_item(ticket: Ticket) -> Item:
-    item: Item = {
-        "order_id": s(ticket.order_id),
-        "seat_id": s(ticket.seat_id),
-        "id": s(ticket.id),
-        "user_id": s(ticket.user_id),
-        "concert_id": s(ticket.concert_id),
-        "section": s(ticket.section),
-        "row_label": s(ticket.row),
-        "seat_number": n(ticket.number),
-        "code": s(ticket.code),
-        "issued_at": ts(ticket.issued_at),
+    return {
+        # checked_in_at is absent until the first door scan: `attribute_not_exists` decides it.
+        **item_of(ticket_fields(ticket)),
         "issued_key": s(sort_key(ticket.issued_at, ticket.id)),  # by_user index
     }
-    # Absent until the first door scan: `attribute_not_exists(checked_in_at)` decides it.
-    if ticket.checked_in_at is not None:
-        item["checked_in_at"] = ts(ticket.checked_in_at)
-    return item
 
 
 def _ticket_from_item(item: Item) -> Ticket:
-    return Ticket(
-        id=get_s(item, "id"),
-        order_id=get_s(item, "order_id"),
-        user_id=get_s(item, "user_id"),
-        concert_id=get_s(item, "concert_id"),
-        seat_id=get_s(item, "seat_id"),
-        section=get_s(item, "section"),
-        row=get_s(item, "row_label"),
-        number=get_n(item, "seat_number"),
-        code=get_s(item, "code"),
-        issued_at=get_ts(item, "issued_at"),
-        checked_in_at=get_optional_ts(item, "checked_in_at"),
-    )
+    return ticket_from_fields(fields_of(item), parse_timestamp)
 
 
 def _ticket_key(order_id: str, seat_id: str) -> Item:

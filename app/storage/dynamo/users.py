@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from app.storage.codec import (
+    refresh_token_fields,
+    refresh_token_from_fields,
+    user_fields,
+    user_from_fields,
+)
 from app.storage.dynamo.client import (
     Dynamo,
     Item,
@@ -20,13 +26,13 @@ from app.storage.dynamo.client import (
 )
 from app.storage.dynamo.codec import (
     epoch_seconds,
-    get_optional_ts,
+    fields_of,
     get_s,
-    get_ts,
+    item_of,
     n,
+    parse_timestamp,
     s,
     timestamp,
-    ts,
 )
 from app.storage.dynamo.tables import REFRESH_TOKENS, USERS
 from app.storage.errors import DuplicateKey, RecordNotFound
@@ -50,26 +56,11 @@ def _email_key(email: str) -> Item:
 
 
 def _user_item(user: User) -> Item:
-    return {
-        **_user_key(user.id),
-        "id": s(user.id),
-        "email": s(user.email.lower()),
-        "name": s(user.name),
-        "password_hash": s(user.password_hash),
-        "role": s(user.role),
-        "created_at": ts(user.created_at),
-    }
+    return {**_user_key(user.id), **item_of(user_fields(user))}
 
 
 def _user_from_item(item: Item) -> User:
-    return User(
-        id=get_s(item, "id"),
-        email=get_s(item, "email"),
-        name=get_s(item, "name"),
-        password_hash=get_s(item, "password_hash"),
-        role=cast(Role, get_s(item, "role")),
-        created_at=get_ts(item, "created_at"),
-    )
+    return user_from_fields(fields_of(item), parse_timestamp)
 
 
 class DynamoUserRepository:
@@ -166,32 +157,16 @@ def _user_family_key(user_id: str, family_id: str) -> Item:
 
 
 def _token_item(token: RefreshToken) -> Item:
-    item: Item = {
+    return {
         **_token_key(token.jti),
-        "jti": s(token.jti),
-        "user_id": s(token.user_id),
-        "family_id": s(token.family_id),
-        "issued_at": ts(token.issued_at),
-        "expires_at": ts(token.expires_at),
+        # used_at and revoked_at are absent until set: the consume condition tests that.
+        **item_of(refresh_token_fields(token)),
         "ttl": n(epoch_seconds(token.expires_at) + REFRESH_TOKEN_RETENTION_S),
     }
-    if token.used_at is not None:
-        item["used_at"] = ts(token.used_at)
-    if token.revoked_at is not None:
-        item["revoked_at"] = ts(token.revoked_at)
-    return item
 
 
 def _token_from_item(item: Item) -> RefreshToken:
-    return RefreshToken(
-        jti=get_s(item, "jti"),
-        user_id=get_s(item, "user_id"),
-        family_id=get_s(item, "family_id"),
-        issued_at=get_ts(item, "issued_at"),
-        expires_at=get_ts(item, "expires_at"),
-        used_at=get_optional_ts(item, "used_at"),
-        revoked_at=get_optional_ts(item, "revoked_at"),
-    )
+    return refresh_token_from_fields(fields_of(item), parse_timestamp)
 
 
 class DynamoRefreshTokenRepository:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 
+from app.storage.codec import as_utc, concert_fields, concert_from_fields
 from app.storage.cursor import decode_cursor, encode_cursor
-from app.storage.documents import as_utc
 from app.storage.errors import RecordNotFound, VersionConflict
 from app.storage.records import Concert, ConcertFilter, Page
-from app.storage.sql.codec import concert_from_row, concert_values
 from app.storage.sql.db import Database
 from app.storage.sql.tables import concerts
 from app.storage.sql.types import fold_case
@@ -20,14 +19,12 @@ class SqlConcertRepository:
 
     async def add(self, concert: Concert) -> None:
         async with self._db.write() as conn:
-            await conn.execute(
-                concerts.insert().values(**concert_values(concert), version=concert.version)
-            )
+            await conn.execute(concerts.insert().values(**concert_fields(concert)))
 
     async def get(self, concert_id: str) -> Concert | None:
         async with self._db.read() as conn:
             row = (await conn.execute(select(concerts).where(concerts.c.id == concert_id))).first()
-        return concert_from_row(row._mapping) if row else None
+        return concert_from_fields(row._mapping) if row else None
 
     async def get_version(self, concert_id: str) -> int | None:
         query = select(concerts.c.version).where(concerts.c.id == concert_id)
@@ -36,8 +33,8 @@ class SqlConcertRepository:
         return version
 
     async def update(self, concert: Concert, expected_version: int) -> Concert:
-        values = concert_values(concert)
-        del values["id"]
+        values = concert_fields(concert)
+        del values["id"], values["version"]
         replace = (
             update(concerts)
             .where(concerts.c.id == concert.id, concerts.c.version == expected_version)
@@ -47,7 +44,7 @@ class SqlConcertRepository:
         async with self._db.write() as conn:
             row = (await conn.execute(replace)).first()
             if row is not None:
-                return concert_from_row(row._mapping)
+                return concert_from_fields(row._mapping)
             found = await conn.scalar(select(exists().where(concerts.c.id == concert.id)))
         if not found:
             raise RecordNotFound(f"no concert {concert.id}")
@@ -70,7 +67,7 @@ class SqlConcertRepository:
         query = select(concerts).where(*conditions).order_by(c.starts_at, c.id).limit(limit + 1)
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
-        items = [concert_from_row(r._mapping) for r in rows[:limit]]
+        items = [concert_from_fields(r._mapping) for r in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = items[-1]

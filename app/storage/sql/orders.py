@@ -10,10 +10,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.storage.documents import as_utc, encode_time, transition_document
+from app.storage.codec import (
+    as_utc,
+    encode_time,
+    order_fields,
+    order_from_fields,
+    transition_document,
+)
 from app.storage.errors import RecordNotFound, VersionConflict
 from app.storage.records import Order, OrderStatus, OrderTransition
-from app.storage.sql.codec import order_from_row, order_values
 from app.storage.sql.db import Database
 from app.storage.sql.tables import orders
 
@@ -67,7 +72,7 @@ def _order_from_record(record: Mapping[str, Any]) -> Order:
     values = dict(record)
     values["seat_ids"] = json.loads(values["seat_ids"])
     values["history"] = json.loads(values["history"])
-    return order_from_row(values)
+    return order_from_fields(values)
 
 
 class SqlOrderRepository:
@@ -76,7 +81,7 @@ class SqlOrderRepository:
 
     async def add(self, order: Order) -> None:
         if self._db.raw is not None:
-            v = order_values(order)
+            v = order_fields(order)
             async with self._db.raw.connection() as raw:
                 await raw.execute(
                     _INSERT,
@@ -96,7 +101,7 @@ class SqlOrderRepository:
                 )
             return
         async with self._db.atomic_statements() as conn:
-            await conn.execute(orders.insert().values(**order_values(order)))
+            await conn.execute(orders.insert().values(**order_fields(order)))
 
     async def get(self, order_id: str) -> Order | None:
         if self._db.raw is not None:
@@ -206,7 +211,7 @@ class SqlOrderRepository:
         row = (await conn.execute(select(orders).where(orders.c.id == order_id))).first()
         if row is None:
             raise RecordNotFound(f"no order {order_id}")
-        order = order_from_row(row._mapping)
+        order = order_from_fields(row._mapping)
         if order.version != expected_version:
             raise VersionConflict(f"order {order_id} is at version {order.version}")
         return order
@@ -222,7 +227,7 @@ class SqlOrderRepository:
         )
         row = (await conn.execute(statement)).first()
         if row is not None:
-            return order_from_row(row._mapping)
+            return order_from_fields(row._mapping)
         exists = (await conn.execute(select(orders.c.id).where(orders.c.id == order_id))).first()
         if exists is None:
             raise RecordNotFound(f"no order {order_id}")
@@ -231,9 +236,9 @@ class SqlOrderRepository:
     async def _get_one(self, condition: ColumnElement[bool]) -> Order | None:
         async with self._db.read() as conn:
             row = (await conn.execute(select(orders).where(condition))).first()
-        return order_from_row(row._mapping) if row else None
+        return order_from_fields(row._mapping) if row else None
 
     async def _get_many(self, query: Select[Any]) -> list[Order]:
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
-        return [order_from_row(r._mapping) for r in rows]
+        return [order_from_fields(r._mapping) for r in rows]

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.storage.documents import as_utc
+from app.storage.codec import as_utc
 from app.storage.errors import SeatsAlreadySold, StoreUnavailable
 from app.storage.sql.db import Database, chunked, unique
 from app.storage.sql.tables import seat_sales

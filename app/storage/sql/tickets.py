@@ -8,10 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 
-from app.storage.documents import as_utc
+from app.storage.codec import as_utc, ticket_fields, ticket_from_fields
 from app.storage.errors import RecordNotFound
 from app.storage.records import Ticket
-from app.storage.sql.codec import ticket_from_row, ticket_values
 from app.storage.sql.db import Database, chunked, unique
 from app.storage.sql.tables import payment_events, tickets
 
@@ -63,7 +62,7 @@ class SqlTicketRepository:
                 # a clash on the ticket id is a real DuplicateKey.
                 statement = (
                     self._db.insert(tickets)
-                    .values([ticket_values(t) for t in chunk])
+                    .values([ticket_fields(t) for t in chunk])
                     .on_conflict_do_nothing(index_elements=["order_id", "seat_id"])
                 )
                 await conn.execute(statement)
@@ -76,7 +75,7 @@ class SqlTicketRepository:
         )
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
-        return [ticket_from_row(r._mapping) for r in rows]
+        return [ticket_from_fields(r._mapping) for r in rows]
 
     async def list_for_orders(self, order_ids: Sequence[str]) -> list[Ticket]:
         """Grouped by order in the order given, seats in layout order within an order."""
@@ -85,7 +84,7 @@ class SqlTicketRepository:
         async with self._db.read() as conn:
             for chunk in chunked(wanted):
                 query = select(tickets).where(tickets.c.order_id.in_(chunk))
-                found.extend(ticket_from_row(r._mapping) for r in (await conn.execute(query)))
+                found.extend(ticket_from_fields(r._mapping) for r in (await conn.execute(query)))
         position = {order_id: i for i, order_id in enumerate(wanted)}
         return sorted(found, key=lambda t: (position[t.order_id], t.section, t.row, t.number))
 
@@ -94,7 +93,7 @@ class SqlTicketRepository:
         query = select(tickets).where(t.order_id == order_id, t.seat_id == seat_id)
         async with self._db.read() as conn:
             row = (await conn.execute(query)).first()
-        return ticket_from_row(row._mapping) if row else None
+        return ticket_from_fields(row._mapping) if row else None
 
     async def check_in(self, order_id: str, seat_id: str, at: datetime) -> tuple[Ticket, bool]:
         t = tickets.c
@@ -110,13 +109,13 @@ class SqlTicketRepository:
         async with self._db.write() as conn:
             admitted = (await conn.execute(first_scan)).first()
             if admitted is not None:
-                return ticket_from_row(admitted._mapping), True
+                return ticket_from_fields(admitted._mapping), True
             # Not first: the row, read in the same transaction, has the first time.
             query = select(tickets).where(t.order_id == order_id, t.seat_id == seat_id)
             row = (await conn.execute(query)).first()
         if row is None:
             raise RecordNotFound(f"no ticket for seat {seat_id} of order {order_id}")
-        return ticket_from_row(row._mapping), False
+        return ticket_from_fields(row._mapping), False
 
 
 class SqlPaymentEventRepository:

@@ -13,7 +13,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import String, TypeDecorator, TypeEngine
 
-from app.storage.documents import as_utc
+from app.storage.codec import as_utc
 
 # JSONB on PostgreSQL (binary, indexable); SQLite stores JSON as text.
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")

@@ -6,15 +6,15 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, select, update
 
-from app.storage.documents import as_utc
+from app.storage.codec import (
+    as_utc,
+    refresh_token_fields,
+    refresh_token_from_fields,
+    user_fields,
+    user_from_fields,
+)
 from app.storage.errors import RecordNotFound
 from app.storage.records import RefreshOutcome, RefreshToken, Role, User, why_not_rotated
-from app.storage.sql.codec import (
-    refresh_token_from_row,
-    refresh_token_values,
-    user_from_row,
-    user_values,
-)
 from app.storage.sql.db import Database
 from app.storage.sql.tables import refresh_tokens, users
 
@@ -25,19 +25,19 @@ class SqlUserRepository:
 
     async def add(self, user: User) -> None:
         async with self._db.write() as conn:
-            await conn.execute(users.insert().values(**user_values(user)))
+            await conn.execute(users.insert().values(**user_fields(user)))
 
     async def get(self, user_id: str) -> User | None:
         async with self._db.read() as conn:
             row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
-        return user_from_row(row._mapping) if row else None
+        return user_from_fields(row._mapping) if row else None
 
     async def get_by_email(self, email: str) -> User | None:
         # Emails are stored lower-cased, so the unique index serves this lookup directly.
         query = select(users).where(users.c.email == email.lower())
         async with self._db.read() as conn:
             row = (await conn.execute(query)).first()
-        return user_from_row(row._mapping) if row else None
+        return user_from_fields(row._mapping) if row else None
 
     async def set_role(self, user_id: str, role: Role) -> None:
         await self._update(user_id, role=role)
@@ -68,13 +68,13 @@ class SqlRefreshTokenRepository:
 
     async def add(self, token: RefreshToken) -> None:
         async with self._db.write() as conn:
-            await conn.execute(refresh_tokens.insert().values(**refresh_token_values(token)))
+            await conn.execute(refresh_tokens.insert().values(**refresh_token_fields(token)))
 
     async def get(self, jti: str) -> RefreshToken | None:
         query = select(refresh_tokens).where(refresh_tokens.c.jti == jti)
         async with self._db.read() as conn:
             row = (await conn.execute(query)).first()
-        return refresh_token_from_row(row._mapping) if row else None
+        return refresh_token_from_fields(row._mapping) if row else None
 
     async def consume(self, jti: str, now: datetime) -> tuple[RefreshOutcome, RefreshToken | None]:
         now = as_utc(now)
@@ -96,10 +96,10 @@ class SqlRefreshTokenRepository:
         async with self._db.write() as conn:
             rotated = (await conn.execute(rotate)).first()
             if rotated is not None:
-                return RefreshOutcome.ROTATED, refresh_token_from_row(rotated._mapping)
+                return RefreshOutcome.ROTATED, refresh_token_from_fields(rotated._mapping)
             # Not rotated: the row, read in the same transaction, says why.
             row = (await conn.execute(select(refresh_tokens).where(t.jti == jti))).first()
-        return why_not_rotated(refresh_token_from_row(row._mapping) if row else None)
+        return why_not_rotated(refresh_token_from_fields(row._mapping) if row else None)
 
     async def revoke_family(self, family_id: str, now: datetime) -> int:
         return await self._revoke(refresh_tokens.c.family_id == family_id, now)
