@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol, TypeVar
+
 
 class StoreError(Exception):
     """Base of every store error."""
@@ -33,3 +35,29 @@ class InvalidValue(StoreError):
 
 class RecordNotFound(StoreError):
     """The record to update does not exist."""
+
+
+class _Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+V = TypeVar("V", bound=_Versioned)
+
+
+def at_version(record: V | None, what: str, expected_version: int) -> V:
+    """The record read for a version-guarded write, if it is at `expected_version`;
+    RecordNotFound / VersionConflict otherwise (`what` names it: "order o-1")."""
+    if record is None:
+        raise RecordNotFound(f"no {what}")
+    if record.version != expected_version:
+        raise VersionConflict(f"{what} is at version {record.version}")
+    return record
+
+
+def guard_failed(what: str, expected_version: int, *, exists: bool) -> StoreError:
+    """Why a write guarded by `version = expected_version` matched nothing: no such record,
+    or it is at another version."""
+    if not exists:
+        return RecordNotFound(f"no {what}")
+    return VersionConflict(f"{what} is not at version {expected_version}")

@@ -119,6 +119,25 @@ class Dynamo:
             await asyncio.sleep(random.uniform(0, CONFLICT_BACKOFF_S * 2**attempt))  # noqa: S311
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def write_if(self, call: Callable[[DynamoDBClient], Awaitable[T]]) -> T | Refused:
+        """A conditional write (or a transaction of them): its response, or Refused when a
+        condition failed and nothing was written. Every other error is translated."""
+        with translated_errors():
+            try:
+                return await self.run(call)
+            except ClientError as error:
+                if condition_failed(error) or failed_conditions(error):
+                    return Refused(error)
+                raise
+
+    async def get_item(self, table: str, key: Item, **options: Any) -> Item | None:
+        """The item of this key, strongly consistent; None if there is none."""
+        with translated_errors():
+            response = await self.run(
+                lambda c: c.get_item(TableName=table, Key=key, ConsistentRead=True, **options)
+            )
+        return response.get("Item")
+
     async def close(self) -> None:
         async with self._lock:
             stack, self._stack, self._client = self._stack, None, None
@@ -161,11 +180,56 @@ async def bounded_gather(calls: Iterable[Awaitable[T]], limit: int = FAN_OUT) ->
         raise
 
 
+class Refused:
+    """A conditional write DynamoDB refused because a condition failed: nothing was written."""
+
+    def __init__(self, error: ClientError) -> None:
+        self.error = error
+
+    @property
+    def old(self) -> Item | None:
+        """The item as it was, when asked for (ReturnValuesOnConditionCheckFailure=ALL_OLD):
+        see `old_item`."""
+        return old_item(self.error)
+
+    @property
+    def failed(self) -> set[int]:
+        """For a transaction: the positions of the actions whose condition failed."""
+        return failed_conditions(self.error)
+
+
 def put_if_absent(table: str, item: Item) -> TransactWriteItemTypeDef:
     """A transaction action: insert the item unless its key exists."""
     return {
         "Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
     }
+
+
+def key_query(
+    table: str,
+    condition: str,
+    values: Item,
+    *,
+    index: str | None = None,
+    consistent: bool = False,
+    newest_first: bool = False,
+    limit: int | None = None,
+) -> QueryInputTypeDef:
+    """A Query of the table (or of one of its indexes) by key condition, in key order."""
+    request: QueryInputTypeDef = {
+        "TableName": table,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+    }
+    if index is not None:
+        request["IndexName"] = index
+    if consistent:  # only the table itself: a GSI cannot be read strongly consistently
+        request["ConsistentRead"] = True
+    if newest_first:
+        request["ScanIndexForward"] = False
+    if limit is not None:
+        request["Limit"] = limit
+    return request
 
 
 async def query_pages(
@@ -187,11 +251,12 @@ async def query_items(
 ) -> list[Item]:
     """The items of every page, or of as many pages as it takes to have `limit` items."""
     items: list[Item] = []
-    async with aclosing(query_pages(db, request)) as pages:
-        async for page in pages:
-            items.extend(page["Items"])
-            if limit is not None and len(items) >= limit:
-                return items[:limit]
+    with translated_errors():
+        async with aclosing(query_pages(db, request)) as pages:
+            async for page in pages:
+                items.extend(page["Items"])
+                if limit is not None and len(items) >= limit:
+                    return items[:limit]
     return items
 
 

@@ -7,16 +7,13 @@ import zlib
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from app.storage.codec import concert_fields, concert_from_fields
 from app.storage.cursor import decode_cursor, encode_cursor
 from app.storage.dynamo.client import (
     Dynamo,
     Item,
+    Refused,
     batch_get,
-    condition_failed,
-    old_item,
     query_pages,
     translated_errors,
 )
@@ -35,7 +32,7 @@ from app.storage.dynamo.codec import (
     timestamp,
 )
 from app.storage.dynamo.tables import CONCERT_LIST_PARTITION, CONCERTS
-from app.storage.errors import DuplicateKey, RecordNotFound, VersionConflict
+from app.storage.errors import DuplicateKey, guard_failed
 from app.storage.records import Concert, ConcertFilter, Page
 
 if TYPE_CHECKING:
@@ -110,66 +107,43 @@ class DynamoConcertRepository:
 
     async def add(self, concert: Concert) -> None:
         item = _concert_item(concert, concert.version)
-        with translated_errors():
-            try:
-                await self._db.run(
-                    lambda c: c.put_item(
-                        TableName=self._table,
-                        Item=item,
-                        ConditionExpression="attribute_not_exists(pk)",
-                    )
-                )
-            except ClientError as error:
-                if condition_failed(error):
-                    raise DuplicateKey(f"concert {concert.id} exists") from error
-                raise
+        written = await self._db.write_if(
+            lambda c: c.put_item(
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        )
+        if isinstance(written, Refused):
+            raise DuplicateKey(f"concert {concert.id} exists") from written.error
 
     async def get(self, concert_id: str) -> Concert | None:
-        with translated_errors():
-            response = await self._db.run(
-                lambda c: c.get_item(
-                    TableName=self._table, Key={"pk": s(concert_id)}, ConsistentRead=True
-                )
-            )
-        item = response.get("Item")
+        item = await self._db.get_item(self._table, {"pk": s(concert_id)})
         return _concert_from_item(item) if item else None
 
     async def get_version(self, concert_id: str) -> int | None:
-        with translated_errors():
-            response = await self._db.run(
-                lambda c: c.get_item(
-                    TableName=self._table,
-                    Key={"pk": s(concert_id)},
-                    ConsistentRead=True,
-                    ProjectionExpression="#v",
-                    ExpressionAttributeNames={"#v": "version"},
-                )
-            )
-        item = response.get("Item")
+        item = await self._db.get_item(
+            self._table,
+            {"pk": s(concert_id)},
+            ProjectionExpression="#v",
+            ExpressionAttributeNames={"#v": "version"},
+        )
         return get_n(item, "version") if item else None
 
     async def update(self, concert: Concert, expected_version: int) -> Concert:
         item = _concert_item(concert, expected_version + 1)
-        with translated_errors():
-            try:
-                # A whole-item replace, guarded by the version: no read in between to race.
-                await self._db.run(
-                    lambda c: c.put_item(
-                        TableName=self._table,
-                        Item=item,
-                        ConditionExpression="version = :expected",
-                        ExpressionAttributeValues={":expected": n(expected_version)},
-                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                    )
-                )
-            except ClientError as error:
-                if not condition_failed(error):
-                    raise
-                if old_item(error) is None and await self.get(concert.id) is None:
-                    raise RecordNotFound(f"no concert {concert.id}") from error
-                raise VersionConflict(
-                    f"concert {concert.id} is not at version {expected_version}"
-                ) from error
+        # A whole-item replace, guarded by the version: no read in between to race.
+        written = await self._db.write_if(
+            lambda c: c.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="version = :expected",
+                ExpressionAttributeValues={":expected": n(expected_version)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        )
+        if isinstance(written, Refused):
+            exists = written.old is not None or await self.get(concert.id) is not None
+            what = f"concert {concert.id}"
+            raise guard_failed(what, expected_version, exists=exists) from written.error
         return _concert_from_item(item)
 
     async def search(self, flt: ConcertFilter, limit: int, cursor: str | None) -> Page[Concert]:

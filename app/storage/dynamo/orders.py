@@ -8,18 +8,15 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from app.storage.codec import order_fields, order_from_fields, transition_document
 from app.storage.dynamo.client import (
     Dynamo,
     Item,
+    Refused,
     bounded_gather,
-    condition_failed,
-    failed_conditions,
+    key_query,
     put_if_absent,
     query_items,
-    translated_errors,
 )
 from app.storage.dynamo.codec import (
     attribute,
@@ -34,11 +31,11 @@ from app.storage.dynamo.codec import (
     timestamp,
 )
 from app.storage.dynamo.tables import ORDER_SHARDS, ORDERS
-from app.storage.errors import DuplicateKey, RecordNotFound, VersionConflict
+from app.storage.errors import DuplicateKey, StoreError, at_version, guard_failed
 from app.storage.records import Order, OrderStatus, OrderTransition
 
 if TYPE_CHECKING:
-    from types_aiobotocore_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
+    from types_aiobotocore_dynamodb.type_defs import TransactWriteItemTypeDef
 
 
 def _order_key(order_id: str) -> Item:
@@ -98,18 +95,14 @@ class DynamoOrderRepository:
             put_if_absent(self._table, i)
             for i in (item, *({**p, "order_id": s(order.id)} for p in pointers))
         ]
-        with translated_errors():
-            try:
-                await self._db.run(lambda c: c.transact_write_items(TransactItems=actions))
-            except ClientError as error:
-                if failed_conditions(error):
-                    raise DuplicateKey(
-                        f"order {order.id} or an order for hold {order.hold_id} exists"
-                    ) from error
-                raise
+        written = await self._db.write_if(lambda c: c.transact_write_items(TransactItems=actions))
+        if isinstance(written, Refused):
+            raise DuplicateKey(
+                f"order {order.id} or an order for hold {order.hold_id} exists"
+            ) from written.error
 
     async def get(self, order_id: str) -> Order | None:
-        item = await self._get(_order_key(order_id))
+        item = await self._db.get_item(self._table, _order_key(order_id))
         return _order_from_item(item) if item else None
 
     async def get_by_hold(self, hold_id: str) -> Order | None:
@@ -179,40 +172,34 @@ class DynamoOrderRepository:
                 )
             )
         )
-        with translated_errors():
-            try:
-                # from_status was read above; the condition on version AND status makes sure
-                # the order is still the one read, so the history entry is true.
-                response = await self._db.run(
-                    lambda c: c.update_item(
-                        TableName=self._table,
-                        Key=_order_key(order_id),
-                        UpdateExpression=(
-                            "SET #status = :to, version = :next,"
-                            " history = list_append(history, :entry),"
-                            " due_pk = :due_pk, concert_pk = :concert_pk"
-                        ),
-                        ConditionExpression="version = :expected AND #status = :from",
-                        ExpressionAttributeNames={"#status": "status"},
-                        ExpressionAttributeValues={
-                            ":to": s(to_status.value),
-                            ":from": s(current.status.value),
-                            ":expected": n(expected_version),
-                            ":next": n(expected_version + 1),
-                            ":entry": {"L": [entry]},
-                            ":due_pk": s(_due_pk(to_status, _shard(order_id))),
-                            ":concert_pk": s(
-                                _concert_pk(current.concert_id, to_status, _shard(order_id))
-                            ),
-                        },
-                        ReturnValues="ALL_NEW",
-                    )
-                )
-            except ClientError as error:
-                if condition_failed(error):
-                    raise _version_conflict(order_id, expected_version) from error
-                raise
-        return _order_from_item(response["Attributes"])
+        # from_status was read above; the condition on version AND status makes sure the
+        # order is still the one read, so the history entry is true.
+        written = await self._db.write_if(
+            lambda c: c.update_item(
+                TableName=self._table,
+                Key=_order_key(order_id),
+                UpdateExpression=(
+                    "SET #status = :to, version = :next,"
+                    " history = list_append(history, :entry),"
+                    " due_pk = :due_pk, concert_pk = :concert_pk"
+                ),
+                ConditionExpression="version = :expected AND #status = :from",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":to": s(to_status.value),
+                    ":from": s(current.status.value),
+                    ":expected": n(expected_version),
+                    ":next": n(expected_version + 1),
+                    ":entry": {"L": [entry]},
+                    ":due_pk": s(_due_pk(to_status, _shard(order_id))),
+                    ":concert_pk": s(_concert_pk(current.concert_id, to_status, _shard(order_id))),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        )
+        if isinstance(written, Refused):
+            raise _changed_meanwhile(order_id, expected_version) from written.error
+        return _order_from_item(written["Attributes"])
 
     async def attach_payment_intent(
         self, order_id: str, expected_version: int, payment_intent_id: str
@@ -257,18 +244,13 @@ class DynamoOrderRepository:
                     }
                 }
             )
-        with translated_errors():
-            try:
-                await self._db.run(lambda c: c.transact_write_items(TransactItems=actions))
-            except ClientError as error:
-                failed = failed_conditions(error)
-                if 0 in failed:  # the order's own guard: checked first, as SQL would
-                    raise _version_conflict(order_id, expected_version) from error
-                if failed:
-                    raise DuplicateKey(
-                        f"payment intent {payment_intent_id} belongs to another order"
-                    ) from error
-                raise
+        written = await self._db.write_if(lambda c: c.transact_write_items(TransactItems=actions))
+        if isinstance(written, Refused):
+            if 0 in written.failed:  # the order's own guard: checked first, as SQL would
+                raise _changed_meanwhile(order_id, expected_version) from written.error
+            raise DuplicateKey(
+                f"payment intent {payment_intent_id} belongs to another order"
+            ) from written.error
         # The version guard held, so the stored order is `current` plus this change.
         changed = _order_item(current)
         changed["payment_intent_id"] = s(payment_intent_id)
@@ -276,25 +258,13 @@ class DynamoOrderRepository:
         return _order_from_item(changed)
 
     async def _current(self, order_id: str, expected_version: int) -> Order:
-        order = await self.get(order_id)
-        if order is None:
-            raise RecordNotFound(f"no order {order_id}")
-        if order.version != expected_version:
-            raise VersionConflict(f"order {order_id} is at version {order.version}")
-        return order
+        return at_version(await self.get(order_id), f"order {order_id}", expected_version)
 
     async def _via_pointer(self, key: Item) -> Order | None:
-        pointer = await self._get(key)
+        pointer = await self._db.get_item(self._table, key)
         if pointer is None:
             return None
         return await self.get(get_s(pointer, "order_id"))
-
-    async def _get(self, key: Item) -> Item | None:
-        with translated_errors():
-            response = await self._db.run(
-                lambda c: c.get_item(TableName=self._table, Key=key, ConsistentRead=True)
-            )
-        return response.get("Item")
 
     async def _query(
         self,
@@ -306,20 +276,13 @@ class DynamoOrderRepository:
         limit: int | None = None,
     ) -> list[Item]:
         """The items of an index query in key order (up to `limit`)."""
-        request: QueryInputTypeDef = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-            "ScanIndexForward": not newest_first,
-        }
-        if limit is not None:
-            request["Limit"] = limit
-        with translated_errors():
-            return await query_items(self._db, request, limit)
+        request = key_query(
+            self._table, condition, values, index=index, newest_first=newest_first, limit=limit
+        )
+        return await query_items(self._db, request, limit)
 
 
-def _version_conflict(order_id: str, expected_version: int) -> VersionConflict:
+def _changed_meanwhile(order_id: str, expected_version: int) -> StoreError:
     # The order was read just before this write, and orders are never deleted: a failed
     # guard means someone else wrote a newer version in between.
-    return VersionConflict(f"order {order_id} is not at version {expected_version}")
+    return guard_failed(f"order {order_id}", expected_version, exists=True)

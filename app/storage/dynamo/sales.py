@@ -19,11 +19,12 @@ from app.storage.dynamo.client import (
     TRANSACTION_CANCELED,
     Dynamo,
     Item,
+    Refused,
     batch_get,
     bounded_gather,
     cancellation_reasons,
-    condition_failed,
     error_code,
+    key_query,
     query_items,
     query_pages,
     translated_errors,
@@ -35,6 +36,7 @@ from app.storage.errors import InvalidValue, SeatsAlreadySold, StoreUnavailable
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import (
         AttributeValueTypeDef,
+        QueryInputTypeDef,
         TransactWriteItemTypeDef,
     )
 
@@ -143,57 +145,31 @@ class DynamoSaleRepository:
         return {get_s(i, "seat_id"): get_s(i, "order_id") for i in items}
 
     async def release(self, order_id: str) -> int:
-        with translated_errors():
-            # The by_order index is eventually consistent: a claim made a moment ago may be
-            # missing (see docs/dynamodb.md). Refunds come long after the claim.
-            items = await query_items(
-                self._db,
-                {
-                    "TableName": self._table,
-                    "IndexName": "by_order",
-                    "KeyConditionExpression": "order_id = :me",
-                    "ExpressionAttributeValues": {":me": s(order_id)},
-                },
-            )
+        # The by_order index is eventually consistent: a claim made a moment ago may be
+        # missing (see docs/dynamodb.md). Refunds come long after the claim.
+        request = key_query(self._table, "order_id = :me", {":me": s(order_id)}, index="by_order")
+        items = await query_items(self._db, request)
         deleted = await bounded_gather(self._delete(i["pk"]["S"], order_id) for i in items)
         return sum(deleted)
 
     async def _delete(self, pk: str, order_id: str) -> int:
-        with translated_errors():
-            try:
-                # Only while still ours: the index may be stale, and a seat released and
-                # sold again to someone else must stay sold.
-                await self._db.run(
-                    lambda c: c.delete_item(
-                        TableName=self._table,
-                        Key={"pk": s(pk)},
-                        ConditionExpression="order_id = :me",
-                        ExpressionAttributeValues={":me": s(order_id)},
-                    )
-                )
-            except ClientError as error:
-                if condition_failed(error):
-                    return 0
-                raise
-        return 1
+        # Only while still ours: the index may be stale, and a seat released and sold again
+        # to someone else must stay sold.
+        written = await self._db.write_if(
+            lambda c: c.delete_item(
+                TableName=self._table,
+                Key={"pk": s(pk)},
+                ConditionExpression="order_id = :me",
+                ExpressionAttributeValues={":me": s(order_id)},
+            )
+        )
+        return 0 if isinstance(written, Refused) else 1
 
     async def sold_seats(self, concert_id: str) -> dict[str, str]:
-        shards = await bounded_gather(self._shard_items(concert_id, k) for k in range(SALE_SHARDS))
+        shards = await bounded_gather(
+            query_items(self._db, self._by_concert(concert_id, k)) for k in range(SALE_SHARDS)
+        )
         return {get_s(i, "seat_id"): get_s(i, "order_id") for items in shards for i in items}
-
-    async def _shard_items(self, concert_id: str, shard_id: int) -> list[Item]:
-        with translated_errors():
-            return await query_items(
-                self._db,
-                {
-                    "TableName": self._table,
-                    "IndexName": "by_concert",
-                    "KeyConditionExpression": "concert_shard = :shard",
-                    "ExpressionAttributeValues": {
-                        ":shard": s(_concert_shard(concert_id, shard_id))
-                    },
-                },
-            )
 
     async def count_sold(self, concert_ids: Iterable[str]) -> dict[str, int]:
         wanted = list(dict.fromkeys(concert_ids))
@@ -206,20 +182,17 @@ class DynamoSaleRepository:
 
     async def _count(self, concert_id: str, shard_id: int) -> int:
         total = 0
+        request = self._by_concert(concert_id, shard_id)
+        request["Select"] = "COUNT"
         with translated_errors():
-            pages = query_pages(
-                self._db,
-                {
-                    "TableName": self._table,
-                    "IndexName": "by_concert",
-                    "KeyConditionExpression": "concert_shard = :shard",
-                    "ExpressionAttributeValues": {
-                        ":shard": s(_concert_shard(concert_id, shard_id))
-                    },
-                    "Select": "COUNT",
-                },
-            )
-            async with aclosing(pages):
+            async with aclosing(query_pages(self._db, request)) as pages:
                 async for page in pages:
                     total += page["Count"]
         return total
+
+    def _by_concert(self, concert_id: str, shard_id: int) -> QueryInputTypeDef:
+        """The sales of one shard of a concert (its by_concert index partition)."""
+        shard_key = s(_concert_shard(concert_id, shard_id))
+        return key_query(
+            self._table, "concert_shard = :shard", {":shard": shard_key}, index="by_concert"
+        )

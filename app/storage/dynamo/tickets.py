@@ -6,15 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from botocore.exceptions import ClientError
-
 from app.storage.codec import ticket_fields, ticket_from_fields
 from app.storage.dynamo.client import (
     Dynamo,
     Item,
+    Refused,
     bounded_gather,
-    condition_failed,
-    old_item,
+    key_query,
     query_items,
     translated_errors,
 )
@@ -66,32 +64,20 @@ class DynamoTicketRepository:
         await bounded_gather(self._put_if_absent(item) for item in items)
 
     async def _put_if_absent(self, item: Item) -> None:
-        with translated_errors():
-            try:
-                await self._db.run(
-                    lambda c: c.put_item(
-                        TableName=self._table,
-                        Item=item,
-                        ConditionExpression="attribute_not_exists(order_id)",
-                    )
-                )
-            except ClientError as error:
-                if not condition_failed(error):
-                    raise
+        # Refused: the seat's ticket exists already, which is what was asked.
+        await self._db.write_if(
+            lambda c: c.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(order_id)",
+            )
+        )
 
     async def list_for_user(self, user_id: str) -> list[Ticket]:
-        with translated_errors():
-            items = await query_items(
-                self._db,
-                {
-                    "TableName": self._table,
-                    "IndexName": "by_user",
-                    "KeyConditionExpression": "user_id = :u",
-                    "ExpressionAttributeValues": {":u": s(user_id)},
-                    "ScanIndexForward": False,  # newest first
-                },
-            )
-        return [_ticket_from_item(i) for i in items]
+        request = key_query(
+            self._table, "user_id = :u", {":u": s(user_id)}, index="by_user", newest_first=True
+        )
+        return [_ticket_from_item(i) for i in await query_items(self._db, request)]
 
     async def list_for_orders(self, order_ids: Sequence[str]) -> list[Ticket]:
         """Grouped by order in the order given, seats in layout order within an order."""
@@ -102,58 +88,38 @@ class DynamoTicketRepository:
         return sorted(found, key=lambda t: (position[t.order_id], t.section, t.row, t.number))
 
     async def get(self, order_id: str, seat_id: str) -> Ticket | None:
-        item = await self._get_item(_ticket_key(order_id, seat_id))
+        item = await self._db.get_item(self._table, _ticket_key(order_id, seat_id))
         return _ticket_from_item(item) if item else None
 
     async def check_in(self, order_id: str, seat_id: str, at: datetime) -> tuple[Ticket, bool]:
         key = _ticket_key(order_id, seat_id)
-        with translated_errors():
-            try:
-                # The condition is the decision: of many concurrent scans exactly one update
-                # passes it; DynamoDB applies writes to one item one at a time.
-                response = await self._db.run(
-                    lambda c: c.update_item(
-                        TableName=self._table,
-                        Key=key,
-                        UpdateExpression="SET checked_in_at = :at",
-                        ConditionExpression=(
-                            "attribute_exists(order_id) AND attribute_not_exists(checked_in_at)"
-                        ),
-                        ExpressionAttributeValues={":at": ts(at)},
-                        ReturnValues="ALL_NEW",
-                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                    )
-                )
-                return _ticket_from_item(response["Attributes"]), True
-            except ClientError as error:
-                if not condition_failed(error):
-                    raise
-                found = old_item(error)
-        if found is None:  # no such ticket, or a server that does not return the old item
-            found = await self._get_item(key)
+        # The condition is the decision: of many concurrent scans exactly one update passes
+        # it; DynamoDB applies writes to one item one at a time.
+        written = await self._db.write_if(
+            lambda c: c.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="SET checked_in_at = :at",
+                ConditionExpression=(
+                    "attribute_exists(order_id) AND attribute_not_exists(checked_in_at)"
+                ),
+                ExpressionAttributeValues={":at": ts(at)},
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        )
+        if not isinstance(written, Refused):
+            return _ticket_from_item(written["Attributes"]), True
+        # No old item: no such ticket, or a server that does not return the old item.
+        found = written.old or await self._db.get_item(self._table, key)
         if found is None:
             raise RecordNotFound(f"no ticket for seat {seat_id} of order {order_id}")
         return _ticket_from_item(found), False
 
-    async def _get_item(self, key: Item) -> Item | None:
-        with translated_errors():
-            response = await self._db.run(
-                lambda c: c.get_item(TableName=self._table, Key=key, ConsistentRead=True)
-            )
-        return response.get("Item")
-
     async def _for_order(self, order_id: str) -> list[Item]:
-        with translated_errors():
-            # The order's tickets are one item collection: a strongly consistent Query.
-            return await query_items(
-                self._db,
-                {
-                    "TableName": self._table,
-                    "KeyConditionExpression": "order_id = :o",
-                    "ExpressionAttributeValues": {":o": s(order_id)},
-                    "ConsistentRead": True,
-                },
-            )
+        # The order's tickets are one item collection: a strongly consistent Query.
+        request = key_query(self._table, "order_id = :o", {":o": s(order_id)}, consistent=True)
+        return await query_items(self._db, request)
 
 
 class DynamoPaymentEventRepository:
@@ -169,24 +135,18 @@ class DynamoPaymentEventRepository:
             "received_at": ts(received_at),
             "ttl": n(received + int(PAYMENT_EVENT_RETENTION.total_seconds())),
         }
-        with translated_errors():
-            try:
-                # TTL deletes lazily (up to days late, and never on moto): a record past
-                # its expiry counts as absent here already.
-                await self._db.run(
-                    lambda c: c.put_item(
-                        TableName=self._table,
-                        Item=item,
-                        ConditionExpression="attribute_not_exists(pk) OR #ttl <= :now",
-                        ExpressionAttributeNames={"#ttl": "ttl"},
-                        ExpressionAttributeValues={":now": n(received)},
-                    )
-                )
-            except ClientError as error:
-                if condition_failed(error):
-                    return False
-                raise
-        return True
+        # TTL deletes lazily (up to days late, and never on moto): a record past its expiry
+        # counts as absent here already.
+        written = await self._db.write_if(
+            lambda c: c.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR #ttl <= :now",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={":now": n(received)},
+            )
+        )
+        return not isinstance(written, Refused)
 
     async def forget(self, event_id: str) -> None:
         with translated_errors():

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from app.storage.codec import (
     refresh_token_fields,
     refresh_token_from_fields,
@@ -16,13 +14,11 @@ from app.storage.codec import (
 from app.storage.dynamo.client import (
     Dynamo,
     Item,
+    Refused,
     bounded_gather,
-    condition_failed,
-    failed_conditions,
-    old_item,
+    key_query,
     put_if_absent,
     query_items,
-    translated_errors,
 )
 from app.storage.dynamo.codec import (
     epoch_seconds,
@@ -72,21 +68,17 @@ class DynamoUserRepository:
         item = _user_item(user)  # a naive datetime fails here, before anything is written
         email_claim: Item = {**_email_key(user.email), "user_id": s(user.id)}
         actions = [put_if_absent(self._table, item), put_if_absent(self._table, email_claim)]
-        with translated_errors():
-            try:
-                # The account and its email claim are written together or not at all.
-                await self._db.run(lambda c: c.transact_write_items(TransactItems=actions))
-            except ClientError as error:
-                if failed_conditions(error):
-                    raise DuplicateKey(f"user id {user.id} or its email is taken") from error
-                raise
+        # The account and its email claim are written together or not at all.
+        written = await self._db.write_if(lambda c: c.transact_write_items(TransactItems=actions))
+        if isinstance(written, Refused):
+            raise DuplicateKey(f"user id {user.id} or its email is taken") from written.error
 
     async def get(self, user_id: str) -> User | None:
-        item = await self._get(_user_key(user_id))
+        item = await self._db.get_item(self._table, _user_key(user_id))
         return _user_from_item(item) if item else None
 
     async def get_by_email(self, email: str) -> User | None:
-        claim = await self._get(_email_key(email))
+        claim = await self._db.get_item(self._table, _email_key(email))
         if claim is None:
             return None
         return await self.get(get_s(claim, "user_id"))
@@ -98,47 +90,30 @@ class DynamoUserRepository:
         await self._set(user_id, "password_hash", password_hash)
 
     async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
-        with translated_errors():
-            try:
-                await self._db.run(
-                    lambda c: c.update_item(
-                        TableName=self._table,
-                        Key=_user_key(user_id),
-                        UpdateExpression="SET password_hash = :new",
-                        ConditionExpression="attribute_exists(pk) AND password_hash = :old",
-                        ExpressionAttributeValues={":new": s(new_hash), ":old": s(old_hash)},
-                    )
-                )
-            except ClientError as error:
-                if condition_failed(error):
-                    return False  # another hash by now, or no such user
-                raise
-        return True
+        written = await self._db.write_if(
+            lambda c: c.update_item(
+                TableName=self._table,
+                Key=_user_key(user_id),
+                UpdateExpression="SET password_hash = :new",
+                ConditionExpression="attribute_exists(pk) AND password_hash = :old",
+                ExpressionAttributeValues={":new": s(new_hash), ":old": s(old_hash)},
+            )
+        )
+        return not isinstance(written, Refused)  # refused: another hash by now, or no user
 
     async def _set(self, user_id: str, attribute: str, value: str) -> None:
-        with translated_errors():
-            try:
-                await self._db.run(
-                    lambda c: c.update_item(
-                        TableName=self._table,
-                        Key=_user_key(user_id),
-                        UpdateExpression="SET #a = :v",
-                        ConditionExpression="attribute_exists(pk)",
-                        ExpressionAttributeNames={"#a": attribute},
-                        ExpressionAttributeValues={":v": s(value)},
-                    )
-                )
-            except ClientError as error:
-                if condition_failed(error):
-                    raise RecordNotFound(f"no user {user_id}") from error
-                raise
-
-    async def _get(self, key: Item) -> Item | None:
-        with translated_errors():
-            response = await self._db.run(
-                lambda c: c.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+        written = await self._db.write_if(
+            lambda c: c.update_item(
+                TableName=self._table,
+                Key=_user_key(user_id),
+                UpdateExpression="SET #a = :v",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#a": attribute},
+                ExpressionAttributeValues={":v": s(value)},
             )
-        return response.get("Item")
+        )
+        if isinstance(written, Refused):
+            raise RecordNotFound(f"no user {user_id}") from written.error
 
 
 # --------------------------------------------------------------------------- refresh tokens
@@ -185,43 +160,35 @@ class DynamoRefreshTokenRepository:
             put_if_absent(self._table, member),
             {"Put": {"TableName": self._table, "Item": family}},
         ]
-        with translated_errors():
-            try:
-                await self._db.run(lambda c: c.transact_write_items(TransactItems=actions))
-            except ClientError as error:
-                if failed_conditions(error):
-                    raise DuplicateKey(f"refresh token {token.jti} exists") from error
-                raise
+        written = await self._db.write_if(lambda c: c.transact_write_items(TransactItems=actions))
+        if isinstance(written, Refused):
+            raise DuplicateKey(f"refresh token {token.jti} exists") from written.error
 
     async def get(self, jti: str) -> RefreshToken | None:
-        item = await self._get(_token_key(jti))  # strongly consistent
+        item = await self._db.get_item(self._table, _token_key(jti))
         return _token_from_item(item) if item else None
 
     async def consume(self, jti: str, now: datetime) -> tuple[RefreshOutcome, RefreshToken | None]:
         at = timestamp(now)
-        with translated_errors():
-            try:
-                # The condition is the decision: of many concurrent consumers exactly one
-                # update passes it; DynamoDB applies writes to one item one at a time.
-                response = await self._db.run(
-                    lambda c: c.update_item(
-                        TableName=self._table,
-                        Key=_token_key(jti),
-                        UpdateExpression="SET used_at = :now",
-                        ConditionExpression=(
-                            "attribute_exists(pk) AND attribute_not_exists(used_at)"
-                            " AND attribute_not_exists(revoked_at) AND expires_at > :now"
-                        ),
-                        ExpressionAttributeValues={":now": s(at)},
-                        ReturnValues="ALL_NEW",
-                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                    )
-                )
-                return RefreshOutcome.ROTATED, _token_from_item(response["Attributes"])
-            except ClientError as error:
-                if not condition_failed(error):
-                    raise
-                found = old_item(error) or await self._get(_token_key(jti))
+        # The condition is the decision: of many concurrent consumers exactly one update
+        # passes it; DynamoDB applies writes to one item one at a time.
+        written = await self._db.write_if(
+            lambda c: c.update_item(
+                TableName=self._table,
+                Key=_token_key(jti),
+                UpdateExpression="SET used_at = :now",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND attribute_not_exists(used_at)"
+                    " AND attribute_not_exists(revoked_at) AND expires_at > :now"
+                ),
+                ExpressionAttributeValues={":now": s(at)},
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        )
+        if not isinstance(written, Refused):
+            return RefreshOutcome.ROTATED, _token_from_item(written["Attributes"])
+        found = written.old or await self._db.get_item(self._table, _token_key(jti))
         return why_not_rotated(_token_from_item(found) if found else None)
 
     async def revoke_family(self, family_id: str, now: datetime) -> int:
@@ -244,45 +211,23 @@ class DynamoRefreshTokenRepository:
 
     async def _members(self, pk: str) -> list[str]:
         """The sort keys under a membership partition (a family's jtis, a user's families)."""
-        with translated_errors():
-            members = await query_items(
-                self._db,
-                {
-                    "TableName": self._table,
-                    "KeyConditionExpression": "pk = :pk",
-                    "ExpressionAttributeValues": {":pk": s(pk)},
-                    "ConsistentRead": True,
-                },
-            )
-        return [get_s(item, "sk") for item in members]
+        request = key_query(self._table, "pk = :pk", {":pk": s(pk)}, consistent=True)
+        return [get_s(item, "sk") for item in await query_items(self._db, request)]
 
     async def _revoke(self, jti: str, at: str) -> int:
         """1 if the token was live when revoked here, else 0."""
-        with translated_errors():
-            try:
-                response = await self._db.run(
-                    lambda c: c.update_item(
-                        TableName=self._table,
-                        Key=_token_key(jti),
-                        UpdateExpression="SET revoked_at = :now",
-                        ConditionExpression=(
-                            "attribute_exists(pk) AND attribute_not_exists(revoked_at)"
-                        ),
-                        ExpressionAttributeValues={":now": s(at)},
-                        ReturnValues="ALL_OLD",
-                    )
-                )
-            except ClientError as error:
-                if condition_failed(error):
-                    return 0  # revoked already (or its items expired away)
-                raise
-        before = response["Attributes"]
+        written = await self._db.write_if(
+            lambda c: c.update_item(
+                TableName=self._table,
+                Key=_token_key(jti),
+                UpdateExpression="SET revoked_at = :now",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(revoked_at)",
+                ExpressionAttributeValues={":now": s(at)},
+                ReturnValues="ALL_OLD",
+            )
+        )
+        if isinstance(written, Refused):
+            return 0  # revoked already (or its items expired away)
+        before = written["Attributes"]
         live = "used_at" not in before and get_s(before, "expires_at") > at
         return 1 if live else 0
-
-    async def _get(self, key: Item) -> Item | None:
-        with translated_errors():
-            response = await self._db.run(
-                lambda c: c.get_item(TableName=self._table, Key=key, ConsistentRead=True)
-            )
-        return response.get("Item")

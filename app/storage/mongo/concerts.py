@@ -8,7 +8,7 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument
 
 from app.storage.cursor import decode_cursor, encode_cursor
-from app.storage.errors import RecordNotFound, VersionConflict
+from app.storage.errors import guard_failed
 from app.storage.mongo.codec import (
     Document,
     concert_document,
@@ -54,9 +54,7 @@ class MongoConcertRepository:
             if replaced is not None:
                 return concert_from_document(replaced)
             found = await self._concerts.count_documents({"_id": concert.id}, limit=1)
-        if not found:
-            raise RecordNotFound(f"no concert {concert.id}")
-        raise VersionConflict(f"concert {concert.id} is not at version {expected_version}")
+        raise guard_failed(f"concert {concert.id}", expected_version, exists=bool(found))
 
     async def search(self, flt: ConcertFilter, limit: int, cursor: str | None) -> Page[Concert]:
         if limit < 1:

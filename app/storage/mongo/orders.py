@@ -8,7 +8,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
-from app.storage.errors import RecordNotFound, VersionConflict
+from app.storage.errors import guard_failed
 from app.storage.mongo.codec import (
     Document,
     encode_time,
@@ -116,9 +116,7 @@ class MongoOrderRepository:
             if updated is not None:
                 return order_from_document(updated)
             found = await self._orders.count_documents({"_id": order_id}, limit=1)
-        if not found:
-            raise RecordNotFound(f"no order {order_id}")
-        raise VersionConflict(f"order {order_id} is not at version {expected_version}")
+        raise guard_failed(f"order {order_id}", expected_version, exists=bool(found))
 
     async def _get_one(self, query: Document) -> Order | None:
         with translated_errors():

@@ -6,7 +6,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 
 from app.storage.codec import as_utc, concert_fields, concert_from_fields
 from app.storage.cursor import decode_cursor, encode_cursor
-from app.storage.errors import RecordNotFound, VersionConflict
+from app.storage.errors import guard_failed
 from app.storage.records import Concert, ConcertFilter, Page
 from app.storage.sql.db import Database
 from app.storage.sql.tables import concerts
@@ -46,9 +46,7 @@ class SqlConcertRepository:
             if row is not None:
                 return concert_from_fields(row._mapping)
             found = await conn.scalar(select(exists().where(concerts.c.id == concert.id)))
-        if not found:
-            raise RecordNotFound(f"no concert {concert.id}")
-        raise VersionConflict(f"concert {concert.id} is not at version {expected_version}")
+        raise guard_failed(f"concert {concert.id}", expected_version, exists=bool(found))
 
     async def search(self, flt: ConcertFilter, limit: int, cursor: str | None) -> Page[Concert]:
         if limit < 1:

@@ -17,7 +17,7 @@ from app.storage.codec import (
     order_from_fields,
     transition_document,
 )
-from app.storage.errors import RecordNotFound, VersionConflict
+from app.storage.errors import at_version, guard_failed
 from app.storage.records import Order, OrderStatus, OrderTransition
 from app.storage.sql.db import Database
 from app.storage.sql.tables import orders
@@ -132,9 +132,7 @@ class SqlOrderRepository:
             if record is not None:
                 return _order_from_record(record)
             exists = await raw.fetchval(_EXISTS, order_id)
-        if exists is None:
-            raise RecordNotFound(f"no order {order_id}")
-        raise VersionConflict(f"order {order_id} is not at version {args[0]}")
+        raise guard_failed(f"order {order_id}", args[0], exists=exists is not None)
 
     async def list_for_user(self, user_id: str, limit: int) -> list[Order]:
         query = (
@@ -209,12 +207,8 @@ class SqlOrderRepository:
 
     async def _current(self, conn: AsyncConnection, order_id: str, expected_version: int) -> Order:
         row = (await conn.execute(select(orders).where(orders.c.id == order_id))).first()
-        if row is None:
-            raise RecordNotFound(f"no order {order_id}")
-        order = order_from_fields(row._mapping)
-        if order.version != expected_version:
-            raise VersionConflict(f"order {order_id} is at version {order.version}")
-        return order
+        order = order_from_fields(row._mapping) if row else None
+        return at_version(order, f"order {order_id}", expected_version)
 
     async def _guarded_update(
         self, conn: AsyncConnection, order_id: str, expected_version: int, values: dict[str, Any]
@@ -229,9 +223,7 @@ class SqlOrderRepository:
         if row is not None:
             return order_from_fields(row._mapping)
         exists = (await conn.execute(select(orders.c.id).where(orders.c.id == order_id))).first()
-        if exists is None:
-            raise RecordNotFound(f"no order {order_id}")
-        raise VersionConflict(f"order {order_id} is not at version {expected_version}")
+        raise guard_failed(f"order {order_id}", expected_version, exists=exists is not None)
 
     async def _get_one(self, condition: ColumnElement[bool]) -> Order | None:
         async with self._db.read() as conn:
