@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from app.storage.codec import decode_time, encode_time
 from app.storage.errors import InvalidValue, SeatsAlreadySold, StoreUnavailable
 from app.storage.mongo import MongoStore
 from app.storage.mongo.client import build_client
-from app.storage.mongo.codec import decode_time, encode_time
 from app.storage.mongo.concerts import literal_pattern
 from app.storage.mongo.sales import sale_id
 from app.storage.ports import Store

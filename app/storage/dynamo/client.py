@@ -7,14 +7,14 @@ import os
 import random
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import AsyncExitStack, aclosing, contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import aioboto3
 import aiohttp
 from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from app.storage.errors import InvalidValue, StoreError, StoreUnavailable
+from app.storage.errors import DuplicateKey, InvalidValue, StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -130,6 +130,13 @@ class Dynamo:
                     return Refused(error)
                 raise
 
+    async def insert_together(self, actions: list[TransactWriteItemTypeDef], taken: str) -> None:
+        """New items (puts conditional on their keys being free) in one transaction, all or
+        none: DuplicateKey(`taken`) if one of the keys exists."""
+        written = await self.write_if(lambda c: c.transact_write_items(TransactItems=actions))
+        if isinstance(written, Refused):
+            raise DuplicateKey(taken) from written.error
+
     async def get_item(self, table: str, key: Item, **options: Any) -> Item | None:
         """The item of this key, strongly consistent; None if there is none."""
         with translated_errors():
@@ -144,6 +151,16 @@ class Dynamo:
             if stack is not None:
                 with translated_errors():
                     await stack.aclose()
+
+
+class TableRepository:
+    """A repository over one table of the store (`table_name`, before the store's prefix)."""
+
+    table_name: ClassVar[str]
+
+    def __init__(self, db: Dynamo) -> None:
+        self._db = db
+        self._table = db.table(self.table_name)
 
 
 def _credentials(endpoint: str | None) -> tuple[str | None, str | None]:

@@ -9,14 +9,17 @@ the only form DynamoDB's TTL reads.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import AttributeValueTypeDef
 
-from app.storage.codec import Fields, as_utc, decode_time, encode_time
+from app.storage.codec import Fields, InstantReader, StoredFields, as_utc, decode_time, encode_time
 from app.storage.dynamo.client import Item
+
+R = TypeVar("R")
 
 # Above every stored timestamp (years are four digits) / below every one.
 MAX_TIMESTAMP_KEY = "9999~"
@@ -139,3 +142,8 @@ def plain(value: AttributeValueTypeDef) -> Any:
 
 def fields_of(item: Item) -> Fields:
     return {name: plain(value) for name, value in item.items()}
+
+
+def reader(build: Callable[[StoredFields, InstantReader], R]) -> Callable[[Item], R]:
+    """How records of one kind are read from their items (instants are stored as strings)."""
+    return lambda item: build(fields_of(item), parse_timestamp)

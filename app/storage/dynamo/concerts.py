@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from app.storage.codec import concert_fields, concert_from_fields
 from app.storage.cursor import decode_cursor, encode_cursor
 from app.storage.dynamo.client import (
-    Dynamo,
     Item,
     Refused,
+    TableRepository,
     batch_get,
     query_pages,
     translated_errors,
@@ -100,10 +100,8 @@ def _concert_from_item(item: Item) -> Concert:
     return concert_from_fields(fields, parse_timestamp)
 
 
-class DynamoConcertRepository:
-    def __init__(self, db: Dynamo) -> None:
-        self._db = db
-        self._table = db.table(CONCERTS.name)
+class DynamoConcertRepository(TableRepository):
+    table_name = CONCERTS.name
 
     async def add(self, concert: Concert) -> None:
         item = _concert_item(concert, concert.version)

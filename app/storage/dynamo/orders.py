@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from app.storage.codec import order_fields, order_from_fields, transition_document
 from app.storage.dynamo.client import (
-    Dynamo,
     Item,
     Refused,
+    TableRepository,
     bounded_gather,
     key_query,
     put_if_absent,
@@ -20,11 +20,10 @@ from app.storage.dynamo.client import (
 )
 from app.storage.dynamo.codec import (
     attribute,
-    fields_of,
     get_s,
     item_of,
     n,
-    parse_timestamp,
+    reader,
     s,
     shard,
     sort_key,
@@ -76,14 +75,11 @@ def _order_item(order: Order) -> Item:
     }
 
 
-def _order_from_item(item: Item) -> Order:
-    return order_from_fields(fields_of(item), parse_timestamp)
+_order_from_item = reader(order_from_fields)
 
 
-class DynamoOrderRepository:
-    def __init__(self, db: Dynamo) -> None:
-        self._db = db
-        self._table = db.table(ORDERS.name)
+class DynamoOrderRepository(TableRepository):
+    table_name = ORDERS.name
 
     async def add(self, order: Order) -> None:
         item = _order_item(order)
@@ -95,11 +91,8 @@ class DynamoOrderRepository:
             put_if_absent(self._table, i)
             for i in (item, *({**p, "order_id": s(order.id)} for p in pointers))
         ]
-        written = await self._db.write_if(lambda c: c.transact_write_items(TransactItems=actions))
-        if isinstance(written, Refused):
-            raise DuplicateKey(
-                f"order {order.id} or an order for hold {order.hold_id} exists"
-            ) from written.error
+        taken = f"order {order.id} or an order for hold {order.hold_id} exists"
+        await self._db.insert_together(actions, taken)
 
     async def get(self, order_id: str) -> Order | None:
         item = await self._db.get_item(self._table, _order_key(order_id))

@@ -17,9 +17,9 @@ from botocore.exceptions import ClientError
 from app.storage.dynamo.client import (
     REASON_CONDITION,
     TRANSACTION_CANCELED,
-    Dynamo,
     Item,
     Refused,
+    TableRepository,
     batch_get,
     bounded_gather,
     cancellation_reasons,
@@ -58,10 +58,8 @@ def _concert_shard(concert_id: str, shard_id: int) -> str:
     return f"{concert_id}#{shard_id}"
 
 
-class DynamoSaleRepository:
-    def __init__(self, db: Dynamo) -> None:
-        self._db = db
-        self._table = db.table(SEAT_SALES.name)
+class DynamoSaleRepository(TableRepository):
+    table_name = SEAT_SALES.name
 
     async def claim(
         self, concert_id: str, seat_ids: Sequence[str], order_id: str, at: datetime

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 
 from app.storage.codec import ticket_fields, ticket_from_fields
 from app.storage.dynamo.client import (
-    Dynamo,
     Item,
     Refused,
+    TableRepository,
     bounded_gather,
     key_query,
     query_items,
@@ -18,10 +18,9 @@ from app.storage.dynamo.client import (
 )
 from app.storage.dynamo.codec import (
     epoch_seconds,
-    fields_of,
     item_of,
     n,
-    parse_timestamp,
+    reader,
     s,
     sort_key,
     ts,
@@ -43,18 +42,15 @@ def _ticket_item(ticket: Ticket) -> Item:
     }
 
 
-def _ticket_from_item(item: Item) -> Ticket:
-    return ticket_from_fields(fields_of(item), parse_timestamp)
+_ticket_from_item = reader(ticket_from_fields)
 
 
 def _ticket_key(order_id: str, seat_id: str) -> Item:
     return {"order_id": s(order_id), "seat_id": s(seat_id)}
 
 
-class DynamoTicketRepository:
-    def __init__(self, db: Dynamo) -> None:
-        self._db = db
-        self._table = db.table(TICKETS.name)
+class DynamoTicketRepository(TableRepository):
+    table_name = TICKETS.name
 
     async def add_many(self, tickets: Sequence[Ticket]) -> None:
         """One conditional put per ticket, concurrently (BatchWriteItem cannot be
@@ -122,10 +118,8 @@ class DynamoTicketRepository:
         return await query_items(self._db, request)
 
 
-class DynamoPaymentEventRepository:
-    def __init__(self, db: Dynamo) -> None:
-        self._db = db
-        self._table = db.table(PAYMENT_EVENTS.name)
+class DynamoPaymentEventRepository(TableRepository):
+    table_name = PAYMENT_EVENTS.name
 
     async def record_if_absent(self, event_id: str, event_type: str, received_at: datetime) -> bool:
         received = epoch_seconds(received_at)

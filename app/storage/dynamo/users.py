@@ -12,9 +12,9 @@ from app.storage.codec import (
     user_from_fields,
 )
 from app.storage.dynamo.client import (
-    Dynamo,
     Item,
     Refused,
+    TableRepository,
     bounded_gather,
     key_query,
     put_if_absent,
@@ -22,16 +22,15 @@ from app.storage.dynamo.client import (
 )
 from app.storage.dynamo.codec import (
     epoch_seconds,
-    fields_of,
     get_s,
     item_of,
     n,
-    parse_timestamp,
+    reader,
     s,
     timestamp,
 )
 from app.storage.dynamo.tables import REFRESH_TOKENS, USERS
-from app.storage.errors import DuplicateKey, RecordNotFound
+from app.storage.errors import RecordNotFound
 from app.storage.records import RefreshOutcome, RefreshToken, Role, User, why_not_rotated
 
 if TYPE_CHECKING:
@@ -55,23 +54,18 @@ def _user_item(user: User) -> Item:
     return {**_user_key(user.id), **item_of(user_fields(user))}
 
 
-def _user_from_item(item: Item) -> User:
-    return user_from_fields(fields_of(item), parse_timestamp)
+_user_from_item = reader(user_from_fields)
 
 
-class DynamoUserRepository:
-    def __init__(self, db: Dynamo) -> None:
-        self._db = db
-        self._table = db.table(USERS.name)
+class DynamoUserRepository(TableRepository):
+    table_name = USERS.name
 
     async def add(self, user: User) -> None:
         item = _user_item(user)  # a naive datetime fails here, before anything is written
         email_claim: Item = {**_email_key(user.email), "user_id": s(user.id)}
         actions = [put_if_absent(self._table, item), put_if_absent(self._table, email_claim)]
         # The account and its email claim are written together or not at all.
-        written = await self._db.write_if(lambda c: c.transact_write_items(TransactItems=actions))
-        if isinstance(written, Refused):
-            raise DuplicateKey(f"user id {user.id} or its email is taken") from written.error
+        await self._db.insert_together(actions, f"user id {user.id} or its email is taken")
 
     async def get(self, user_id: str) -> User | None:
         item = await self._db.get_item(self._table, _user_key(user_id))
@@ -90,30 +84,28 @@ class DynamoUserRepository:
         await self._set(user_id, "password_hash", password_hash)
 
     async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
-        written = await self._db.write_if(
-            lambda c: c.update_item(
-                TableName=self._table,
-                Key=_user_key(user_id),
-                UpdateExpression="SET password_hash = :new",
-                ConditionExpression="attribute_exists(pk) AND password_hash = :old",
-                ExpressionAttributeValues={":new": s(new_hash), ":old": s(old_hash)},
-            )
-        )
-        return not isinstance(written, Refused)  # refused: another hash by now, or no user
+        # Not applied: another hash by now, or no such user.
+        values = {":v": s(new_hash), ":old": s(old_hash)}
+        condition = "attribute_exists(pk) AND #a = :old"
+        return await self._set_if(user_id, "password_hash", values, condition)
 
     async def _set(self, user_id: str, attribute: str, value: str) -> None:
+        if not await self._set_if(user_id, attribute, {":v": s(value)}, "attribute_exists(pk)"):
+            raise RecordNotFound(f"no user {user_id}")
+
+    async def _set_if(self, user_id: str, attribute: str, values: Item, condition: str) -> bool:
+        """The account's `attribute` (#a) set to :v if `condition` holds; whether it was."""
         written = await self._db.write_if(
             lambda c: c.update_item(
                 TableName=self._table,
                 Key=_user_key(user_id),
                 UpdateExpression="SET #a = :v",
-                ConditionExpression="attribute_exists(pk)",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#a": attribute},
-                ExpressionAttributeValues={":v": s(value)},
+                ExpressionAttributeValues=values,
             )
         )
-        if isinstance(written, Refused):
-            raise RecordNotFound(f"no user {user_id}") from written.error
+        return not isinstance(written, Refused)
 
 
 # --------------------------------------------------------------------------- refresh tokens
@@ -140,14 +132,11 @@ def _token_item(token: RefreshToken) -> Item:
     }
 
 
-def _token_from_item(item: Item) -> RefreshToken:
-    return refresh_token_from_fields(fields_of(item), parse_timestamp)
+_token_from_item = reader(refresh_token_from_fields)
 
 
-class DynamoRefreshTokenRepository:
-    def __init__(self, db: Dynamo) -> None:
-        self._db = db
-        self._table = db.table(REFRESH_TOKENS.name)
+class DynamoRefreshTokenRepository(TableRepository):
+    table_name = REFRESH_TOKENS.name
 
     async def add(self, token: RefreshToken) -> None:
         item = _token_item(token)
@@ -160,9 +149,7 @@ class DynamoRefreshTokenRepository:
             put_if_absent(self._table, member),
             {"Put": {"TableName": self._table, "Item": family}},
         ]
-        written = await self._db.write_if(lambda c: c.transact_write_items(TransactItems=actions))
-        if isinstance(written, Refused):
-            raise DuplicateKey(f"refresh token {token.jti} exists") from written.error
+        await self._db.insert_together(actions, f"refresh token {token.jti} exists")
 
     async def get(self, jti: str) -> RefreshToken | None:
         item = await self._db.get_item(self._table, _token_key(jti))

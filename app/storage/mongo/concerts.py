@@ -16,7 +16,7 @@ from app.storage.mongo.codec import (
     encode_time,
     fold,
 )
-from app.storage.mongo.db import MongoDatabase
+from app.storage.mongo.db import MongoDatabase, find_one, insert
 from app.storage.mongo.translate import translated_errors
 from app.storage.records import Concert, ConcertFilter, Page
 
@@ -28,14 +28,10 @@ class MongoConcertRepository:
         self._concerts = db.concerts
 
     async def add(self, concert: Concert) -> None:
-        doc = concert_document(concert, concert.version)
-        with translated_errors():
-            await self._concerts.insert_one(doc)
+        await insert(self._concerts, concert_document(concert, concert.version))
 
     async def get(self, concert_id: str) -> Concert | None:
-        with translated_errors():
-            doc = await self._concerts.find_one({"_id": concert_id})
-        return concert_from_document(doc) if doc else None
+        return await find_one(self._concerts, {"_id": concert_id}, concert_from_document)
 
     async def get_version(self, concert_id: str) -> int | None:
         with translated_errors():

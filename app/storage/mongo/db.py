@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
 
 from app.storage.mongo.codec import Document
+from app.storage.mongo.translate import translated_errors
+
+R = TypeVar("R")
 
 USERS = "users"
 REFRESH_TOKENS = "refresh_tokens"
@@ -38,6 +42,32 @@ class MongoDatabase:
 
     def collection(self, name: str) -> AsyncCollection[Document]:
         return self.database[name]
+
+
+async def insert(collection: AsyncCollection[Document], doc: Document) -> None:
+    with translated_errors():
+        await collection.insert_one(doc)
+
+
+async def find_one(
+    collection: AsyncCollection[Document], query: Document, build: Callable[[Document], R]
+) -> R | None:
+    """The record of the first document matching `query`; None if there is none."""
+    with translated_errors():
+        doc = await collection.find_one(query)
+    return build(doc) if doc else None
+
+
+async def find_all(
+    collection: AsyncCollection[Document],
+    query: Document,
+    build: Callable[[Document], R],
+    **options: Any,
+) -> list[R]:
+    """The records of every document matching `query` (`options`: sort, limit...)."""
+    with translated_errors():
+        docs = await collection.find(query, **options).to_list()
+    return [build(d) for d in docs]
 
 
 def unique(items: Iterable[str]) -> list[str]:

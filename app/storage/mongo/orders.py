@@ -15,7 +15,7 @@ from app.storage.mongo.codec import (
     order_document,
     order_from_document,
 )
-from app.storage.mongo.db import MongoDatabase
+from app.storage.mongo.db import MongoDatabase, find_all, find_one, insert
 from app.storage.mongo.translate import translated_errors
 from app.storage.records import Order, OrderStatus
 
@@ -25,9 +25,7 @@ class MongoOrderRepository:
         self._orders = db.orders  # majority write concern (see db.py)
 
     async def add(self, order: Order) -> None:
-        doc = order_document(order)
-        with translated_errors():
-            await self._orders.insert_one(doc)
+        await insert(self._orders, order_document(order))
 
     async def get(self, order_id: str) -> Order | None:
         return await self._get_one({"_id": order_id})
@@ -119,11 +117,7 @@ class MongoOrderRepository:
         raise guard_failed(f"order {order_id}", expected_version, exists=bool(found))
 
     async def _get_one(self, query: Document) -> Order | None:
-        with translated_errors():
-            doc = await self._orders.find_one(query)
-        return order_from_document(doc) if doc else None
+        return await find_one(self._orders, query, order_from_document)
 
     async def _get_many(self, query: Document, **options: Any) -> list[Order]:
-        with translated_errors():
-            docs = await self._orders.find(query, **options).to_list()
-        return [order_from_document(d) for d in docs]
+        return await find_all(self._orders, query, order_from_document, **options)

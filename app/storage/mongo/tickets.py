@@ -12,7 +12,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from app.storage.errors import RecordNotFound
 from app.storage.mongo.codec import encode_time, ticket_document, ticket_from_document
-from app.storage.mongo.db import MAJORITY, MongoDatabase, unique
+from app.storage.mongo.db import MAJORITY, MongoDatabase, find_all, find_one, unique
 from app.storage.mongo.indexes import TICKETS_ORDER_SEAT
 from app.storage.mongo.translate import DUPLICATE_KEY_CODE, translated_errors
 from app.storage.records import Ticket
@@ -54,28 +54,23 @@ class MongoTicketRepository:
                     raise
 
     async def list_for_user(self, user_id: str) -> list[Ticket]:
-        with translated_errors():
-            found = self._tickets.find(
-                {"user_id": user_id}, sort=[("issued_at", DESCENDING), ("_id", DESCENDING)]
-            )
-            docs = await found.to_list()
-        return [ticket_from_document(d) for d in docs]
+        newest_first = [("issued_at", DESCENDING), ("_id", DESCENDING)]
+        query = {"user_id": user_id}
+        return await find_all(self._tickets, query, ticket_from_document, sort=newest_first)
 
     async def list_for_orders(self, order_ids: Sequence[str]) -> list[Ticket]:
         """Grouped by order in the order given, seats in layout order within an order."""
         wanted = unique(order_ids)
         if not wanted:
             return []
-        with translated_errors():
-            docs = await self._tickets.find({"order_id": {"$in": wanted}}).to_list()
-        found = [ticket_from_document(d) for d in docs]
+        query = {"order_id": {"$in": wanted}}
+        found = await find_all(self._tickets, query, ticket_from_document)
         position = {order_id: i for i, order_id in enumerate(wanted)}
         return sorted(found, key=lambda t: (position[t.order_id], t.section, t.row, t.number))
 
     async def get(self, order_id: str, seat_id: str) -> Ticket | None:
-        with translated_errors():
-            doc = await self._tickets.find_one({"order_id": order_id, "seat_id": seat_id})
-        return ticket_from_document(doc) if doc else None
+        query = {"order_id": order_id, "seat_id": seat_id}
+        return await find_one(self._tickets, query, ticket_from_document)
 
     async def check_in(self, order_id: str, seat_id: str, at: datetime) -> tuple[Ticket, bool]:
         the_ticket = {"order_id": order_id, "seat_id": seat_id}  # the unique index's keys

@@ -16,7 +16,7 @@ from app.storage.mongo.codec import (
     user_document,
     user_from_document,
 )
-from app.storage.mongo.db import MongoDatabase
+from app.storage.mongo.db import MongoDatabase, find_one, insert
 from app.storage.mongo.translate import translated_errors
 from app.storage.records import RefreshOutcome, RefreshToken, Role, User, why_not_rotated
 
@@ -26,20 +26,14 @@ class MongoUserRepository:
         self._users = db.users
 
     async def add(self, user: User) -> None:
-        doc = user_document(user)
-        with translated_errors():
-            await self._users.insert_one(doc)
+        await insert(self._users, user_document(user))
 
     async def get(self, user_id: str) -> User | None:
-        with translated_errors():
-            doc = await self._users.find_one({"_id": user_id})
-        return user_from_document(doc) if doc else None
+        return await find_one(self._users, {"_id": user_id}, user_from_document)
 
     async def get_by_email(self, email: str) -> User | None:
         # Emails are stored lower-cased, so the unique index serves this lookup directly.
-        with translated_errors():
-            doc = await self._users.find_one({"email": fold(email)})
-        return user_from_document(doc) if doc else None
+        return await find_one(self._users, {"email": fold(email)}, user_from_document)
 
     async def set_role(self, user_id: str, role: Role) -> None:
         await self._update(user_id, {"role": role})
@@ -66,14 +60,10 @@ class MongoRefreshTokenRepository:
         self._tokens = db.refresh_tokens
 
     async def add(self, token: RefreshToken) -> None:
-        doc = refresh_token_document(token)
-        with translated_errors():
-            await self._tokens.insert_one(doc)
+        await insert(self._tokens, refresh_token_document(token))
 
     async def get(self, jti: str) -> RefreshToken | None:
-        with translated_errors():
-            doc = await self._tokens.find_one({"_id": jti})
-        return refresh_token_from_document(doc) if doc else None
+        return await find_one(self._tokens, {"_id": jti}, refresh_token_from_document)
 
     async def consume(self, jti: str, now: datetime) -> tuple[RefreshOutcome, RefreshToken | None]:
         stamp = encode_time(now)

@@ -22,9 +22,8 @@ class SqlConcertRepository:
             await conn.execute(concerts.insert().values(**concert_fields(concert)))
 
     async def get(self, concert_id: str) -> Concert | None:
-        async with self._db.read() as conn:
-            row = (await conn.execute(select(concerts).where(concerts.c.id == concert_id))).first()
-        return concert_from_fields(row._mapping) if row else None
+        query = select(concerts).where(concerts.c.id == concert_id)
+        return await self._db.first(query, concert_from_fields)
 
     async def get_version(self, concert_id: str) -> int | None:
         query = select(concerts.c.version).where(concerts.c.id == concert_id)
@@ -65,6 +64,7 @@ class SqlConcertRepository:
         query = select(concerts).where(*conditions).order_by(c.starts_at, c.id).limit(limit + 1)
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
+        # Only the page is decoded: the extra row only tells that more follow.
         items = [concert_from_fields(r._mapping) for r in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:

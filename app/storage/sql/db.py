@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import RowMapping, Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -19,6 +19,7 @@ from app.storage.sql.rawpg import RawPostgres
 from app.storage.sql.translate import translated_errors
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # Well below both SQLite's (32766) and PostgreSQL's (32767) bound-parameter limits.
 MAX_IN_LIST = 1_000
@@ -55,6 +56,18 @@ class Database:
         with translated_errors():
             async with self._reader.connect() as conn:
                 yield conn
+
+    async def first(self, query: Select[Any], build: Callable[[RowMapping], R]) -> R | None:
+        """The record of the query's first row; None if it has none."""
+        async with self.read() as conn:
+            row = (await conn.execute(query)).first()
+        return build(row._mapping) if row else None
+
+    async def every(self, query: Select[Any], build: Callable[[RowMapping], R]) -> list[R]:
+        """The records of every row of the query, in its order."""
+        async with self.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [build(r._mapping) for r in rows]
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:

@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.storage.codec import (
@@ -141,7 +141,7 @@ class SqlOrderRepository:
             .order_by(orders.c.created_at.desc(), orders.c.id.desc())
             .limit(limit)
         )
-        return await self._get_many(query)
+        return await self._db.every(query, order_from_fields)
 
     async def list_for_concert(
         self, concert_id: str, statuses: Collection[OrderStatus]
@@ -154,7 +154,7 @@ class SqlOrderRepository:
             )
             .order_by(orders.c.created_at, orders.c.id)
         )
-        return await self._get_many(query)
+        return await self._db.every(query, order_from_fields)
 
     async def list_due(self, status: OrderStatus, due_before: datetime, limit: int) -> list[Order]:
         query = (
@@ -163,7 +163,7 @@ class SqlOrderRepository:
             .order_by(orders.c.expires_at, orders.c.id)
             .limit(limit)
         )
-        return await self._get_many(query)
+        return await self._db.every(query, order_from_fields)
 
     async def transition(
         self,
@@ -226,11 +226,4 @@ class SqlOrderRepository:
         raise guard_failed(f"order {order_id}", expected_version, exists=exists is not None)
 
     async def _get_one(self, condition: ColumnElement[bool]) -> Order | None:
-        async with self._db.read() as conn:
-            row = (await conn.execute(select(orders).where(condition))).first()
-        return order_from_fields(row._mapping) if row else None
-
-    async def _get_many(self, query: Select[Any]) -> list[Order]:
-        async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return [order_from_fields(r._mapping) for r in rows]
+        return await self._db.first(select(orders).where(condition), order_from_fields)

@@ -6,16 +6,7 @@ import asyncio
 
 from sqlalchemy import text
 
-from app.storage.errors import StoreUnavailable
-from app.storage.ports import (
-    ConcertRepository,
-    OrderRepository,
-    PaymentEventRepository,
-    RefreshTokenRepository,
-    SaleRepository,
-    TicketRepository,
-    UserRepository,
-)
+from app.storage.backend import PING_TIMEOUT_SECONDS, StoreBackend
 from app.storage.sql.concerts import SqlConcertRepository
 from app.storage.sql.db import Database
 from app.storage.sql.engine import build_engine
@@ -26,11 +17,11 @@ from app.storage.sql.tickets import SqlPaymentEventRepository, SqlTicketReposito
 from app.storage.sql.translate import translated_errors
 from app.storage.sql.users import SqlRefreshTokenRepository, SqlUserRepository
 
-PING_TIMEOUT_SECONDS = 2.0
 
-
-class SqlStore:
+class SqlStore(StoreBackend):
     """Implements `app.storage.ports.Store` over SQLAlchemy's async engine."""
+
+    server = "database"
 
     def __init__(
         self,
@@ -44,28 +35,24 @@ class SqlStore:
         self._auto_migrate = auto_migrate
         db = Database(self._engine, raw_pool_size=pool_size)
         self._db = db
-        # Annotated with the port types: Store's attributes are plain (mutable) protocol
-        # members, which mypy matches invariantly.
-        self.users: UserRepository = SqlUserRepository(db)
-        self.refresh_tokens: RefreshTokenRepository = SqlRefreshTokenRepository(db)
-        self.concerts: ConcertRepository = SqlConcertRepository(db)
-        self.orders: OrderRepository = SqlOrderRepository(db)
-        self.sales: SaleRepository = SqlSaleRepository(db)
-        self.tickets: TicketRepository = SqlTicketRepository(db)
-        self.payment_events: PaymentEventRepository = SqlPaymentEventRepository(db)
+        super().__init__(
+            users=SqlUserRepository(db),
+            refresh_tokens=SqlRefreshTokenRepository(db),
+            concerts=SqlConcertRepository(db),
+            orders=SqlOrderRepository(db),
+            sales=SqlSaleRepository(db),
+            tickets=SqlTicketRepository(db),
+            payment_events=SqlPaymentEventRepository(db),
+        )
 
     async def initialize(self) -> None:
         if self._auto_migrate:
             with translated_errors():
                 await upgrade_to_head(self._engine)
 
-    async def ping(self) -> None:
-        try:
-            async with asyncio.timeout(PING_TIMEOUT_SECONDS), self._engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as error:
-            # A health check: whatever went wrong, the answer is "not available".
-            raise StoreUnavailable(f"database did not answer: {type(error).__name__}") from error
+    async def _answer(self) -> None:
+        async with asyncio.timeout(PING_TIMEOUT_SECONDS), self._engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
         if self._db.raw is not None:

@@ -73,9 +73,7 @@ class SqlTicketRepository:
             .where(tickets.c.user_id == user_id)
             .order_by(tickets.c.issued_at.desc(), tickets.c.id.desc())
         )
-        async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return [ticket_from_fields(r._mapping) for r in rows]
+        return await self._db.every(query, ticket_from_fields)
 
     async def list_for_orders(self, order_ids: Sequence[str]) -> list[Ticket]:
         """Grouped by order in the order given, seats in layout order within an order."""
@@ -91,9 +89,7 @@ class SqlTicketRepository:
     async def get(self, order_id: str, seat_id: str) -> Ticket | None:
         t = tickets.c
         query = select(tickets).where(t.order_id == order_id, t.seat_id == seat_id)
-        async with self._db.read() as conn:
-            row = (await conn.execute(query)).first()
-        return ticket_from_fields(row._mapping) if row else None
+        return await self._db.first(query, ticket_from_fields)
 
     async def check_in(self, order_id: str, seat_id: str, at: datetime) -> tuple[Ticket, bool]:
         t = tickets.c

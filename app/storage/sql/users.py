@@ -28,16 +28,12 @@ class SqlUserRepository:
             await conn.execute(users.insert().values(**user_fields(user)))
 
     async def get(self, user_id: str) -> User | None:
-        async with self._db.read() as conn:
-            row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
-        return user_from_fields(row._mapping) if row else None
+        return await self._db.first(select(users).where(users.c.id == user_id), user_from_fields)
 
     async def get_by_email(self, email: str) -> User | None:
         # Emails are stored lower-cased, so the unique index serves this lookup directly.
         query = select(users).where(users.c.email == email.lower())
-        async with self._db.read() as conn:
-            row = (await conn.execute(query)).first()
-        return user_from_fields(row._mapping) if row else None
+        return await self._db.first(query, user_from_fields)
 
     async def set_role(self, user_id: str, role: Role) -> None:
         await self._update(user_id, role=role)
@@ -72,9 +68,7 @@ class SqlRefreshTokenRepository:
 
     async def get(self, jti: str) -> RefreshToken | None:
         query = select(refresh_tokens).where(refresh_tokens.c.jti == jti)
-        async with self._db.read() as conn:
-            row = (await conn.execute(query)).first()
-        return refresh_token_from_fields(row._mapping) if row else None
+        return await self._db.first(query, refresh_token_from_fields)
 
     async def consume(self, jti: str, now: datetime) -> tuple[RefreshOutcome, RefreshToken | None]:
         now = as_utc(now)
