@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from app.storage.claims import MAX_CLAIM_ROUNDS, kept_racing, unowned
 from app.storage.dynamo.client import (
     REASON_CONDITION,
     TRANSACTION_CANCELED,
@@ -31,7 +32,7 @@ from app.storage.dynamo.client import (
 )
 from app.storage.dynamo.codec import escape, get_s, s, shard, ts
 from app.storage.dynamo.tables import SALE_SHARDS, SEAT_SALES
-from app.storage.errors import InvalidValue, SeatsAlreadySold, StoreUnavailable
+from app.storage.errors import InvalidValue, SeatsAlreadySold
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.type_defs import (
@@ -43,10 +44,6 @@ if TYPE_CHECKING:
 # TransactWriteItems takes at most 100 actions, so that is the largest all-or-nothing claim.
 # The API never asks for more: a hold has at most 100 seats (app.seats.schemas).
 MAX_CLAIM_SEATS = 100
-
-# A seat whose owner released it between our failed transaction and our read of its owner
-# is simply claimed again; this bounds that (practically impossible) loop.
-_MAX_CLAIM_ROUNDS = 5
 
 
 def _sale_key(concert_id: str, seat_id: str) -> Item:
@@ -82,7 +79,7 @@ class DynamoSaleRepository(TableRepository):
         sold_at = ts(at)
         actions = [self._claim_action(concert_id, seat, order_id, sold_at) for seat in wanted]
         with translated_errors():
-            for _ in range(_MAX_CLAIM_ROUNDS):
+            for _ in range(MAX_CLAIM_ROUNDS):
                 try:
                     await self._db.run(lambda c: c.transact_write_items(TransactItems=actions))
                     return
@@ -92,7 +89,7 @@ class DynamoSaleRepository(TableRepository):
                     taken = await self._taken(error, concert_id, wanted, order_id)
                     if taken:
                         raise SeatsAlreadySold(taken) from error
-            raise StoreUnavailable("seat claim kept racing with releases; try again")
+            raise kept_racing()
 
     def _claim_action(
         self, concert_id: str, seat_id: str, order_id: str, sold_at: AttributeValueTypeDef
@@ -132,10 +129,10 @@ class DynamoSaleRepository(TableRepository):
             if taken:
                 return taken
             raise error
-        # A server that sends no reasons: ask who owns the seats now. Empty means the owners
-        # released them meanwhile, and the caller tries again.
-        owners = await self._owners(concert_id, wanted)
-        return [seat for seat in wanted if owners.get(seat, order_id) != order_id]
+        # A server that sends no reasons: ask who owns the seats now (SeatsAlreadySold if
+        # another order does). None: the owners released them meanwhile; try again.
+        unowned(wanted, await self._owners(concert_id, wanted), order_id)
+        return []
 
     async def _owners(self, concert_id: str, seat_ids: list[str]) -> dict[str, str]:
         keys = [_sale_key(concert_id, seat) for seat in seat_ids]

@@ -8,7 +8,7 @@ from datetime import datetime
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from app.storage.errors import SeatsAlreadySold
+from app.storage.claims import unowned
 from app.storage.mongo.codec import Document, encode_time
 from app.storage.mongo.db import MongoDatabase, unique
 from app.storage.mongo.transactions import run_in_transaction
@@ -49,10 +49,7 @@ class MongoSaleRepository:
 
         async def attempt(session: AsyncClientSession) -> None:
             owners = await self._owners(concert_id, wanted, session)
-            taken = [s for s in wanted if owners.get(s, order_id) != order_id]
-            if taken:
-                raise SeatsAlreadySold(taken)
-            missing = [s for s in wanted if s not in owners]
+            missing = unowned(wanted, owners, order_id)  # SeatsAlreadySold aborts
             if missing:
                 docs = [
                     {

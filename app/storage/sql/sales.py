@@ -8,14 +8,10 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.storage.claims import claim_in_rounds
 from app.storage.codec import as_utc
-from app.storage.errors import SeatsAlreadySold, StoreUnavailable
 from app.storage.sql.db import Database, chunked, unique
 from app.storage.sql.tables import seat_sales
-
-# A seat that another claim released between our insert and our check is simply inserted
-# again; this bounds that (practically impossible) loop.
-_MAX_CLAIM_ROUNDS = 5
 
 # Plain SQL for asyncpg (PostgreSQL only, see rawpg.py). The seats go in the array's order
 # (sorted by the caller), as the multi-row VALUES of the SQLAlchemy path do.
@@ -58,17 +54,15 @@ class SqlSaleRepository:
             await self._raw_claim(concert_id, wanted, order_id, at)
             return
         async with self._db.write() as conn:
-            missing = wanted
-            for _ in range(_MAX_CLAIM_ROUNDS):
-                await self._insert_absent(conn, concert_id, missing, order_id, at)
-                owners = await self._owners(conn, concert_id, wanted)
-                taken = [s for s in wanted if owners.get(s, order_id) != order_id]
-                if taken:
-                    raise SeatsAlreadySold(taken)
-                missing = [s for s in wanted if s not in owners]
-                if not missing:
-                    return
-            raise StoreUnavailable("seat claim kept racing with releases; try again")
+
+            async def insert_absent(seats: list[str]) -> bool:
+                await self._insert_absent(conn, concert_id, seats, order_id, at)
+                return False  # not counted: the owners are read back
+
+            async def read_owners() -> dict[str, str]:
+                return await self._owners(conn, concert_id, wanted)
+
+            await claim_in_rounds(wanted, order_id, insert_absent, read_owners)
 
     async def _raw_claim(
         self, concert_id: str, wanted: list[str], order_id: str, at: datetime
@@ -76,20 +70,17 @@ class SqlSaleRepository:
         """`claim` in one transaction over asyncpg: when the INSERT wrote every seat (a first
         delivery, nobody else), its RETURNING says so and the read-back is skipped."""
         assert self._db.raw is not None
+        # SeatsAlreadySold, like any error, rolls the transaction back.
         async with self._db.raw.connection() as raw, raw.transaction():
-            missing = wanted
-            for _ in range(_MAX_CLAIM_ROUNDS):
-                inserted = await raw.fetch(_INSERT_ABSENT, concert_id, missing, order_id, at)
-                if len(inserted) == len(missing):
-                    return
-                owners = {r[0]: r[1] for r in await raw.fetch(_OWNERS, concert_id, wanted)}
-                taken = [s for s in wanted if owners.get(s, order_id) != order_id]
-                if taken:
-                    raise SeatsAlreadySold(taken)  # rolls the transaction back
-                missing = [s for s in wanted if s not in owners]
-                if not missing:
-                    return
-            raise StoreUnavailable("seat claim kept racing with releases; try again")
+
+            async def insert_absent(seats: list[str]) -> bool:
+                inserted = await raw.fetch(_INSERT_ABSENT, concert_id, seats, order_id, at)
+                return len(inserted) == len(seats)
+
+            async def read_owners() -> dict[str, str]:
+                return {r[0]: r[1] for r in await raw.fetch(_OWNERS, concert_id, wanted)}
+
+            await claim_in_rounds(wanted, order_id, insert_absent, read_owners)
 
     async def _insert_absent(
         self,
