@@ -1,7 +1,10 @@
-"""What every backend's store shares: its repositories under the port types, and a health
-check that answers StoreUnavailable whatever went wrong."""
+"""What every backend's store shares: its repositories under the port types, a health check
+that answers StoreUnavailable whatever went wrong, and the small helpers of its methods."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypeVar
 
 from app.storage.errors import StoreUnavailable
 from app.storage.ports import (
@@ -13,8 +16,11 @@ from app.storage.ports import (
     TicketRepository,
     UserRepository,
 )
+from app.storage.records import Ticket
 
 PING_TIMEOUT_SECONDS = 2.0
+
+T = TypeVar("T")
 
 
 class StoreBackend:
@@ -55,3 +61,15 @@ class StoreBackend:
     async def _answer(self) -> None:
         """One round trip to the server, failing after PING_TIMEOUT_SECONDS."""
         raise NotImplementedError
+
+
+def unique(items: Iterable[T]) -> list[T]:
+    """Distinct items, first occurrence order kept."""
+    return list(dict.fromkeys(items))
+
+
+def by_order_then_seat(tickets: Iterable[Ticket], order_ids: list[str]) -> list[Ticket]:
+    """Tickets grouped by order in the order of `order_ids` (distinct), seats in layout
+    order within an order (TicketRepository.list_for_orders)."""
+    position = {order_id: k for k, order_id in enumerate(order_ids)}
+    return sorted(tickets, key=lambda t: (position[t.order_id], t.section, t.row, t.number))

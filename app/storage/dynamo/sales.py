@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from app.storage.backend import unique
 from app.storage.claims import MAX_CLAIM_ROUNDS, kept_racing, unowned
 from app.storage.dynamo.client import (
     REASON_CONDITION,
@@ -68,7 +69,7 @@ class DynamoSaleRepository(TableRepository):
         cancelled and its cancellation reasons name exactly those seats. A transaction that
         collides with a concurrent one on the same seats is retried (Dynamo.run).
         """
-        wanted = sorted(dict.fromkeys(seat_ids))
+        wanted = sorted(unique(seat_ids))
         if not wanted:
             return
         if len(wanted) > MAX_CLAIM_SEATS:
@@ -167,7 +168,7 @@ class DynamoSaleRepository(TableRepository):
         return {get_s(i, "seat_id"): get_s(i, "order_id") for items in shards for i in items}
 
     async def count_sold(self, concert_ids: Iterable[str]) -> dict[str, int]:
-        wanted = list(dict.fromkeys(concert_ids))
+        wanted = unique(concert_ids)
         pairs = [(c, k) for c in wanted for k in range(SALE_SHARDS)]
         counts = await bounded_gather(self._count(c, k) for c, k in pairs)
         totals = dict.fromkeys(wanted, 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from app.storage.backend import by_order_then_seat, unique
 from app.storage.codec import ticket_fields, ticket_from_fields
 from app.storage.dynamo.client import (
     Item,
@@ -77,11 +78,9 @@ class DynamoTicketRepository(TableRepository):
 
     async def list_for_orders(self, order_ids: Sequence[str]) -> list[Ticket]:
         """Grouped by order in the order given, seats in layout order within an order."""
-        wanted = list(dict.fromkeys(order_ids))
+        wanted = unique(order_ids)
         per_order = await bounded_gather(self._for_order(o) for o in wanted)
-        found = [_ticket_from_item(i) for items in per_order for i in items]
-        position = {order_id: k for k, order_id in enumerate(wanted)}
-        return sorted(found, key=lambda t: (position[t.order_id], t.section, t.row, t.number))
+        return by_order_then_seat((_ticket_from_item(i) for it in per_order for i in it), wanted)
 
     async def get(self, order_id: str, seat_id: str) -> Ticket | None:
         item = await self._db.get_item(self._table, _ticket_key(order_id, seat_id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, WriteConcern
@@ -68,8 +68,3 @@ async def find_all(
     with translated_errors():
         docs = await collection.find(query, **options).to_list()
     return [build(d) for d in docs]
-
-
-def unique(items: Iterable[str]) -> list[str]:
-    """Distinct items, first occurrence order kept."""
-    return list(dict.fromkeys(items))

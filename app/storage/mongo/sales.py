@@ -8,9 +8,10 @@ from datetime import datetime
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
+from app.storage.backend import unique
 from app.storage.claims import unowned
 from app.storage.mongo.codec import Document, encode_time
-from app.storage.mongo.db import MongoDatabase, unique
+from app.storage.mongo.db import MongoDatabase
 from app.storage.mongo.transactions import run_in_transaction
 from app.storage.mongo.translate import translated_errors
 

@@ -10,9 +10,10 @@ from typing import Any
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from app.storage.backend import by_order_then_seat, unique
 from app.storage.errors import RecordNotFound
 from app.storage.mongo.codec import encode_time, ticket_document, ticket_from_document
-from app.storage.mongo.db import MAJORITY, MongoDatabase, find_all, find_one, unique
+from app.storage.mongo.db import MAJORITY, MongoDatabase, find_all, find_one
 from app.storage.mongo.indexes import TICKETS_ORDER_SEAT
 from app.storage.mongo.translate import DUPLICATE_KEY_CODE, translated_errors
 from app.storage.records import Ticket
@@ -65,8 +66,7 @@ class MongoTicketRepository:
             return []
         query = {"order_id": {"$in": wanted}}
         found = await find_all(self._tickets, query, ticket_from_document)
-        position = {order_id: i for i, order_id in enumerate(wanted)}
-        return sorted(found, key=lambda t: (position[t.order_id], t.section, t.row, t.number))
+        return by_order_then_seat(found, wanted)
 
     async def get(self, order_id: str, seat_id: str) -> Ticket | None:
         query = {"order_id": order_id, "seat_id": seat_id}

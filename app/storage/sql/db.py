@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -100,8 +100,3 @@ class Database:
 def chunked(items: Sequence[T], size: int = MAX_IN_LIST) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def unique(items: Iterable[T]) -> list[T]:
-    """Distinct items, first occurrence order kept."""
-    return list(dict.fromkeys(items))

@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.storage.backend import unique
 from app.storage.claims import claim_in_rounds
 from app.storage.codec import as_utc
-from app.storage.sql.db import Database, chunked, unique
+from app.storage.sql.db import Database, chunked
 from app.storage.sql.tables import seat_sales
 
 # Plain SQL for asyncpg (PostgreSQL only, see rawpg.py). The seats go in the array's order

@@ -8,10 +8,11 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 
+from app.storage.backend import by_order_then_seat, unique
 from app.storage.codec import as_utc, ticket_fields, ticket_from_fields
 from app.storage.errors import RecordNotFound
 from app.storage.records import Ticket
-from app.storage.sql.db import Database, chunked, unique
+from app.storage.sql.db import Database, chunked
 from app.storage.sql.tables import payment_events, tickets
 
 # Plain SQL for asyncpg (PostgreSQL only, see rawpg.py): the same tables and encodings.
@@ -83,8 +84,7 @@ class SqlTicketRepository:
             for chunk in chunked(wanted):
                 query = select(tickets).where(tickets.c.order_id.in_(chunk))
                 found.extend(ticket_from_fields(r._mapping) for r in (await conn.execute(query)))
-        position = {order_id: i for i, order_id in enumerate(wanted)}
-        return sorted(found, key=lambda t: (position[t.order_id], t.section, t.row, t.number))
+        return by_order_then_seat(found, wanted)
 
     async def get(self, order_id: str, seat_id: str) -> Ticket | None:
         t = tickets.c
