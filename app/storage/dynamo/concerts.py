@@ -8,7 +8,7 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from app.storage.codec import concert_fields, concert_from_fields
-from app.storage.cursor import decode_cursor, encode_cursor
+from app.storage.cursor import check_limit, decode_cursor, encode_cursor
 from app.storage.dynamo.client import (
     Item,
     Refused,
@@ -145,8 +145,7 @@ class DynamoConcertRepository(TableRepository):
         return _concert_from_item(item)
 
     async def search(self, flt: ConcertFilter, limit: int, cursor: str | None) -> Page[Concert]:
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
+        check_limit(limit)
         after_key = None
         low = timestamp(flt.date_from) if flt.date_from is not None else MIN_TIMESTAMP_KEY
         if cursor is not None:

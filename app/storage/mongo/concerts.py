@@ -7,7 +7,7 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 
-from app.storage.cursor import decode_cursor, encode_cursor
+from app.storage.cursor import check_limit, decode_cursor, page_of
 from app.storage.errors import guard_failed
 from app.storage.mongo.codec import (
     Document,
@@ -53,8 +53,7 @@ class MongoConcertRepository:
         raise guard_failed(f"concert {concert.id}", expected_version, exists=bool(found))
 
     async def search(self, flt: ConcertFilter, limit: int, cursor: str | None) -> Page[Concert]:
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
+        check_limit(limit)
         conditions = filter_conditions(flt)
         if cursor is not None:
             after_starts_at, after_id = decode_cursor(cursor)
@@ -72,12 +71,7 @@ class MongoConcertRepository:
             # One document more than asked tells whether another page exists.
             found = self._concerts.find(query, sort=SEARCH_ORDER, limit=limit + 1)
             docs = await found.to_list()
-        items = [concert_from_document(d) for d in docs[:limit]]
-        next_cursor = None
-        if len(docs) > limit:
-            last = items[-1]
-            next_cursor = encode_cursor(last.starts_at, last.id)
-        return Page(items=items, next_cursor=next_cursor)
+        return page_of(docs, limit, concert_from_document)
 
 
 def literal_pattern(text: str) -> str:

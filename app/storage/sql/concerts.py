@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 
 from app.storage.codec import as_utc, concert_fields, concert_from_fields
-from app.storage.cursor import decode_cursor, encode_cursor
+from app.storage.cursor import check_limit, decode_cursor, page_of
 from app.storage.errors import guard_failed
 from app.storage.records import Concert, ConcertFilter, Page
 from app.storage.sql.db import Database
@@ -48,8 +48,7 @@ class SqlConcertRepository:
         raise guard_failed(f"concert {concert.id}", expected_version, exists=bool(found))
 
     async def search(self, flt: ConcertFilter, limit: int, cursor: str | None) -> Page[Concert]:
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
+        check_limit(limit)
         c = concerts.c
         conditions = _filter_conditions(flt)
         if cursor is not None:
@@ -64,13 +63,7 @@ class SqlConcertRepository:
         query = select(concerts).where(*conditions).order_by(c.starts_at, c.id).limit(limit + 1)
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
-        # Only the page is decoded: the extra row only tells that more follow.
-        items = [concert_from_fields(r._mapping) for r in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            last = items[-1]
-            next_cursor = encode_cursor(last.starts_at, last.id)
-        return Page(items=items, next_cursor=next_cursor)
+        return page_of(rows, limit, lambda row: concert_from_fields(row._mapping))
 
 
 def _filter_conditions(flt: ConcertFilter) -> list[ColumnElement[bool]]:
