@@ -175,7 +175,7 @@ async def test_text_postgres_refuses_is_invalid_value_not_unavailable(backend: B
 async def test_a_sales_statements_take_plain_asyncpg_on_postgresql_only(backend: Backend) -> None:
     """The hot statements of a sale run over asyncpg's own pool on PostgreSQL (rawpg.py), and
     what they write reads back the same through SQLAlchemy's path (the contract suite runs
-    every method on both backends)."""
+    every method on both backends; test_postgres_paths.py compares the two paths' answers)."""
     db = backend.store._db
     assert (db.raw is not None) == (backend.name == "postgres")
     order = make_order()
