@@ -29,6 +29,7 @@ __all__ = [
     "Principals",
     "admin_user",
     "current_user",
+    "principal_of",
 ]
 
 TOKEN_CACHE_SIZE = 10_000  # remembered access tokens (docs/performance.md has their memory)
@@ -111,19 +112,25 @@ def _bearer_token(scope: Scope) -> str | None:
 _bearer = OAuth2PasswordBearer(tokenUrl=f"{API_PREFIX}/auth/token", auto_error=False)
 
 
+def principal_of(request: Request, token: str) -> Principal:
+    """The caller of this bearer token: the one the rate limiter found for this very request
+    (kept in its scope), else verified now; NotAuthenticated (saying why) if it does not verify."""
+    stashed = request.scope.get(_SCOPE_KEY)
+    if stashed is not None and stashed[0] == token and stashed[1] is not None:
+        principal: Principal = stashed[1]
+        if _unexpired(principal):
+            return principal
+    principals: Principals = request.app.state.principals
+    return principals.verify(token)
+
+
 async def current_user(
     request: Request, token: Annotated[str | None, Depends(_bearer)]
 ) -> Principal:
     """The route's caller; 401 without a valid access token."""
     if not token:
         raise NotAuthenticated()
-    principals: Principals = request.app.state.principals
-    stashed = request.scope.get(_SCOPE_KEY)
-    if stashed is not None and stashed[0] == token and stashed[1] is not None:
-        principal: Principal = stashed[1]
-        if _unexpired(principal):
-            return principal
-    return principals.verify(token)  # raises NotAuthenticated with the reason
+    return principal_of(request, token)
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
