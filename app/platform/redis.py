@@ -10,10 +10,7 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.cluster import ClusterPipeline
-from redis.asyncio.connection import AbstractConnection as Connection
-from redis.connection import HiredisRespSerializer
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.utils import HIREDIS_AVAILABLE
 
 RedisClient = Redis | RedisCluster
 
@@ -128,26 +125,4 @@ def build_redis(
         decode_responses=False,
         health_check_interval=30,
     )
-    if HIREDIS_AVAILABLE:
-        pool.connection_class = _hiredis_packing(pool.connection_class)
     return Redis.from_pool(pool)  # from_pool: closing the client closes the pool too
-
-
-_PACKER = HiredisRespSerializer() if HIREDIS_AVAILABLE else None  # type: ignore[no-untyped-call,unused-ignore]
-
-
-def _hiredis_packing(connection_class: type[Connection]) -> type[Connection]:
-    """The pool's connection class (plain, TLS or Unix socket, as the URL chose) with commands
-    packed by hiredis's C packer. redis-py's asyncio connection packs them in Python, one
-    encode per argument, which with the hold script's six keys, the limiter's windows and the
-    events' fields showed in a hold's CPU profile (docs/performance.md, "Figures moved out of
-    code comments"). redis-py's own sync client uses this packer whenever hiredis is installed."""
-
-    def pack_command(self: Connection, *args: Any) -> list[bytes]:
-        assert _PACKER is not None
-        packed: list[bytes] = _PACKER.pack(*args)
-        return packed
-
-    return type(
-        f"Hiredis{connection_class.__name__}", (connection_class,), {"pack_command": pack_command}
-    )
