@@ -18,6 +18,7 @@ from app.payments.guarded import GuardedGateway
 from app.platform.breakers import Breakers
 from app.platform.idempotency import Idempotency
 from app.platform.redis import RedisClient, build_redis
+from app.platform.redis_lane import RedisLane
 from app.seats.engine import SeatEngine
 from app.seats.seatmap import SeatMapCache
 from app.seats.service import Seats
@@ -55,11 +56,14 @@ class Container:
     checkout: Checkout
     waiting_room: WaitingRoom
     door: DoorCheckIn
+    lane: RedisLane | None = None  # the hot path's batches' connection (redis_lane.py)
 
     async def close(self) -> None:
         await self.events.drain()  # appends in flight finish before their client closes
         await self.seat_events.close()
         await self.gateway.close()
+        if self.lane is not None:
+            await self.lane.aclose()
         await self.redis.aclose()
         await self.store.close()
 
@@ -77,7 +81,8 @@ def build_container(settings: Settings) -> Container:
         cluster=settings.redis_cluster,
         pool_wait=settings.redis_pool_wait_seconds,
     )
-    engine = SeatEngine(redis)
+    lane = RedisLane.of(redis) if settings.redis_lane_enabled else None
+    engine = SeatEngine(redis, lane=lane)
     seat_state = SeatState(engine, store)
     concerts = ConcertCache(settings.concert_cache_ttl_seconds, versions=store.concerts.get_version)
     events = EventPublisher(
@@ -85,6 +90,7 @@ def build_container(settings: Settings) -> Container:
         settings.events_stream,
         maxlen=settings.events_stream_maxlen,
         enabled=settings.events_enabled,
+        lane=lane,
     )
     gateway = GuardedGateway(
         build_gateway(settings, redis), breakers, settings.payment_deadline_seconds
@@ -94,7 +100,7 @@ def build_container(settings: Settings) -> Container:
     seat_maps = SeatMapCache()
     catalogue = Concerts(store, concerts, engine)
     waiting_room = WaitingRoom(
-        QueueEngine(redis),
+        QueueEngine(redis, lane=lane),
         PassSigner(settings.signing_secret, settings.jwt_issuer),
         pass_ttl_seconds=settings.queue_pass_ttl_seconds,
         poll_budget_per_second=settings.queue_poll_budget_per_second,
@@ -103,6 +109,7 @@ def build_container(settings: Settings) -> Container:
     return Container(
         settings=settings,
         redis=redis,
+        lane=lane,
         store=store,
         tokens=tokens,
         passwords=passwords,

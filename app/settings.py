@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     # Redis is down (a dead Redis fails on the socket timeouts), and a buyer is better served
     # by a late 409 than by a 503 that makes them retry (docs/performance.md).
     redis_pool_wait_seconds: float = Field(default=10.0, gt=0)
+    # The hot path's batches (limiter windows, holds, events) over one pipelining connection
+    # per process instead of redis-py pipelines (app/platform/redis_lane.py). Single server
+    # over plain TCP only; a cluster, TLS or a Unix socket always use redis-py.
+    redis_lane_enabled: bool = True
 
     store: Literal["sql", "mongo", "dynamodb"] = "sql"
     database_url: str = "sqlite+aiosqlite:///./data/encore.db"

@@ -12,6 +12,7 @@ from app.events.metrics import EVENTS_PUBLISH_FAILED, EVENTS_PUBLISHED
 from app.events.schemas import DomainEvent, to_fields
 from app.platform.batching import GroupCommit, regroup
 from app.platform.redis import RedisClient
+from app.platform.redis_lane import RedisLane
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,10 @@ class EventPublisher:
         *,
         maxlen: int,
         enabled: bool = True,
+        lane: RedisLane | None = None,
     ) -> None:
         self._redis = redis
+        self._lane = lane  # the batches' connection, if any (app/platform/redis_lane.py)
         self._stream = stream
         self._maxlen = maxlen
         self._enabled = enabled
@@ -81,6 +84,17 @@ class EventPublisher:
         self, batch: Sequence[tuple[DomainEvent, ...]]
     ) -> list[list[bytes | str]]:
         flat = [event for events in batch for event in events]
+        if self._lane is not None:
+            replies = await self._lane.execute(
+                [
+                    ("XADD", self._stream, "MAXLEN", "~", self._maxlen, "*", *_flat_fields(event))
+                    for event in flat
+                ]
+            )
+            failed = next((r for r in replies if isinstance(r, Exception)), None)
+            if failed is not None:
+                raise failed
+            return regroup(batch, replies)
         if len(flat) == 1:
             entry_id: bytes | str = await self._redis.xadd(
                 self._stream, _entry(flat[0]), maxlen=self._maxlen, approximate=True
@@ -91,6 +105,10 @@ class EventPublisher:
             pipe.xadd(self._stream, _entry(event), maxlen=self._maxlen, approximate=True)
         ids: list[bytes | str] = await pipe.execute()
         return regroup(batch, ids)
+
+
+def _flat_fields(event: DomainEvent) -> list[str]:
+    return [part for pair in to_fields(event).items() for part in pair]
 
 
 def _entry(event: DomainEvent) -> dict[FieldT, EncodableT]:

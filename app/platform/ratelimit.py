@@ -35,6 +35,7 @@ from app.errors import AppError, ErrorBody
 from app.platform.batching import GroupCommit, regroup
 from app.platform.client_ip import ClientAddress, client_key, parse_networks
 from app.platform.redis import RedisClient, build_redis, is_cluster_url
+from app.platform.redis_lane import RedisLane
 from app.settings import Settings
 
 __all__ = [
@@ -136,9 +137,11 @@ class RateLimiter:
         client: RedisClient,
         *,
         cluster: bool = False,
+        lane: RedisLane | None = None,
     ) -> None:
         self.limits = dict(limits)
         self._client = client
+        self._lane = lane  # the batches' connection, if any (app/platform/redis_lane.py)
         self._script = client.register_script(_HIT_LUA)
         self._cluster = cluster
         # Single server: every request's windows that arrive together go out in one script
@@ -165,9 +168,12 @@ class RateLimiter:
         client = build_redis(
             settings.redis_url, timeout, settings.redis_max_connections, cluster=cluster
         )
-        return cls(limits, client, cluster=cluster)
+        lane = RedisLane.of(client) if settings.redis_lane_enabled else None
+        return cls(limits, client, cluster=cluster, lane=lane)
 
     async def aclose(self) -> None:
+        if self._lane is not None:
+            await self._lane.aclose()
         await self._client.aclose()
 
     async def check(self, *hits: Hit) -> RateLimited | None:
@@ -208,7 +214,12 @@ class RateLimiter:
             keys.extend(_window_keys(item, hit))
             args.extend((item.amount, item.get_expiry() * 1000))
         self.calls += 1
-        reply = await self._script(keys=keys, args=args)
+        if self._lane is None:
+            reply = await self._script(keys=keys, args=args)
+        else:
+            [reply] = await self._lane.scripts([(self._script, keys, args)])
+            if isinstance(reply, Exception):
+                raise reply
         return [int(w) for w in reply]
 
     def _pause(self, exc: BaseException) -> None:

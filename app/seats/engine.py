@@ -20,6 +20,7 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from app.platform.batching import GroupCommit
 from app.platform.redis import RedisClient
+from app.platform.redis_lane import RedisLane
 
 ACTIVE_CONCERTS_KEY = "encore:active-concerts"
 # How often one process re-registers a concert with live holds for the sweeper; the sweeper
@@ -208,8 +209,10 @@ class SeatEngine:
         redis: RedisClient,
         *,
         sweep_limit: int = 200,
+        lane: RedisLane | None = None,
     ) -> None:
         self._redis = redis
+        self._lane = lane  # the batches' connection, if any (app/platform/redis_lane.py)
         self._sweep_limit = sweep_limit
         lib = _read_lua("_lib.lua")
         self._scripts: dict[str, AsyncScript] = {
@@ -244,6 +247,10 @@ class SeatEngine:
 
     async def _pipelined(self, calls: Sequence[_ScriptCall]) -> list[Any]:
         """One batch of script calls: each reply, or the exception that call alone raised."""
+        if self._lane is not None:
+            return await self._lane.scripts(
+                [(self._scripts[c.name], c.keys, c.args) for c in calls]
+            )
         if len(calls) == 1:  # alone: a plain call, no pipeline
             return [await self._alone(calls[0])]
         pipe = self._redis.pipeline(transaction=False)

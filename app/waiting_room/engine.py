@@ -10,6 +10,7 @@ from importlib import resources
 from typing import Any, Literal, cast, get_args
 
 from app.platform.redis import RedisClient
+from app.platform.redis_lane import RedisLane
 
 ACTIVE_QUEUES = "queues:active"  # concert ids whose queue has had a joiner: the admission loop
 # How often one process puts a queue it serves joins for back in the registry, even when the
@@ -86,8 +87,12 @@ class Admission:
 
 
 class QueueEngine:
-    def __init__(self, redis: RedisClient, *, registry: str = ACTIVE_QUEUES) -> None:
+    def __init__(
+        self, redis: RedisClient, *, registry: str = ACTIVE_QUEUES, lane: RedisLane | None = None
+    ) -> None:
         self._redis = redis
+        # The hot path's connection (app/platform/redis_lane.py), for the pass check on holds.
+        self._lane = lane
         self._registry = registry  # the set of queues the admission loop visits
         # Queue -> when this process last put it in the registry (time.monotonic()).
         self._registered: dict[str, float] = {}
@@ -163,7 +168,13 @@ class QueueEngine:
         keys = queue_keys(concert_id)
         flag = "1" if restore else "0"
         args: list[str | int] = [user_id, epoch, expires_ms, new_epoch(), flag]
-        reply = await self._scripts["check"](keys=keys, args=args)
+        script = self._scripts["check"]
+        if self._lane is not None:
+            [reply] = await self._lane.scripts([(script, keys, args)])
+            if isinstance(reply, Exception):
+                raise reply
+        else:
+            reply = await script(keys=keys, args=args)
         outcome = _text(reply)
         assert outcome in _CHECKS, outcome
         return cast(PassCheck, outcome)
