@@ -1,4 +1,4 @@
-// The HTTP client of the public API (../shared/API.md): JSON in and out, one error type,
+// The HTTP client of the public API (docs/api.md): JSON in and out, one error type,
 // bearer tokens with silent refresh, Idempotency-Key and X-Queue-Pass headers.
 
 import type {

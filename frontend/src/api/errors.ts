@@ -1,4 +1,4 @@
-// A message for a person for every error the API returns (API.md), in this app's words
+// A message for a person for every error the API returns (docs/api.md), in this app's words
 // where the context helps, else the service's own `detail` (written for people too).
 
 import { isApiError } from "./client";

@@ -1,4 +1,4 @@
-// The shapes of ../shared/API.md (v1). The app talks to the service through these only.
+// The shapes of the public API v1 (docs/api.md). The app talks to the service through these only.
 
 export type Role = "user" | "admin";
 
