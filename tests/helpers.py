@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 
 from app.container import Container
 from app.seats.engine import concert_keys
+from app.settings import Settings
 from app.workers.sweeper import HoldSweeper
 from tests.conftest import token_headers
 
@@ -74,3 +76,22 @@ async def lapse_hold(container: Container, concert_id: str, hold_id: str) -> Non
     keys = concert_keys(concert_id)
     assert await container.redis.eval(LAPSE_LUA, 2, keys[1], keys[2], hold_id) == 1
     await HoldSweeper(container.engine, 1.0).sweep_once()
+
+
+def token_claims(settings: Settings, subject: str, **overrides: Any) -> dict[str, Any]:
+    """An access token's claims as TokenService writes them (role admin, jti "forged"), for
+    tests that sign tokens themselves; an override of None drops that claim."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": subject,
+        "typ": "access",
+        "role": "admin",
+        "jti": "forged",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}

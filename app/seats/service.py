@@ -156,7 +156,7 @@ class Seats:
         return hold
 
     async def _hold_concert(self, hold_id: str) -> Concert:
-        concert = await self._cache.get(concert_of_hold(hold_id), self._store.concerts.get)
+        concert = await self._catalogue.find(concert_of_hold(hold_id))
         if concert is None:
             raise HoldNotFound()
         return concert

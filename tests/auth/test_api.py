@@ -25,6 +25,7 @@ from app.settings import Settings
 from app.storage.errors import StoreUnavailable
 from app.storage.records import User
 from tests.conftest import Account, http_client, make_settings, running_app, signup, unique_email
+from tests.helpers import token_claims as _claims
 
 AUTH = "/api/v1/auth"
 
@@ -206,23 +207,6 @@ async def test_me_without_token_is_401_with_challenge(client: httpx.AsyncClient)
 
 def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-
-
-def _claims(settings: Settings, user_id: str, **overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "sub": user_id,
-        "typ": "access",
-        "role": "admin",
-        "jti": "forged",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 600,
-    }
-    claims.update(overrides)
-    return {k: v for k, v in claims.items() if v is not None}
 
 
 def _forgeries(settings: Settings, user_id: str) -> dict[str, str]:

@@ -22,7 +22,8 @@ from app.auth.tokens import ALGORITHM, LEEWAY_SECONDS, TokenService
 from app.errors import NotAuthenticated
 from app.settings import Settings
 from tests.conftest import make_settings
-from tests.security.test_tokens import _b64, _claims, _raw
+from tests.helpers import token_claims as _claims
+from tests.security.test_tokens import _b64, _raw
 
 
 @pytest.fixture(scope="module")

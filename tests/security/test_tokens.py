@@ -29,29 +29,13 @@ from app.settings import Settings
 from app.waiting_room.passes import PassSigner
 from tests.conftest import Account
 from tests.helpers import container_of
+from tests.helpers import token_claims as _claims
 
 ME = "/api/v1/auth/me"
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _claims(settings: Settings, subject: str, **overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "sub": subject,
-        "typ": "access",
-        "role": "admin",
-        "jti": "forged",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 600,
-    }
-    claims.update(overrides)
-    return {k: v for k, v in claims.items() if v is not None}
 
 
 def _raw(header: dict[str, Any], claims: dict[str, Any], key: bytes | None) -> str:
