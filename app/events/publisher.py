@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import cast
 
 from redis.typing import EncodableT, FieldT
@@ -76,6 +78,14 @@ class EventPublisher:
             EVENTS_PUBLISHED.labels(event.type).inc()
         return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
 
+    def publish_soon(self, *events: DomainEvent) -> None:
+        """Append the events in the next batch without waiting for it: for a caller whose
+        answer does not depend on the append (a failure is logged and counted all the same).
+        `drain()` waits for them."""
+        if not self._enabled or not events:
+            return
+        self._appends.submit_nowait(events).add_done_callback(partial(_counted, events))
+
     async def drain(self) -> None:
         """Wait until every event published so far has been appended (or has failed)."""
         await self._appends.drain()
@@ -105,6 +115,20 @@ class EventPublisher:
             pipe.xadd(self._stream, _entry(event), maxlen=self._maxlen, approximate=True)
         ids: list[bytes | str] = await pipe.execute()
         return regroup(batch, ids)
+
+
+def _counted(events: tuple[DomainEvent, ...], appended: asyncio.Future[list[bytes | str]]) -> None:
+    if appended.cancelled():
+        return
+    failed = appended.exception()
+    for event in events:
+        (EVENTS_PUBLISH_FAILED if failed else EVENTS_PUBLISHED).labels(event.type).inc()
+    if failed is not None:
+        log.warning(
+            "event publish failed",
+            extra={"types": [e.type for e in events]},
+            exc_info=failed,
+        )
 
 
 def _flat_fields(event: DomainEvent) -> list[str]:

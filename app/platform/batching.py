@@ -41,6 +41,11 @@ class GroupCommit(Generic[T, R]):
         self._flusher: asyncio.Task[None] | None = None
 
     async def submit(self, item: T) -> R:
+        return await self.submit_nowait(item)
+
+    def submit_nowait(self, item: T) -> asyncio.Future[R]:
+        """Queue the item for the next flush; its result (or the flush's error) arrives in the
+        returned future, which nobody has to await."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._waiting.append((item, future))
@@ -50,7 +55,7 @@ class GroupCommit(Generic[T, R]):
             if flusher is not None and flusher.get_loop() is not loop:
                 self._waiting = [(i, f) for i, f in self._waiting if f.get_loop() is loop]
             self._flusher = asyncio.create_task(self._run())
-        return await future
+        return future
 
     async def drain(self) -> None:
         """Wait until everything submitted so far has been flushed (shutdown, tests)."""

@@ -142,8 +142,9 @@ class Seats:
             raise _refusal(concert, index, outcome)
         hold = _hold_read(concert, index, hold_id, HoldInfo(outcome.expires_at_ms, outcome.indexes))
         HOLDS_CREATED.inc()
-        await self._events.publish(
-            SeatHeld(
+        # Nobody's answer waits for this append: the hold stands whether or not it lands.
+        self._events.publish_soon(
+            SeatHeld.model_construct(
                 concert_id=concert.id,
                 hold_id=hold_id,
                 user_id=user_id,

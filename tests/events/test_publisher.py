@@ -192,3 +192,45 @@ def test_unknown_fields_are_ignored_within_v1() -> None:
     assert isinstance(event, SeatSold)
     assert event.id == "7-1"
     assert event.occurred_at == datetime(2030, 6, 1, 12, tzinfo=UTC)
+
+
+async def test_publish_soon_appends_after_the_caller_moved_on(
+    redis: RedisClient, stream: str
+) -> None:
+    """publish_soon returns at once; the events land in the next batch, in order, counted,
+    and drain() waits for them."""
+    publisher = EventPublisher(redis, stream, maxlen=100)
+    before = counter("events_published_total", type="seat.held")
+    events = one_of_each()
+    try:
+        publisher.publish_soon(events[0])
+        publisher.publish_soon(*events[1:])
+        await publisher.drain()
+        assert [e.type for e in await read_stream(redis, stream)] == [e.type for e in events]
+    finally:
+        await redis.delete(stream)
+    assert counter("events_published_total", type="seat.held") == before + 1
+
+
+async def test_publish_soon_counts_and_logs_a_failed_append_without_raising(
+    stream: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = build_redis("redis://127.0.0.1:1/0", timeout=0.2)
+    before = counter("events_publish_failed_total", type="seat.held")
+    try:
+        publisher = EventPublisher(broken, stream, maxlen=10)
+        publisher.publish_soon(SeatHeld(**HOLD, expires_at=EXPIRES, amount_cents=1, currency="EUR"))
+        await publisher.drain()
+    finally:
+        await broken.aclose()
+    assert counter("events_publish_failed_total", type="seat.held") == before + 1
+    assert any(r.getMessage() == "event publish failed" for r in caplog.records)
+
+
+async def test_publish_soon_does_nothing_when_events_are_off(
+    redis: RedisClient, stream: str
+) -> None:
+    publisher = EventPublisher(redis, stream, maxlen=10, enabled=False)
+    publisher.publish_soon(SeatHeld(**HOLD, expires_at=EXPIRES, amount_cents=1, currency="EUR"))
+    await publisher.drain()
+    assert await redis.exists(stream) == 0
