@@ -421,8 +421,17 @@ def expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
     return body
 
 
+def rows_of(concert: dict[str, Any]) -> list[list[str]]:
+    """Each row's seat ids (the API sends a row as a count of seats numbered from 1)."""
+    return [
+        [f"{sec['id']}-{row['label']}-{n}" for n in range(1, row["count"] + 1)]
+        for sec in concert["sections"]
+        for row in sec["rows"]
+    ]
+
+
 def seat_ids_of(concert: dict[str, Any]) -> list[str]:
-    return [s for sec in concert["sections"] for row in sec["rows"] for s in row["seats"]]
+    return [seat for row in rows_of(concert) for seat in row]
 
 
 async def admin_headers(client: httpx.AsyncClient, admin: tuple[str, str]) -> dict[str, str]:

@@ -138,10 +138,6 @@ def add_server_args(
     )
 
 
-def rows_of(concert: dict[str, Any]) -> list[list[str]]:
-    return [row["seats"] for sec in concert["sections"] for row in sec["rows"]]
-
-
 # --- the stack: redis, postgres, the service ------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import print_header, progress
+from holds import rows_of
 from kit import (
     API,
     WINDOW_HEADER,
@@ -43,7 +44,6 @@ from kit import (
     http_request,
     latency_summary,
     psql_query,
-    rows_of,
     settings_of,
     window_columns,
 )

@@ -95,3 +95,13 @@ def token_claims(settings: Settings, subject: str, **overrides: Any) -> dict[str
     }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
+
+
+def seat_ids(concert: dict[str, Any]) -> list[str]:
+    """Every seat id of a concert as the API sends it: row n's seats are numbered 1..count."""
+    return [
+        f"{section['id']}-{row['label']}-{n}"
+        for section in concert["sections"]
+        for row in section["rows"]
+        for n in range(1, row["count"] + 1)
+    ]

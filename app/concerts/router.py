@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api import API_PREFIX
 from app.concerts.errors import ConcertConflict, ConcertNotFound, LayoutLocked
 from app.concerts.schemas import ConcertCreate, ConcertPage, ConcertPatch, ConcertRead
 from app.deps import AdminUser, ConcertsDep
 from app.errors import Forbidden, NotAuthenticated, error_responses
+from app.platform.etag import NOT_MODIFIED, json_with_etag
 
 router = APIRouter(prefix=f"{API_PREFIX}/concerts", tags=["concerts"])
 
@@ -86,12 +87,24 @@ async def list_concerts(
     response_model=ConcertRead,
     responses={
         200: {"description": "The concert", "links": _concert_links("$response.body#/id")},
+        **NOT_MODIFIED,
         **error_responses(ConcertNotFound),
     },
 )
-async def get_concert(concert_id: str, concerts: ConcertsDep) -> ConcertRead:
-    """A concert with its full venue layout."""
-    return await concerts.get(concert_id)
+async def get_concert(
+    concert_id: str,
+    request: Request,
+    concerts: ConcertsDep,
+    expand: Annotated[
+        Literal["seat_ids"] | None,
+        Query(description="`seat_ids`: spell out every row's seat ids (large for a stadium)"),
+    ] = None,
+) -> Response:
+    """A concert with its venue layout: each row as a count of seats numbered from 1, whose ids
+    are `<section id>-<row label>-<number>`. Carries an ETag: send it back as `If-None-Match`
+    and an unchanged concert answers 304 with no body."""
+    concert = await concerts.get(concert_id, seat_ids=expand == "seat_ids")
+    return json_with_etag(request, concert)
 
 
 @router.post(

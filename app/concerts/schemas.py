@@ -133,8 +133,15 @@ class QueueRead(ResponseBody):
 
 
 class RowRead(ResponseBody):
+    """A row of `count` seats numbered from 1: seat n's id is `<section id>-<label>-<n>`."""
+
     label: str
-    seats: list[str]
+    count: int
+    seats: list[str] | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="The seat ids spelled out: only with `?expand=seat_ids`",
+    )
 
 
 class SectionRead(ResponseBody):

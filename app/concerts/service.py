@@ -76,7 +76,7 @@ def to_summary(concert: Concert, taken: int, now: datetime) -> ConcertSummary:
     )
 
 
-def to_read(concert: Concert, taken: int, now: datetime) -> ConcertRead:
+def to_read(concert: Concert, taken: int, now: datetime, *, seat_ids: bool = False) -> ConcertRead:
     return ConcertRead(
         **to_summary(concert, taken, now).model_dump(),
         description=concert.description,
@@ -92,7 +92,14 @@ def to_read(concert: Concert, taken: int, now: datetime) -> ConcertRead:
                 id=s.id,
                 name=s.name,
                 price_cents=s.price_cents,
-                rows=[RowRead(label=r.label, seats=list(r.seat_ids)) for r in s.rows],
+                rows=[
+                    RowRead(
+                        label=r.label,
+                        count=len(r.seat_ids),
+                        seats=list(r.seat_ids) if seat_ids else None,
+                    )
+                    for r in s.rows
+                ],
             )
             for s in concert.sections
         ],
@@ -176,10 +183,11 @@ class Concerts:
         self._cache.put(concert)
         return to_read(concert, 0, now)
 
-    async def get(self, concert_id: str) -> ConcertRead:
+    async def get(self, concert_id: str, *, seat_ids: bool = False) -> ConcertRead:
+        """The concert; its rows as counts, or with their seat ids spelled out (`seat_ids`)."""
         concert = await self.load(concert_id)
         taken = await self.unavailable_counts([concert_id])
-        return to_read(concert, taken[concert_id], datetime.now(UTC))
+        return to_read(concert, taken[concert_id], datetime.now(UTC), seat_ids=seat_ids)
 
     async def patch(self, concert_id: str, body: ConcertPatch) -> ConcertRead:
         store, engine = self._store, self._engine

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from app.container import Container
 from tests.conftest import Account
-from tests.helpers import CONCERTS, concert_body
+from tests.helpers import CONCERTS, concert_body, seat_ids
 from tests.helpers import create_concert as create
 
 
@@ -31,15 +31,61 @@ async def test_admin_creates_a_concert_with_a_layout(
     }
     floor, balcony = c["sections"]
     assert floor["id"] == "floor"
-    assert floor["rows"] == [
-        {"label": "A", "seats": ["floor-A-1", "floor-A-2", "floor-A-3"]},
-        {"label": "B", "seats": ["floor-B-1", "floor-B-2", "floor-B-3"]},
-    ]
-    assert balcony["rows"][0]["seats"][-1] == "balcony-A-4"
+    assert floor["rows"] == [{"label": "A", "count": 3}, {"label": "B", "count": 3}]
+    assert balcony["rows"][0] == {"label": "A", "count": 4}
+    assert seat_ids(c)[:4] == ["floor-A-1", "floor-A-2", "floor-A-3", "floor-B-1"]
 
     got = await client.get(f"{CONCERTS}/{c['id']}")
     assert got.status_code == 200
     assert got.json() == c
+
+
+async def test_a_stadium_layout_is_sent_as_row_counts_not_seat_ids(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    """50,000 seats: the concert is a few KB (rows as counts); the ids follow from the rule
+    and come spelled out only on request (`?expand=seat_ids`)."""
+    body = concert_body(
+        sections=[
+            {"name": f"Block {n}", "price_cents": 5000, "rows": 50, "seats_per_row": 100}
+            for n in range(10)
+        ]
+    )
+    c = await create(client, admin_headers, **body)
+    compact = await client.get(f"{CONCERTS}/{c['id']}")
+    assert compact.status_code == 200
+    assert len(compact.content) < 40_000
+    assert all("seats" not in row for s in compact.json()["sections"] for row in s["rows"])
+    assert len(seat_ids(compact.json())) == 50_000
+    full = await client.get(f"{CONCERTS}/{c['id']}", params={"expand": "seat_ids"})
+    assert len(full.content) > 500_000
+    spelled = [seat for s in full.json()["sections"] for row in s["rows"] for seat in row["seats"]]
+    assert spelled == seat_ids(compact.json())
+    bad = await client.get(f"{CONCERTS}/{c['id']}", params={"expand": "everything"})
+    assert bad.status_code == 422
+
+
+async def test_a_concert_answers_304_to_its_current_etag(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    c = await create(client, admin_headers)
+    first = await client.get(f"{CONCERTS}/{c['id']}")
+    etag = first.headers["etag"]
+    again = await client.get(f"{CONCERTS}/{c['id']}", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    other = await client.get(f"{CONCERTS}/{c['id']}", headers={"If-None-Match": '"stale"'})
+    assert other.status_code == 200
+    assert other.json() == first.json()
+    changed = await client.patch(
+        f"{CONCERTS}/{c['id']}", json={"title": "Renamed"}, headers=admin_headers
+    )
+    assert changed.status_code == 200
+    after = await client.get(f"{CONCERTS}/{c['id']}", headers={"If-None-Match": etag})
+    assert after.status_code == 200
+    assert after.json()["title"] == "Renamed"
+    assert after.headers["etag"] != etag
 
 
 async def test_create_requires_admin(client: httpx.AsyncClient, user: Account) -> None:
@@ -257,7 +303,7 @@ async def test_patch_layout_before_sales_rebuilds_seats(
     assert r.status_code == 200
     body = r.json()
     assert body["seats_total"] == 2
-    assert body["sections"][0]["rows"] == [{"label": "A", "seats": ["pit-A-1", "pit-A-2"]}]
+    assert body["sections"][0]["rows"] == [{"label": "A", "count": 2}]
 
 
 async def test_patch_layout_after_sales_is_409(

@@ -61,7 +61,7 @@ from app.payments.simulated import SimulatedGateway
 from app.seats.engine import concert_keys
 from tests.conftest import TEST_REDIS_URL, make_settings
 from tests.fuzz.target import MODEL_REDIS_DB, redis_url_with_db
-from tests.helpers import concert_body, lapse_hold
+from tests.helpers import concert_body, lapse_hold, seat_ids
 
 EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "10"))
 STEPS = int(os.environ.get("MODEL_STEPS", "25"))
@@ -219,7 +219,7 @@ class PurchaseFlow(RuleBasedStateMachine):
         assert r.status_code == 201, r.text
         concert = r.json()
         self.concert_id = concert["id"]
-        seats = [s for sec in concert["sections"] for row in sec["rows"] for s in row["seats"]]
+        seats = seat_ids(concert)
         self.model = Model(seats=seats)
         for n in range(BUYERS):
             buyer_id = f"model-{uuid.uuid4().hex[:10]}-{n}"

@@ -16,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.payments.signature import sign
-from tests.helpers import concert_body
+from tests.helpers import concert_body, seat_ids
 from tests.scaleout.conftest import Deployment
 from tests.seats.test_api_stream import EventReader
 
@@ -43,10 +43,6 @@ async def create_concert(
     assert r.status_code == 201, r.text
     concert: dict[str, Any] = r.json()
     return concert
-
-
-def seat_ids(concert: dict[str, Any]) -> list[str]:
-    return [s for section in concert["sections"] for row in section["rows"] for s in row["seats"]]
 
 
 async def seat_map(http: httpx.AsyncClient, base: str, concert_id: str) -> dict[str, Any]:

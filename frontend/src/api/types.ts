@@ -49,9 +49,10 @@ export interface QueueSettings {
   opens_at?: string | null;
 }
 
+/** A row of `count` seats numbered from 1; seat ids follow from it (api/layout.ts). */
 export interface Row {
   label: string;
-  seats: string[];
+  count: number;
 }
 
 export interface Section {

@@ -1,4 +1,5 @@
 import { useMemo } from "react";
+import { rowSeatIds } from "../api/layout";
 import type { Concert } from "../api/types";
 import { money } from "../lib/format";
 
@@ -14,7 +15,7 @@ function seatDetails(concert: Concert | undefined) {
   const map = new Map<string, SeatDetail>();
   for (const s of concert?.sections ?? []) {
     for (const r of s.rows) {
-      r.seats.forEach((id, n) => {
+      rowSeatIds(s.id, r).forEach((id, n) => {
         map.set(id, { section: s.name, row: r.label, number: n + 1, priceCents: s.price_cents });
       });
     }

@@ -20,7 +20,7 @@ const layout = {
       id: "balcony",
       name: "Balcony",
       price_cents: 4000,
-      rows: [{ label: "A", seats: ["balcony-A-1", "balcony-A-2", "balcony-A-3"] }],
+      rows: [{ label: "A", count: 3 }],
     },
   ],
 };
@@ -173,7 +173,7 @@ describe("a 50,000-seat stadium", () => {
       counts: { available: 50_000, held: 0, sold: 0 },
       sections: stadium.sections.map((s) => ({
         id: s.id,
-        rows: s.rows.map((r) => ({ label: r.label, status: "A".repeat(r.seats.length) })),
+        rows: s.rows.map((r) => ({ label: r.label, status: "A".repeat(r.count) })),
       })),
     };
     model.applySnapshot(snap);

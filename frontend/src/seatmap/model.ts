@@ -4,6 +4,7 @@
 // Sections are stacked under the stage, each row centred; one seat is one cell. A 50,000-seat
 // stadium is a few typed arrays, and a live change touches only the seats it names.
 
+import { rowSeatIds } from "../api/layout";
 import type { SeatChange, SeatCounts, SeatMapSnapshot, Section } from "../api/types";
 
 export const AVAILABLE = 65; // "A"
@@ -91,8 +92,8 @@ export class SeatMapModel {
     let widest = 1;
     for (const s of layout.sections) {
       for (const r of s.rows) {
-        count += r.seats.length;
-        widest = Math.max(widest, r.seats.length);
+        count += r.count;
+        widest = Math.max(widest, r.count);
       }
     }
     this.count = count;
@@ -121,7 +122,7 @@ export class SeatMapModel {
       };
       y += SECTION_LABEL_CELLS;
       for (const r of s.rows) {
-        const x = SIDE_CELLS + Math.floor((widest - r.seats.length) / 2);
+        const x = SIDE_CELLS + Math.floor((widest - r.count) / 2);
         const rowIndex = this.rows.length;
         this.rows.push({
           section: si,
@@ -129,9 +130,9 @@ export class SeatMapModel {
           x,
           y,
           firstSeat: seat,
-          length: r.seats.length,
+          length: r.count,
         });
-        r.seats.forEach((id, n) => {
+        rowSeatIds(s.id, r).forEach((id, n) => {
           this.ids[seat] = id;
           this.index.set(id, seat);
           this.seatX[seat] = x + n;
@@ -344,12 +345,7 @@ export function previewLayout(
     sections: sections.map((s, si) => {
       const id = `s${si}`;
       const rows = Array.from({ length: Math.max(0, Math.min(s.rows, 200)) }, (_, r) => {
-        const label = rowLabel(r);
-        const seats = Array.from(
-          { length: Math.max(0, Math.min(s.seats_per_row, 500)) },
-          (_, n) => `${id}-${label}-${n + 1}`,
-        );
-        return { label, seats };
+        return { label: rowLabel(r), count: Math.max(0, Math.min(s.seats_per_row, 500)) };
       });
       return { id, name: s.name || `Section ${si + 1}`, price_cents: s.price_cents, rows };
     }),

@@ -9,8 +9,8 @@ export const FLOOR = {
   name: "Floor",
   price_cents: 5500,
   rows: [
-    { label: "A", seats: ["floor-A-1", "floor-A-2", "floor-A-3", "floor-A-4"] },
-    { label: "B", seats: ["floor-B-1", "floor-B-2"] },
+    { label: "A", count: 4 },
+    { label: "B", count: 2 },
   ],
 };
 
