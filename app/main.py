@@ -29,6 +29,7 @@ from app.payments.router import router as payments_router
 from app.platform.body_limit import BodyLimitMiddleware
 from app.platform.client_ip import ForwardedProto, parse_networks
 from app.platform.collector import settle_collector
+from app.platform.compression import ResponseCompression
 from app.platform.in_flight import InFlightLimit
 from app.platform.logging import configure_logging, without_password
 from app.platform.middleware import RequestContextMiddleware
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(door_router)
     app.include_router(ops_router)
     install_web(app)  # the built web app at `/` (frontend/dist), for what no route matched
+    app.add_middleware(ResponseCompression)  # large GET answers, as the client accepts
     # Inside the rate limiter (a refused body still counts) and CORS (a browser reads the 413).
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Before CORS: a 429 then carries the CORS headers.

@@ -3,7 +3,8 @@
 Nothing here is a route: the app answers only what no API, docs or operations route matched.
 A GET or HEAD that would be a 404 becomes
 - a file of the build: `/assets/*` (content-hashed names, cached for a year) or a top-level
-  file such as `/favicon.svg`;
+  file such as `/favicon.svg`; the build's pre-compressed copy (`.br`, `.gz`, made by
+  `vite build`) when the browser accepts it;
 - `index.html` for any other path whose last segment has no dot (a client route such as
   `/concerts/<id>`): the app's router takes it from there.
 Paths under /api, /docs, /redoc, /openapi.json, /healthz, /readyz, /metrics and /static keep
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
+from mimetypes import guess_type
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -129,8 +131,8 @@ def install_web(app: FastAPI, dist: Path | None = None) -> None:
             if file.name == "index.html":
                 return FileResponse(file, media_type="text/html", headers=html_headers)
             immutable = path.startswith("/assets/")
-            headers = asset_headers if immutable else {"X-Content-Type-Options": "nosniff"}
-            return FileResponse(file, headers=dict(headers))
+            headers = dict(asset_headers if immutable else {"X-Content-Type-Options": "nosniff"})
+            return _file_response(file, request.headers.get("accept-encoding", ""), headers)
         last = path.rsplit("/", 1)[-1]
         if path.startswith("/assets/") or "." in last:
             return await _render(fallback, request, exc)  # a missing file, not a client route
@@ -142,6 +144,40 @@ def install_web(app: FastAPI, dist: Path | None = None) -> None:
         return await _render(fallback, request, exc)
 
     app.add_exception_handler(404, not_found)
+
+
+# Pre-compressed copies the build writes beside a file, best first (frontend/vite.config.ts).
+_PRECOMPRESSED = (("br", ".br"), ("gzip", ".gz"))
+
+
+def accepted_encodings(accept_encoding: str) -> set[str]:
+    """The content codings an Accept-Encoding header allows (those without q=0)."""
+    accepted: set[str] = set()
+    for part in accept_encoding.split(","):
+        coding, _, params = part.partition(";")
+        if not coding.strip():
+            continue
+        quality = params.strip().removeprefix("q=").strip() if params else "1"
+        try:
+            if float(quality or "1") > 0:
+                accepted.add(coding.strip().lower())
+        except ValueError:
+            continue
+    return accepted
+
+
+def _file_response(file: Path, accept_encoding: str, headers: dict[str, str]) -> FileResponse:
+    """The file, or its pre-compressed copy in a coding the browser accepts."""
+    media_type = guess_type(file.name)[0] or "application/octet-stream"
+    accepted = accepted_encodings(accept_encoding)
+    for coding, suffix in _PRECOMPRESSED:
+        compressed = file.with_name(file.name + suffix)
+        if (coding in accepted or "*" in accepted) and compressed.is_file():
+            headers |= {"Content-Encoding": coding, "Vary": "Accept-Encoding"}
+            return FileResponse(compressed, media_type=media_type, headers=headers)
+    if any(file.with_name(file.name + suffix).is_file() for _, suffix in _PRECOMPRESSED):
+        headers["Vary"] = "Accept-Encoding"
+    return FileResponse(file, media_type=media_type, headers=headers)
 
 
 async def _render(handler: ErrorHandler, request: Request, exc: Exception) -> Response:

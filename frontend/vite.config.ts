@@ -1,13 +1,26 @@
 /// <reference types="vitest/config" />
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
+import { compression, defineAlgorithm } from "vite-plugin-compression2";
 
 // `make dev-frontend`: Vite serves the app with hot reload and forwards the API to the
 // service (`make run`, or API_URL).
 const api = process.env.API_URL ?? "http://127.0.0.1:8000";
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [
+    react(),
+    // Pre-compressed copies (name.br, name.gz) beside each text asset: the service sends the one
+    // the browser accepts without compressing on each request (app/web.py).
+    compression({
+      algorithms: [
+        defineAlgorithm("brotliCompress", { params: { 1: 11 } }),
+        defineAlgorithm("gzip", { level: 9 }),
+      ],
+      threshold: 1024,
+      include: [/\.(js|mjs|css|html|svg|json)$/],
+    }),
+  ],
   server: {
     host: "127.0.0.1",
     port: 5173,

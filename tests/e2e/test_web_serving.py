@@ -151,3 +151,44 @@ async def test_without_a_build_the_root_says_how_to_make_one(
     assert root.headers["content-security-policy"].startswith("default-src 'self'")
     assert other.status_code == 404
     assert other.json()["error"] == "NotFound"
+
+
+@pytest.mark.parametrize(
+    ("accept", "encoding", "body"),
+    [
+        ("gzip, deflate, br, zstd", "br", b"brotli copy"),
+        ("gzip", "gzip", b"gzip copy"),
+        ("br;q=0, gzip", "gzip", b"gzip copy"),
+        ("identity", None, b"console.log('big app')"),
+    ],
+)
+async def test_an_asset_is_sent_as_the_builds_precompressed_copy_the_browser_accepts(
+    dist: Path, monkeypatch: pytest.MonkeyPatch, accept: str, encoding: str | None, body: bytes
+) -> None:
+    """vite build writes name.br and name.gz beside each text asset; the service sends the
+    best one the browser accepts, with the asset's own type and a year's immutable caching."""
+    asset = dist / "assets" / "app-def456.js"
+    asset.write_bytes(b"console.log('big app')")
+    asset.with_name(asset.name + ".br").write_bytes(b"brotli copy")
+    asset.with_name(asset.name + ".gz").write_bytes(b"gzip copy")
+    headers = {"Accept-Encoding": accept}
+    # A raw stream: httpx would otherwise try to decode the fake compressed bytes.
+    async with (
+        await client_for(dist, monkeypatch) as c,
+        c.stream("GET", "/assets/app-def456.js", headers=headers) as r,
+    ):
+        raw = b"".join([chunk async for chunk in r.aiter_raw()])
+    assert r.status_code == 200
+    assert raw == body
+    assert r.headers.get("content-encoding") == encoding
+    assert r.headers["vary"] == "Accept-Encoding"
+    assert r.headers["content-type"].startswith("text/javascript")
+    assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+def test_accepted_encodings_reads_qualities() -> None:
+    assert web.accepted_encodings("gzip, deflate, br, zstd") == {"gzip", "deflate", "br", "zstd"}
+    assert web.accepted_encodings("br;q=0, gzip;q=0.5") == {"gzip"}
+    assert web.accepted_encodings("br; q=1.0, *;q=0") == {"br"}
+    assert web.accepted_encodings("br;q=nonsense") == set()
+    assert web.accepted_encodings("") == set()
