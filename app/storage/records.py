@@ -97,6 +97,9 @@ class Concert:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    # The venue's IANA time zone: times are shown in it. Concerts stored before it existed
+    # read as UTC (a backend may leave the field out).
+    venue_time_zone: str = "UTC"
 
     @property
     def seats_total(self) -> int:

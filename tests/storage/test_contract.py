@@ -259,6 +259,34 @@ class TestConcerts:
             assert moment.tzinfo is UTC
         assert found.starts_at == datetime(2030, 7, 14, 20, 30, 0, 500, tzinfo=UTC)
 
+    async def test_the_venue_time_zone_round_trips_and_defaults_to_utc(self, store: Store) -> None:
+        new_york = make_concert(venue_time_zone="America/New_York")
+        unset = make_concert()
+        await store.concerts.add(new_york)
+        await store.concerts.add(unset)
+
+        found = await store.concerts.get(new_york.id)
+        assert found is not None
+        assert found.venue_time_zone == "America/New_York"
+        assert found == new_york
+        assert (await store.concerts.get(unset.id)) == unset
+        assert unset.venue_time_zone == "UTC"
+        listed = await store.concerts.search(ConcertFilter(q=new_york.title), 100, None)
+        assert {c.id: c.venue_time_zone for c in listed.items}[new_york.id] == "America/New_York"
+
+    async def test_an_update_changes_the_venue_time_zone(self, store: Store) -> None:
+        concert = make_concert(venue_time_zone="Europe/Amsterdam")
+        await store.concerts.add(concert)
+
+        updated = await store.concerts.update(
+            replace(concert, venue_time_zone="Asia/Tokyo"), expected_version=1
+        )
+
+        assert updated.venue_time_zone == "Asia/Tokyo"
+        stored = await store.concerts.get(concert.id)
+        assert stored is not None
+        assert (stored.venue_time_zone, stored.version) == ("Asia/Tokyo", 2)
+
     async def test_unknown_concert_is_none(self, store: Store) -> None:
         assert await store.concerts.get(uid()) is None
 

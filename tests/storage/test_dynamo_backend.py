@@ -18,7 +18,7 @@ from app.storage.dynamo import DynamoStore, create_tables
 from app.storage.dynamo import client as dynamo_client
 from app.storage.dynamo import concerts as dynamo_concerts
 from app.storage.dynamo.client import _credentials
-from app.storage.dynamo.tables import TABLES
+from app.storage.dynamo.tables import CONCERTS, TABLES
 from app.storage.errors import InvalidValue, SeatsAlreadySold, StoreUnavailable
 from app.storage.records import ConcertFilter, OrderStatus, Row, Section
 from tests.servers.dynamodb import dynamodb_server
@@ -318,3 +318,19 @@ async def test_list_due_merges_every_shard_oldest_first(dynamo: DynamoStore) -> 
 
     oldest = sorted(orders, key=lambda o: (o.expires_at, o.id))[:7]
     assert [o.id for o in due] == [o.id for o in oldest]
+
+
+async def test_a_concert_stored_without_a_time_zone_reads_as_utc(dynamo: DynamoStore) -> None:
+    """Concerts written before venues had a time zone have no such attribute."""
+    concert = make_concert(venue_time_zone="Europe/Lisbon")
+    await dynamo.concerts.add(concert)
+    client = await _client(dynamo)
+    await client.update_item(
+        TableName=dynamo._db.table(CONCERTS.name),
+        Key={"pk": {"S": concert.id}},
+        UpdateExpression="REMOVE venue_time_zone",
+    )
+
+    found = await dynamo.concerts.get(concert.id)
+
+    assert found == replace(concert, venue_time_zone="UTC")

@@ -234,3 +234,17 @@ class TestOnMongo:
 
         assert [await mongo.orders.get(o.id) for o in orders] == orders
         assert replace(orders[0], payment_intent_id=None) == orders[0]
+
+    async def test_a_concert_stored_without_a_time_zone_reads_as_utc(
+        self, mongo: MongoStore
+    ) -> None:
+        """Concerts written before venues had a time zone have no such field."""
+        concert = make_concert(venue_time_zone="Europe/Lisbon")
+        await mongo.concerts.add(concert)
+        await mongo._db.collection("concerts").update_one(
+            {"_id": concert.id}, {"$unset": {"venue_time_zone": ""}}
+        )
+
+        found = await mongo.concerts.get(concert.id)
+
+        assert found == replace(concert, venue_time_zone="UTC")

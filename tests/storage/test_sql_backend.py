@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from app.storage.sql import SqlStore
 from app.storage.sql.engine import build_engine
 from app.storage.sql.tables import metadata
 from tests.backends import Backend
-from tests.storage.factories import make_order
+from tests.storage.factories import make_concert, make_order
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,6 +123,31 @@ def test_alembic_cli_upgrades_and_downgrades_a_fresh_sqlite_file(tmp_path: Path)
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     tables = {name for (name,) in rows}
     assert tables == {"alembic_version"}
+
+
+async def test_concerts_from_before_venue_time_zones_read_as_utc(tmp_path: Path) -> None:
+    """Migration 0005 gives the concerts already stored the time zone UTC (and 0004 drops it
+    again): a concert written, migrated down past 0005 and up again reads as UTC."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'zones.db'}"
+    concert = make_concert(venue_time_zone="Asia/Tokyo")
+    store = SqlStore(url, auto_migrate=True)
+    try:
+        await store.initialize()
+        await store.concerts.add(concert)
+    finally:
+        await store.close()
+    for step in ("0004", "head"):
+        migrated = _alembic("upgrade" if step == "head" else "downgrade", step, database_url=url)
+        assert migrated.returncode == 0, migrated.stderr
+
+    store = SqlStore(url, auto_migrate=False)
+    try:
+        await store.initialize()
+        found = await store.concerts.get(concert.id)
+    finally:
+        await store.close()
+
+    assert found == replace(concert, venue_time_zone="UTC")
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])

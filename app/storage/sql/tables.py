@@ -71,6 +71,7 @@ concerts = Table(
     Column("description", Text, nullable=False),
     Column("venue_name", String, nullable=False),
     Column("venue_city", String, nullable=False),
+    Column("venue_time_zone", String, nullable=False, server_default="UTC"),
     Column("starts_at", UTCDateTime, nullable=False),
     Column("on_sale_at", UTCDateTime, nullable=False),
     Column("currency", String, nullable=False),
