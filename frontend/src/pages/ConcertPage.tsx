@@ -5,6 +5,7 @@ import { isApiError, newIdempotencyKey } from "../api/client";
 import { describeError } from "../api/errors";
 import type { Concert, HoldRequest } from "../api/types";
 import { useAuth } from "../auth/AuthProvider";
+import { connectionLabel, PollingNote } from "../components/LiveStatus";
 import {
   BackLink,
   ConcertBadge,
@@ -192,6 +193,7 @@ function SeatSelection({ concert, saleOpen }: { concert: Concert; saleOpen: bool
           counts={counts}
           selectedCount={selected.size}
         />
+        {connection === "polling" && <PollingNote />}
         {!ready && <p className="text-sm text-slate-500">Loading live availability…</p>}
         <SeatMap
           key={concert.id}
@@ -351,7 +353,7 @@ function LiveBadge({ connection }: { connection: string }) {
         aria-hidden="true"
         className={`h-2 w-2 rounded-full ${live ? "animate-pulse bg-emerald-500" : "bg-amber-500"}`}
       />
-      {live ? "Live" : connection === "connecting" ? "Connecting…" : "Reconnecting…"}
+      {connectionLabel(connection)}
     </span>
   );
 }

@@ -1,4 +1,4 @@
-import { type EventSourceLike, LiveSeats } from "./live";
+import { type EventSourceLike, LiveSeats, type SeatMapPoller } from "./live";
 import type { SeatMapModel } from "./model";
 
 // What the seat map's tests (*.test.ts) share: a section, and test doubles of the stream.
@@ -53,14 +53,20 @@ export class FakeSource implements EventSourceLike {
 }
 
 /** `model` kept live by a LiveSeats on fake sources: the sources it opened, in order, and what
- * it told its listeners (seat updates, connection states). */
-export function openLive(model: SeatMapModel) {
+ * it told its listeners (seat updates, connection states). `poll` is its fallback without a
+ * stream (none: no fallback). */
+export function openLive(model: SeatMapModel, poll: SeatMapPoller | null = null) {
   const sources: FakeSource[] = [];
-  const live = new LiveSeats(model, "/stream", () => {
-    const s = new FakeSource();
-    sources.push(s);
-    return s;
-  });
+  const live = new LiveSeats(
+    model,
+    "/stream",
+    () => {
+      const s = new FakeSource();
+      sources.push(s);
+      return s;
+    },
+    poll,
+  );
   const updates: unknown[] = [];
   const states: string[] = [];
   live.subscribe((u) => updates.push(u));

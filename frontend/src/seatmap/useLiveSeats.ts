@@ -15,14 +15,19 @@ export interface LiveSeatMap {
   version: number;
 }
 
-/** A concert's seat map with live availability from the SSE stream. */
+/** A concert's seat map with live availability from the SSE stream, or from polling the seat
+ * map when the stream can't get through (`connection` is then "polling"). */
 export function useLiveSeats(concert: Pick<Concert, "id" | "sections">): LiveSeatMap {
   const { id, sections } = concert;
   // Keyed on the layout only: a refetched concert (new seats_available) keeps its map, its
   // stream and the buyer's selection. TanStack Query keeps `sections` the same object while
   // it is unchanged.
   const model = useMemo(() => new SeatMapModel({ sections }), [sections]);
-  const live = useMemo(() => new LiveSeats(model, api.seatStreamUrl(id)), [model, id]);
+  // Without a stream (a proxy blocks it) the map polls the seat map instead (live.ts).
+  const live = useMemo(
+    () => new LiveSeats(model, api.seatStreamUrl(id), undefined, () => api.seatMap(id)),
+    [model, id],
+  );
   const [connection, setConnection] = useState<Connection>("connecting");
   const [tick, setTick] = useState({
     version: 0,

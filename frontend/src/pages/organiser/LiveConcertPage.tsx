@@ -3,6 +3,7 @@ import type { FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
 import { fieldErrors } from "../../api/errors";
 import type { Concert, QueueStats as QueueStatsType } from "../../api/types";
+import { connectionLabel, PollingNote } from "../../components/LiveStatus";
 import {
   BackLink,
   ConcertBadge,
@@ -53,7 +54,7 @@ function LiveView({ concert }: { concert: Concert }) {
               data-testid="live-status"
               data-connection={connection}
             >
-              {connection === "live" ? "● live" : `${connection}…`}
+              {connection === "live" ? "● live" : connectionLabel(connection)}
             </span>
           </div>
           <h1 className="mt-1 text-2xl font-bold">{concert.title}</h1>
@@ -153,6 +154,7 @@ function LiveView({ concert }: { concert: Concert }) {
           Seat map
         </h2>
         <Legend model={model} currency={concert.currency} counts={counts} />
+        {connection === "polling" && <PollingNote />}
         <SeatMap
           model={model}
           live={live}
