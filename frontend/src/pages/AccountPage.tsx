@@ -14,6 +14,7 @@ import {
   OrderBadge,
   type QueryState,
 } from "../components/ui";
+import { usePageTitle } from "../components/usePageTitle";
 import { api } from "../lib/api";
 import { dateTime, money } from "../lib/format";
 import { TicketCard } from "./TicketCard";
@@ -31,6 +32,7 @@ const NO_ORDERS = <p className="text-slate-600">No orders yet.</p>;
 
 export function AccountPage() {
   const { user } = useAuth();
+  usePageTitle("My tickets");
   const orders = useQuery({
     queryKey: ["me", "orders"],
     queryFn: () => api.myOrders(),

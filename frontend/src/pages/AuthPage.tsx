@@ -4,6 +4,7 @@ import { fieldErrors } from "../api/errors";
 import { useAuth } from "../auth/AuthProvider";
 import { ErrorBox, InputField } from "../components/ui";
 import { useDraft } from "../components/useDraft";
+import { usePageTitle } from "../components/usePageTitle";
 
 /** Where to go after logging in: only paths of this app (no open redirect). */
 function safeNext(next: string | null): string {
@@ -21,6 +22,7 @@ export function AuthPage({ mode }: { mode: "login" | "signup" }) {
   const [error, setError] = useState<unknown>(null);
   const fields = fieldErrors(error);
   const isSignup = mode === "signup";
+  usePageTitle(isSignup ? "Sign up" : "Log in");
   /** An input of the form: its id is its field's, and so is the API's error for it. */
   const input = (key: keyof typeof draft) => ({
     id: key,

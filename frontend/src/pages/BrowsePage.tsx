@@ -12,6 +12,7 @@ import {
   Spinner,
 } from "../components/ui";
 import { useDraft } from "../components/useDraft";
+import { usePageTitle } from "../components/usePageTitle";
 import { api } from "../lib/api";
 import { dateTime, priceRange } from "../lib/format";
 import { GENRES } from "../lib/genres";
@@ -60,6 +61,7 @@ export function BrowsePage() {
   const applied = readFilters(params);
   const { draft, setDraft, patch, bind } = useDraft<Filters>(applied);
   const paramsKey = params.toString();
+  usePageTitle("Concerts");
 
   // Back/forward: the form follows the URL.
   // biome-ignore lint/correctness/useExhaustiveDependencies: paramsKey stands for params

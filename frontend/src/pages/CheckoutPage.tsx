@@ -7,6 +7,7 @@ import { Countdown } from "../components/Countdown";
 import { SeatList } from "../components/SeatList";
 import { ErrorBox, LoginRequired, MutationButton, Notice, PageLoading } from "../components/ui";
 import { useSecondsLeft } from "../components/useNow";
+import { usePageTitle } from "../components/usePageTitle";
 import { api } from "../lib/api";
 import { dateTime } from "../lib/format";
 import { savePayment } from "../lib/payments";
@@ -36,6 +37,7 @@ export function CheckoutPage() {
   const left = useSecondsLeft(hold.data?.expires_at);
   const idempotencyKey = useRef(newIdempotencyKey());
   const [released, setReleased] = useState(false);
+  usePageTitle("Checkout");
 
   const checkout = useMutation({
     mutationFn: () =>
@@ -59,6 +61,8 @@ export function CheckoutPage() {
     },
   });
 
+  // No hold to pay for (typed or bookmarked address, a hold already used): say so.
+  if (!holdId) return <NoHold concertId={concertHint} />;
   if (!user) {
     return <LoginRequired what="check out" next={`/checkout?${params.toString()}`} />;
   }
@@ -141,6 +145,24 @@ export function CheckoutPage() {
           order's deadline to pay.
         </p>
       </aside>
+    </div>
+  );
+}
+
+/** `/checkout` without a hold: checkout starts on a concert's page. */
+function NoHold({ concertId }: { concertId: string }) {
+  return (
+    <div className="card mx-auto max-w-md text-center" data-testid="no-hold">
+      <h1 className="text-xl font-semibold">No seats are held for you</h1>
+      <p className="mt-2 text-sm text-slate-600">
+        Checkout starts on a concert's page: pick seats and hold them, and you come here to pay.
+      </p>
+      <Link
+        to={concertId ? `/concerts/${encodeURIComponent(concertId)}` : "/"}
+        className="btn-primary mt-4"
+      >
+        {concertId ? "Pick seats" : "Browse concerts"}
+      </Link>
     </div>
   );
 }

@@ -15,6 +15,7 @@ import {
   PageLoading,
 } from "../components/ui";
 import { useSecondsLeft } from "../components/useNow";
+import { usePageTitle } from "../components/usePageTitle";
 import { api } from "../lib/api";
 import { clock, dateTime, money, priceRange } from "../lib/format";
 import { dropPass, loadPass } from "../lib/queuePass";
@@ -28,6 +29,7 @@ export function ConcertPage() {
     queryKey: ["concert", concertId],
     queryFn: () => api.getConcert(concertId),
   });
+  usePageTitle(concert.data?.title ?? (concert.isError ? "Concert not found" : "Concert"));
   if (concert.isPending) return <PageLoading label="Loading the concert" />;
   if (concert.isError) {
     return (

@@ -1,6 +1,8 @@
 import { Link } from "react-router-dom";
+import { usePageTitle } from "../components/usePageTitle";
 
 export function NotFoundPage() {
+  usePageTitle("Page not found");
   return (
     <div className="card mx-auto max-w-md text-center">
       <h1 className="text-xl font-semibold">Page not found</h1>

@@ -15,6 +15,7 @@ import {
   Spinner,
 } from "../components/ui";
 import { useSecondsLeft } from "../components/useNow";
+import { usePageTitle } from "../components/usePageTitle";
 import { api } from "../lib/api";
 import { dateTime, money } from "../lib/format";
 import { loadPayment } from "../lib/payments";
@@ -59,6 +60,7 @@ const EXPLAIN: Record<
 export function OrderPage() {
   const { orderId = "" } = useParams();
   const { user } = useAuth();
+  usePageTitle("Order");
   const [paying, setPaying] = useState(false);
   const order = useQuery({
     queryKey: ["order", orderId],

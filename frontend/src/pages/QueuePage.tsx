@@ -6,6 +6,7 @@ import type { QueueStatus } from "../api/types";
 import { useAuth } from "../auth/AuthProvider";
 import { ErrorBox, LoginRequired, Notice, PageLoading } from "../components/ui";
 import { useSecondsLeft } from "../components/useNow";
+import { usePageTitle } from "../components/usePageTitle";
 import { api } from "../lib/api";
 import { clock, dateTime, roughly } from "../lib/format";
 import { pollQueue, savePass } from "../lib/queuePass";
@@ -53,6 +54,7 @@ export function QueuePage() {
         : Math.min(2000 * 2 ** n, 30_000),
   });
 
+  usePageTitle(concert.data ? `Waiting room · ${concert.data.title}` : "Waiting room");
   const s = status.data;
   if (s?.state === "waiting" && s.ahead !== null) {
     firstAhead.current = Math.max(firstAhead.current ?? 0, s.ahead);

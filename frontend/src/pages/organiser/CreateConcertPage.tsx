@@ -5,6 +5,7 @@ import { fieldErrors } from "../../api/errors";
 import type { ConcertCreate, SectionCreate } from "../../api/types";
 import { ErrorBox, Field, InputField, Notice } from "../../components/ui";
 import { useDraft } from "../../components/useDraft";
+import { usePageTitle } from "../../components/usePageTitle";
 import { api } from "../../lib/api";
 import { money } from "../../lib/format";
 import { GENRES } from "../../lib/genres";
@@ -96,9 +97,10 @@ const section = (name: string, price: string, rows: string, seatsPerRow: string)
   seatsPerRow,
 });
 
-export default adminPage(CreateConcertForm);
+export default adminPage(CreateConcertForm, "New concert");
 
 function CreateConcertForm() {
+  usePageTitle("New concert");
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   const { draft, bind } = useDraft(() => newConcert(new Date()));

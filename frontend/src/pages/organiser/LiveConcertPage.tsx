@@ -13,6 +13,7 @@ import {
   Notice,
 } from "../../components/ui";
 import { useDraft } from "../../components/useDraft";
+import { usePageTitle } from "../../components/usePageTitle";
 import { api } from "../../lib/api";
 import { dateTime, money } from "../../lib/format";
 import { tierColor } from "../../seatmap/render";
@@ -23,7 +24,7 @@ import { QueueFields, QueueToggle, queueDraft, queueSettings } from "./queueForm
 
 const NO_SEATS: ReadonlySet<number> = new Set();
 
-export default adminPage(Live);
+export default adminPage(Live, "On-sale");
 
 function Live() {
   const { concertId = "" } = useParams();
@@ -31,6 +32,7 @@ function Live() {
     queryKey: ["concert", concertId],
     queryFn: () => api.getConcert(concertId),
   });
+  usePageTitle(concert.data ? `${concert.data.title} · On-sale` : "On-sale");
   return (
     <Loaded query={concert} label="Loading the concert">
       {(c) => <LiveView concert={c} />}

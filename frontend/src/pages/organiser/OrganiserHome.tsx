@@ -1,13 +1,15 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { Link } from "react-router-dom";
 import { ConcertBadge, Loaded } from "../../components/ui";
+import { usePageTitle } from "../../components/usePageTitle";
 import { api } from "../../lib/api";
 import { dateTime } from "../../lib/format";
 import { adminPage } from "./AdminOnly";
 
-export default adminPage(ConcertTable);
+export default adminPage(ConcertTable, "Organiser");
 
 function ConcertTable() {
+  usePageTitle("Organiser");
   const query = useInfiniteQuery({
     queryKey: ["organiser", "concerts"],
     queryFn: ({ pageParam }) =>
