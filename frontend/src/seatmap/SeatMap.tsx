@@ -44,6 +44,11 @@ export interface SeatMapProps {
 /** The seat map on a canvas: drawn once, then only changed seats are redrawn. Pointer and
  * keyboard (arrows, Home/End, Page Up/Down, Enter or Space to pick, N for the next free seat,
  * + and - to zoom). */
+/** `seatmap:drawn`: the first time the map shows live seat states (bench/page.py times it). */
+function markDrawn() {
+  if (performance.getEntriesByName("seatmap:drawn").length === 0) performance.mark("seatmap:drawn");
+}
+
 export function SeatMap({ model, live, selected, onToggle, currency, label }: SeatMapProps) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const canvasRef = useRef<HTMLCanvasElement>(null);
@@ -117,8 +122,10 @@ export function SeatMap({ model, live, selected, onToggle, currency, label }: Se
     return live.subscribe((update) => {
       const renderer = rendererRef.current;
       if (!renderer) return;
-      if (update === "all") renderer.drawAll();
-      else renderer.drawSeats(update);
+      if (update === "all") {
+        renderer.drawAll();
+        markDrawn();
+      } else renderer.drawSeats(update);
     });
   }, [live]);
 
