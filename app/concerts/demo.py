@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from app.concerts.schemas import ConcertCreate, ConcertRead, QueueConfig, SectionCreate, Venue
 from app.concerts.service import Concerts
 
 
+def _evening(now: datetime, days: int, zone: str) -> datetime:
+    """19:30 at the venue, `days` days from today there."""
+    local = now.astimezone(ZoneInfo(zone)) + timedelta(days=days)
+    return local.replace(hour=19, minute=30, second=0, microsecond=0)
+
+
 def demo_concerts(now: datetime) -> list[ConcertCreate]:
     day = timedelta(days=1)
-    evening = now.replace(hour=19, minute=30, second=0, microsecond=0)
     soon = now.replace(second=0, microsecond=0)
     return [
         ConcertCreate(
@@ -18,8 +24,8 @@ def demo_concerts(now: datetime) -> list[ConcertCreate]:
             artist="The Lanterns",
             genre="rock",
             description="An intimate club night: on sale now.",
-            venue=Venue(name="Paradiso", city="Amsterdam"),
-            starts_at=evening + 30 * day,
+            venue=Venue(name="Paradiso", city="Amsterdam", time_zone="Europe/Amsterdam"),
+            starts_at=_evening(now, 30, "Europe/Amsterdam"),
             on_sale_at=soon - day,
             currency="EUR",
             sections=[
@@ -32,8 +38,8 @@ def demo_concerts(now: datetime) -> list[ConcertCreate]:
             artist="Nova Pulse",
             genre="pop",
             description="A 50,000-seat stadium on-sale with the waiting room on.",
-            venue=Venue(name="Olympiastadion", city="Berlin"),
-            starts_at=evening + 60 * day,
+            venue=Venue(name="Olympiastadion", city="Berlin", time_zone="Europe/Berlin"),
+            starts_at=_evening(now, 60, "Europe/Berlin"),
             on_sale_at=soon + timedelta(minutes=10),
             currency="EUR",
             max_tickets_per_user=6,
@@ -49,8 +55,8 @@ def demo_concerts(now: datetime) -> list[ConcertCreate]:
             artist="Ines Duarte Quartet",
             genre="jazz",
             description="Two sets, one night.",
-            venue=Venue(name="Ronnie's Cellar", city="London"),
-            starts_at=evening + 14 * day,
+            venue=Venue(name="Ronnie's Cellar", city="London", time_zone="Europe/London"),
+            starts_at=_evening(now, 14, "Europe/London"),
             on_sale_at=soon - 2 * day,
             currency="GBP",
             max_tickets_per_user=4,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, model_validator
 
@@ -41,9 +42,42 @@ def _text(value: object) -> object:
 EventTime = Annotated[AwareDatetime, BeforeValidator(_text), AfterValidator(_plausible)]
 
 
+# Files of the zoneinfo directory that zoneinfo opens but that name no place: the server's own
+# zone and tzdata's placeholders. Browsers do not know them either.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+def _iana_zone(value: str) -> str:
+    """An IANA time zone name that zoneinfo knows ("Europe/Amsterdam", "UTC")."""
+    try:
+        if value in _NOT_ZONES:
+            raise ZoneInfoNotFoundError(value)
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # ValueError: a name zoneinfo refuses outright (a path, "..", a NUL character);
+        # OSError: a directory of zones ("Europe") on some systems.
+        raise ValueError(
+            "must be an IANA time zone such as Europe/Amsterdam or America/New_York"
+        ) from None
+    return value
+
+
+TimeZone = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        description="The venue's IANA time zone (e.g. Europe/Amsterdam); times are shown in it",
+        examples=["Europe/Amsterdam"],
+    ),
+    AfterValidator(_iana_zone),
+]
+
+
 class Venue(RequestBody):
     name: Text
     city: Annotated[str, Field(min_length=1, max_length=100)]
+    time_zone: TimeZone = "UTC"
 
 
 class QueueConfig(RequestBody):
@@ -118,6 +152,7 @@ class ConcertPatch(RequestBody):
 class VenueRead(ResponseBody):
     name: str
     city: str
+    time_zone: str = Field(description="The venue's IANA time zone; times are shown in it")
 
 
 class PriceRange(ResponseBody):

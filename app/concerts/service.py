@@ -65,7 +65,9 @@ def to_summary(concert: Concert, taken: int, now: datetime) -> ConcertSummary:
         title=concert.title,
         artist=concert.artist,
         genre=concert.genre,
-        venue=VenueRead(name=concert.venue_name, city=concert.venue_city),
+        venue=VenueRead(
+            name=concert.venue_name, city=concert.venue_city, time_zone=concert.venue_time_zone
+        ),
         starts_at=concert.starts_at,
         on_sale_at=concert.on_sale_at,
         status=concert_status(concert, available, now),
@@ -170,6 +172,7 @@ class Concerts:
             description=body.description,
             venue_name=body.venue.name,
             venue_city=body.venue.city,
+            venue_time_zone=body.venue.time_zone,
             starts_at=body.starts_at.astimezone(UTC),
             on_sale_at=body.on_sale_at.astimezone(UTC),
             currency=body.currency,
@@ -201,6 +204,8 @@ class Concerts:
                 changes[name] = value
         if body.venue is not None:
             changes["venue_name"], changes["venue_city"] = body.venue.name, body.venue.city
+            if "time_zone" in body.venue.model_fields_set:  # else the venue keeps its zone
+                changes["venue_time_zone"] = body.venue.time_zone
         if body.starts_at is not None:
             changes["starts_at"] = body.starts_at.astimezone(UTC)
         if body.on_sale_at is not None:
