@@ -9,3 +9,10 @@ class InvalidOrderTransition(Conflict):
 
 class OrderNotFound(NotFound):
     detail = "No such order (or it is not yours)."
+
+
+class OrderNotPayable(Conflict):
+    """The order is no longer waiting for payment (or its payment window is over, or its
+    payment is already going through): there is nothing left to pay."""
+
+    detail = "This order can no longer be paid."

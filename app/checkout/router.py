@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from app.api import API_PREFIX
-from app.checkout.errors import InvalidOrderTransition, OrderNotFound
-from app.checkout.schemas import CheckoutRequest, CheckoutResult, OrderRead
+from app.checkout.errors import InvalidOrderTransition, OrderNotFound, OrderNotPayable
+from app.checkout.schemas import CheckoutRequest, CheckoutResult, OrderRead, PaymentRead
 from app.checkout.service import CheckoutCreated
 from app.deps import AdminUser, CheckoutDep, CurrentUser, IdempotencyDep
 from app.errors import Forbidden, NotAuthenticated, error_responses
@@ -25,6 +25,11 @@ _ORDER_LINKS = {
         "operationId": "get_order_api_v1_orders__order_id__get",
         "parameters": {"order_id": "$response.body#/order/id"},
         "description": "The order, with its tickets once paid.",
+    },
+    "GetOrderPayment": {
+        "operationId": "get_order_payment_api_v1_orders__order_id__payment_get",
+        "parameters": {"order_id": "$response.body#/order/id"},
+        "description": "Pay it from another tab or device.",
     },
     "CancelOrder": {
         "operationId": "cancel_order_api_v1_orders__order_id__cancel_post",
@@ -95,6 +100,25 @@ async def checkout(
 async def get_order(order_id: str, user: CurrentUser, checkout: CheckoutDep) -> OrderRead:
     """One of your orders, with its tickets once confirmed."""
     return await checkout.get_order(user.id, order_id)
+
+
+@router.get(
+    "/orders/{order_id}/payment",
+    response_model=PaymentRead,
+    responses=error_responses(
+        NotAuthenticated, OrderNotFound, OrderNotPayable, PaymentProviderUnavailable
+    ),
+)
+async def get_order_payment(
+    order_id: str, response: Response, user: CurrentUser, checkout: CheckoutDep
+) -> PaymentRead:
+    """What you need to pay one of your orders still waiting for payment, from any tab or
+    device: the payment intent and its client secret for Stripe's Payment Element, or the
+    simulated provider's pay button (`confirm_path`). Always the order's one intent. 409
+    `OrderNotPayable` once there is nothing left to pay (paid, expired, cancelled, failed,
+    refunded, or its payment window is over)."""
+    response.headers["Cache-Control"] = "no-store"  # a client secret: never kept by a cache
+    return await checkout.payment_of(user.id, order_id)
 
 
 @router.post(

@@ -50,6 +50,11 @@ class PaymentRead(ResponseBody):
     payment_intent_id: str
     client_secret: str
     publishable_key: str | None = None
+    confirm_path: str | None = Field(
+        default=None,
+        description="The simulated provider's pay button (POST it with {outcome}); null with "
+        "Stripe, whose Payment Element confirms the intent with `client_secret`.",
+    )
 
 
 class CheckoutResult(ResponseBody):

@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 
 from redis.exceptions import LockError
 
-from app.checkout.errors import InvalidOrderTransition, OrderNotFound
+from app.api import API_PREFIX
+from app.checkout.errors import InvalidOrderTransition, OrderNotFound, OrderNotPayable
 from app.checkout.schemas import (
     CheckoutResult,
     OrderList,
@@ -254,12 +255,40 @@ class Checkout:
         return order, intent
 
     def _payment(self, intent: PaymentIntent) -> PaymentRead:
+        provider = self._gateway.provider
         return PaymentRead(
-            provider=self._gateway.provider,
+            provider=provider,
             payment_intent_id=intent.id,
             client_secret=intent.client_secret,
             publishable_key=self._gateway.publishable_key,
+            confirm_path=simulated_confirm_path(intent.id) if provider == "simulated" else None,
         )
+
+    async def payment_of(self, user_id: str, order_id: str) -> PaymentRead:
+        """What the buyer needs to pay an order still waiting for payment, from any tab or
+        device: its intent (created once, as at checkout), never a second one. 409
+        OrderNotPayable once there is nothing left to pay."""
+        order = await self._store.orders.get(order_id)
+        if order is None or order.user_id != user_id:
+            raise OrderNotFound()
+        _require_payable(order)
+        if order.payment_intent_id is None:
+            order, intent = await self._ensure_intent(order)
+        else:
+            intent = await self._gateway.retrieve_intent(order.payment_intent_id)
+        if intent.status in _INTENT_PAID:
+            raise OrderNotPayable(
+                "This order's payment is already going through; its page shows the tickets "
+                "once it is confirmed.",
+                status=order.status.value,
+            )
+        if intent.status == "canceled":
+            raise OrderNotPayable(
+                "This order's payment was cancelled, so it can't be paid any more. Pick your "
+                "seats again to buy.",
+                status=order.status.value,
+            )
+        return self._payment(intent)
 
     async def get_order(self, user_id: str, order_id: str) -> OrderRead:
         order = await self._store.orders.get(order_id)
@@ -595,6 +624,38 @@ class Checkout:
         if concert is None:
             raise missing()
         return concert
+
+
+# Intent statuses of a payment that went through or is going through: nothing left to pay.
+_INTENT_PAID = frozenset({"succeeded", "processing", "requires_capture"})
+
+_NOT_PAYABLE = {
+    OrderStatus.CONFIRMED: "This order is already paid: your tickets are on its page.",
+    OrderStatus.EXPIRED: "The time to pay this order ran out and its seats went back on sale. "
+    "Pick seats again to buy.",
+    OrderStatus.CANCELLED: "This order was cancelled and its seats went back on sale. "
+    "Pick seats again to buy.",
+    OrderStatus.FAILED: "The payment of this order failed and its seats were released. "
+    "Pick seats again to buy.",
+    OrderStatus.REFUNDED: "This order was refunded; there is nothing to pay.",
+}
+
+
+def simulated_confirm_path(intent_id: str) -> str:
+    """The simulated provider's pay button for an intent (app/payments/router.py)."""
+    return f"{API_PREFIX}/payments/simulated/{intent_id}/confirm"
+
+
+def _require_payable(order: Order) -> None:
+    """OrderNotPayable unless the order waits for payment within its payment window."""
+    if order.status is not OrderStatus.PENDING_PAYMENT:
+        raise OrderNotPayable(_NOT_PAYABLE[order.status], status=order.status.value)
+    if order.expires_at <= datetime.now(UTC):
+        raise OrderNotPayable(
+            "The time to pay this order is over; its seats are going back on sale. "
+            "Pick seats again to buy.",
+            status=order.status.value,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,6 +127,41 @@ async def test_paying_through_stripe_confirms_the_order(
     assert [t["seat_id"] for t in order["tickets"]] == ["floor-A-1"]
 
 
+async def test_another_device_resumes_the_stripe_payment_of_a_pending_order(
+    http: httpx.AsyncClient, stripe_app: FastAPI
+) -> None:
+    """GET /orders/{id}/payment hands the order's one PaymentIntent (its client secret from
+    Stripe) to any device of the buyer; once paid there is nothing left to pay (409)."""
+    c = await create_concert(http, await admin_login(http))
+    subject = f"stripe-{uuid.uuid4().hex[:8]}"
+    me = token_headers(stripe_app, subject)
+    result = await _checkout(http, c["id"], me, "floor-A-2")
+    order_id, payment = result["order"]["id"], result["payment"]
+    other_device = token_headers(stripe_app, subject)
+
+    r = await http.get(f"{API}/orders/{order_id}/payment", headers=other_device)
+
+    assert r.status_code == 200, r.text
+    resumed = r.json()
+    assert resumed == {**payment, "confirm_path": None}
+    assert resumed["provider"] == "stripe"
+    assert resumed["publishable_key"] == "pk_test_encore"
+    intent = await _gateway(stripe_app).retrieve_intent(resumed["payment_intent_id"])
+    assert intent.client_secret == resumed["client_secret"]
+    assert intent.metadata == {"order_id": order_id}
+    stranger = token_headers(stripe_app, f"stranger-{uuid.uuid4().hex[:8]}")
+    hidden = await http.get(f"{API}/orders/{order_id}/payment", headers=stranger)
+    assert hidden.status_code == 404
+    assert resumed["client_secret"] not in hidden.text
+
+    await _pay_and_deliver(http, stripe_app, resumed["payment_intent_id"])
+    order = (await http.get(f"{API}/orders/{order_id}", headers=me)).json()
+    assert order["status"] == "confirmed"
+    paid = await http.get(f"{API}/orders/{order_id}/payment", headers=other_device)
+    assert paid.status_code == 409, paid.text
+    assert (paid.json()["error"], paid.json()["status"]) == ("OrderNotPayable", "confirmed")
+
+
 async def test_a_paid_order_whose_seat_was_sold_is_refunded_once_at_stripe(
     http: httpx.AsyncClient, stripe_app: FastAPI
 ) -> None:

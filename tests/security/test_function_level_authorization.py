@@ -41,6 +41,7 @@ BUYER = {
     "GET /api/v1/concerts/{concert_id}/queue",
     "POST /api/v1/checkout",
     "GET /api/v1/orders/{order_id}",
+    "GET /api/v1/orders/{order_id}/payment",
     "POST /api/v1/orders/{order_id}/cancel",
     "POST /api/v1/payments/simulated/{payment_intent_id}/confirm",
     "GET /api/v1/me/orders",

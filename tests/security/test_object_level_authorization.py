@@ -27,6 +27,7 @@ OWNED = {
     "GET /api/v1/holds/{hold_id}",
     "DELETE /api/v1/holds/{hold_id}",
     "GET /api/v1/orders/{order_id}",
+    "GET /api/v1/orders/{order_id}/payment",
     "POST /api/v1/orders/{order_id}/cancel",
     "POST /api/v1/orders/{order_id}/refund",  # organisers only: any order (API5's test)
     "POST /api/v1/payments/simulated/{payment_intent_id}/confirm",
@@ -86,10 +87,12 @@ async def test_orders_of_another_buyer(
     order = result["order"]
     for r in (
         await client.get(f"{API}/orders/{order['id']}", headers=mallory.headers),
+        await client.get(f"{API}/orders/{order['id']}/payment", headers=mallory.headers),
         await client.post(f"{API}/orders/{order['id']}/cancel", headers=mallory.headers),
     ):
         assert r.status_code == 404, r.text
         assert r.json()["error"] == "OrderNotFound"
+        assert result["payment"]["client_secret"] not in r.text
     # Checking out Alice's (checked-out) hold does not hand Mallory her order and payment.
     r = await checkout(client, result["hold"]["id"], mallory.headers)
     assert r.status_code == 404

@@ -177,11 +177,15 @@ async def test_responses_expose_no_internal_properties(
         "payment_intent_id",
         "tickets",
     }
-    assert set(body["payment"]) <= {
+    payment_fields = {
         "provider",
         "payment_intent_id",
         "client_secret",
         "publishable_key",
+        "confirm_path",
     }
+    assert set(body["payment"]) <= payment_fields
+    resumed = await client.get(f"{API}/orders/{body['order']['id']}/payment", headers=user.headers)
+    assert set(resumed.json()) <= payment_fields
     seat_map = await client.get(f"{CONCERTS}/{c['id']}/seats")
     assert user.id not in seat_map.text, "the public seat map names who holds what"
