@@ -87,3 +87,15 @@ async def test_a_seat_stream_is_never_compressed() -> None:
         other = await http.get("/s", headers={"Accept": "*/*", "Accept-Encoding": "br"})
     assert "content-encoding" not in stream.headers
     assert other.headers["content-encoding"] == "br"
+
+
+async def test_a_client_that_accepts_no_encoding_gets_the_plain_answer(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    c = await create_concert(client, admin_headers, sections=STADIUM)
+    request = client.build_request("GET", f"{CONCERTS}/{c['id']}/seats")
+    del request.headers["accept-encoding"]
+    r = await client.send(request)
+    assert r.status_code == 200
+    assert "content-encoding" not in r.headers
+    assert r.json()["concert_id"] == c["id"]
