@@ -148,7 +148,7 @@ describe("errors", () => {
     expect(e.code).toBe("SeatsUnavailable");
     expect(e.unavailable).toEqual(["floor-A-1"]);
     expect(e.requestId).toBe("r1");
-    expect(describeError(e).message).toContain("floor-A-1");
+    expect(describeError(e).message).toContain("Floor, row A, seat 1");
   });
 
   it("reads Retry-After of 429 and 503", async () => {
@@ -199,8 +199,8 @@ describe("errors", () => {
     );
     const client = new ApiClient({ fetch: impl });
     const e = await client.signup("a@b.co", "short", "A").catch((x: unknown) => x);
-    expect(fieldErrors(e)).toEqual({ password: "String should have at least 8 characters" });
-    expect(describeError(e).message).toBe("password: String should have at least 8 characters");
+    expect(fieldErrors(e)).toEqual({ password: "Choose a password of at least 8 characters." });
+    expect(describeError(e).message).toBe("Choose a password of at least 8 characters.");
     expect(labelOf("sections.0.seats_per_row")).toBe("section 1 seats per row");
   });
 

@@ -1,5 +1,6 @@
 import { useMemo } from "react";
 import { rowSeatIds } from "../api/layout";
+import { parseSeatId, sectionWords } from "../api/seatNames";
 import type { Concert } from "../api/types";
 import { money } from "../lib/format";
 
@@ -23,7 +24,13 @@ function seatDetails(concert: Concert | undefined) {
   return map;
 }
 
-/** One seat of a hold or order: where it is and its price, or its id until the layout loads. */
+/** Where a seat is while the layout loads (or when it changed): read from its id. */
+function fromId(id: string): string {
+  const p = parseSeatId(id);
+  return p ? `${sectionWords(p.sectionId)} · Row ${p.row} · Seat ${p.number}` : id;
+}
+
+/** One seat of a hold or order: where it is and its price (once the layout is loaded). */
 function SeatLine({
   id,
   seat: d,
@@ -37,7 +44,7 @@ function SeatLine({
 }) {
   return (
     <li className={className}>
-      <span>{d ? `${d.section} · Row ${d.row} · Seat ${d.number}` : id}</span>
+      <span>{d ? `${d.section} · Row ${d.row} · Seat ${d.number}` : fromId(id)}</span>
       {d && <span>{money(d.priceCents, currency)}</span>}
     </li>
   );

@@ -28,12 +28,15 @@ export function ErrorBox({
   error,
   onRetry,
   className = "",
+  seatName,
 }: {
   error: unknown;
   onRetry?: () => void;
   className?: string;
+  /** Names seats the error mentions (`seatNamer(concert)`); by default read from their ids. */
+  seatName?: (id: string) => string;
 }) {
-  const e = describeError(error);
+  const e = describeError(error, seatName ? { seatName } : {});
   // "Try again" only where it can help: no answer, 429, 5xx. A 404 or 409 stays what it is.
   const retry = onRetry && (!isApiError(error) || error.transient || error.status >= 500);
   return (
@@ -43,13 +46,42 @@ export function ErrorBox({
     >
       <p className="font-semibold">{e.title}</p>
       <p className="mt-1">{e.message}</p>
-      {e.requestId && <p className="mt-1 text-xs text-rose-700">Reference: {e.requestId}</p>}
+      <Details items={[["Reference", e.requestId]]} className="mt-2 text-rose-900" />
       {retry && (
         <button type="button" className="btn-secondary mt-3" onClick={onRetry}>
           Try again
         </button>
       )}
     </div>
+  );
+}
+
+/** Reference codes (request, order, hold, payment, ticket) for support, behind a "Details"
+ * toggle: nobody needs them to buy a ticket. Nothing when every value is empty. */
+export function Details({
+  items,
+  className = "text-slate-700",
+}: {
+  items: [label: string, value: string | null | undefined][];
+  /** Spacing and text colour (at least 4.5:1 on its background). */
+  className?: string;
+}) {
+  const shown = items.filter((item): item is [string, string] => Boolean(item[1]));
+  if (shown.length === 0) return null;
+  return (
+    <details className={`text-xs ${className}`} data-testid="details">
+      <summary className="cursor-pointer select-none font-medium underline-offset-2 hover:underline">
+        Details
+      </summary>
+      <dl className="mt-1 space-y-0.5">
+        {shown.map(([label, value]) => (
+          <div key={label}>
+            <dt className="inline">{label}: </dt>
+            <dd className="inline break-all font-mono">{value}</dd>
+          </div>
+        ))}
+      </dl>
+    </details>
   );
 }
 

@@ -2,7 +2,7 @@ import { useQueries, useQuery } from "@tanstack/react-query";
 import { type FormEvent, type ReactNode, useState } from "react";
 import { Link } from "react-router-dom";
 import { isApiError } from "../api/client";
-import { fieldErrors } from "../api/errors";
+import { allFieldsShown, fieldErrors } from "../api/errors";
 import type { Concert, Order, Ticket } from "../api/types";
 import { useAuth } from "../auth/AuthProvider";
 import {
@@ -123,7 +123,8 @@ function PasswordSection({ email }: { email: string }) {
     }
   };
 
-  const shownError = error !== null && !wrongCurrent && Object.keys(fields).length === 0;
+  const shownError =
+    error !== null && !wrongCurrent && !allFieldsShown(error, ["current_password", "new_password"]);
   return (
     <TitledSection id="password-h" title="Password">
       <form className="card max-w-md space-y-4" onSubmit={submit} noValidate>

@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
-import { fieldErrors } from "../api/errors";
+import { allFieldsShown, fieldErrors } from "../api/errors";
 import { useAuth } from "../auth/AuthProvider";
 import { ErrorBox, InputField } from "../components/ui";
 import { useDraft } from "../components/useDraft";
@@ -53,7 +53,7 @@ export function AuthPage({ mode }: { mode: "login" | "signup" }) {
         <h1 id="auth-title" className="text-2xl font-bold">
           {isSignup ? "Create your account" : "Log in"}
         </h1>
-        {error !== null && Object.keys(fields).length === 0 && <ErrorBox error={error} />}
+        {error !== null && !allFieldsShown(error, Object.keys(draft)) && <ErrorBox error={error} />}
         {isSignup && (
           <InputField
             label="Name"

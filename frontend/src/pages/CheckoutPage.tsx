@@ -5,7 +5,14 @@ import { isApiError, newIdempotencyKey } from "../api/client";
 import { useAuth } from "../auth/AuthProvider";
 import { Countdown } from "../components/Countdown";
 import { SeatList } from "../components/SeatList";
-import { ErrorBox, LoginRequired, MutationButton, Notice, PageLoading } from "../components/ui";
+import {
+  Details,
+  ErrorBox,
+  LoginRequired,
+  MutationButton,
+  Notice,
+  PageLoading,
+} from "../components/ui";
 import { useSecondsLeft } from "../components/useNow";
 import { usePageTitle } from "../components/usePageTitle";
 import { api } from "../lib/api";
@@ -96,6 +103,7 @@ export function CheckoutPage() {
           </p>
         )}
         <SeatList concert={concert.data} of={h} look="hold" />
+        <Details items={[["Hold", h.id]]} />
       </section>
       <aside className="space-y-4">
         <Countdown

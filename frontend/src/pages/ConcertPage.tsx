@@ -1,8 +1,9 @@
-import { useMutation, useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
 import { isApiError, newIdempotencyKey } from "../api/client";
 import { describeError } from "../api/errors";
+import { seatNamer } from "../api/seatNames";
 import type { Concert, HoldRequest } from "../api/types";
 import { useAuth } from "../auth/AuthProvider";
 import { connectionLabel, PollingNote } from "../components/LiveStatus";
@@ -377,6 +378,8 @@ function PassBadge({ expiresAt }: { expiresAt: string | null }) {
 }
 
 function HoldError({ error, concertId }: { error: unknown; concertId: string }) {
+  // Seats it names by their names in this concert's layout (the page's query has it).
+  const concert = useQueryClient().getQueryData<Concert>(["concert", concertId]);
   const e = describeError(error);
   if (isApiError(error) && error.code === "QueuePassRequired") {
     return (
@@ -388,5 +391,5 @@ function HoldError({ error, concertId }: { error: unknown; concertId: string }) 
       </Notice>
     );
   }
-  return <ErrorBox error={error} />;
+  return <ErrorBox error={error} seatName={seatNamer(concert)} />;
 }

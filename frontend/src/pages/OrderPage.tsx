@@ -6,6 +6,7 @@ import { useAuth } from "../auth/AuthProvider";
 import { Countdown } from "../components/Countdown";
 import { SeatList } from "../components/SeatList";
 import {
+  Details,
   ErrorBox,
   LoginRequired,
   MutationButton,
@@ -125,9 +126,13 @@ function OrderView({
         <section className="card space-y-3">
           <h2 className="font-semibold">Seats</h2>
           <SeatList concert={concert.data} of={order} look="order" />
-          <p className="text-xs text-slate-500">
-            Order {order.id} · placed {dateTime(order.created_at)}
-          </p>
+          <p className="text-xs text-slate-600">Placed {dateTime(order.created_at)}</p>
+          <Details
+            items={[
+              ["Order", order.id],
+              ["Payment", order.payment_intent_id],
+            ]}
+          />
         </section>
         <aside className="space-y-4">
           {order.status === "pending_payment" && (
