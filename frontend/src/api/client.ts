@@ -14,6 +14,7 @@ import type {
   Hold,
   HoldRequest,
   Order,
+  Payment,
   QueueStats,
   QueueStatus,
   SeatMapSnapshot,
@@ -475,6 +476,14 @@ export class ApiClient {
 
   getOrder(orderId: string): Promise<Order> {
     return this.request("GET", `/orders/${encodeURIComponent(orderId)}`, { auth: "required" });
+  }
+
+  /** What is needed to pay a pending order from this tab or device (409 OrderNotPayable once
+   * there is nothing left to pay). */
+  orderPayment(orderId: string): Promise<Payment> {
+    return this.request("GET", `/orders/${encodeURIComponent(orderId)}/payment`, {
+      auth: "required",
+    });
   }
 
   cancelOrder(orderId: string): Promise<Order> {

@@ -25,6 +25,8 @@ export type ConcertStatus = "scheduled" | "on_sale" | "sold_out" | "ended";
 export interface Venue {
   name: string;
   city: string;
+  /** The venue's IANA time zone ("Europe/Amsterdam"); times are shown in it. */
+  time_zone: string;
 }
 
 export interface ConcertSummary {
@@ -185,6 +187,8 @@ export interface Payment {
   payment_intent_id: string;
   client_secret: string;
   publishable_key?: string | null;
+  /** The simulated provider's pay button (null with Stripe). */
+  confirm_path?: string | null;
 }
 
 export interface CheckoutResult {

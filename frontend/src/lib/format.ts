@@ -1,3 +1,5 @@
+import { knownZone } from "./localTime";
+
 export function money(cents: number, currency: string): string {
   try {
     return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(cents / 100);
@@ -10,22 +12,40 @@ export function priceRange(min: number, max: number, currency: string): string {
   return min === max ? money(min, currency) : `${money(min, currency)} – ${money(max, currency)}`;
 }
 
-export function dateTime(iso: string): string {
-  return new Date(iso).toLocaleString(undefined, {
-    weekday: "short",
-    day: "numeric",
-    month: "short",
-    year: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
+const DATE_TIME: Intl.DateTimeFormatOptions = {
+  weekday: "short",
+  day: "numeric",
+  month: "short",
+  year: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+};
+
+/** A moment in the reader's own time; with `timeZone` (a venue's IANA zone) in that zone's
+ * time instead, labelled with the zone's short name ("Sat, Jul 4, 2026, 08:00 PM GMT+2"), so a
+ * fan far away reads the time the show starts where it is played. */
+export function dateTime(iso: string, timeZone?: string, locale?: string): string {
+  if (timeZone === undefined) return new Date(iso).toLocaleString(locale, DATE_TIME);
+  return new Date(iso).toLocaleString(locale, {
+    ...DATE_TIME,
+    timeZone: knownZone(timeZone),
+    timeZoneName: "short",
   });
 }
 
-export function shortDate(iso: string): string {
+/** The venue's zone as a reader may not know it: "Europe/Amsterdam" -> "Amsterdam time". */
+export function zoneName(timeZone: string): string {
+  if (timeZone === "UTC") return "UTC";
+  const city = timeZone.split("/").pop() ?? timeZone;
+  return `${city.replaceAll("_", " ")} time`;
+}
+
+export function shortDate(iso: string, timeZone?: string): string {
   return new Date(iso).toLocaleDateString(undefined, {
     day: "numeric",
     month: "short",
     year: "numeric",
+    ...(timeZone === undefined ? {} : { timeZone: knownZone(timeZone) }),
   });
 }
 

@@ -234,7 +234,9 @@ function TicketGroups({
         return (
           <div key={concertId}>
             <h3 className="mb-2 font-semibold">
-              {c ? `${c.title} · ${c.venue.name} · ${dateTime(c.starts_at)}` : "Concert"}
+              {c
+                ? `${c.title} · ${c.venue.name} · ${dateTime(c.starts_at, c.venue.time_zone)}`
+                : "Concert"}
             </h3>
             <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
               {list.map((t) => (

@@ -246,7 +246,7 @@ function ConcertCard({ concert: c }: { concert: ConcertSummary }) {
         <p className="mt-2 text-sm text-slate-600">
           {c.venue.name}, {c.venue.city}
         </p>
-        <p className="text-sm text-slate-600">{dateTime(c.starts_at)}</p>
+        <p className="text-sm text-slate-600">{dateTime(c.starts_at, c.venue.time_zone)}</p>
         <div className="mt-3 flex items-center justify-between text-sm">
           <span className="font-semibold">
             {priceRange(c.price_range.min_cents, c.price_range.max_cents, c.currency)}

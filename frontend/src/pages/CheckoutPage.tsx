@@ -1,4 +1,4 @@
-import { useMutation, useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRef, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { isApiError, newIdempotencyKey } from "../api/client";
@@ -17,7 +17,7 @@ import { useSecondsLeft } from "../components/useNow";
 import { usePageTitle } from "../components/usePageTitle";
 import { api } from "../lib/api";
 import { dateTime } from "../lib/format";
-import { savePayment } from "../lib/payments";
+import { rememberPayment } from "../lib/payments";
 import { loadPass } from "../lib/queuePass";
 
 const HOLD_SECONDS = 300;
@@ -27,6 +27,7 @@ export function CheckoutPage() {
   const holdId = params.get("hold") ?? "";
   const { user } = useAuth();
   const navigate = useNavigate();
+  const queryClient = useQueryClient();
   const concertHint = params.get("concert") ?? "";
   const hold = useQuery({
     queryKey: ["hold", holdId],
@@ -53,7 +54,7 @@ export function CheckoutPage() {
         queuePass: concertId ? (loadPass(concertId)?.pass ?? null) : null,
       }),
     onSuccess: (r) => {
-      savePayment(r.order.id, r.payment);
+      rememberPayment(queryClient, r.order.id, r.payment);
       navigate(`/orders/${encodeURIComponent(r.order.id)}`);
     },
     onError: () => {
@@ -98,7 +99,7 @@ export function CheckoutPage() {
             <br />
             <span className="text-sm text-slate-600">
               {concert.data.venue.name}, {concert.data.venue.city} ·{" "}
-              {dateTime(concert.data.starts_at)}
+              {dateTime(concert.data.starts_at, concert.data.venue.time_zone)}
             </span>
           </p>
         )}

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { lazy, Suspense, useState } from "react";
+import { lazy, Suspense, useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
+import { isApiError } from "../api/client";
 import type { Order, OrderStatus, Payment } from "../api/types";
 import { useAuth } from "../auth/AuthProvider";
 import { Countdown } from "../components/Countdown";
@@ -19,7 +20,7 @@ import { useSecondsLeft } from "../components/useNow";
 import { usePageTitle } from "../components/usePageTitle";
 import { api } from "../lib/api";
 import { dateTime, money } from "../lib/format";
-import { loadPayment } from "../lib/payments";
+import { notPayable, useOrderPayment } from "../lib/payments";
 import { TicketCard } from "./TicketCard";
 
 // Stripe's code loads only when a Stripe payment is shown.
@@ -94,7 +95,6 @@ function OrderView({
     queryKey: ["concert", order.concert_id],
     queryFn: () => api.getConcert(order.concert_id),
   });
-  const payment = order.status === "pending_payment" ? loadPayment(order.id) : null;
   const explain = order.status === "pending_payment" ? null : EXPLAIN[order.status];
 
   return (
@@ -107,7 +107,10 @@ function OrderView({
               <Link className="font-semibold hover:underline" to={`/concerts/${concert.data.id}`}>
                 {concert.data.title}
               </Link>{" "}
-              · {concert.data.artist} · {dateTime(concert.data.starts_at)}
+              · {concert.data.artist} ·{" "}
+              <span data-testid="concert-time">
+                {dateTime(concert.data.starts_at, concert.data.venue.time_zone)}
+              </span>
             </p>
           )}
         </div>
@@ -136,7 +139,7 @@ function OrderView({
         </section>
         <aside className="space-y-4">
           {order.status === "pending_payment" && (
-            <PendingPayment order={order} payment={payment} paying={paying} onPaying={onPaying} />
+            <PendingPayment order={order} paying={paying} onPaying={onPaying} />
           )}
           {order.status !== "pending_payment" && order.status !== "confirmed" && (
             <Link to={`/concerts/${order.concert_id}`} className="btn-primary w-full">
@@ -168,24 +171,30 @@ function OrderView({
 
 function PendingPayment({
   order,
-  payment,
   paying,
   onPaying,
 }: {
   order: Order;
-  payment: Payment | null;
   paying: boolean;
   onPaying: (p: boolean) => void;
 }) {
   const queryClient = useQueryClient();
   const left = useSecondsLeft(order.expires_at) ?? 0;
+  // From the service, so any tab or device of the buyer can pay, not only the one that
+  // checked out.
+  const resumed = useOrderPayment(order);
+  const payment: Payment | undefined = resumed.data;
   const refresh = () => queryClient.invalidateQueries({ queryKey: ["order", order.id] });
   const simulated = useMutation({
     mutationFn: (outcome: "succeeded" | "failed") =>
       api.confirmSimulatedPayment(payment?.payment_intent_id ?? "", outcome),
     onMutate: () => onPaying(true),
     onSettled: refresh,
-    onError: () => onPaying(false),
+    onError: () => {
+      onPaying(false);
+      // The payment may have ended meanwhile (cancelled elsewhere): ask again what is left.
+      void resumed.refetch();
+    },
   });
   const cancel = useMutation({ mutationFn: () => api.cancelOrder(order.id), onSettled: refresh });
   /** The button that has the simulated provider answer `outcome`. */
@@ -211,11 +220,10 @@ function PendingPayment({
         <Notice tone="info" title="Confirming your payment">
           <Spinner label="Waiting for the payment provider" />
         </Notice>
+      ) : resumed.isError ? (
+        <PaymentUnavailable error={resumed.error} order={order} onRetry={() => resumed.refetch()} />
       ) : !payment ? (
-        <Notice tone="info" title="Waiting for payment">
-          This order is paid on the device where you checked out. If you closed that page, cancel
-          the order here and pick seats again.
-        </Notice>
+        <Spinner label="Getting your payment ready" />
       ) : payment.provider === "simulated" ? (
         <div className="card space-y-3">
           <h2 className="font-semibold">Pay</h2>
@@ -241,6 +249,36 @@ function PendingPayment({
         </MutationButton>
       )}
       {cancel.isError && <ErrorBox error={cancel.error} />}
+    </div>
+  );
+}
+
+/** Why this order can't be paid from here: nothing left to pay (409 OrderNotPayable, in the
+ * service's words), or the service could not be asked. */
+function PaymentUnavailable({
+  error,
+  order,
+  onRetry,
+}: {
+  error: unknown;
+  order: Order;
+  onRetry: () => void;
+}) {
+  const queryClient = useQueryClient();
+  const over = notPayable(error);
+  // The order itself has probably moved on too: show where it is now.
+  useEffect(() => {
+    if (over) void queryClient.invalidateQueries({ queryKey: ["order", order.id] });
+  }, [over, order.id, queryClient]);
+  if (!over) return <ErrorBox error={error} onRetry={onRetry} />;
+  return (
+    <div className="space-y-3" data-testid="order-not-payable">
+      <Notice tone="warning" title="This order can't be paid any more">
+        {isApiError(error) ? error.detail : null}
+      </Notice>
+      <Link to={`/concerts/${order.concert_id}`} className="btn-primary w-full">
+        Pick seats again
+      </Link>
     </div>
   );
 }

@@ -88,7 +88,7 @@ export function QueuePage() {
         {concert.data && (
           <p className="text-slate-700">
             {concert.data.title} · {concert.data.artist} · on sale{" "}
-            {dateTime(concert.data.on_sale_at)}
+            {dateTime(concert.data.on_sale_at, concert.data.venue.time_zone)}
           </p>
         )}
       </div>

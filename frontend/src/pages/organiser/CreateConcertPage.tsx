@@ -3,13 +3,14 @@ import { type FormEvent, useMemo, useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { fieldErrors } from "../../api/errors";
 import type { ConcertCreate, SectionCreate } from "../../api/types";
+import { TimeZoneSelect } from "../../components/TimeZoneSelect";
 import { ErrorBox, Field, InputField, Notice } from "../../components/ui";
 import { useDraft } from "../../components/useDraft";
 import { usePageTitle } from "../../components/usePageTitle";
 import { api } from "../../lib/api";
-import { money } from "../../lib/format";
+import { money, zoneName } from "../../lib/format";
 import { GENRES } from "../../lib/genres";
-import { localInput, toIso } from "../../lib/localTime";
+import { browserZone, localInput, toIso } from "../../lib/localTime";
 import { AVAILABLE, previewLayout, SeatMapModel } from "../../seatmap/model";
 import { SeatMap } from "../../seatmap/SeatMap";
 import { adminPage } from "./AdminOnly";
@@ -34,6 +35,8 @@ interface ConcertDraft {
   description: string;
   venueName: string;
   city: string;
+  /** The venue's IANA zone: the times below are wall-clock times there. */
+  timeZone: string;
   startsAt: string;
   onSaleAt: string;
   currency: string;
@@ -48,6 +51,7 @@ const CONCERT_INPUTS: Record<keyof ConcertDraft, [id: string, apiField: string]>
   description: ["c-desc", "description"],
   venueName: ["c-venue", "venue.name"],
   city: ["c-city", "venue.city"],
+  timeZone: ["c-zone", "venue.time_zone"],
   startsAt: ["c-starts", "starts_at"],
   onSaleAt: ["c-onsale", "on_sale_at"],
   currency: ["c-currency", "currency"],
@@ -65,6 +69,7 @@ function newConcert(now: Date): ConcertDraft {
     description: "",
     venueName: "",
     city: "",
+    timeZone: browserZone(),
     startsAt: localInput(starts),
     onSaleAt: localInput(now),
     currency: "EUR",
@@ -152,8 +157,9 @@ function CreateConcertForm() {
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setLocalError(null);
-    const starts = toIso(draft.startsAt);
-    const onSale = toIso(draft.onSaleAt);
+    // Wall-clock times at the venue, whatever zone this browser is in.
+    const starts = toIso(draft.startsAt, draft.timeZone);
+    const onSale = toIso(draft.onSaleAt, draft.timeZone);
     if (!starts || !onSale)
       return setLocalError("Set when the concert starts and when it goes on sale.");
     if (onSale >= starts) return setLocalError("The on-sale must open before the concert starts.");
@@ -167,12 +173,12 @@ function CreateConcertForm() {
       artist: draft.artist.trim(),
       genre: draft.genre.trim(),
       description: draft.description.trim(),
-      venue: { name: draft.venueName.trim(), city: draft.city.trim() },
+      venue: { name: draft.venueName.trim(), city: draft.city.trim(), time_zone: draft.timeZone },
       starts_at: starts,
       on_sale_at: onSale,
       currency: currency.trim(),
       max_tickets_per_user: Number(draft.maxTickets),
-      queue: queueSettings(queue.draft),
+      queue: queueSettings(queue.draft, draft.timeZone),
       sections: numbers,
     });
   };
@@ -208,8 +214,27 @@ function CreateConcertForm() {
         </div>
         <InputField label="Venue" {...input("venueName")} required />
         <InputField label="City" {...input("city")} required />
-        <InputField label="Starts" {...input("startsAt")} type="datetime-local" required />
-        <InputField label="On sale from" {...input("onSaleAt")} type="datetime-local" required />
+        <TimeZoneSelect
+          id={CONCERT_INPUTS.timeZone[0]}
+          error={fields[CONCERT_INPUTS.timeZone[1]]}
+          hint="The venue's: buyers see every time in it."
+          value={draft.timeZone}
+          onValue={bind("timeZone").onValue}
+        />
+        <InputField
+          label="Starts"
+          {...input("startsAt")}
+          type="datetime-local"
+          hint={zoneName(draft.timeZone)}
+          required
+        />
+        <InputField
+          label="On sale from"
+          {...input("onSaleAt")}
+          type="datetime-local"
+          hint={zoneName(draft.timeZone)}
+          required
+        />
         <div className="sm:col-span-2">
           <Field label="Description" htmlFor="c-desc" error={fields.description}>
             <textarea

@@ -62,7 +62,8 @@ function LiveView({ concert }: { concert: Concert }) {
           <h1 className="mt-1 text-2xl font-bold">{concert.title}</h1>
           <p className="text-slate-600">
             {concert.artist} · {concert.venue.name}, {concert.venue.city} · on sale{" "}
-            {dateTime(concert.on_sale_at)} · starts {dateTime(concert.starts_at)}
+            {dateTime(concert.on_sale_at, concert.venue.time_zone)} · starts{" "}
+            {dateTime(concert.starts_at, concert.venue.time_zone)}
           </p>
         </div>
         <WarmButton concertId={concert.id} />
@@ -268,9 +269,10 @@ function QueueStats({ stats: s }: { stats: QueueStatsType }) {
 
 function QueueSettings({ concert }: { concert: Concert }) {
   const queryClient = useQueryClient();
-  const { draft, patch } = useDraft(() => queueDraft(concert.queue));
+  const zone = concert.venue.time_zone;
+  const { draft, patch } = useDraft(() => queueDraft(concert.queue, zone));
   const save = useMutation({
-    mutationFn: () => api.patchConcert(concert.id, { queue: queueSettings(draft) }),
+    mutationFn: () => api.patchConcert(concert.id, { queue: queueSettings(draft, zone) }),
     onSuccess: (c) => queryClient.setQueryData(["concert", c.id], c),
   });
   const submit = (e: FormEvent) => {

@@ -57,8 +57,8 @@ function ConcertTable() {
                           {c.artist} · {c.venue.name}, {c.venue.city}
                         </span>
                       </td>
-                      <td className="px-4 py-2">{dateTime(c.starts_at)}</td>
-                      <td className="px-4 py-2">{dateTime(c.on_sale_at)}</td>
+                      <td className="px-4 py-2">{dateTime(c.starts_at, c.venue.time_zone)}</td>
+                      <td className="px-4 py-2">{dateTime(c.on_sale_at, c.venue.time_zone)}</td>
                       <td className="px-4 py-2">
                         <ConcertBadge status={c.status} />
                       </td>

@@ -18,19 +18,21 @@ export const NEW_QUEUE: QueueDraft = {
   opensAt: "",
 };
 
-/** The form's draft of a concert's current settings. */
-export function queueDraft(queue: Concert["queue"]): QueueDraft {
+/** The form's draft of a concert's current settings; times as wall-clock times in
+ * `timeZone` (the venue's). */
+export function queueDraft(queue: Concert["queue"], timeZone?: string): QueueDraft {
   return {
     enabled: queue.enabled,
     admitPerMinute: String(queue.admit_per_minute),
     maxActive: String(queue.max_active),
-    opensAt: queue.opens_at ? localInput(new Date(queue.opens_at)) : "",
+    opensAt: queue.opens_at ? localInput(new Date(queue.opens_at), timeZone) : "",
   };
 }
 
-/** The waiting-room settings as the API takes them, from the form's strings. */
-export function queueSettings(q: QueueDraft): QueueSettings {
-  const opens = toIso(q.opensAt);
+/** The waiting-room settings as the API takes them, from the form's strings (times read in
+ * `timeZone`, the venue's). */
+export function queueSettings(q: QueueDraft, timeZone?: string): QueueSettings {
+  const opens = toIso(q.opensAt, timeZone);
   return {
     enabled: q.enabled,
     admit_per_minute: Number(q.admitPerMinute),
