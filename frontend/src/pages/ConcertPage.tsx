@@ -19,6 +19,7 @@ import { useSecondsLeft } from "../components/useNow";
 import { usePageTitle } from "../components/usePageTitle";
 import { api } from "../lib/api";
 import { clock, dateTime, money, priceRange } from "../lib/format";
+import { usePickedSeats } from "../lib/pickedSeats";
 import { dropPass, loadPass } from "../lib/queuePass";
 import { AVAILABLE } from "../seatmap/model";
 import { Legend, SeatMap } from "../seatmap/SeatMap";
@@ -60,7 +61,10 @@ function ConcertView({ concert }: { concert: Concert }) {
           <h1 className="mt-1 text-2xl font-bold sm:text-3xl">{concert.title}</h1>
           <p className="text-lg text-slate-700">{concert.artist}</p>
           <p className="mt-1 text-sm text-slate-600">
-            {concert.venue.name}, {concert.venue.city} · {dateTime(concert.starts_at)}
+            {concert.venue.name}, {concert.venue.city} ·{" "}
+            <span data-testid="concert-time">
+              {dateTime(concert.starts_at, concert.venue.time_zone)}
+            </span>
           </p>
         </div>
         <div className="text-sm text-slate-600 sm:text-right">
@@ -76,7 +80,10 @@ function ConcertView({ concert }: { concert: Concert }) {
       </header>
       {concert.description && <p className="max-w-3xl text-slate-700">{concert.description}</p>}
       {notYet && (
-        <Notice tone="info" title={`On sale ${dateTime(concert.on_sale_at)}`}>
+        <Notice
+          tone="info"
+          title={`On sale ${dateTime(concert.on_sale_at, concert.venue.time_zone)}`}
+        >
           Seats can be held in <b className="font-mono">{clock(onSaleIn)}</b>. The map below is live
           already.
         </Notice>
@@ -105,6 +112,17 @@ function SeatSelection({ concert, saleOpen }: { concert: Concert; saleOpen: bool
   const needsQueue = concert.queue.enabled && !pass;
   const max = concert.max_tickets_per_user;
   const idempotencyKey = useRef(newIdempotencyKey());
+  // Picks made before logging in survive the login (lib/pickedSeats.ts).
+  usePickedSeats({
+    concertId: concert.id,
+    model,
+    ready,
+    loggedIn: Boolean(user),
+    selected,
+    setSelected,
+    max,
+    onLost: setNotice,
+  });
 
   // A picked seat someone else just took: drop it and say so.
   useEffect(() => {
