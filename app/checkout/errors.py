@@ -16,3 +16,9 @@ class OrderNotPayable(Conflict):
     payment is already going through): there is nothing left to pay."""
 
     detail = "This order can no longer be paid."
+
+
+class TicketsNotIssued(Conflict):
+    """The order has no tickets to print: not paid (yet), or refunded (its tickets are void)."""
+
+    detail = "This order has no tickets yet: they are issued once it is paid."

@@ -3,10 +3,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from app.api import API_PREFIX
-from app.checkout.errors import InvalidOrderTransition, OrderNotFound, OrderNotPayable
+from app.checkout.errors import (
+    InvalidOrderTransition,
+    OrderNotFound,
+    OrderNotPayable,
+    TicketsNotIssued,
+)
 from app.checkout.schemas import CheckoutRequest, CheckoutResult, OrderRead, PaymentRead
 from app.checkout.service import CheckoutCreated
-from app.deps import AdminUser, CheckoutDep, CurrentUser, IdempotencyDep
+from app.checkout.ticket_pdf import owned_tickets_pdf
+from app.deps import AdminUser, CheckoutDep, ContainerDep, CurrentUser, IdempotencyDep
 from app.errors import Forbidden, NotAuthenticated, error_responses
 from app.payments.errors import PaymentProviderUnavailable
 from app.platform.idempotency import IDEMPOTENCY_ERRORS, IdempotencyKeyHeader, Reply
@@ -119,6 +125,33 @@ async def get_order_payment(
     refunded, or its payment window is over)."""
     response.headers["Cache-Control"] = "no-store"  # a client secret: never kept by a cache
     return await checkout.payment_of(user.id, order_id)
+
+
+@router.get(
+    "/orders/{order_id}/tickets.pdf",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/pdf": {}},
+            "description": "The tickets: one page per ticket, its code as a QR code",
+        },
+        **error_responses(NotAuthenticated, OrderNotFound, TicketsNotIssued),
+    },
+)
+async def get_order_tickets_pdf(order_id: str, user: CurrentUser, c: ContainerDep) -> Response:
+    """The tickets of one of your confirmed orders as a PDF to print or show at the door: one
+    page per ticket with the concert, the venue, the local time, the seat, your name and the
+    ticket's code as a QR code. 409 `TicketsNotIssued` while the order is not paid, or once it
+    was refunded."""
+    pdf = await owned_tickets_pdf(c.store, user.id, order_id)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="tickets-{order_id}.pdf"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @router.post(
