@@ -43,14 +43,16 @@ EventTime = Annotated[AwareDatetime, BeforeValidator(_text), AfterValidator(_pla
 
 
 # Files of the zoneinfo directory that zoneinfo opens but that name no place: the server's own
-# zone and tzdata's placeholders. Browsers do not know them either.
+# zone and tzdata's placeholders, and the copies of every zone some systems keep under posix/
+# and right/ (leap seconds). Browsers know none of them.
 _NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+_NOT_ZONE_DIRECTORIES = ("posix/", "right/")
 
 
 def _iana_zone(value: str) -> str:
     """An IANA time zone name that zoneinfo knows ("Europe/Amsterdam", "UTC")."""
     try:
-        if value in _NOT_ZONES:
+        if value in _NOT_ZONES or value.startswith(_NOT_ZONE_DIRECTORIES):
             raise ZoneInfoNotFoundError(value)
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):

@@ -45,6 +45,8 @@ async def test_without_a_time_zone_the_venue_is_in_utc(
         "../../etc/passwd",
         "/etc/localtime",
         "localtime",
+        "posix/Europe/Paris",
+        "right/UTC",
         "Europe/Amsterdam\x00",
         "",
         "+02:00",
