@@ -22,7 +22,7 @@ import { clock, dateTime, money, priceRange } from "../lib/format";
 import { usePickedSeats } from "../lib/pickedSeats";
 import { dropPass, loadPass } from "../lib/queuePass";
 import { AVAILABLE } from "../seatmap/model";
-import { Legend, SeatMap } from "../seatmap/SeatMap";
+import { Legend, SeatMap, useCoarsePointer } from "../seatmap/SeatMap";
 import { useLiveSeats } from "../seatmap/useLiveSeats";
 
 export function ConcertPage() {
@@ -104,6 +104,7 @@ function SeatSelection({ concert, saleOpen }: { concert: Concert; saleOpen: bool
   const navigate = useNavigate();
   const location = useLocation();
   const { model, live, counts, connection, ready, version } = useLiveSeats(concert);
+  const touch = useCoarsePointer();
   const [selected, setSelected] = useState<ReadonlySet<number>>(new Set());
   const [notice, setNotice] = useState<string | null>(null);
   const [quantity, setQuantity] = useState(2);
@@ -199,166 +200,208 @@ function SeatSelection({ concert, saleOpen }: { concert: Concert; saleOpen: bool
     hold.mutate(sectionId ? { quantity, section_id: sectionId } : { quantity });
   };
 
+  const holdLabel = hold.isPending
+    ? "Holding…"
+    : user
+      ? `Hold ${selectedList.length || ""} seat${selectedList.length === 1 ? "" : "s"}`.replace(
+          "  ",
+          " ",
+        )
+      : "Log in to hold seats";
+
   return (
-    <div className="grid gap-6 lg:grid-cols-[1fr_320px]">
-      <section className="card min-w-0 space-y-4" aria-labelledby="seats-title">
-        <div className="flex flex-wrap items-center justify-between gap-2">
-          <h2 id="seats-title" className="text-lg font-semibold">
-            Pick your seats
-          </h2>
-          <LiveBadge connection={connection} />
-        </div>
-        <Legend
-          model={model}
-          currency={concert.currency}
-          counts={counts}
-          selectedCount={selected.size}
-        />
-        {connection === "polling" && <PollingNote />}
-        {!ready && <p className="text-sm text-slate-500">Loading live availability…</p>}
-        <SeatMap
-          key={concert.id}
-          model={model}
-          live={live}
-          selected={selected}
-          onToggle={canHold ? toggle : undefined}
-          currency={concert.currency}
-          label={`Seat map of ${concert.venue.name}: ${model.count.toLocaleString()} seats`}
-        />
-        <span className="sr-only" data-testid="seat-version">
-          {version}
-        </span>
-      </section>
-
-      <aside className="space-y-4 lg:sticky lg:top-20 lg:self-start" aria-label="Your selection">
-        {needsQueue && (
-          <div className="card space-y-2 border-brand-500">
-            <h2 className="font-semibold">This on-sale has a waiting room</h2>
-            <p className="text-sm text-slate-600">
-              To keep things fair, buyers are let in at a steady pace. Join the line and you'll come
-              back here to pick seats as soon as it's your turn.
-            </p>
-            <Link className="btn-primary w-full" to={`/concerts/${concert.id}/queue`}>
-              Join the waiting room
-            </Link>
+    <>
+      <div className="grid gap-6 lg:grid-cols-[1fr_320px]">
+        <section className="card min-w-0 space-y-4" aria-labelledby="seats-title">
+          <div className="flex flex-wrap items-center justify-between gap-2">
+            <h2 id="seats-title" className="text-lg font-semibold">
+              Pick your seats
+            </h2>
+            <LiveBadge connection={connection} />
           </div>
-        )}
-        {pass && <PassBadge expiresAt={pass.expiresAt} />}
-        {notice && (
-          <Notice tone="warning" className="text-sm">
-            {notice}
-          </Notice>
-        )}
-        {hold.isError && <HoldError error={hold.error} concertId={concert.id} />}
+          <Legend
+            model={model}
+            currency={concert.currency}
+            counts={counts}
+            selectedCount={selected.size}
+          />
+          {connection === "polling" && <PollingNote />}
+          {!ready && <p className="text-sm text-slate-500">Loading live availability…</p>}
+          <SeatMap
+            key={concert.id}
+            model={model}
+            live={live}
+            selected={selected}
+            onToggle={canHold ? toggle : undefined}
+            currency={concert.currency}
+            label={`Seat map of ${concert.venue.name}: ${model.count.toLocaleString()} seats`}
+          />
+          <span className="sr-only" data-testid="seat-version">
+            {version}
+          </span>
+        </section>
 
-        <div className="card space-y-3">
-          <h2 className="font-semibold">Your seats</h2>
-          {selectedList.length === 0 ? (
-            <p className="text-sm text-slate-500">
-              No seats picked yet. Click seats on the map or let us find the best ones.
-            </p>
-          ) : (
-            <ul className="divide-y divide-slate-100 text-sm" data-testid="selected-seats">
-              {selectedList.map((i) => {
-                const d = model.describe(i);
-                return (
-                  <li key={i} className="flex items-center justify-between gap-2 py-1.5">
-                    <span>
-                      {d.section} · Row {d.row} · Seat {d.number}
-                    </span>
-                    <span className="flex items-center gap-2">
-                      {money(d.priceCents, concert.currency)}
-                      <button
-                        type="button"
-                        className="rounded px-1 text-slate-400 hover:text-rose-600"
-                        aria-label={`Remove ${model.label(i)}`}
-                        onClick={() => toggle(i)}
-                      >
-                        ×
-                      </button>
-                    </span>
-                  </li>
-                );
-              })}
-            </ul>
+        <aside className="space-y-4 lg:sticky lg:top-20 lg:self-start" aria-label="Your selection">
+          {needsQueue && (
+            <div className="card space-y-2 border-brand-500">
+              <h2 className="font-semibold">This on-sale has a waiting room</h2>
+              <p className="text-sm text-slate-600">
+                To keep things fair, buyers are let in at a steady pace. Join the line and you'll
+                come back here to pick seats as soon as it's your turn.
+              </p>
+              <Link className="btn-primary w-full" to={`/concerts/${concert.id}/queue`}>
+                Join the waiting room
+              </Link>
+            </div>
           )}
-          {selectedList.length > 0 && (
-            <p className="flex justify-between border-t border-slate-200 pt-2 font-semibold">
-              <span>Total</span>
-              <span>{money(total, concert.currency)}</span>
-            </p>
+          {pass && <PassBadge expiresAt={pass.expiresAt} />}
+          {notice && (
+            <Notice tone="warning" className="text-sm">
+              {notice}
+            </Notice>
           )}
+          {hold.isError && <HoldError error={hold.error} concertId={concert.id} />}
+
+          <div className="card space-y-3">
+            <h2 className="font-semibold">Your seats</h2>
+            {selectedList.length === 0 ? (
+              <p className="text-sm text-slate-500">
+                No seats picked yet. {touch ? "Tap" : "Click"} seats on the map or let us find the
+                best ones.
+              </p>
+            ) : (
+              <ul className="divide-y divide-slate-100 text-sm" data-testid="selected-seats">
+                {selectedList.map((i) => {
+                  const d = model.describe(i);
+                  return (
+                    <li key={i} className="flex items-center justify-between gap-2 py-1.5">
+                      <span>
+                        {d.section} · Row {d.row} · Seat {d.number}
+                      </span>
+                      <span className="flex items-center gap-2">
+                        {money(d.priceCents, concert.currency)}
+                        <button
+                          type="button"
+                          className="rounded px-1 text-slate-400 hover:text-rose-600"
+                          aria-label={`Remove ${model.label(i)}`}
+                          onClick={() => toggle(i)}
+                        >
+                          ×
+                        </button>
+                      </span>
+                    </li>
+                  );
+                })}
+              </ul>
+            )}
+            {selectedList.length > 0 && (
+              <p className="flex justify-between border-t border-slate-200 pt-2 font-semibold">
+                <span>Total</span>
+                <span>{money(total, concert.currency)}</span>
+              </p>
+            )}
+            <button
+              type="button"
+              className="btn-primary w-full"
+              disabled={!canHold || selectedList.length === 0 || hold.isPending}
+              onClick={holdSelected}
+            >
+              {holdLabel}
+            </button>
+            <p className="text-xs text-slate-500">
+              Held seats are yours for 5 minutes while you pay.
+            </p>
+          </div>
+
+          <div className="card space-y-3">
+            <h2 className="font-semibold">Best available</h2>
+            <div className="grid grid-cols-2 gap-2">
+              <div>
+                <label className="label" htmlFor="best-qty">
+                  Seats
+                </label>
+                <select
+                  id="best-qty"
+                  className="input"
+                  value={quantity}
+                  onChange={(e) => setQuantity(Number(e.target.value))}
+                >
+                  {Array.from({ length: max }, (_, k) => k + 1).map((n) => (
+                    <option key={n} value={n}>
+                      {n}
+                    </option>
+                  ))}
+                </select>
+              </div>
+              <div>
+                <label className="label" htmlFor="best-section">
+                  Section
+                </label>
+                <select
+                  id="best-section"
+                  className="input"
+                  value={sectionId}
+                  onChange={(e) => setSectionId(e.target.value)}
+                >
+                  <option value="">Any</option>
+                  {concert.sections.map((s) => (
+                    <option key={s.id} value={s.id}>
+                      {s.name} ({money(s.price_cents, concert.currency)})
+                    </option>
+                  ))}
+                </select>
+              </div>
+            </div>
+            <button
+              type="button"
+              className="btn-secondary w-full"
+              disabled={!canHold || hold.isPending}
+              onClick={holdBest}
+            >
+              {user ? `Find and hold the best ${quantity}` : "Log in to hold seats"}
+            </button>
+            <p className="text-xs text-slate-500">Adjacent seats in one row when possible.</p>
+          </div>
+        </aside>
+      </div>
+      {/* Phones and tablets: the selection, its total and Hold stay at the bottom of the screen. */}
+      <div
+        className="sticky bottom-2 z-20 rounded-xl border border-slate-200 bg-white/95 p-3 shadow-[0_-2px_16px_rgba(15,23,42,0.12)] backdrop-blur lg:hidden"
+        data-testid="selection-bar"
+      >
+        <div className="flex items-center justify-between gap-3">
+          <div className="min-w-0 text-sm" aria-live="polite">
+            {selectedList.length === 0 ? (
+              <p className="text-slate-500">No seats picked yet</p>
+            ) : (
+              <>
+                <p className="font-semibold" data-testid="bar-total">
+                  {selectedList.length} seat{selectedList.length === 1 ? "" : "s"} ·{" "}
+                  {money(total, concert.currency)}
+                </p>
+                <p className="truncate text-slate-600" data-testid="bar-seats">
+                  {selectedList
+                    .map((i) => {
+                      const d = model.describe(i);
+                      return `${d.section} ${d.row}${d.number}`;
+                    })
+                    .join(", ")}
+                </p>
+              </>
+            )}
+          </div>
           <button
             type="button"
-            className="btn-primary w-full"
+            className="btn-primary min-h-11 shrink-0"
+            data-testid="bar-hold"
             disabled={!canHold || selectedList.length === 0 || hold.isPending}
             onClick={holdSelected}
           >
-            {hold.isPending
-              ? "Holding…"
-              : user
-                ? `Hold ${selectedList.length || ""} seat${selectedList.length === 1 ? "" : "s"}`.replace(
-                    "  ",
-                    " ",
-                  )
-                : "Log in to hold seats"}
+            {holdLabel}
           </button>
-          <p className="text-xs text-slate-500">
-            Held seats are yours for 5 minutes while you pay.
-          </p>
         </div>
-
-        <div className="card space-y-3">
-          <h2 className="font-semibold">Best available</h2>
-          <div className="grid grid-cols-2 gap-2">
-            <div>
-              <label className="label" htmlFor="best-qty">
-                Seats
-              </label>
-              <select
-                id="best-qty"
-                className="input"
-                value={quantity}
-                onChange={(e) => setQuantity(Number(e.target.value))}
-              >
-                {Array.from({ length: max }, (_, k) => k + 1).map((n) => (
-                  <option key={n} value={n}>
-                    {n}
-                  </option>
-                ))}
-              </select>
-            </div>
-            <div>
-              <label className="label" htmlFor="best-section">
-                Section
-              </label>
-              <select
-                id="best-section"
-                className="input"
-                value={sectionId}
-                onChange={(e) => setSectionId(e.target.value)}
-              >
-                <option value="">Any</option>
-                {concert.sections.map((s) => (
-                  <option key={s.id} value={s.id}>
-                    {s.name} ({money(s.price_cents, concert.currency)})
-                  </option>
-                ))}
-              </select>
-            </div>
-          </div>
-          <button
-            type="button"
-            className="btn-secondary w-full"
-            disabled={!canHold || hold.isPending}
-            onClick={holdBest}
-          >
-            {user ? `Find and hold the best ${quantity}` : "Log in to hold seats"}
-          </button>
-          <p className="text-xs text-slate-500">Adjacent seats in one row when possible.</p>
-        </div>
-      </aside>
-    </div>
+      </div>
+    </>
   );
 }
 

@@ -2,14 +2,32 @@ import { describe, expect, it } from "vitest";
 import type { SeatMapSnapshot } from "../api/types";
 import {
   AVAILABLE,
+  type Camera,
+  clampCamera,
+  fitCamera,
   HELD,
+  hitTest,
+  isOverview,
+  MOUSE_SIZES,
   previewLayout,
+  type RowBox,
   rowLabel,
+  SECTION_GAP_CELLS,
   SECTION_LABEL_CELLS,
   SeatMapModel,
+  type SectionBox,
   SIDE_CELLS,
   SOLD,
   STAGE_CELLS,
+  seatOnScreen,
+  sectionCamera,
+  sectionInView,
+  shelfLayout,
+  showSeat,
+  TOUCH_SIZES,
+  toGrid,
+  type Viewport,
+  zoomAt,
 } from "./model";
 import { type FakeSource, FLOOR, openLive } from "./testing";
 
@@ -213,5 +231,210 @@ describe("LiveSeats (the SSE stream)", () => {
     expect(live.connection).toBe("reconnecting");
     live.close();
     expect(source.closed).toBe(true);
+  });
+});
+
+describe("the sections overview", () => {
+  // Ten blocks of 5 rows x 10 seats: laid out two per shelf (the map about as tall as wide).
+  const blocks = previewLayout(
+    Array.from({ length: 10 }, (_, k) => ({
+      name: `Block ${k + 1}`,
+      price_cents: 4000 + 1000 * k,
+      rows: 5,
+      seats_per_row: 10,
+    })),
+  );
+  const model = new SeatMapModel(blocks);
+
+  it("places each section as a block of its rows, in shelves under the stage", () => {
+    const w = 10 + 2 * SIDE_CELLS;
+    const h = SECTION_LABEL_CELLS + 5;
+    expect(model.sections.map((b) => [b.w, b.h])).toEqual(Array(10).fill([w, h]));
+    const [first, second, third] = model.sections as [SectionBox, SectionBox, SectionBox];
+    expect([first.x, first.y]).toEqual([0, STAGE_CELLS]);
+    expect([second.x, second.y]).toEqual([w + SECTION_GAP_CELLS, STAGE_CELLS]);
+    expect([third.x, third.y]).toEqual([0, STAGE_CELLS + h + SECTION_GAP_CELLS]);
+    expect(model.width).toBe(2 * w + SECTION_GAP_CELLS);
+    expect(model.height).toBe(STAGE_CELLS + 5 * (h + SECTION_GAP_CELLS));
+    // Every seat sits inside its section's block, below the label.
+    for (let i = 0; i < model.count; i++) {
+      const b = model.sectionOf(i);
+      expect(model.seatSection[i]).toBe(b.index);
+      expect(model.seatX[i]).toBeGreaterThanOrEqual(b.x + SIDE_CELLS);
+      expect(model.seatX[i]).toBeLessThan(b.x + b.w - SIDE_CELLS);
+      expect(model.seatY[i]).toBeGreaterThanOrEqual(b.y + SECTION_LABEL_CELLS);
+      expect(model.seatY[i]).toBeLessThan(b.y + b.h);
+    }
+  });
+
+  it("keeps one section per shelf when stacking is closest to square", () => {
+    expect(
+      shelfLayout([
+        { w: 10, h: 8 },
+        { w: 10, h: 4 },
+      ]).boxes,
+    ).toEqual([
+      { x: 0, y: STAGE_CELLS },
+      { x: 0, y: STAGE_CELLS + 8 + SECTION_GAP_CELLS },
+    ]);
+    // Three wide blocks side by side would be far wider than tall: stacked.
+    expect(
+      shelfLayout([
+        { w: 206, h: 52 },
+        { w: 206, h: 102 },
+        { w: 206, h: 102 },
+      ]).boxes.map((b) => b.x),
+    ).toEqual([0, 0, 0]);
+  });
+
+  it("counts each section's seats by status, live", () => {
+    const live = new SeatMapModel(layout);
+    expect(live.sectionSummary(0)).toEqual({
+      available: 0,
+      held: 0,
+      sold: 0,
+      notForSale: 0,
+      unknown: 6,
+      total: 6,
+    });
+    live.applySnapshot(snapshot(1, ["AAHS", "XA"], ["HHA"]));
+    expect(live.sectionSummary(0)).toEqual({
+      available: 3,
+      held: 1,
+      sold: 1,
+      notForSale: 1,
+      unknown: 0,
+      total: 6,
+    });
+    expect(live.sectionSummary(1)).toMatchObject({ available: 1, held: 2, sold: 0 });
+    live.applyChange({ version: 2, seats: { "balcony-A-1": "S", "floor-A-1": "H" } });
+    expect(live.sectionSummary(0)).toMatchObject({ available: 2, held: 2, sold: 1 });
+    expect(live.sectionSummary(1)).toMatchObject({ available: 1, held: 1, sold: 1 });
+    expect(live.sectionCounts(1)).toEqual({ available: 1, held: 1, sold: 1 });
+    // A fresh snapshot recounts.
+    live.applySnapshot(snapshot(3, ["AAAA", "AA"], ["AAA"]));
+    expect(live.sectionSummary(0)).toMatchObject({ available: 6, held: 0, sold: 0 });
+    expect(live.sectionSummary(5)).toMatchObject({ total: 0 });
+  });
+
+  it("finds the section whose block holds a grid point", () => {
+    for (const b of model.sections) {
+      expect(model.sectionAt(b.x, b.y)).toBe(b.index);
+      expect(model.sectionAt(b.x + b.w - 0.01, b.y + b.h - 0.01)).toBe(b.index);
+      expect(model.sectionAt(b.x + b.w / 2, b.y + b.h / 2)).toBe(b.index);
+    }
+    expect(model.sectionAt(1, 1)).toBe(-1); // the stage
+    const first = model.sections[0] as SectionBox;
+    expect(model.sectionAt(first.x + first.w + 0.5, first.y + 1)).toBe(-1); // the gap
+  });
+});
+
+describe("zooming: fit, a section, back", () => {
+  const stadium = previewLayout(
+    Array.from({ length: 10 }, (_, k) => ({
+      name: `Block ${k + 1}`,
+      price_cents: 5000,
+      rows: 50,
+      seats_per_row: 100,
+    })),
+  );
+  const model = new SeatMapModel(stadium);
+  const phone: Viewport = { width: 358, height: 506 };
+  const screenOf = (cam: Camera, gx: number, gy: number): [number, number] => [
+    gx * cam.scale + cam.x,
+    gy * cam.scale + cam.y,
+  ];
+
+  it("fits the whole map to a phone's width as the overview", () => {
+    const fit = fitCamera(model, phone, TOUCH_SIZES);
+    expect(model.width * fit.scale).toBeCloseTo(phone.width);
+    expect(model.height * fit.scale).toBeLessThanOrEqual(phone.height);
+    expect(fit.x).toBeCloseTo(0);
+    expect(isOverview(fit, TOUCH_SIZES)).toBe(true);
+    // A small venue shows its seats directly, no larger than fitMax.
+    const small = new SeatMapModel(layout);
+    const smallFit = fitCamera(small, { width: 1000, height: 600 }, MOUSE_SIZES);
+    expect(smallFit.scale).toBe(MOUSE_SIZES.fitMax);
+    expect(isOverview(smallFit, MOUSE_SIZES)).toBe(false);
+  });
+
+  it("hit tests sections at the overview, seats once zoomed, and goes back", () => {
+    const fit = fitCamera(model, phone, TOUCH_SIZES);
+    // At the overview every section's middle answers that section; the stage, nothing.
+    for (const b of model.sections) {
+      const [px, py] = screenOf(fit, b.x + b.w / 2, b.y + b.h / 2);
+      expect(hitTest(model, fit, px, py, TOUCH_SIZES)).toEqual({
+        kind: "section",
+        section: b.index,
+      });
+    }
+    expect(hitTest(model, fit, ...screenOf(fit, 1, 1), TOUCH_SIZES)).toBeNull();
+
+    // Tap block 4: its seats are at least 24 px, it fills the screen, its front row shows.
+    const zoomed = sectionCamera(model, 3, phone, TOUCH_SIZES);
+    expect(zoomed.scale).toBeGreaterThanOrEqual(24);
+    expect(isOverview(zoomed, TOUCH_SIZES)).toBe(false);
+    expect(sectionInView(model, zoomed, phone)).toBe(3);
+    const box = model.sections[3] as SectionBox;
+    const front = (model.rows[box.firstRow] as RowBox).firstSeat + 50;
+    const at = seatOnScreen(model, zoomed, front);
+    expect(at.size).toBe(zoomed.scale);
+    expect(at.top).toBeGreaterThanOrEqual(0);
+    expect(at.left).toBeGreaterThanOrEqual(0);
+    expect(at.left + at.size).toBeLessThanOrEqual(phone.width);
+    // Every seat on screen is hit at its middle and at its corners' insides.
+    for (const [dx, dy] of [
+      [0.5, 0.5],
+      [0.05, 0.05],
+      [0.95, 0.95],
+    ] as const) {
+      expect(
+        hitTest(model, zoomed, at.left + at.size * dx, at.top + at.size * dy, TOUCH_SIZES),
+      ).toEqual({ kind: "seat", seat: front });
+    }
+    // Between seats' labels (left of the rows) nothing is hit.
+    const [lx, ly] = screenOf(zoomed, box.x + 1, box.y + SECTION_LABEL_CELLS + 0.5);
+    expect(hitTest(model, zoomed, lx, ly, TOUCH_SIZES)).toBeNull();
+
+    // Back: the fit camera again, sections hit again.
+    const back = fitCamera(model, phone, TOUCH_SIZES);
+    expect(back).toEqual(fit);
+    const [px, py] = screenOf(back, box.x + box.w / 2, box.y + box.h / 2);
+    expect(hitTest(model, back, px, py, TOUCH_SIZES)).toEqual({ kind: "section", section: 3 });
+  });
+
+  it("zooms about a point and keeps the map on screen", () => {
+    const fit = fitCamera(model, phone, TOUCH_SIZES);
+    // Zooming out of the fit stays at the fit; in, the point under the fingers stays.
+    expect(zoomAt(model, fit, 0.5, 100, 100, phone, TOUCH_SIZES)).toEqual(fit);
+    const [gx, gy] = toGrid(fit, 180, 250);
+    const zoomed = zoomAt(model, fit, 4, 180, 250, phone, TOUCH_SIZES);
+    expect(zoomed.scale).toBeCloseTo(fit.scale * 4);
+    const [hx, hy] = toGrid(zoomed, 180, 250);
+    expect(hx).toBeCloseTo(gx);
+    expect(hy).toBeCloseTo(gy);
+    expect(zoomAt(model, fit, 1000, 0, 0, phone, TOUCH_SIZES).scale).toBe(TOUCH_SIZES.max);
+    // Dragged far past an edge: clamped to the map's edge.
+    const dragged = clampCamera(model, { ...zoomed, x: 5000, y: -1e6 }, phone, TOUCH_SIZES);
+    expect(dragged.x).toBe(0);
+    expect(dragged.y).toBeCloseTo(phone.height - model.height * zoomed.scale);
+  });
+
+  it("follows the keyboard cursor: into its section from the overview, then panning", () => {
+    const fit = fitCamera(model, phone, TOUCH_SIZES);
+    const seat = model.indexOf("s6-C-90");
+    const shown = showSeat(model, fit, seat, phone, TOUCH_SIZES);
+    expect(isOverview(shown, TOUCH_SIZES)).toBe(false);
+    const at = seatOnScreen(model, shown, seat);
+    expect(at.left).toBeGreaterThanOrEqual(0);
+    expect(at.left + at.size).toBeLessThanOrEqual(phone.width);
+    expect(at.top).toBeGreaterThanOrEqual(0);
+    expect(at.top + at.size).toBeLessThanOrEqual(phone.height);
+    expect(hitTest(model, shown, at.left + 1, at.top + 1, TOUCH_SIZES)).toEqual({
+      kind: "seat",
+      seat,
+    });
+    // A seat already in view: the camera stays.
+    expect(showSeat(model, shown, seat, phone, TOUCH_SIZES)).toEqual(shown);
   });
 });

@@ -1,8 +1,14 @@
 // The seat map as data: a concert's layout placed on a grid of cells, and each seat's live
 // status in one byte. No DOM here: the canvas renderer and the tests both use this.
 //
-// Sections are stacked under the stage, each row centred; one seat is one cell. A 50,000-seat
-// stadium is a few typed arrays, and a live change touches only the seats it names.
+// Each section is a block (its rows centred, one seat a cell, a label above and room for row
+// labels either side); blocks are laid out under the stage in shelves, as many per shelf as
+// keeps the whole map roughly as tall as wide. A 50,000-seat stadium is a few typed arrays,
+// and a live change touches only the seats it names.
+//
+// The view onto the grid is a Camera (CSS pixels per cell and an offset): the map fits the
+// screen (the sections overview when seats would be too small to pick), a section fills it
+// when picked, and hit testing answers the seat or the section under a point at any zoom.
 
 import { rowSeatIds } from "../api/layout";
 import type { SeatChange, SeatCounts, SeatMapSnapshot, Section } from "../api/types";
@@ -35,16 +41,23 @@ export function statusName(code: number): SeatStatus {
 export const STAGE_CELLS = 3;
 export const SECTION_LABEL_CELLS = 2;
 export const SECTION_GAP_CELLS = 1;
-/** Cells left and right of the widest row, for row labels. */
+/** Cells left and right of a section's widest row, for row labels. */
 export const SIDE_CELLS = 3;
+/** The height / width the shelf layout aims for. */
+export const TARGET_ASPECT = 1;
 
 export interface SectionBox {
   index: number;
   id: string;
   name: string;
   priceCents: number;
-  /** Grid row of the section's label. */
+  /** Grid row of the section's label (the top of its block). */
   labelY: number;
+  /** The section's block in grid cells: its label, its rows and room for row labels. */
+  x: number;
+  y: number;
+  w: number;
+  h: number;
   firstRow: number;
   rowCount: number;
   firstSeat: number;
@@ -65,6 +78,69 @@ export interface LayoutInput {
   sections: Pick<Section, "id" | "name" | "price_cents" | "rows">[];
 }
 
+export interface SectionSummary extends SeatCounts {
+  notForSale: number;
+  unknown: number;
+  total: number;
+}
+
+const AVAILABLE_SLOT = 0;
+const HELD_SLOT = 1;
+const SOLD_SLOT = 2;
+const NOT_FOR_SALE_SLOT = 3;
+const UNKNOWN_SLOT = 4;
+
+function slotOf(code: number): number {
+  switch (code) {
+    case AVAILABLE:
+      return AVAILABLE_SLOT;
+    case HELD:
+      return HELD_SLOT;
+    case SOLD:
+      return SOLD_SLOT;
+    case NOT_FOR_SALE:
+      return NOT_FOR_SALE_SLOT;
+    default:
+      return UNKNOWN_SLOT;
+  }
+}
+
+/** Place blocks (in order) in shelves under the stage: each shelf's blocks side by side, top
+ * aligned, the shelf centred. The number per shelf is the one whose map is closest to
+ * TARGET_ASPECT (fewer per shelf on a tie); one per shelf is the classic stacked plan. */
+export function shelfLayout(blocks: { w: number; h: number }[]): {
+  width: number;
+  height: number;
+  boxes: { x: number; y: number }[];
+} {
+  let best: { width: number; height: number; boxes: { x: number; y: number }[] } | null = null;
+  let bestScore = Number.POSITIVE_INFINITY;
+  for (let perShelf = 1; perShelf <= Math.max(1, blocks.length); perShelf++) {
+    const shelves: { w: number; h: number }[][] = [];
+    for (let i = 0; i < blocks.length; i += perShelf) shelves.push(blocks.slice(i, i + perShelf));
+    const shelfWidth = (shelf: { w: number }[]) =>
+      shelf.reduce((sum, b) => sum + b.w, 0) + SECTION_GAP_CELLS * Math.max(0, shelf.length - 1);
+    const width = Math.max(1 + 2 * SIDE_CELLS, ...shelves.map(shelfWidth));
+    const boxes: { x: number; y: number }[] = [];
+    let y = STAGE_CELLS;
+    for (const shelf of shelves) {
+      let x = Math.floor((width - shelfWidth(shelf)) / 2);
+      for (const b of shelf) {
+        boxes.push({ x, y });
+        x += b.w + SECTION_GAP_CELLS;
+      }
+      y += Math.max(...shelf.map((b) => b.h)) + SECTION_GAP_CELLS;
+    }
+    const height = Math.max(y, STAGE_CELLS + 1);
+    const score = Math.abs(Math.log(height / width / TARGET_ASPECT));
+    if (score < bestScore - 1e-9) {
+      bestScore = score;
+      best = { width, height, boxes };
+    }
+  }
+  return best ?? { width: 1 + 2 * SIDE_CELLS, height: STAGE_CELLS + 1, boxes: [] };
+}
+
 export type Direction = "left" | "right" | "up" | "down" | "home" | "end" | "pageup" | "pagedown";
 
 export class SeatMapModel {
@@ -79,6 +155,8 @@ export class SeatMapModel {
   readonly seatX: Int32Array;
   readonly seatY: Int32Array;
   readonly seatRow: Int32Array;
+  /** Per seat: its section's index. */
+  readonly seatSection: Int32Array;
   /** Per seat: its status byte (AVAILABLE, HELD, ...). */
   readonly status: Uint8Array;
   version = -1;
@@ -86,43 +164,61 @@ export class SeatMapModel {
   /** Grid cell -> seat index + 1 (0: no seat). */
   private readonly grid: Int32Array;
   private readonly tally = { available: 0, held: 0, sold: 0, notForSale: 0, unknown: 0 };
+  /** Per section, five counters (see slotOf), kept as statuses change. */
+  private readonly sectionTally: Int32Array;
 
   constructor(layout: LayoutInput) {
     let count = 0;
-    let widest = 1;
-    for (const s of layout.sections) {
+    const widths = layout.sections.map((s) => {
+      let widest = 1;
       for (const r of s.rows) {
         count += r.count;
         widest = Math.max(widest, r.count);
       }
-    }
+      return widest;
+    });
     this.count = count;
     this.ids = new Array<string>(count);
     this.seatX = new Int32Array(count);
     this.seatY = new Int32Array(count);
     this.seatRow = new Int32Array(count);
+    this.seatSection = new Int32Array(count);
     this.status = new Uint8Array(count);
-    this.width = widest + 2 * SIDE_CELLS;
+    this.sectionTally = new Int32Array(layout.sections.length * 5);
     this.sections = [];
     this.rows = [];
 
-    let y = STAGE_CELLS;
+    const blocks = layout.sections.map((s, si) => ({
+      w: (widths[si] as number) + 2 * SIDE_CELLS,
+      h: SECTION_LABEL_CELLS + s.rows.length,
+    }));
+    const placed = shelfLayout(blocks);
+    this.width = placed.width;
+    this.height = placed.height;
+
     let seat = 0;
     layout.sections.forEach((s, si) => {
+      const at = placed.boxes[si] as { x: number; y: number };
+      const block = blocks[si] as { w: number; h: number };
+      const widest = widths[si] as number;
       const box: SectionBox = {
         index: si,
         id: s.id,
         name: s.name,
         priceCents: s.price_cents,
-        labelY: y,
+        labelY: at.y,
+        x: at.x,
+        y: at.y,
+        w: block.w,
+        h: block.h,
         firstRow: this.rows.length,
         rowCount: s.rows.length,
         firstSeat: seat,
         seatCount: 0,
       };
-      y += SECTION_LABEL_CELLS;
+      let y = at.y + SECTION_LABEL_CELLS;
       for (const r of s.rows) {
-        const x = SIDE_CELLS + Math.floor((widest - r.count) / 2);
+        const x = at.x + SIDE_CELLS + Math.floor((widest - r.count) / 2);
         const rowIndex = this.rows.length;
         this.rows.push({
           section: si,
@@ -138,15 +234,15 @@ export class SeatMapModel {
           this.seatX[seat] = x + n;
           this.seatY[seat] = y;
           this.seatRow[seat] = rowIndex;
+          this.seatSection[seat] = si;
           seat++;
         });
         y += 1;
       }
       box.seatCount = seat - box.firstSeat;
       this.sections.push(box);
-      y += SECTION_GAP_CELLS;
+      this.sectionTally[si * 5 + UNKNOWN_SLOT] = box.seatCount;
     });
-    this.height = Math.max(y, STAGE_CELLS + 1);
     this.grid = new Int32Array(this.width * this.height);
     for (let i = 0; i < count; i++) {
       this.grid[(this.seatY[i] as number) * this.width + (this.seatX[i] as number)] = i + 1;
@@ -209,16 +305,33 @@ export class SeatMapModel {
   }
 
   sectionCounts(section: number): SeatCounts {
-    const box = this.sections[section];
-    const out = { available: 0, held: 0, sold: 0 };
-    if (!box) return out;
-    for (let i = box.firstSeat; i < box.firstSeat + box.seatCount; i++) {
-      const s = this.status[i];
-      if (s === AVAILABLE) out.available++;
-      else if (s === HELD) out.held++;
-      else if (s === SOLD) out.sold++;
+    const { available, held, sold } = this.sectionSummary(section);
+    return { available, held, sold };
+  }
+
+  /** A section's seats by status, kept live: the overview's figures. */
+  sectionSummary(section: number): SectionSummary {
+    const t = this.sectionTally;
+    const k = section * 5;
+    if (section < 0 || section >= this.sections.length) {
+      return { available: 0, held: 0, sold: 0, notForSale: 0, unknown: 0, total: 0 };
     }
-    return out;
+    return {
+      available: t[k + AVAILABLE_SLOT] as number,
+      held: t[k + HELD_SLOT] as number,
+      sold: t[k + SOLD_SLOT] as number,
+      notForSale: t[k + NOT_FOR_SALE_SLOT] as number,
+      unknown: t[k + UNKNOWN_SLOT] as number,
+      total: (this.sections[section] as SectionBox).seatCount,
+    };
+  }
+
+  /** The section whose block holds grid point (x, y) (fractions allowed), or -1. */
+  sectionAt(x: number, y: number): number {
+    for (const b of this.sections) {
+      if (x >= b.x && x < b.x + b.w && y >= b.y && y < b.y + b.h) return b.index;
+    }
+    return -1;
   }
 
   private setStatus(i: number, code: number): boolean {
@@ -226,6 +339,10 @@ export class SeatMapModel {
     if (before === code) return false;
     this.bump(before, -1);
     this.bump(code, 1);
+    const k = (this.seatSection[i] as number) * 5;
+    const t = this.sectionTally;
+    t[k + slotOf(before)] = (t[k + slotOf(before)] as number) - 1;
+    t[k + slotOf(code)] = (t[k + slotOf(code)] as number) + 1;
     this.status[i] = code;
     return true;
   }
@@ -350,4 +467,184 @@ export function previewLayout(
       return { id, name: s.name || `Section ${si + 1}`, price_cents: s.price_cents, rows };
     }),
   };
+}
+
+// ---- The view: a camera onto the grid, zoom transitions and hit testing -------------------
+
+/** screen (CSS px, relative to the map's top left) = grid cell * scale + (x, y). */
+export interface Camera {
+  scale: number;
+  x: number;
+  y: number;
+}
+
+export interface Viewport {
+  width: number;
+  height: number;
+}
+
+/** How large seats must be to be picked, and how large a picked section shows them. Touch
+ * screens: tap targets of at least 24 CSS px; a mouse can pick smaller seats. */
+export interface Sizes {
+  /** Below this scale a tap or click zooms into the section under it (the overview). */
+  pick: number;
+  /** The scale a section is shown at when it does not fill the screen at a larger one. */
+  section: number;
+  /** The largest zoom. */
+  max: number;
+  /** The largest scale the whole map is shown at (a small venue's seats don't balloon). */
+  fitMax: number;
+}
+
+export const TOUCH_SIZES: Sizes = { pick: 24, section: 28, max: 56, fitMax: 28 };
+export const MOUSE_SIZES: Sizes = { pick: 8, section: 14, max: 48, fitMax: 28 };
+
+/** The whole map, centred. */
+export function fitCamera(model: SeatMapModel, vp: Viewport, sizes: Sizes): Camera {
+  const scale = Math.min(vp.width / model.width, vp.height / model.height, sizes.fitMax);
+  return {
+    scale,
+    x: (vp.width - model.width * scale) / 2,
+    y: (vp.height - model.height * scale) / 2,
+  };
+}
+
+/** True when the map shows the sections overview: seats too small to pick, a tap zooms in. */
+export function isOverview(camera: Camera, sizes: Sizes): boolean {
+  return camera.scale < sizes.pick - 1e-9;
+}
+
+/** One section filling the screen: fitted when that shows its seats at least at
+ * `sizes.section`, else at that size, centred across and from its front (label) row down. */
+export function sectionCamera(
+  model: SeatMapModel,
+  section: number,
+  vp: Viewport,
+  sizes: Sizes,
+): Camera {
+  const box = model.sections[section];
+  if (!box) return fitCamera(model, vp, sizes);
+  const fit = Math.min(vp.width / box.w, vp.height / box.h);
+  const scale = Math.min(Math.max(fit, sizes.section), sizes.max);
+  const x = vp.width / 2 - (box.x + box.w / 2) * scale;
+  const y =
+    box.h * scale <= vp.height ? vp.height / 2 - (box.y + box.h / 2) * scale : -box.y * scale;
+  return clampCamera(model, { scale, x, y }, vp, sizes);
+}
+
+/** Keep the zoom between the fit and the maximum and the map on screen: a map narrower than
+ * the screen is centred, a wider one can't be dragged past its edges. */
+export function clampCamera(
+  model: SeatMapModel,
+  camera: Camera,
+  vp: Viewport,
+  sizes: Sizes,
+): Camera {
+  const min = fitCamera(model, vp, sizes).scale;
+  const scale = Math.min(Math.max(camera.scale, min), Math.max(min, sizes.max));
+  const axis = (offset: number, size: number, screen: number) => {
+    if (size <= screen) return (screen - size) / 2;
+    return Math.min(0, Math.max(screen - size, offset));
+  };
+  return {
+    scale,
+    x: axis(camera.x, model.width * scale, vp.width),
+    y: axis(camera.y, model.height * scale, vp.height),
+  };
+}
+
+/** Zoom by `factor` keeping the grid point under (px, py) where it is (wheel, pinch). */
+export function zoomAt(
+  model: SeatMapModel,
+  camera: Camera,
+  factor: number,
+  px: number,
+  py: number,
+  vp: Viewport,
+  sizes: Sizes,
+): Camera {
+  const min = fitCamera(model, vp, sizes).scale;
+  const scale = Math.min(Math.max(camera.scale * factor, min), Math.max(min, sizes.max));
+  const k = scale / camera.scale;
+  return clampCamera(
+    model,
+    { scale, x: px - (px - camera.x) * k, y: py - (py - camera.y) * k },
+    vp,
+    sizes,
+  );
+}
+
+/** The grid point under a screen point. */
+export function toGrid(camera: Camera, px: number, py: number): [number, number] {
+  return [(px - camera.x) / camera.scale, (py - camera.y) / camera.scale];
+}
+
+/** A seat's cell on screen: left, top, size (CSS px). */
+export function seatOnScreen(model: SeatMapModel, camera: Camera, i: number) {
+  return {
+    left: (model.seatX[i] as number) * camera.scale + camera.x,
+    top: (model.seatY[i] as number) * camera.scale + camera.y,
+    size: camera.scale,
+  };
+}
+
+export type Hit = { kind: "seat"; seat: number } | { kind: "section"; section: number } | null;
+
+/** What a tap or click at (px, py) lands on: at the overview, the section whose block is
+ * under it (to zoom into); once seats can be picked, the seat under it (or nothing). */
+export function hitTest(
+  model: SeatMapModel,
+  camera: Camera,
+  px: number,
+  py: number,
+  sizes: Sizes,
+): Hit {
+  const [gx, gy] = toGrid(camera, px, py);
+  if (isOverview(camera, sizes)) {
+    const section = model.sectionAt(gx, gy);
+    return section < 0 ? null : { kind: "section", section };
+  }
+  const seat = model.seatAt(Math.floor(gx), Math.floor(gy));
+  return seat < 0 ? null : { kind: "seat", seat };
+}
+
+/** The section that covers most of the screen (the breadcrumb's), or -1 when none shows. */
+export function sectionInView(model: SeatMapModel, camera: Camera, vp: Viewport): number {
+  const [x0, y0] = toGrid(camera, 0, 0);
+  const [x1, y1] = toGrid(camera, vp.width, vp.height);
+  let best = -1;
+  let bestArea = 0;
+  for (const b of model.sections) {
+    const w = Math.min(x1, b.x + b.w) - Math.max(x0, b.x);
+    const h = Math.min(y1, b.y + b.h) - Math.max(y0, b.y);
+    if (w > 0 && h > 0 && w * h > bestArea) {
+      bestArea = w * h;
+      best = b.index;
+    }
+  }
+  return best;
+}
+
+/** The camera moved just enough to show seat `i` whole (with a margin); from the overview,
+ * the seat's section is shown first (keyboard picking follows the cursor this way). */
+export function showSeat(
+  model: SeatMapModel,
+  camera: Camera,
+  i: number,
+  vp: Viewport,
+  sizes: Sizes,
+): Camera {
+  if (i < 0 || i >= model.count) return camera;
+  let cam = isOverview(camera, sizes)
+    ? sectionCamera(model, model.seatSection[i] as number, vp, sizes)
+    : camera;
+  const { left, top, size } = seatOnScreen(model, cam, i);
+  const margin = Math.min(size * 2, vp.width / 4, vp.height / 4);
+  let { x, y } = cam;
+  if (left < margin) x += margin - left;
+  else if (left + size > vp.width - margin) x -= left + size - (vp.width - margin);
+  if (top < margin) y += margin - top;
+  else if (top + size > vp.height - margin) y -= top + size - (vp.height - margin);
+  cam = clampCamera(model, { scale: cam.scale, x, y }, vp, sizes);
+  return cam;
 }

@@ -1,11 +1,21 @@
-// Draws a SeatMapModel on a canvas: everything once, then only the seats that change.
+// Draws a SeatMapModel on a canvas the size of the map's box, through a Camera: the part of
+// the map in view, and nothing else. Below the pick size (the sections overview) each section
+// is a block with its seats as a heat map of their states and a plate with its name, price and
+// live figures; once seats can be picked each state has its own shape as well as its colour,
+// and the row and section labels stay on screen while the map is dragged.
 
+import { money } from "../lib/format";
 import {
   AVAILABLE,
+  type Camera,
   HELD,
+  isOverview,
+  MOUSE_SIZES,
   NOT_FOR_SALE,
+  type RowBox,
   SECTION_LABEL_CELLS,
   type SeatMapModel,
+  type Sizes,
   SOLD,
   STAGE_CELLS,
 } from "./model";
@@ -24,31 +34,37 @@ export const TIER_COLORS = [
 export const COLORS = {
   background: "#ffffff",
   held: "#fcd34d", // amber-300
-  sold: "#94a3b8", // slate-400
-  notForSale: "#e2e8f0", // slate-200
+  heldMark: "#92400e", // amber-800: the held seat's diagonal stroke
+  sold: "#cbd5e1", // slate-300
+  soldMark: "#475569", // slate-600: the sold seat's cross
+  notForSale: "#cbd5e1", // slate-300: an outline only
   unknown: "#f1f5f9", // slate-100
-  selected: "#111827", // gray-900
+  selected: "#111827", // gray-900, with a white tick
   stage: "#1e293b",
   text: "#475569",
+  plate: "rgba(255, 255, 255, 0.92)",
 };
 
 export function tierColor(section: number): string {
   return TIER_COLORS[section % TIER_COLORS.length] as string;
 }
 
-/** The largest canvas we allocate, in device pixels (memory and GPU limits). */
-export const MAX_CANVAS_PIXELS = 16_000_000;
+/** Seats are drawn with their state's shape (tick, stroke, cross, outline) from this size. */
+export const SHAPE_MIN_PX = 7;
+/** Row labels from this size. */
+export const ROW_LABEL_MIN_PX = 9;
 
-export function maxCellSize(model: SeatMapModel, dpr: number): number {
-  const cells = Math.max(1, model.width * model.height);
-  return Math.max(2, Math.floor(Math.sqrt(MAX_CANVAS_PIXELS / cells) / dpr));
-}
+type Kind = "available" | "selected" | "held" | "sold" | "notForSale" | "unknown";
 
 export class SeatMapRenderer {
   private readonly ctx: CanvasRenderingContext2D;
-  cell = 8;
-  private dpr = 1;
   selected: ReadonlySet<number> = new Set();
+  camera: Camera = { scale: 8, x: 0, y: 0 };
+  sizes: Sizes = MOUSE_SIZES;
+  currency = "EUR";
+  private width = 1;
+  private height = 1;
+  private dpr = 1;
 
   constructor(
     private readonly canvas: HTMLCanvasElement,
@@ -59,139 +75,321 @@ export class SeatMapRenderer {
     this.ctx = ctx;
   }
 
-  /** Size the canvas for `cell` CSS pixels per seat and draw everything. */
-  resize(cell: number, dpr: number): void {
-    this.cell = Math.max(2, Math.min(cell, maxCellSize(this.model, dpr)));
+  /** Size the canvas (CSS px) for the device's pixel ratio. */
+  resize(width: number, height: number, dpr: number): void {
+    this.width = Math.max(1, width);
+    this.height = Math.max(1, height);
     this.dpr = dpr;
-    const w = this.model.width * this.cell;
-    const h = this.model.height * this.cell;
-    this.canvas.width = Math.round(w * dpr);
-    this.canvas.height = Math.round(h * dpr);
-    this.canvas.style.width = `${w}px`;
-    this.canvas.style.height = `${h}px`;
-    this.drawAll();
+    this.canvas.width = Math.round(this.width * dpr);
+    this.canvas.height = Math.round(this.height * dpr);
+    this.canvas.style.width = `${this.width}px`;
+    this.canvas.style.height = `${this.height}px`;
   }
 
-  private colorOf(i: number): string {
-    if (this.selected.has(i)) return COLORS.selected;
+  private kindOf(i: number): Kind {
+    if (this.selected.has(i)) return "selected";
     switch (this.model.status[i]) {
       case AVAILABLE:
-        return tierColor(this.model.rowOf(i).section);
+        return "available";
       case HELD:
-        return COLORS.held;
+        return "held";
       case SOLD:
-        return COLORS.sold;
+        return "sold";
       case NOT_FOR_SALE:
-        return COLORS.notForSale;
+        return "notForSale";
       default:
-        return COLORS.unknown;
+        return "unknown";
     }
   }
 
-  drawAll(): void {
-    const { ctx, model, cell } = this;
+  /** Draw what the camera shows. */
+  draw(): void {
+    const { ctx, model, camera } = this;
+    const s = camera.scale;
+    const overview = isOverview(camera, this.sizes);
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
     ctx.fillStyle = COLORS.background;
-    ctx.fillRect(0, 0, model.width * cell, model.height * cell);
-    this.drawDecorations();
-    // One path and one fill per colour: 50,000 seats are a handful of draw calls.
-    const byColor = new Map<string, number[]>();
-    for (let i = 0; i < model.count; i++) {
-      const color = this.colorOf(i);
-      let list = byColor.get(color);
+    ctx.fillRect(0, 0, this.width, this.height);
+    this.drawStage();
+
+    // Section blocks: a tinted box, so a section reads as one block at any zoom.
+    for (const box of model.sections) {
+      const x = box.x * s + camera.x;
+      const y = box.y * s + camera.y;
+      const w = box.w * s;
+      const h = box.h * s;
+      if (x > this.width || y > this.height || x + w < 0 || y + h < 0) continue;
+      ctx.fillStyle = withAlpha(tierColor(box.index), overview ? 0.1 : 0.05);
+      ctx.strokeStyle = withAlpha(tierColor(box.index), 0.55);
+      ctx.lineWidth = overview ? 1.5 : 1;
+      ctx.beginPath();
+      ctx.roundRect(x + 0.5, y + 0.5, w - 1, h - 1, Math.min(8, w / 8, h / 8));
+      ctx.fill();
+      ctx.stroke();
+    }
+
+    // Seats in view, one path per colour, then their marks.
+    const byKind = new Map<string, number[]>();
+    const marks: Record<Kind, number[]> = {
+      available: [],
+      selected: [],
+      held: [],
+      sold: [],
+      notForSale: [],
+      unknown: [],
+    };
+    this.forSeatsInView((i) => {
+      const kind = this.kindOf(i);
+      const color = kind === "available" ? tierColor(model.seatSection[i] as number) : kind;
+      let list = byKind.get(color);
       if (!list) {
         list = [];
-        byColor.set(color, list);
+        byKind.set(color, list);
       }
       list.push(i);
-    }
-    for (const [color, seats] of byColor) {
-      ctx.fillStyle = color;
+      marks[kind].push(i);
+    });
+    const shapes = s >= SHAPE_MIN_PX;
+    for (const [color, seats] of byKind) {
+      if (color === "notForSale" && shapes) continue; // an outline, below
+      ctx.fillStyle = fillOf(color);
       ctx.beginPath();
       for (const i of seats) this.traceSeat(i);
       ctx.fill();
     }
-    for (const i of this.selected) this.drawDot(i);
-  }
+    if (shapes) this.drawMarks(marks);
 
-  /** Redraw some seats only (live changes, selection). */
-  drawSeats(seats: Iterable<number>): void {
-    const { ctx, cell, model } = this;
-    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-    for (const i of seats) {
-      if (i < 0 || i >= model.count) continue;
-      ctx.fillStyle = COLORS.background;
-      ctx.fillRect(
-        (model.seatX[i] as number) * cell,
-        (model.seatY[i] as number) * cell,
-        cell,
-        cell,
-      );
-      ctx.fillStyle = this.colorOf(i);
-      ctx.beginPath();
-      this.traceSeat(i);
-      ctx.fill();
-      if (this.selected.has(i)) this.drawDot(i);
+    if (overview) {
+      for (const box of model.sections) this.drawPlate(box.index);
+    } else {
+      this.drawRowLabels();
+      this.drawSectionTitles();
     }
   }
 
-  /** The seat's square, whole pixels (crisp edges), a gap between seats once there is room. */
+  /** Every seat whose cell is on screen. */
+  private forSeatsInView(visit: (i: number) => void): void {
+    const { model, camera } = this;
+    const s = camera.scale;
+    const gx0 = -camera.x / s;
+    const gy0 = -camera.y / s;
+    const gx1 = (this.width - camera.x) / s;
+    const gy1 = (this.height - camera.y) / s;
+    for (const box of model.sections) {
+      if (box.x > gx1 || box.y > gy1 || box.x + box.w < gx0 || box.y + box.h < gy0) continue;
+      for (let r = box.firstRow; r < box.firstRow + box.rowCount; r++) {
+        const row = model.rows[r] as RowBox;
+        if (row.y + 1 < gy0 || row.y > gy1) continue;
+        const from = Math.max(0, Math.floor(gx0 - row.x));
+        const to = Math.min(row.length, Math.ceil(gx1 - row.x) + 1);
+        for (let n = from; n < to; n++) visit(row.firstSeat + n);
+      }
+    }
+  }
+
+  /** The seat's square on screen, whole pixels, a gap between seats once there is room. */
   private seatBox(i: number): [number, number, number] {
-    const { cell } = this;
-    const gap = cell >= 6 ? Math.max(1, Math.round(cell / 8)) : cell >= 3 ? 1 : 0;
-    const x = (this.model.seatX[i] as number) * cell + Math.floor(gap / 2);
-    const y = (this.model.seatY[i] as number) * cell + Math.floor(gap / 2);
-    return [x, y, cell - gap];
+    const { camera } = this;
+    const s = camera.scale;
+    const gap = s >= 6 ? Math.max(1, Math.round(s / 8)) : s >= 3 ? 1 : 0;
+    const x = Math.round((this.model.seatX[i] as number) * s + camera.x + gap / 2);
+    const y = Math.round((this.model.seatY[i] as number) * s + camera.y + gap / 2);
+    return [x, y, Math.max(1, Math.round(s - gap))];
   }
 
   private traceSeat(i: number): void {
     const [x, y, size] = this.seatBox(i);
-    if (this.cell >= 12) this.ctx.roundRect(x, y, size, size, Math.round(size / 4));
+    if (size >= 10) this.ctx.roundRect(x, y, size, size, Math.round(size / 4));
     else this.ctx.rect(x, y, size, size);
   }
 
-  /** A white dot on a picked seat, so "selected" never relies on colour alone. */
-  private drawDot(i: number): void {
-    if (this.cell < 10) return;
-    const [x, y, size] = this.seatBox(i);
-    this.ctx.fillStyle = "#ffffff";
-    this.ctx.beginPath();
-    this.ctx.arc(x + size / 2, y + size / 2, Math.max(1.5, size / 6), 0, Math.PI * 2);
-    this.ctx.fill();
+  /** Shapes, so no state relies on colour alone: a tick on your pick, a stroke across a held
+   * seat, a cross on a sold one, an outline for not for sale. */
+  private drawMarks(marks: Record<Kind, number[]>): void {
+    const { ctx } = this;
+    ctx.lineCap = "round";
+    const stroke = (color: string, width: number, seats: number[], trace: TraceMark) => {
+      if (seats.length === 0) return;
+      ctx.strokeStyle = color;
+      ctx.lineWidth = width;
+      ctx.beginPath();
+      for (const i of seats) {
+        const [x, y, size] = this.seatBox(i);
+        trace(ctx, x, y, size);
+      }
+      ctx.stroke();
+    };
+    const w = Math.max(1, this.camera.scale / 10);
+    stroke(COLORS.heldMark, w, marks.held, (c, x, y, size) => {
+      const p = size * 0.25;
+      c.moveTo(x + p, y + size - p);
+      c.lineTo(x + size - p, y + p);
+    });
+    stroke(COLORS.soldMark, w, marks.sold, (c, x, y, size) => {
+      const p = size * 0.28;
+      c.moveTo(x + p, y + p);
+      c.lineTo(x + size - p, y + size - p);
+      c.moveTo(x + size - p, y + p);
+      c.lineTo(x + p, y + size - p);
+    });
+    stroke(COLORS.notForSale, Math.max(1, w * 0.8), marks.notForSale, (c, x, y, size) => {
+      c.rect(x + 1, y + 1, size - 2, size - 2);
+    });
+    stroke("#ffffff", Math.max(1.5, w * 1.3), marks.selected, (c, x, y, size) => {
+      c.moveTo(x + size * 0.27, y + size * 0.52);
+      c.lineTo(x + size * 0.44, y + size * 0.69);
+      c.lineTo(x + size * 0.74, y + size * 0.33);
+    });
   }
 
-  private drawDecorations(): void {
-    const { ctx, model, cell } = this;
-    const stageW = Math.max(4, Math.floor(model.width * 0.6)) * cell;
-    const stageX = (model.width * cell - stageW) / 2;
+  private drawStage(): void {
+    const { ctx, model, camera } = this;
+    const s = camera.scale;
+    const stageW = Math.max(4, Math.floor(model.width * 0.6)) * s;
+    const stageX = (model.width * s - stageW) / 2 + camera.x;
+    // At least 16 px tall where the margin above the map leaves room (the overview).
+    const bottom = s * (STAGE_CELLS - 1) + camera.y;
+    const h = Math.max(s * (STAGE_CELLS - 1.5), Math.min(16, bottom));
+    const top = bottom - h;
+    if (bottom < 0) return;
     ctx.fillStyle = COLORS.stage;
-    ctx.fillRect(stageX, cell * 0.5, stageW, cell * (STAGE_CELLS - 1.5));
-    const font = Math.min(14, Math.max(8, cell * 1.1));
-    if (cell * (STAGE_CELLS - 1.5) >= 8) {
+    ctx.fillRect(stageX, top, stageW, h);
+    if (h >= 8) {
       ctx.fillStyle = "#ffffff";
-      ctx.font = `600 ${Math.min(font, cell * (STAGE_CELLS - 1.5) * 0.8)}px system-ui, sans-serif`;
+      ctx.font = `600 ${Math.min(14, h * 0.8)}px system-ui, sans-serif`;
       ctx.textAlign = "center";
       ctx.textBaseline = "middle";
-      ctx.fillText("STAGE", (model.width * cell) / 2, cell * (0.5 + (STAGE_CELLS - 1.5) / 2));
+      ctx.fillText("STAGE", stageX + stageW / 2, top + h / 2);
     }
+  }
+
+  /** The overview's plate on a section: name, price, seats free and held. */
+  private drawPlate(section: number): void {
+    const { ctx, model, camera } = this;
+    const box = model.sections[section];
+    if (!box) return;
+    const s = camera.scale;
+    const cx = (box.x + box.w / 2) * s + camera.x;
+    const cy = (box.y + box.h / 2) * s + camera.y;
+    const boxW = box.w * s;
+    const boxH = box.h * s;
+    const sum = model.sectionSummary(section);
+    const lines: [string, string][] = [
+      [`600 ${boxH >= 60 ? 14 : 12}px system-ui, sans-serif`, box.name],
+      ["12px system-ui, sans-serif", money(box.priceCents, this.currency)],
+      [
+        "12px system-ui, sans-serif",
+        `${sum.available.toLocaleString()} free${sum.held ? ` · ${sum.held.toLocaleString()} held` : ""}`,
+      ],
+    ];
+    const shown = boxH >= 64 ? 3 : boxH >= 44 ? 2 : 1;
+    const lineH = 16;
+    const widths = lines.slice(0, shown).map(([font, text]) => {
+      ctx.font = font;
+      return ctx.measureText(text).width;
+    });
+    const plateW = Math.min(Math.max(...widths) + 16, Math.max(boxW - 4, 24));
+    const plateH = shown * lineH + 8;
+    ctx.fillStyle = COLORS.plate;
+    ctx.strokeStyle = tierColor(section);
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    ctx.roundRect(cx - plateW / 2, cy - plateH / 2, plateW, plateH, 6);
+    ctx.fill();
+    ctx.stroke();
+    ctx.textAlign = "center";
     ctx.textBaseline = "middle";
-    for (const box of model.sections) {
-      ctx.fillStyle = tierColor(box.index);
-      ctx.font = `600 ${font}px system-ui, sans-serif`;
-      ctx.textAlign = "center";
-      ctx.fillText(
-        box.name,
-        (model.width * cell) / 2,
-        (box.labelY + SECTION_LABEL_CELLS / 2) * cell,
-      );
-    }
-    if (cell >= 9) {
-      ctx.fillStyle = COLORS.text;
-      ctx.font = `${Math.min(12, cell * 0.8)}px system-ui, sans-serif`;
-      ctx.textAlign = "right";
-      for (const row of model.rows) {
-        ctx.fillText(row.label, row.x * cell - cell * 0.4, (row.y + 0.5) * cell);
+    lines.slice(0, shown).forEach(([font, text], k) => {
+      ctx.font = font;
+      ctx.fillStyle = k === 0 ? "#0f172a" : k === 2 && sum.held ? "#78350f" : COLORS.text;
+      ctx.fillText(text, cx, cy - plateH / 2 + 4 + lineH * (k + 0.5), plateW - 6);
+    });
+  }
+
+  /** Row labels left of each row; a row that starts off screen keeps its label at the edge. */
+  private drawRowLabels(): void {
+    const { ctx, model, camera } = this;
+    const s = camera.scale;
+    if (s < ROW_LABEL_MIN_PX) return;
+    const font = Math.min(12, s * 0.8);
+    ctx.font = `600 ${font}px system-ui, sans-serif`;
+    ctx.textBaseline = "middle";
+    ctx.textAlign = "center";
+    const labelW = Math.max(font * 2.2, 20);
+    for (const row of model.rows) {
+      const y = (row.y + 0.5) * s + camera.y;
+      if (y < -s || y > this.height + s || row.length === 0) continue;
+      const start = row.x * s + camera.x;
+      const end = (row.x + row.length) * s + camera.x;
+      if (end < labelW || start > this.width) continue;
+      const natural = start - s * 0.7;
+      if (natural >= labelW / 2) {
+        ctx.fillStyle = COLORS.text;
+        ctx.fillText(row.label, natural, y);
+      } else {
+        // Sticky: on a plate at the left edge.
+        ctx.fillStyle = COLORS.plate;
+        ctx.beginPath();
+        ctx.roundRect(2, y - font * 0.75, labelW, font * 1.5, 4);
+        ctx.fill();
+        ctx.fillStyle = "#0f172a";
+        ctx.fillText(row.label, 2 + labelW / 2, y);
       }
     }
   }
+
+  /** Each section's title above its rows, or at the top of the screen while its rows fill it. */
+  private drawSectionTitles(): void {
+    const { ctx, model, camera } = this;
+    const s = camera.scale;
+    const font = Math.min(14, Math.max(10, s * 1.1));
+    ctx.font = `600 ${font}px system-ui, sans-serif`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    for (const box of model.sections) {
+      const left = Math.max(0, box.x * s + camera.x);
+      const right = Math.min(this.width, (box.x + box.w) * s + camera.x);
+      const top = box.y * s + camera.y;
+      const bottom = (box.y + box.h) * s + camera.y;
+      if (right - left < 30 || bottom < 0 || top > this.height) continue;
+      const natural = top + (SECTION_LABEL_CELLS / 2) * s;
+      const y = Math.min(Math.max(natural, font), bottom - font);
+      const text = `${box.name} · ${money(box.priceCents, this.currency)}`;
+      const cx = (left + right) / 2;
+      if (y !== natural) {
+        const w = Math.min(ctx.measureText(text).width + 16, right - left);
+        ctx.fillStyle = COLORS.plate;
+        ctx.beginPath();
+        ctx.roundRect(cx - w / 2, y - font * 0.8, w, font * 1.6, 6);
+        ctx.fill();
+      }
+      ctx.fillStyle = tierColor(box.index);
+      ctx.fillText(text, cx, y, right - left - 8);
+    }
+  }
+}
+
+type TraceMark = (ctx: CanvasRenderingContext2D, x: number, y: number, size: number) => void;
+
+function fillOf(color: string): string {
+  switch (color) {
+    case "selected":
+      return COLORS.selected;
+    case "held":
+      return COLORS.held;
+    case "sold":
+      return COLORS.sold;
+    case "notForSale":
+      return COLORS.notForSale;
+    case "unknown":
+      return COLORS.unknown;
+    default:
+      return color;
+  }
+}
+
+/** "#rrggbb" at an opacity. */
+export function withAlpha(hex: string, alpha: number): string {
+  const n = Number.parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
 }
