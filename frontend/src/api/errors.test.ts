@@ -201,6 +201,8 @@ describe("seat names", () => {
     expect(describeError(e, { seatName: seatNamer(concert) }).message).toContain(
       "Upper tier (east), row B, seat 3",
     );
+    const best = new ApiError(409, { ...body, unavailable: [] });
+    expect(describeError(best).message).toMatch(/^Not enough seats are left for that/);
   });
 });
 

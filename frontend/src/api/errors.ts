@@ -132,7 +132,8 @@ export function describeError(error: unknown, opts: DescribeOptions = {}): Error
       const seats = error.unavailable;
       message = seats.length
         ? `Someone else got ${seats.length === 1 ? "this seat" : "these seats"} first: ${seatNames(seats, name)}. Nothing was held: pick other seats.`
-        : "Someone else got there first. Nothing was held: pick other seats.";
+        : // Best available: not enough seats left (in that section).
+          "Not enough seats are left for that. Nothing was held: try fewer seats or another section.";
       break;
     }
     case "UnknownSeats": {
