@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from limits import parse_many
 from pydantic import Field, SecretStr, model_validator
@@ -164,6 +166,13 @@ class Settings(BaseSettings):
     events_consumer_block_seconds: float = Field(default=5.0, gt=0, le=60)
     # An entry pending this long with one consumer is taken over (that consumer is presumed dead).
     events_claim_min_idle_seconds: float = Field(default=60.0, gt=0)
+    # The buyer's mails (app/mail/, docs/mail.md), sent by the ticket-delivery consumer:
+    # smtp://user:pass@host:587 (STARTTLS when the server offers it) or smtps://host:465.
+    # Unset: each mail is written as an .eml file under DATA_DIR/outbox/ instead.
+    smtp_url: SecretStr | None = None
+    mail_from: str = "Encore tickets <tickets@encore.invalid>"
+    # Where buyers reach the web app: links in mails (an order is PUBLIC_BASE_URL/orders/<id>).
+    public_base_url: str = "http://127.0.0.1:8000"
     # Background jobs. Reconciliation runs in one process at a time (a Redis lease); warm-up
     # in every process, for its own cache. An interval of 0 turns the job off in this process.
     reconcile_interval_seconds: float = Field(default=60.0, ge=0)
@@ -193,6 +202,29 @@ class Settings(BaseSettings):
     http_max_in_flight: int = Field(default=256, ge=0)
     # Proxies whose X-Forwarded-For is believed: comma separated IPs or CIDRs (none by default).
     trusted_proxies: str = ""
+
+    @model_validator(mode="after")
+    def _check_mail(self) -> Settings:
+        if self.smtp_url is not None:
+            url = urlsplit(self.smtp_url.get_secret_value())
+            if url.scheme not in ("smtp", "smtps") or not url.hostname:
+                raise ValueError(
+                    "SMTP_URL must look like smtp://user:password@host:587 (STARTTLS when the "
+                    "server offers it) or smtps://user:password@host:465 (TLS from the start); "
+                    "leave it unset to write mails to DATA_DIR/outbox/ instead."
+                )
+        if not self.mail_from or "@" not in parseaddr(self.mail_from)[1]:
+            raise ValueError(
+                f"MAIL_FROM={self.mail_from!r} is not an address: use "
+                "'Encore tickets <tickets@example.com>' or 'tickets@example.com'."
+            )
+        base = urlsplit(self.public_base_url)
+        if base.scheme not in ("http", "https") or not base.netloc:
+            raise ValueError(
+                f"PUBLIC_BASE_URL={self.public_base_url!r} is not a web address: use where "
+                "buyers open the web app, e.g. https://tickets.example.com."
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_rate_limits(self) -> Settings:

@@ -16,6 +16,9 @@ os.environ.setdefault("APP_ENV", "test")
 os.environ.setdefault("LOG_JSON", "false")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
+import atexit
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +36,9 @@ from tests.backends import store_settings
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-123"
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# DATA_DIR of the test apps: the mails of their confirmed orders go to its outbox/, not ./data.
+TEST_DATA_DIR = tempfile.mkdtemp(prefix="encore-test-data-")
+atexit.register(shutil.rmtree, TEST_DATA_DIR, True)
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +59,7 @@ def make_settings(database_url: str | None = None, **overrides: Any) -> Settings
     values: dict[str, Any] = {
         "app_env": "test",
         "redis_url": TEST_REDIS_URL,
+        "data_dir": TEST_DATA_DIR,
         "admin_email": ADMIN_EMAIL,
         "admin_password": ADMIN_PASSWORD,
         "log_json": False,

@@ -20,6 +20,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from app.events.metrics import (
+    EVENTS_DEAD_LETTERED,
     EVENTS_DROPPED,
     EVENTS_HANDLED,
     EVENTS_HANDLER_FAILED,
@@ -67,6 +68,8 @@ class EventConsumer:
         prune_idle_ms: int = PRUNE_IDLE_MS,
         linger_s: float = 0.05,
         types: frozenset[str] | None = None,
+        dead_letter: str | None = None,
+        dead_letter_maxlen: int = 100_000,
     ) -> None:
         self._redis = redis
         self._stream = stream
@@ -90,6 +93,11 @@ class EventConsumer:
         # acknowledged unread: in an on-sale nearly every entry is a seat.held that the
         # order-driven groups ignore, and decoding each one cost every process CPU per hold.
         self._types = None if types is None else frozenset(types) | {t.encode() for t in types}
+        # Where an entry given up after `max_deliveries` goes (a stream, None: nowhere), with
+        # its fields as they were (so it can be added back to the stream once the cause is
+        # fixed) plus `group`, `entry_id`, `deliveries`.
+        self._dead_letter = dead_letter
+        self._dead_letter_maxlen = dead_letter_maxlen
         self._group_ready = False
 
     async def ensure_group(self) -> None:
@@ -139,11 +147,17 @@ class EventConsumer:
                 deliveries = await self._deliveries(entries)
                 done = []
                 for entry_id, fields in entries:
-                    if deliveries.get(_text(entry_id), 0) > self._max_deliveries:
+                    times = deliveries.get(_text(entry_id), 0)
+                    if times > self._max_deliveries:
+                        await self._bury(entry_id, fields, times)
                         EVENTS_DROPPED.labels(self._group, "max_deliveries").inc()
                         log.error(
                             "event given up after repeated handler failures",
-                            extra={"group": self._group, "entry_id": _text(entry_id)},
+                            extra={
+                                "group": self._group,
+                                "entry_id": _text(entry_id),
+                                "dead_letter": self._dead_letter,
+                            },
                         )
                         done.append(entry_id)
                     elif await self._handle(entry_id, fields):
@@ -227,6 +241,18 @@ class EventConsumer:
             return False
         EVENTS_HANDLED.labels(self._group, event.type).inc()
         return True
+
+    async def _bury(self, entry_id: Any, fields: dict[Any, Any] | None, times: int) -> None:
+        """Copy an entry given up on to the dead-letter stream (before it is acknowledged: if
+        this fails, the entry stays pending and is tried again)."""
+        if self._dead_letter is None or fields is None:
+            return
+        entry: dict[Any, Any] = {_text(k): v for k, v in fields.items()}
+        entry.update(group=self._group, entry_id=_text(entry_id), deliveries=str(times))
+        await self._redis.xadd(
+            self._dead_letter, entry, maxlen=self._dead_letter_maxlen, approximate=True
+        )
+        EVENTS_DEAD_LETTERED.labels(self._group).inc()
 
     async def _ack(self, entry_ids: Sequence[Any]) -> None:
         if entry_ids:

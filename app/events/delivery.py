@@ -1,36 +1,36 @@
-"""The ticket-delivery consumer: the buyer of a confirmed order gets their tickets.
+"""The ticket-delivery consumer: the buyer of a confirmed order gets their tickets by mail
+(and a refunded order's buyer hears of it): app/mail/, docs/mail.md.
 
-A stand-in for e-mail: it logs "tickets delivered". Delivery is at least once (see
-consumer.py), so a real sender would de-duplicate on the order id.
+Delivery is at least once (see consumer.py); the mail handler de-duplicates per (order, kind).
 """
 
 from __future__ import annotations
 
-import logging
-
 from app.events.runner import consume
-from app.events.schemas import DomainEvent, OrderConfirmed
+from app.mail.sender import MAIL_TYPES, OrderMails
+from app.mail.transport import build_transport
+from app.platform.redis import RedisClient
 from app.settings import Settings
+from app.storage.ports import Store
 
-log = logging.getLogger(__name__)
-
-
-DELIVERY_TYPES = frozenset({"order.confirmed"})  # what deliver_tickets acts on
+DELIVERY_TYPES = MAIL_TYPES  # what the handler acts on
 
 
-async def deliver_tickets(event: DomainEvent) -> None:
-    if isinstance(event, OrderConfirmed):
-        log.info(
-            "tickets delivered",
-            extra={
-                "order_id": event.order_id,
-                "user_id": event.user_id,
-                "tickets": len(event.ticket_ids),
-                "event_id": event.id,
-            },
-        )
+def order_mails(settings: Settings, store: Store, redis: RedisClient) -> OrderMails:
+    return OrderMails(
+        store,
+        redis,
+        build_transport(settings),
+        mail_from=settings.mail_from,
+        public_base_url=settings.public_base_url,
+    )
 
 
-async def run_ticket_delivery(settings: Settings) -> None:
+async def run_ticket_delivery(settings: Settings, store: Store, redis: RedisClient) -> None:
     """The background job: consume until cancelled."""
-    await consume(settings, settings.events_consumer_group, deliver_tickets, types=DELIVERY_TYPES)
+    await consume(
+        settings,
+        settings.events_consumer_group,
+        order_mails(settings, store, redis),
+        types=DELIVERY_TYPES,
+    )

@@ -33,3 +33,8 @@ EVENTS_DROPPED = Counter(
     "Entries acknowledged without handling (malformed, or failed too many times)",
     ["group", "reason"],
 )
+EVENTS_DEAD_LETTERED = Counter(
+    "events_dead_lettered_total",
+    "Entries given up after repeated handler failures and copied to the dead-letter stream",
+    ["group"],
+)

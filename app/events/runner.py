@@ -10,6 +10,11 @@ from app.platform.redis import build_redis
 from app.settings import Settings
 
 
+def dead_letter_stream(settings: Settings) -> str:
+    """Where every group's given-up entries go: `<EVENTS_STREAM>:dead` (docs/events.md)."""
+    return f"{settings.events_stream}:dead"
+
+
 async def consume(
     settings: Settings,
     group: str,
@@ -38,6 +43,7 @@ async def consume(
         block_ms=int(block_seconds * 1000),
         claim_min_idle_ms=int(settings.events_claim_min_idle_seconds * 1000),
         types=types,
+        dead_letter=dead_letter_stream(settings),
     )
     try:
         await consumer.run()

@@ -36,7 +36,9 @@ def start_jobs(c: Container) -> list[asyncio.Task[None]]:
             every("order expiry", ORDER_EXPIRY_INTERVAL_SECONDS, c.checkout.expire_due),
             name="order-expiry",
         ),
-        asyncio.create_task(run_ticket_delivery(c.settings), name="ticket-delivery"),
+        asyncio.create_task(
+            run_ticket_delivery(c.settings, c.store, c.redis), name="ticket-delivery"
+        ),
         # One process at a time (a Redis lease); the others stand by.
         asyncio.create_task(reconcile_forever(c), name="reconciliation"),
         asyncio.create_task(warm_up_forever(c), name="warm-up"),

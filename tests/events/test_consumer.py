@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 
 import pytest
 
 from app.events.consumer import EventConsumer
-from app.events.delivery import deliver_tickets
 from app.events.publisher import EventPublisher
 from app.events.schemas import DomainEvent, OrderConfirmed, SeatReleased
 from app.platform.redis import RedisClient, build_redis
@@ -263,22 +261,3 @@ async def test_run_survives_redis_being_unreachable_and_stops_when_cancelled(
     finally:
         task.cancel()
         await broken.aclose()
-
-
-async def test_ticket_delivery_logs_confirmed_orders_only(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    order = make_order(payment_intent_id="pi_1")
-    confirmed = OrderConfirmed.of(order, ticket_ids=["t1", "t2"], id="5-0")
-    with caplog.at_level(logging.INFO, logger="app.events.delivery"):
-        await deliver_tickets(released(1))
-        await deliver_tickets(confirmed)
-    [record] = [r for r in caplog.records if r.name == "app.events.delivery"]
-    assert record.getMessage() == "tickets delivered"
-    logged = {k: getattr(record, k) for k in ("order_id", "user_id", "tickets", "event_id")}
-    assert logged == {
-        "order_id": order.id,
-        "user_id": order.user_id,
-        "tickets": 2,
-        "event_id": "5-0",
-    }
