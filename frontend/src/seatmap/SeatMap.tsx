@@ -213,6 +213,7 @@ export function SeatMap({ model, live, selected, onToggle, currency, label }: Se
       if (timer) return;
       timer = setTimeout(() => {
         timer = null;
+        rendererRef.current?.invalidate();
         rendererRef.current?.draw();
         setLiveTick((t) => t + 1); // the tooltip and the breadcrumb's figures
       }, LIVE_REDRAW_MS);
@@ -366,6 +367,9 @@ export function SeatMap({ model, live, selected, onToggle, currency, label }: Se
       const cam = cameraRef.current;
       if (!cam || !vp.width) return;
       const fit = fitCamera(model, vp, sizes).scale;
+      // A small venue's map zooms with ctrl + wheel (a trackpad pinch) only: the wheel
+      // scrolls the page past it. Out of the whole map, the wheel scrolls the page too.
+      if (!e.ctrlKey && fit >= sizes.pick) return;
       if (e.deltaY > 0 && cam.scale <= fit + 1e-6) return;
       e.preventDefault();
       cancelAnimationFrame(animation.current);
@@ -538,15 +542,16 @@ export function SeatMap({ model, live, selected, onToggle, currency, label }: Se
     else if (cursor >= 0) follow(cursor);
   };
 
+  const look = coarse
+    ? "Pinch or drag to look around."
+    : hasOverview
+      ? "Scroll to zoom, drag to move."
+      : "Ctrl + scroll to zoom, drag to move.";
   const help = onToggle
     ? coarse
-      ? hasOverview
-        ? "Tap a section to zoom in, then tap a seat in colour to pick it. Pinch or drag to look around."
-        : "Tap a seat in colour to pick it. Pinch to zoom, drag to look around."
-      : `${hasOverview ? "Click a section to zoom in, then click a seat in colour to pick it." : "Click a seat in colour to pick it."} Scroll to zoom, drag to move. Keyboard: Tab to the map, arrows to move, Enter to pick, N for the next free seat.`
-    : coarse
-      ? "Tap a section to zoom in; pinch or drag to look around."
-      : "Click a section or scroll to zoom, drag to move. Keyboard: arrows move between seats; + and − zoom.";
+      ? `${hasOverview ? "Tap a section to zoom in, then tap a seat in colour to pick it." : "Tap a seat in colour to pick it."} ${look}`
+      : `${hasOverview ? "Click a section to zoom in, then click a seat in colour to pick it." : "Click a seat in colour to pick it."} ${look} Keyboard: Tab to the map, arrows to move, Enter to pick, N for the next free seat.`
+    : `${hasOverview ? `${coarse ? "Tap" : "Click"} a section to zoom in. ` : ""}${look}${coarse ? "" : " Keyboard: arrows move between seats; + and − zoom."}`;
 
   return (
     <div>

@@ -65,6 +65,12 @@ export class SeatMapRenderer {
   private width = 1;
   private height = 1;
   private dpr = 1;
+  /** Small seats (below SHAPE_MIN_PX) come from a picture of one pixel per grid cell, scaled
+   * up: tens of thousands of seats in one drawImage. Rebuilt when statuses or the selection
+   * change (a pass over a typed array). */
+  private heat: HTMLCanvasElement | null = null;
+  private heatKey: { version: number; selected: ReadonlySet<number> } | null = null;
+  private heatStale = true;
 
   constructor(
     private readonly canvas: HTMLCanvasElement,
@@ -128,6 +134,12 @@ export class SeatMapRenderer {
       ctx.stroke();
     }
 
+    if (s < SHAPE_MIN_PX) {
+      this.drawHeat();
+      if (overview) for (const box of model.sections) this.drawPlate(box.index);
+      return;
+    }
+
     // Seats in view, one path per colour, then their marks.
     const byKind = new Map<string, number[]>();
     const marks: Record<Kind, number[]> = {
@@ -165,6 +177,67 @@ export class SeatMapRenderer {
       this.drawRowLabels();
       this.drawSectionTitles();
     }
+  }
+
+  /** Statuses changed (a live update): the small-seat picture is rebuilt on the next draw. */
+  invalidate(): void {
+    this.heatStale = true;
+  }
+
+  private drawHeat(): void {
+    const { ctx, model, camera } = this;
+    const key = this.heatKey;
+    if (
+      !this.heat ||
+      this.heatStale ||
+      !key ||
+      key.version !== model.version ||
+      key.selected !== this.selected
+    ) {
+      this.buildHeat();
+    }
+    if (!this.heat) return;
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(
+      this.heat,
+      camera.x,
+      camera.y,
+      model.width * camera.scale,
+      model.height * camera.scale,
+    );
+    ctx.imageSmoothingEnabled = true;
+  }
+
+  private buildHeat(): void {
+    const { model } = this;
+    if (!this.heat) {
+      this.heat = document.createElement("canvas");
+      this.heat.width = model.width;
+      this.heat.height = model.height;
+    }
+    const hctx = this.heat.getContext("2d");
+    if (!hctx) return;
+    const image = hctx.createImageData(model.width, model.height);
+    const px = new Uint32Array(image.data.buffer);
+    const rgba = new Map<string, number>();
+    const colour = (css: string) => {
+      let v = rgba.get(css);
+      if (v === undefined) {
+        const n = Number.parseInt(css.slice(1), 16);
+        // ImageData is RGBA in memory: a little-endian Uint32 reads it as ABGR.
+        v = ((255 << 24) | ((n & 255) << 16) | (n & 0xff00) | ((n >> 16) & 255)) >>> 0;
+        rgba.set(css, v);
+      }
+      return v;
+    };
+    for (let i = 0; i < model.count; i++) {
+      const kind = this.kindOf(i);
+      const css = kind === "available" ? tierColor(model.seatSection[i] as number) : fillOf(kind);
+      px[(model.seatY[i] as number) * model.width + (model.seatX[i] as number)] = colour(css);
+    }
+    hctx.putImageData(image, 0, 0);
+    this.heatKey = { version: model.version, selected: this.selected };
+    this.heatStale = false;
   }
 
   /** Every seat whose cell is on screen. */
