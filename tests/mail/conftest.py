@@ -36,6 +36,7 @@ class Inbox:
     refuse_always: bool = False
     refusal: str = "451 4.3.0 Mailbox busy, try again later"
     refused: int = 0
+    over_tls: list[bool] = field(default_factory=list)  # per accepted message
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.refuse_always or self.refuse_next > 0:
@@ -47,6 +48,7 @@ class Inbox:
         parsed = email.message_from_bytes(content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)
+        self.over_tls.append(session.ssl is not None)
         self.envelopes.append((str(envelope.mail_from), [str(r) for r in envelope.rcpt_tos]))
         return "250 2.0.0 OK"
 
