@@ -411,7 +411,7 @@ export function SeatMap({ model, live, selected, onToggle, currency, label }: Se
     } else if (e.key === "-") {
       e.preventDefault();
       zoomBy(1 / 1.5);
-    } else if (e.key === "Escape" && camera && !isOverview(camera, sizes) && hasOverview) {
+    } else if (e.key === "Escape" && zoomed) {
       e.preventDefault();
       showAll();
     }
