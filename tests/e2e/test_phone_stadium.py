@@ -179,6 +179,7 @@ async def test_a_fan_picks_a_stadium_seat_on_a_phone(
     breadcrumb = page.get_by_test_id("seatmap-breadcrumb")
     await expect(breadcrumb).to_contain_text(re.compile(r"Block \d+"))
     section_name = (await breadcrumb.inner_text()).split("›")[-1].strip()
+    await expect(page.get_by_test_id("seatmap-minimap")).to_be_visible()
     await screen_shot(page, shot, "section")
 
     # Tap the seat in the middle of the map: picked, in the bottom bar with the total.
@@ -268,6 +269,14 @@ async def test_the_stadium_map_on_a_laptop(
     assert tip["x"] >= box["x"], tip
     assert tip["x"] + tip["width"] <= box["x"] + box["width"], tip
     await shot(page, "section")
+
+    # The minimap moves the view: its bottom right corner is the last block.
+    minimap = page.get_by_test_id("seatmap-minimap")
+    mini = await minimap.bounding_box()
+    assert mini is not None
+    await page.mouse.click(mini["x"] + mini["width"] * 0.8, mini["y"] + mini["height"] * 0.92)
+    await expect(page.get_by_test_id("seatmap-breadcrumb")).to_contain_text("Block 10")
     await page.get_by_test_id("seatmap-all").click()
     await expect(seat_map).to_have_attribute("data-view", "overview")
+    await expect(minimap).to_be_hidden()
     console.assert_clean()

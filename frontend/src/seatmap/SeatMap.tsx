@@ -89,6 +89,17 @@ function mapHeight(model: SeatMapModel, width: number, sizes: Sizes): number {
   return Math.round(Math.max(height, 160));
 }
 
+/** The minimap's size: at most 96 x 120 px and a quarter of the map's width, the map's shape. */
+function minimapSize(model: SeatMapModel, vp: Viewport): { width: number; height: number } {
+  let width = Math.min(96, Math.max(48, vp.width * 0.25));
+  let height = (width * model.height) / model.width;
+  if (height > 120) {
+    height = 120;
+    width = (height * model.width) / model.height;
+  }
+  return { width: Math.round(width), height: Math.round(Math.max(24, height)) };
+}
+
 export interface SeatMapProps {
   model: SeatMapModel;
   live?: LiveSeats | null | undefined;
@@ -193,6 +204,25 @@ export function SeatMap({ model, live, selected, onToggle, currency, label }: Se
     };
   }, [model, vp, dpr]);
 
+  /** Draw the map, and the minimap when it shows. */
+  const miniRef = useRef<HTMLCanvasElement>(null);
+  const paint = useCallback(() => {
+    const r = rendererRef.current;
+    if (!r) return;
+    r.draw();
+    const mini = miniRef.current;
+    if (mini) {
+      const w = mini.clientWidth;
+      const h = mini.clientHeight;
+      const px = Math.round(w * r.pixelRatio);
+      if (mini.width !== px) mini.width = px;
+      if (mini.height !== Math.round(h * r.pixelRatio)) mini.height = Math.round(h * r.pixelRatio);
+      r.drawMinimap(mini, w, h, vpRef.current);
+    }
+  }, []);
+  const vpRef = useRef(vp);
+  vpRef.current = vp;
+
   // Draw on every view or selection change.
   useLayoutEffect(() => {
     const r = rendererRef.current;
@@ -201,8 +231,8 @@ export function SeatMap({ model, live, selected, onToggle, currency, label }: Se
     r.sizes = sizes;
     r.selected = selected;
     r.currency = currency;
-    r.draw();
-  }, [camera, sizes, selected, currency]);
+    paint();
+  }, [camera, sizes, selected, currency, paint]);
 
   // Live availability: redrawn at most every LIVE_REDRAW_MS, only the part in view.
   const [, setLiveTick] = useState(0);
@@ -214,7 +244,7 @@ export function SeatMap({ model, live, selected, onToggle, currency, label }: Se
       timer = setTimeout(() => {
         timer = null;
         rendererRef.current?.invalidate();
-        rendererRef.current?.draw();
+        paint();
         setLiveTick((t) => t + 1); // the tooltip and the breadcrumb's figures
       }, LIVE_REDRAW_MS);
     });
@@ -222,7 +252,7 @@ export function SeatMap({ model, live, selected, onToggle, currency, label }: Se
       off();
       if (timer) clearTimeout(timer);
     };
-  }, [live]);
+  }, [live, paint]);
 
   useEffect(() => () => cancelAnimationFrame(animation.current), []);
 
@@ -386,6 +416,7 @@ export function SeatMap({ model, live, selected, onToggle, currency, label }: Se
   const overview = !!camera && isOverview(camera, sizes);
   const zoomed = !!camera && !!vp.width && camera.scale > fitCamera(model, vp, sizes).scale + 1e-6;
   const inView = camera && vp.width ? sectionInView(model, camera, vp) : -1;
+  const mini = minimapSize(model, vp);
   const cursorBox =
     focused && !pointerFocus.current && cursor >= 0 && camera
       ? seatOnScreen(model, camera, cursor)
@@ -685,6 +716,43 @@ export function SeatMap({ model, live, selected, onToggle, currency, label }: Se
               `${sectionWords(hover.section)} · click to zoom in`
             )}
           </Tooltip>
+        )}
+        {zoomed && hasOverview && camera && (
+          <button
+            type="button"
+            className="absolute right-2 top-2 overflow-hidden rounded-md border border-slate-300 bg-white p-0 shadow-md"
+            style={{ width: mini.width, height: mini.height }}
+            aria-label="Minimap: back to all sections"
+            data-testid="seatmap-minimap"
+            onClick={(e) => {
+              if (e.detail === 0) {
+                showAll(); // the keyboard: the way back
+                return;
+              }
+              const rect = e.currentTarget.getBoundingClientRect();
+              const k = Math.min(mini.width / model.width, mini.height / model.height);
+              const gx = (e.clientX - rect.left - (mini.width - model.width * k) / 2) / k;
+              const gy = (e.clientY - rect.top - (mini.height - model.height * k) / 2) / k;
+              animateTo(
+                clampCamera(
+                  model,
+                  {
+                    scale: camera.scale,
+                    x: vp.width / 2 - gx * camera.scale,
+                    y: vp.height / 2 - gy * camera.scale,
+                  },
+                  vp,
+                  sizes,
+                ),
+              );
+            }}
+          >
+            <canvas
+              ref={miniRef}
+              className="block"
+              style={{ width: mini.width, height: mini.height }}
+            />
+          </button>
         )}
         {feedback && (
           <div

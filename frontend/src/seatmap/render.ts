@@ -18,6 +18,7 @@ import {
   type Sizes,
   SOLD,
   STAGE_CELLS,
+  type Viewport,
 } from "./model";
 
 /** Available seats take their section's price-tier colour. */
@@ -79,6 +80,10 @@ export class SeatMapRenderer {
     const ctx = canvas.getContext("2d", { alpha: false });
     if (!ctx) throw new Error("canvas 2d is not available");
     this.ctx = ctx;
+  }
+
+  get pixelRatio(): number {
+    return this.dpr;
   }
 
   /** Size the canvas (CSS px) for the device's pixel ratio. */
@@ -184,22 +189,65 @@ export class SeatMapRenderer {
     this.heatStale = true;
   }
 
-  private drawHeat(): void {
-    const { ctx, model, camera } = this;
+  private freshHeat(): HTMLCanvasElement | null {
     const key = this.heatKey;
     if (
       !this.heat ||
       this.heatStale ||
       !key ||
-      key.version !== model.version ||
+      key.version !== this.model.version ||
       key.selected !== this.selected
     ) {
       this.buildHeat();
     }
-    if (!this.heat) return;
+    return this.heat;
+  }
+
+  /** The whole map small on `target` (CSS size w x h) with the screen's part outlined:
+   * the minimap of a zoomed view. */
+  drawMinimap(target: HTMLCanvasElement, w: number, h: number, screen: Viewport): void {
+    const { model, camera } = this;
+    const ctx = target.getContext("2d");
+    const heat = this.freshHeat();
+    if (!ctx || !heat) return;
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.fillStyle = COLORS.background;
+    ctx.fillRect(0, 0, w, h);
+    const k = Math.min(w / model.width, h / model.height);
+    const ox = (w - model.width * k) / 2;
+    const oy = (h - model.height * k) / 2;
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(heat, ox, oy, model.width * k, model.height * k);
+    ctx.fillStyle = COLORS.stage;
+    ctx.fillRect(ox + model.width * k * 0.2, oy, model.width * k * 0.6, Math.max(2, k * 2));
+    // The screen's part: grid coordinates of the screen's corners, at the minimap's scale.
+    const cx = ((screen.width / 2 - camera.x) / camera.scale) * k + ox;
+    const cy = ((screen.height / 2 - camera.y) / camera.scale) * k + oy;
+    // At least 8 px: findable even deep in a big map.
+    const vw = Math.max(8, (screen.width / camera.scale) * k);
+    const vh = Math.max(8, (screen.height / camera.scale) * k);
+    // A light window with a dark and a white edge: visible on every section colour.
+    const x = Math.max(1.5, cx - vw / 2);
+    const y = Math.max(1.5, cy - vh / 2);
+    const rw = Math.min(vw, w - 1.5 - x);
+    const rh = Math.min(vh, h - 1.5 - y);
+    ctx.fillStyle = "rgba(255, 255, 255, 0.5)";
+    ctx.fillRect(x, y, rw, rh);
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = "#ffffff";
+    ctx.strokeRect(x, y, rw, rh);
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = "#0f172a";
+    ctx.strokeRect(x, y, rw, rh);
+  }
+
+  private drawHeat(): void {
+    const { ctx, model, camera } = this;
+    const heat = this.freshHeat();
+    if (!heat) return;
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(
-      this.heat,
+      heat,
       camera.x,
       camera.y,
       model.width * camera.scale,
