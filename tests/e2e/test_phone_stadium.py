@@ -91,6 +91,35 @@ async def screen_shot(page: Page, shots: Screenshots, step: str) -> None:
     await page.screenshot(path=str(shots.directory / name))
 
 
+# The widest run of one seat colour along the rows of pixels around the middle of the map, in
+# CSS px: the on-screen width of a drawn seat (its square, without the gap around it).
+DRAWN_SEAT_WIDTH = """(canvas) => {
+  const ctx = canvas.getContext("2d");
+  const ratio = canvas.width / canvas.clientWidth;
+  const size = Math.round(80 * ratio);
+  const x0 = Math.round(canvas.width / 2 - size / 2);
+  const y0 = Math.round(canvas.height / 2 - size / 2);
+  const data = ctx.getImageData(x0, y0, size, size).data;
+  const counts = new Map();
+  for (let i = 0; i < data.length; i += 4) {
+    const key = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+    counts.set(key, (counts.get(key) || 0) + 1);
+  }
+  const seat = [...counts.entries()].sort((a, b) => b[1] - a[1])[0][0];
+  let best = 0;
+  for (let y = 0; y < size; y++) {
+    let run = 0;
+    for (let x = 0; x < size; x++) {
+      const i = (y * size + x) * 4;
+      const key = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+      run = key === seat ? run + 1 : 0;
+      best = Math.max(best, run);
+    }
+  }
+  return best / ratio;
+}"""
+
+
 def hold_as_someone_else(service: LiveService, concert_id: str, seat_ids: list[str]) -> None:
     email = f"{uuid.uuid4().hex[:12]}@example.com"
     password = "correct-horse-battery"
@@ -176,6 +205,8 @@ async def test_a_fan_picks_a_stadium_seat_on_a_phone(
     await expect(seat_map).to_have_attribute("data-view", "seats")
     await expect(seat_map).to_have_attribute("data-section", re.compile(r".+"))
     assert await cell(seat_map) >= 24
+    drawn = await seat_map.evaluate(DRAWN_SEAT_WIDTH)
+    assert 24 <= drawn < 40, drawn  # one seat, not a block of them
     breadcrumb = page.get_by_test_id("seatmap-breadcrumb")
     await expect(breadcrumb).to_contain_text(re.compile(r"Block \d+"))
     section_name = (await breadcrumb.inner_text()).split("›")[-1].strip()
