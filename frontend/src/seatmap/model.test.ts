@@ -438,3 +438,27 @@ describe("zooming: fit, a section, back", () => {
     expect(showSeat(model, shown, seat, phone, TOUCH_SIZES)).toEqual(shown);
   });
 });
+
+describe("a small section on a phone", () => {
+  it("fits its seats to the screen's width when they are big enough", () => {
+    // Ten seats a row: the map is too narrow for 24 px seats at fit (the overview), but the
+    // zoomed section shows all ten at once, as large as the width allows (ten seats and a
+    // cell either side: row labels stay in view by themselves), no dragging.
+    const model = new SeatMapModel(
+      previewLayout([
+        { name: "Floor", price_cents: 5500, rows: 4, seats_per_row: 10 },
+        { name: "Balcony", price_cents: 4000, rows: 2, seats_per_row: 8 },
+      ]),
+    );
+    const phone: Viewport = { width: 358, height: 506 };
+    expect(isOverview(fitCamera(model, phone, TOUCH_SIZES), TOUCH_SIZES)).toBe(true);
+    const cam = sectionCamera(model, 0, phone, TOUCH_SIZES);
+    expect(cam.scale).toBeCloseTo(phone.width / 12);
+    expect(cam.scale).toBeGreaterThanOrEqual(TOUCH_SIZES.section);
+    const row = model.rows[0] as RowBox;
+    const first = seatOnScreen(model, cam, row.firstSeat);
+    const last = seatOnScreen(model, cam, row.firstSeat + row.length - 1);
+    expect(first.left).toBeGreaterThanOrEqual(0);
+    expect(last.left + last.size).toBeLessThanOrEqual(phone.width);
+  });
+});

@@ -514,8 +514,9 @@ export function isOverview(camera: Camera, sizes: Sizes): boolean {
   return camera.scale < sizes.pick - 1e-9;
 }
 
-/** One section filling the screen: fitted when that shows its seats at least at
- * `sizes.section`, else at that size, centred across and from its front (label) row down. */
+/** One section filling the screen: fitted (its seats' width) when that shows its seats at
+ * least at `sizes.section`, else at that size, centred across and from its front (label) row
+ * down. */
 export function sectionCamera(
   model: SeatMapModel,
   section: number,
@@ -524,7 +525,9 @@ export function sectionCamera(
 ): Camera {
   const box = model.sections[section];
   if (!box) return fitCamera(model, vp, sizes);
-  const fit = Math.min(vp.width / box.w, vp.height / box.h);
+  // Its seats and a cell either side: row labels stay on screen by themselves (sticky).
+  const seatsWide = Math.max(1, box.w - 2 * SIDE_CELLS + 2);
+  const fit = Math.min(vp.width / seatsWide, vp.height / box.h);
   const scale = Math.min(Math.max(fit, sizes.section), sizes.max);
   const x = vp.width / 2 - (box.x + box.w / 2) * scale;
   const y =
