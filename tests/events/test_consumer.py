@@ -9,9 +9,9 @@ import pytest
 
 from app.events.consumer import EventConsumer
 from app.events.publisher import EventPublisher
-from app.events.schemas import DomainEvent, OrderConfirmed, SeatReleased
+from app.events.schemas import DomainEvent, OrderConfirmed, SeatReleased, from_fields
 from app.platform.redis import RedisClient, build_redis
-from tests.events.conftest import eventually
+from tests.events.conftest import eventually, raw_entries
 from tests.storage.factories import make_order
 
 GROUP = "test-group"
@@ -50,6 +50,7 @@ def consumer(
     claim_min_idle_ms: int = 100,
     max_deliveries: int = 5,
     prune_idle_ms: int = 3_600_000,
+    dead_letter: str | None = None,
 ) -> EventConsumer:
     return EventConsumer(
         redis,
@@ -62,6 +63,7 @@ def consumer(
         claim_min_idle_ms=claim_min_idle_ms,
         max_deliveries=max_deliveries,
         prune_idle_ms=prune_idle_ms,
+        dead_letter=dead_letter,
     )
 
 
@@ -165,6 +167,41 @@ async def test_an_entry_that_keeps_failing_is_given_up(
             break
     assert await pending(redis, stream) == 0
     assert handler.handled == []
+
+
+async def test_an_entry_given_up_goes_to_the_dead_letter_stream_as_it_was(
+    redis: RedisClient, stream: str, publisher: EventPublisher
+) -> None:
+    dead = f"{stream}:dead"
+    handler = Recorder(fail=True)
+    worker = consumer(
+        redis, stream, handler, "w", claim_min_idle_ms=10, max_deliveries=2, dead_letter=dead
+    )
+    await worker.ensure_group()
+    [entry_id] = await publisher.publish(released(1))
+    try:
+        await worker.read_new()  # delivery 1
+        for _ in range(5):
+            await asyncio.sleep(0.03)
+            await worker.reclaim()  # delivery 2, then given up
+            if await pending(redis, stream) == 0:
+                break
+        assert await pending(redis, stream) == 0
+        [(_, original)] = await raw_entries(redis, stream)
+        [(_, buried)] = await raw_entries(redis, dead)
+        assert buried == {
+            **original,
+            b"group": GROUP.encode(),
+            b"entry_id": entry_id.encode(),
+            b"deliveries": b"3",
+        }
+        # Added back once the cause is fixed, it is handled like any new entry.
+        handler.fail = False
+        [again] = await publisher.publish(from_fields("0-1", original))
+        assert await worker.read_new() == 1
+        assert handler.ids == [again]
+    finally:
+        await redis.delete(dead)
 
 
 async def test_unreadable_entries_are_acknowledged_and_skipped(
