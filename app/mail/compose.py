@@ -44,7 +44,7 @@ def _base(bundle: TicketBundle, mail_from: str, subject: str) -> EmailMessage:
     if bundle.buyer is None:
         raise ValueError("the order's buyer has no account: no address to write to")
     message = EmailMessage()
-    message["Subject"] = subject
+    message["Subject"] = " ".join(subject.split())  # a header holds no line breaks
     message["From"] = mail_from
     message["To"] = formataddr((bundle.buyer.name.strip(), bundle.buyer.email))
     message["Date"] = format_datetime(datetime.now(UTC))
