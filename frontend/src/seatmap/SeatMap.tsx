@@ -85,7 +85,10 @@ function mapHeight(model: SeatMapModel, width: number, sizes: Sizes): number {
   const screen = typeof window !== "undefined" ? window.innerHeight || 800 : 800;
   const fit = Math.min(width / model.width, sizes.fitMax);
   let height = Math.min(model.height * fit, screen * 0.7);
-  if (fit < sizes.pick) height = Math.max(height, Math.min(screen * 0.6, 520));
+  if (fit < sizes.pick) {
+    const tallest = Math.max(0, ...model.sections.map((b) => b.h));
+    height = Math.max(height, Math.min(screen * 0.6, 520, tallest * sizes.section));
+  }
   return Math.round(Math.max(height, 160));
 }
 

@@ -395,6 +395,25 @@ export class SeatMapRenderer {
     const boxW = box.w * s;
     const boxH = box.h * s;
     const sum = model.sectionSummary(section);
+    if (SECTION_LABEL_CELLS * s >= 24) {
+      // Seats large enough to see (a small venue): one line in the label row, seats uncovered.
+      const text = `${box.name} · ${money(box.priceCents, this.currency)} · ${sum.available.toLocaleString()} free${sum.held ? ` · ${sum.held.toLocaleString()} held` : ""}`;
+      ctx.font = "600 12px system-ui, sans-serif";
+      const w = Math.min(ctx.measureText(text).width + 16, boxW - 4);
+      const y = (box.y + SECTION_LABEL_CELLS / 2) * s + camera.y;
+      ctx.fillStyle = COLORS.plate;
+      ctx.strokeStyle = tierColor(section);
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      ctx.roundRect(cx - w / 2, y - 11, w, 22, 6);
+      ctx.fill();
+      ctx.stroke();
+      ctx.fillStyle = "#0f172a";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.fillText(text, cx, y, w - 8);
+      return;
+    }
     const lines: [string, string][] = [
       [`600 ${boxH >= 60 ? 14 : 12}px system-ui, sans-serif`, box.name],
       ["12px system-ui, sans-serif", money(box.priceCents, this.currency)],
