@@ -6,12 +6,16 @@ Delivery is at least once (see consumer.py); the mail handler de-duplicates per 
 
 from __future__ import annotations
 
+import logging
+
 from app.events.runner import consume
 from app.mail.sender import MAIL_TYPES, OrderMails
-from app.mail.transport import build_transport
+from app.mail.transport import build_transport, outbox_folder
 from app.platform.redis import RedisClient
 from app.settings import Settings
 from app.storage.ports import Store
+
+log = logging.getLogger(__name__)
 
 DELIVERY_TYPES = MAIL_TYPES  # what the handler acts on
 
@@ -28,6 +32,12 @@ def order_mails(settings: Settings, store: Store, redis: RedisClient) -> OrderMa
 
 async def run_ticket_delivery(settings: Settings, store: Store, redis: RedisClient) -> None:
     """The background job: consume until cancelled."""
+    if settings.events_enabled and settings.smtp_url is None and settings.app_env == "prod":
+        log.warning(
+            "SMTP_URL is not set: buyers' mails are written to %s and nobody receives them; "
+            "set SMTP_URL (docs/mail.md)",
+            outbox_folder(settings),
+        )
     await consume(
         settings,
         settings.events_consumer_group,

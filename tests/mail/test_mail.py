@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import logging
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,7 +20,7 @@ from pydantic import SecretStr
 from redis.typing import EncodableT, FieldT
 
 from app.events.consumer import EventConsumer
-from app.events.delivery import DELIVERY_TYPES, order_mails
+from app.events.delivery import DELIVERY_TYPES, order_mails, run_ticket_delivery
 from app.events.runner import dead_letter_stream
 from app.events.schemas import from_fields
 from app.mail.sender import OrderMails, dedup_key
@@ -309,3 +310,20 @@ def test_smtp_url_and_the_mail_settings_are_checked_at_startup() -> None:
     with pytest.raises(ValueError, match="PUBLIC_BASE_URL"):
         Settings(public_base_url="tickets.example.com")
     assert Settings(smtp_url=SecretStr("smtps://u:p@mail.example.com")).smtp_url is not None
+
+
+async def test_a_production_process_without_smtp_url_says_so_at_start(
+    caplog: pytest.LogCaptureFixture, app: FastAPI, stream: str
+) -> None:
+    c = container_of(app)
+    # A production configuration but for SMTP_URL (the secrets it needs don't matter here).
+    settings = c.settings.model_copy(update={"app_env": "prod", "events_stream": stream})
+    with caplog.at_level(logging.WARNING, logger="app.events.delivery"):
+        job = asyncio.create_task(run_ticket_delivery(settings, c.store, c.redis))
+        await asyncio.sleep(0.05)
+        job.cancel()
+        await asyncio.gather(job, return_exceptions=True)
+    await c.redis.delete(stream)
+    [record] = [r for r in caplog.records if r.name == "app.events.delivery"]
+    assert "SMTP_URL is not set" in record.getMessage()
+    assert str(Path(settings.data_dir) / "outbox") in record.getMessage()
