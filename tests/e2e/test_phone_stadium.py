@@ -310,4 +310,25 @@ async def test_the_stadium_map_on_a_laptop(
     await page.get_by_test_id("seatmap-all").click()
     await expect(seat_map).to_have_attribute("data-view", "overview")
     await expect(minimap).to_be_hidden()
+
+    # The keyboard from the overview: the view follows the cursor into its section.
+    sections = [str(s["id"]) for s in concert["sections"]]  # type: ignore[attr-defined]
+    await seat_map.focus()
+    cursor = page.get_by_test_id("seat-cursor")
+    await expect(cursor).to_have_attribute("data-seat-id", f"{sections[0]}-A-1")
+    await expect(seat_map).to_have_attribute("data-view", "seats")
+    await expect(seat_map).to_have_attribute("data-section", sections[0])
+    await page.keyboard.press("PageDown")
+    await expect(cursor).to_have_attribute("data-seat-id", f"{sections[1]}-A-1")
+    await expect(seat_map).to_have_attribute("data-section", sections[1])
+    await page.keyboard.press("End")
+    await expect(cursor).to_have_attribute("data-seat-id", f"{sections[1]}-A-100")
+    await expect(page.get_by_test_id("seat-announcement")).to_contain_text(
+        "Block 2, row A, seat 100: available"
+    )
+    cursor_box = await cursor.bounding_box()
+    assert cursor_box is not None
+    assert cursor_box["x"] + cursor_box["width"] <= box["x"] + box["width"] + 2, cursor_box
+    await page.keyboard.press("Escape")
+    await expect(seat_map).to_have_attribute("data-view", "overview")
     console.assert_clean()

@@ -436,6 +436,17 @@ describe("zooming: fit, a section, back", () => {
     });
     // A seat already in view: the camera stays.
     expect(showSeat(model, shown, seat, phone, TOUCH_SIZES)).toEqual(shown);
+    // Page Down to the next section, off screen: that section is shown.
+    const next = model.move(seat, "pagedown");
+    expect(model.seatSection[next]).toBe(7);
+    expect(sectionInView(model, shown, phone)).toBe(6);
+    const jumped = showSeat(model, shown, next, phone, TOUCH_SIZES);
+    expect(sectionInView(model, jumped, phone)).toBe(7);
+    // The whole small map on screen: moving between its sections moves nothing.
+    const small = new SeatMapModel(layout);
+    const wide: Viewport = { width: 1000, height: 600 };
+    const whole = fitCamera(small, wide, MOUSE_SIZES);
+    expect(showSeat(small, whole, small.indexOf("balcony-A-2"), wide, MOUSE_SIZES)).toEqual(whole);
   });
 });
 

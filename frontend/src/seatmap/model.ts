@@ -629,7 +629,8 @@ export function sectionInView(model: SeatMapModel, camera: Camera, vp: Viewport)
 }
 
 /** The camera moved just enough to show seat `i` whole (with a margin); from the overview,
- * the seat's section is shown first (keyboard picking follows the cursor this way). */
+ * or when the seat is off screen in another section than the one in view, the seat's section
+ * is shown first (keyboard picking follows the cursor this way). */
 export function showSeat(
   model: SeatMapModel,
   camera: Camera,
@@ -638,9 +639,17 @@ export function showSeat(
   sizes: Sizes,
 ): Camera {
   if (i < 0 || i >= model.count) return camera;
-  let cam = isOverview(camera, sizes)
-    ? sectionCamera(model, model.seatSection[i] as number, vp, sizes)
-    : camera;
+  const section = model.seatSection[i] as number;
+  const seen = seatOnScreen(model, camera, i);
+  const onScreen =
+    seen.left >= 0 &&
+    seen.top >= 0 &&
+    seen.left + seen.size <= vp.width &&
+    seen.top + seen.size <= vp.height;
+  let cam =
+    isOverview(camera, sizes) || (!onScreen && sectionInView(model, camera, vp) !== section)
+      ? sectionCamera(model, section, vp, sizes)
+      : camera;
   const { left, top, size } = seatOnScreen(model, cam, i);
   const margin = Math.min(size * 2, vp.width / 4, vp.height / 4);
   let { x, y } = cam;
