@@ -42,6 +42,7 @@ BUYER = {
     "POST /api/v1/checkout",
     "GET /api/v1/orders/{order_id}",
     "GET /api/v1/orders/{order_id}/payment",
+    "GET /api/v1/orders/{order_id}/tickets.pdf",
     "POST /api/v1/orders/{order_id}/cancel",
     "POST /api/v1/payments/simulated/{payment_intent_id}/confirm",
     "GET /api/v1/me/orders",

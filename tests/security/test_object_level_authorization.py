@@ -28,6 +28,7 @@ OWNED = {
     "DELETE /api/v1/holds/{hold_id}",
     "GET /api/v1/orders/{order_id}",
     "GET /api/v1/orders/{order_id}/payment",
+    "GET /api/v1/orders/{order_id}/tickets.pdf",
     "POST /api/v1/orders/{order_id}/cancel",
     "POST /api/v1/orders/{order_id}/refund",  # organisers only: any order (API5's test)
     "POST /api/v1/payments/simulated/{payment_intent_id}/confirm",
@@ -88,6 +89,7 @@ async def test_orders_of_another_buyer(
     for r in (
         await client.get(f"{API}/orders/{order['id']}", headers=mallory.headers),
         await client.get(f"{API}/orders/{order['id']}/payment", headers=mallory.headers),
+        await client.get(f"{API}/orders/{order['id']}/tickets.pdf", headers=mallory.headers),
         await client.post(f"{API}/orders/{order['id']}/cancel", headers=mallory.headers),
     ):
         assert r.status_code == 404, r.text
