@@ -219,6 +219,11 @@ async def test_a_fan_picks_a_stadium_seat_on_a_phone(
     await page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     await expect(page.get_by_test_id("bar-total")).to_have_text(re.compile(r"^1 seat · €\d+\.00$"))
     await expect(page.get_by_test_id("bar-seats")).to_contain_text(section_name)
+    # The bar sits at the bottom of the screen while the map is in view (sticky).
+    bar_box = await bar.bounding_box()
+    assert bar_box is not None
+    assert bar_box["y"] >= 844 - 160, bar_box
+    assert bar_box["y"] + bar_box["height"] <= 844, bar_box
     picked = await page.get_by_test_id("selected-seats").get_by_role("listitem").inner_text()
     match = re.match(r"(Block \d+) · Row (\w+) · Seat (\d+)", picked)
     assert match is not None, picked
