@@ -1,8 +1,24 @@
 import { knownZone } from "./localTime";
 
+// Intl formatters are costly to build (about a millisecond each on a phone) and a page formats
+// hundreds of prices and times: one per currency, zone and style, built on first use.
+const formatters = new Map<string, Intl.NumberFormat | Intl.DateTimeFormat>();
+
+function cached<F extends Intl.NumberFormat | Intl.DateTimeFormat>(key: string, make: () => F): F {
+  let f = formatters.get(key) as F | undefined;
+  if (f === undefined) {
+    f = make();
+    formatters.set(key, f);
+  }
+  return f;
+}
+
 export function money(cents: number, currency: string): string {
   try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(cents / 100);
+    return cached(
+      `money:${currency}`,
+      () => new Intl.NumberFormat(undefined, { style: "currency", currency }),
+    ).format(cents / 100);
   } catch {
     return `${(cents / 100).toFixed(2)} ${currency}`;
   }
@@ -25,12 +41,16 @@ const DATE_TIME: Intl.DateTimeFormatOptions = {
  * time instead, labelled with the zone's short name ("Sat, Jul 4, 2026, 08:00 PM GMT+2"), so a
  * fan far away reads the time the show starts where it is played. */
 export function dateTime(iso: string, timeZone?: string, locale?: string): string {
-  if (timeZone === undefined) return new Date(iso).toLocaleString(locale, DATE_TIME);
-  return new Date(iso).toLocaleString(locale, {
-    ...DATE_TIME,
-    timeZone: knownZone(timeZone),
-    timeZoneName: "short",
-  });
+  const zone = timeZone === undefined ? undefined : knownZone(timeZone);
+  const format = cached(
+    `dateTime:${zone ?? ""}:${locale ?? ""}`,
+    () =>
+      new Intl.DateTimeFormat(
+        locale,
+        zone === undefined ? DATE_TIME : { ...DATE_TIME, timeZone: zone, timeZoneName: "short" },
+      ),
+  );
+  return format.format(new Date(iso));
 }
 
 /** The venue's zone as a reader may not know it: "Europe/Amsterdam" -> "Amsterdam time". */
@@ -41,12 +61,18 @@ export function zoneName(timeZone: string): string {
 }
 
 export function shortDate(iso: string, timeZone?: string): string {
-  return new Date(iso).toLocaleDateString(undefined, {
-    day: "numeric",
-    month: "short",
-    year: "numeric",
-    ...(timeZone === undefined ? {} : { timeZone: knownZone(timeZone) }),
-  });
+  const zone = timeZone === undefined ? undefined : knownZone(timeZone);
+  const format = cached(
+    `shortDate:${zone ?? ""}`,
+    () =>
+      new Intl.DateTimeFormat(undefined, {
+        day: "numeric",
+        month: "short",
+        year: "numeric",
+        ...(zone === undefined ? {} : { timeZone: zone }),
+      }),
+  );
+  return format.format(new Date(iso));
 }
 
 /** 75 -> "1:15"; 3700 -> "1:01:40". */

@@ -32,13 +32,21 @@ function wallClock(t: number, timeZone: string): number {
  * page). */
 export function knownZone(timeZone: string | undefined): string {
   if (!timeZone) return "UTC";
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone });
-    return timeZone;
-  } catch {
-    return "UTC";
+  let known = knownZones.get(timeZone);
+  if (known === undefined) {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone });
+      known = timeZone;
+    } catch {
+      known = "UTC";
+    }
+    knownZones.set(timeZone, known);
   }
+  return known;
 }
+
+// Building an Intl formatter costs a phone about a millisecond: each zone is tried once.
+const knownZones = new Map<string, string>();
 
 /** `datetime-local` value for a Date: its wall-clock time in `timeZone` (default: the
  * browser's). */

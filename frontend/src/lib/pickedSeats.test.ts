@@ -26,7 +26,7 @@ class MemoryStorage implements Storage {
 function model(statuses: Record<string, boolean>): PickModel {
   const ids = Object.keys(statuses);
   return {
-    ids,
+    idOf: (i) => ids[i] as string,
     indexOf: (id) => ids.indexOf(id),
     isAvailable: (i) => statuses[ids[i] as string] === true,
     label: (i) => `seat ${ids[i]}`,

@@ -8,7 +8,7 @@ const key = (concertId: string) => `encore.picked.${concertId}`;
 
 /** The part of the seat map's model this needs. */
 export interface PickModel {
-  readonly ids: readonly string[];
+  idOf(i: number): string;
   indexOf(seatId: string): number;
   isAvailable(i: number): boolean;
   label(i: number): string;
@@ -101,7 +101,7 @@ export function usePickedSeats({
     if (loggedIn || !restored.current) return;
     savePicked(
       concertId,
-      [...selected].map((i) => model.ids[i] as string),
+      [...selected].map((i) => model.idOf(i)),
     );
   }, [concertId, loggedIn, model, selected]);
 }

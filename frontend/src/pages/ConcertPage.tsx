@@ -23,7 +23,7 @@ import { usePickedSeats } from "../lib/pickedSeats";
 import { dropPass, loadPass } from "../lib/queuePass";
 import { AVAILABLE } from "../seatmap/model";
 import { Legend, SeatMap, useCoarsePointer } from "../seatmap/SeatMap";
-import { useLiveSeats } from "../seatmap/useLiveSeats";
+import { prefetchSeatMap, useLiveSeats } from "../seatmap/useLiveSeats";
 
 export function ConcertPage() {
   const { concertId = "" } = useParams();
@@ -31,6 +31,11 @@ export function ConcertPage() {
     queryKey: ["concert", concertId],
     queryFn: () => api.getConcert(concertId),
   });
+  // The seat states travel beside the layout, not after it (useLiveSeats picks them up).
+  const queryClient = useQueryClient();
+  useEffect(() => {
+    prefetchSeatMap(queryClient, concertId).catch(() => {});
+  }, [queryClient, concertId]);
   usePageTitle(concert.data?.title ?? (concert.isError ? "Concert not found" : "Concert"));
   if (concert.isPending) return <PageLoading label="Loading the concert" />;
   if (concert.isError) {
@@ -193,7 +198,7 @@ function SeatSelection({ concert, saleOpen }: { concert: Concert; saleOpen: bool
 
   const holdSelected = () => {
     if (!user) return navigate(loginPath);
-    hold.mutate({ seat_ids: selectedList.map((i) => model.ids[i] as string) });
+    hold.mutate({ seat_ids: selectedList.map((i) => model.idOf(i)) });
   };
   const holdBest = () => {
     if (!user) return navigate(loginPath);

@@ -127,6 +127,14 @@ interface Gesture {
  * into it, "All sections" goes back. Wheel and pinch zoom, drag pans. Keyboard: arrows,
  * Home/End, Page Up/Down, Enter or Space to pick, N for the next free seat, + and - to zoom;
  * the view follows the keyboard cursor. */
+/** Marks `seatmap:drawn` the first time the map shows live seat states (bench/page.py times
+ * the page by it). */
+function markDrawn(model: SeatMapModel): void {
+  if (model.version >= 0 && performance.getEntriesByName("seatmap:drawn").length === 0) {
+    performance.mark("seatmap:drawn");
+  }
+}
+
 export function SeatMap({ model, live, selected, onToggle, currency, label }: SeatMapProps) {
   const boxRef = useRef<HTMLDivElement>(null);
   const canvasRef = useRef<HTMLCanvasElement>(null);
@@ -201,6 +209,7 @@ export function SeatMap({ model, live, selected, onToggle, currency, label }: Se
       r.selected = drawn.current.selected;
       r.currency = drawn.current.currency;
       r.draw();
+      markDrawn(model);
     }
     return () => {
       rendererRef.current = null;
@@ -213,6 +222,7 @@ export function SeatMap({ model, live, selected, onToggle, currency, label }: Se
     const r = rendererRef.current;
     if (!r) return;
     r.draw();
+    markDrawn(r.model);
     const mini = miniRef.current;
     if (mini) {
       const w = mini.clientWidth;
@@ -242,14 +252,19 @@ export function SeatMap({ model, live, selected, onToggle, currency, label }: Se
   useEffect(() => {
     if (!live) return;
     let timer: ReturnType<typeof setTimeout> | null = null;
+    let first = true;
+    const redraw = () => {
+      timer = null;
+      rendererRef.current?.invalidate();
+      paint();
+      setLiveTick((t) => t + 1); // the tooltip and the breadcrumb's figures
+    };
     const off = live.subscribe(() => {
       if (timer) return;
-      timer = setTimeout(() => {
-        timer = null;
-        rendererRef.current?.invalidate();
-        paint();
-        setLiveTick((t) => t + 1); // the tooltip and the breadcrumb's figures
-      }, LIVE_REDRAW_MS);
+      if (first)
+        redraw(); // the first live states at once
+      else timer = setTimeout(redraw, LIVE_REDRAW_MS);
+      first = false;
     });
     return () => {
       off();
@@ -689,7 +704,7 @@ export function SeatMap({ model, live, selected, onToggle, currency, label }: Se
           <div
             aria-hidden="true"
             data-testid="seat-cursor"
-            data-seat-id={model.ids[cursor]}
+            data-seat-id={model.idOf(cursor)}
             className="pointer-events-none absolute rounded-sm ring-2 ring-brand-600 ring-offset-1"
             style={{
               left: cursorBox.left - 1,

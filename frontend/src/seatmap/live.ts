@@ -118,6 +118,15 @@ export class LiveSeats {
     return null;
   }
 
+  /** A seat map fetched apart from the stream (the page's first GET /seats, a poll): applied
+   * when it is the first one or newer than what the map shows, else dropped. */
+  offer(snapshot: SeatMapSnapshot): void {
+    // Only a newer map: an older answer (another server, a slow request) would undo news.
+    if (this.snapshots === 0 || snapshot.version > this.model.version) {
+      this.applySnapshot(snapshot);
+    }
+  }
+
   private applySnapshot(snapshot: SeatMapSnapshot): SeatUpdate {
     if (this.snapshots === 0) {
       this.model.applySnapshot(snapshot);
@@ -239,10 +248,7 @@ export class LiveSeats {
     try {
       const snapshot = await this.poll();
       if (epoch !== this.pollEpoch) return;
-      // Only a newer map: an older answer (another server, a slow request) would undo news.
-      if (this.snapshots === 0 || snapshot.version > this.model.version) {
-        this.applySnapshot(snapshot);
-      }
+      this.offer(snapshot);
     } catch (e) {
       if (epoch !== this.pollEpoch) return;
       // Not answered: try again at the next interval, or when the service says (429, 503).

@@ -56,11 +56,48 @@ function snapshot(version: number, floor: string[], balcony: string[]): SeatMapS
 }
 
 describe("SeatMapModel layout", () => {
+  it("finds seats by id when section ids have dashes of their own", () => {
+    const dashed = new SeatMapModel({
+      sections: [
+        { id: "lower-tier", name: "Lower Tier", price_cents: 1, rows: [{ label: "A", count: 2 }] },
+        {
+          id: "lower-tier-2",
+          name: "Lower Tier",
+          price_cents: 1,
+          rows: [{ label: "A", count: 3 }],
+        },
+      ],
+    });
+    expect(dashed.indexOf("lower-tier-A-2")).toBe(1);
+    expect(dashed.indexOf("lower-tier-2-A-3")).toBe(4);
+    expect(dashed.idOf(4)).toBe("lower-tier-2-A-3");
+    expect(dashed.indexOf("lower-tier-2-A-4")).toBe(-1);
+  });
+
   const model = new SeatMapModel(layout);
 
   it("indexes every seat in row order", () => {
     expect(model.count).toBe(9);
-    expect(model.ids.slice(0, 4)).toEqual(["floor-A-1", "floor-A-2", "floor-A-3", "floor-A-4"]);
+    expect([0, 1, 2, 3].map((i) => model.idOf(i))).toEqual([
+      "floor-A-1",
+      "floor-A-2",
+      "floor-A-3",
+      "floor-A-4",
+    ]);
+    expect(model.idOf(model.count - 1)).toBe("balcony-A-3");
+    for (const bad of [
+      "floor-A-0",
+      "floor-A-5",
+      "floor-A-01",
+      "floor-A-1.0",
+      "floor-Z-1",
+      "floor",
+      "-A-1",
+    ]) {
+      expect(model.indexOf(bad)).toBe(-1);
+    }
+    // Every seat's id leads back to it.
+    for (let i = 0; i < model.count; i++) expect(model.indexOf(model.idOf(i))).toBe(i);
     expect(model.indexOf("balcony-A-3")).toBe(8);
     expect(model.indexOf("nope")).toBe(-1);
   });

@@ -10,7 +10,7 @@
 // screen (the sections overview when seats would be too small to pick), a section fills it
 // when picked, and hit testing answers the seat or the section under a point at any zoom.
 
-import { rowSeatIds } from "../api/layout";
+import { seatId } from "../api/layout";
 import type { SeatChange, SeatCounts, SeatMapSnapshot, Section } from "../api/types";
 
 export const AVAILABLE = 65; // "A"
@@ -145,7 +145,6 @@ export type Direction = "left" | "right" | "up" | "down" | "home" | "end" | "pag
 
 export class SeatMapModel {
   readonly count: number;
-  readonly ids: string[];
   readonly sections: SectionBox[];
   readonly rows: RowBox[];
   /** Grid size in cells. */
@@ -160,7 +159,8 @@ export class SeatMapModel {
   /** Per seat: its status byte (AVAILABLE, HELD, ...). */
   readonly status: Uint8Array;
   version = -1;
-  private readonly index = new Map<string, number>();
+  /** `<section id>-<row label>` -> row index, built on the first look-up by id. */
+  private rowKeys: Map<string, number> | null = null;
   /** Grid cell -> seat index + 1 (0: no seat). */
   private readonly grid: Int32Array;
   private readonly tally = { available: 0, held: 0, sold: 0, notForSale: 0, unknown: 0 };
@@ -178,7 +178,6 @@ export class SeatMapModel {
       return widest;
     });
     this.count = count;
-    this.ids = new Array<string>(count);
     this.seatX = new Int32Array(count);
     this.seatY = new Int32Array(count);
     this.seatRow = new Int32Array(count);
@@ -228,15 +227,15 @@ export class SeatMapModel {
           firstSeat: seat,
           length: r.count,
         });
-        rowSeatIds(s.id, r).forEach((id, n) => {
-          this.ids[seat] = id;
-          this.index.set(id, seat);
+        // No seat ids here: a stadium's 50,000 strings cost a phone hundreds of ms before the
+        // first draw. idOf / indexOf derive them from the row (api/layout.ts's rule).
+        for (let n = 0; n < r.count; n++) {
           this.seatX[seat] = x + n;
           this.seatY[seat] = y;
           this.seatRow[seat] = rowIndex;
           this.seatSection[seat] = si;
           seat++;
-        });
+        }
         y += 1;
       }
       box.seatCount = seat - box.firstSeat;
@@ -250,8 +249,26 @@ export class SeatMapModel {
     this.tally.unknown = count;
   }
 
-  indexOf(seatId: string): number {
-    return this.index.get(seatId) ?? -1;
+  /** The id of seat `i` (`<section id>-<row label>-<number>`). */
+  idOf(i: number): string {
+    const row = this.rows[this.seatRow[i] as number] as RowBox;
+    const section = this.sections[row.section] as SectionBox;
+    return seatId(section.id, row.label, i - row.firstSeat + 1);
+  }
+
+  /** The seat with this id, or -1. */
+  indexOf(id: string): number {
+    if (this.rowKeys === null) {
+      this.rowKeys = new Map(
+        this.rows.map((r, i) => [`${(this.sections[r.section] as SectionBox).id}-${r.label}`, i]),
+      );
+    }
+    const dash = id.lastIndexOf("-");
+    const row = this.rows[this.rowKeys.get(id.slice(0, dash)) ?? -1];
+    const number = Number(id.slice(dash + 1));
+    if (!row || !Number.isInteger(number) || number < 1 || number > row.length) return -1;
+    if (id.slice(dash + 1) !== String(number)) return -1; // "A-01", "A-1.0": not our ids
+    return row.firstSeat + number - 1;
   }
 
   /** The seat in grid cell (x, y), or -1. */
@@ -385,8 +402,8 @@ export class SeatMapModel {
     this.version = change.version;
     const changed: number[] = [];
     for (const [id, state] of Object.entries(change.seats)) {
-      const i = this.index.get(id);
-      if (i === undefined || state.length === 0) continue;
+      const i = this.indexOf(id);
+      if (i < 0 || state.length === 0) continue;
       if (this.setStatus(i, state.charCodeAt(0))) changed.push(i);
     }
     return changed;

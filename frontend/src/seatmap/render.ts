@@ -75,7 +75,7 @@ export class SeatMapRenderer {
 
   constructor(
     private readonly canvas: HTMLCanvasElement,
-    private readonly model: SeatMapModel,
+    readonly model: SeatMapModel,
   ) {
     const ctx = canvas.getContext("2d", { alpha: false });
     if (!ctx) throw new Error("canvas 2d is not available");

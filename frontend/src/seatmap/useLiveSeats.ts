@@ -1,5 +1,6 @@
+import { type QueryClient, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
-import type { Concert, SeatCounts } from "../api/types";
+import type { Concert, SeatCounts, SeatMapSnapshot } from "../api/types";
 import { api } from "../lib/api";
 import { type Connection, LiveSeats, type SeatUpdate } from "./live";
 import { SeatMapModel } from "./model";
@@ -15,10 +16,22 @@ export interface LiveSeatMap {
   version: number;
 }
 
+/** The seat map (GET /concerts/{id}/seats, compressed), asked for as soon as a concert page
+ * opens, together with the concert: the map is drawn from it without waiting for the stream,
+ * whose own first snapshot comes later (and uncompressed). */
+export function prefetchSeatMap(client: QueryClient, concertId: string): Promise<SeatMapSnapshot> {
+  return client.fetchQuery({
+    queryKey: ["seat-map", concertId],
+    queryFn: () => api.seatMap(concertId),
+    staleTime: 5_000,
+  });
+}
+
 /** A concert's seat map with live availability from the SSE stream, or from polling the seat
  * map when the stream can't get through (`connection` is then "polling"). */
 export function useLiveSeats(concert: Pick<Concert, "id" | "sections">): LiveSeatMap {
   const { id, sections } = concert;
+  const queryClient = useQueryClient();
   // Keyed on the layout only: a refetched concert (new seats_available) keeps its map, its
   // stream and the buyer's selection. TanStack Query keeps `sections` the same object while
   // it is unchanged.
@@ -52,13 +65,21 @@ export function useLiveSeats(concert: Pick<Concert, "id" | "sections">): LiveSea
     });
     const offConnection = live.onConnection(setConnection);
     live.open();
+    let closed = false;
+    prefetchSeatMap(queryClient, id).then(
+      (snapshot) => {
+        if (!closed) live.offer(snapshot);
+      },
+      () => {}, // the stream (or its polling fallback) brings the map anyway
+    );
     return () => {
+      closed = true;
       offUpdate();
       offConnection();
       if (frame) cancelAnimationFrame(frame);
       live.close();
     };
-  }, [live, model]);
+  }, [live, model, queryClient, id]);
 
   return { model, live, connection, ready: tick.ready, counts: tick.counts, version: tick.version };
 }
