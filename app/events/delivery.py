@@ -20,13 +20,23 @@ log = logging.getLogger(__name__)
 DELIVERY_TYPES = MAIL_TYPES  # what the handler acts on
 
 
-def order_mails(settings: Settings, store: Store, redis: RedisClient) -> OrderMails:
+def order_mails(
+    settings: Settings,
+    store: Store,
+    redis: RedisClient,
+    *,
+    attempts: int = 3,
+    backoff_seconds: float = 1.0,
+) -> OrderMails:
+    """The mail handler as the settings configure it (attempts and backoff: per delivery)."""
     return OrderMails(
         store,
         redis,
         build_transport(settings),
         mail_from=settings.mail_from,
         public_base_url=settings.public_base_url,
+        attempts=attempts,
+        backoff_seconds=backoff_seconds,
     )
 
 

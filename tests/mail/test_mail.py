@@ -23,8 +23,7 @@ from app.events.consumer import EventConsumer
 from app.events.delivery import DELIVERY_TYPES, order_mails, run_ticket_delivery
 from app.events.runner import dead_letter_stream
 from app.events.schemas import from_fields
-from app.mail.sender import OrderMails, dedup_key
-from app.mail.transport import build_transport
+from app.mail.sender import dedup_key
 from app.platform.redis import RedisClient
 from app.settings import Settings
 from tests.conftest import http_client
@@ -225,15 +224,7 @@ async def test_a_mail_that_keeps_failing_goes_to_the_dead_letter_stream(
     failed_before = metric("mails_failed_total", kind="confirmed")
     dead_before = metric("events_dead_lettered_total", group="mail-test")
     p = await buy(quiet_app)
-    handler = OrderMails(
-        c.store,
-        c.redis,
-        build_transport(c.settings),
-        mail_from=c.settings.mail_from,
-        public_base_url=c.settings.public_base_url,
-        attempts=2,
-        backoff_seconds=0.01,
-    )
+    handler = order_mails(c.settings, c.store, c.redis, attempts=2, backoff_seconds=0.01)
     dead = dead_letter_stream(c.settings)
     consumer = EventConsumer(
         redis,
@@ -285,15 +276,7 @@ async def test_a_permanent_refusal_is_not_retried_within_a_delivery(
     ]
     smtp.inbox.refuse_always = True
     smtp.inbox.refusal = "550 5.7.1 Not accepted here"
-    handler = OrderMails(
-        c.store,
-        c.redis,
-        build_transport(c.settings),
-        mail_from=c.settings.mail_from,
-        public_base_url=c.settings.public_base_url,
-        attempts=3,
-        backoff_seconds=0.01,
-    )
+    handler = order_mails(c.settings, c.store, c.redis, attempts=3, backoff_seconds=0.01)
 
     with pytest.raises(SMTPDataError, match="Not accepted here"):
         await handler(from_fields(entry_id, fields))
