@@ -27,6 +27,7 @@ from tests.e2e.conftest import (
     Screenshots,
     create_concert,
     new_page,
+    sign_up,
     unique,
 )
 
@@ -53,16 +54,6 @@ async def phone(browser: Browser, console: Console) -> tuple[BrowserContext, Pag
         device_scale_factor=2,
     )
     return context, console.watch(await context.new_page(), "phone")
-
-
-async def sign_up_on(page: Page, base: str, name: str) -> None:
-    """Sign up through the form (the phone's header folds the account into its menu)."""
-    await page.goto(f"{base}/signup")
-    await page.get_by_label("Name").fill(name)
-    await page.get_by_label("Email").fill(f"{uuid.uuid4().hex[:12]}@example.com")
-    await page.get_by_label("Password").fill("correct-horse-battery")
-    await page.get_by_role("button", name="Sign up").click()
-    await expect(page).to_have_url(f"{base}/")
 
 
 async def cell(seat_map: Locator) -> float:
@@ -157,7 +148,7 @@ async def test_a_fan_picks_a_stadium_seat_on_a_phone(
     console = Console()
     shot = Screenshots(screenshot_dir, "phone")
     context, page = await phone(browser, console)
-    await sign_up_on(page, base, "Phone Fan")
+    await sign_up(page, base, "Phone Fan", phone=True)
 
     await page.goto(f"{base}/concerts/{concert_id}")
     await expect(page.get_by_test_id("live-status")).to_have_attribute("data-connection", "live")
