@@ -9,10 +9,11 @@ from app.checkout.errors import (
     OrderNotPayable,
     TicketsNotIssued,
 )
+from app.checkout.report import COLUMNS, report_filename
 from app.checkout.schemas import CheckoutRequest, CheckoutResult, OrderRead, PaymentRead
 from app.checkout.service import CheckoutCreated
-from app.checkout.ticket_pdf import owned_tickets_pdf
-from app.deps import AdminUser, CheckoutDep, ContainerDep, CurrentUser, IdempotencyDep
+from app.concerts.errors import ConcertNotFound
+from app.deps import AdminUser, CheckoutDep, CurrentUser, IdempotencyDep
 from app.errors import Forbidden, NotAuthenticated, error_responses
 from app.payments.errors import PaymentProviderUnavailable
 from app.platform.idempotency import IDEMPOTENCY_ERRORS, IdempotencyKeyHeader, Reply
@@ -138,12 +139,14 @@ async def get_order_payment(
         **error_responses(NotAuthenticated, OrderNotFound, TicketsNotIssued),
     },
 )
-async def get_order_tickets_pdf(order_id: str, user: CurrentUser, c: ContainerDep) -> Response:
+async def get_order_tickets_pdf(
+    order_id: str, user: CurrentUser, checkout: CheckoutDep
+) -> Response:
     """The tickets of one of your confirmed orders as a PDF to print or show at the door: one
     page per ticket with the concert, the venue, the local time, the seat, your name and the
     ticket's code as a QR code. 409 `TicketsNotIssued` while the order is not paid, or once it
     was refunded."""
-    pdf = await owned_tickets_pdf(c.store, user.id, order_id)
+    pdf = await checkout.tickets_pdf(user.id, order_id)
     return Response(
         pdf,
         media_type="application/pdf",
@@ -180,3 +183,30 @@ async def refund_order(order_id: str, _: AdminUser, checkout: CheckoutDep) -> Or
     provider (asking again answers the refunded order), the tickets no longer admit anyone at
     the door, and the seats go back on sale."""
     return await checkout.refund(order_id)
+
+
+@router.get(
+    "/concerts/{concert_id}/report.csv",
+    tags=["concerts"],
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/csv": {}},
+            "description": "One row per ticket: " + ", ".join(COLUMNS),
+        },
+        **error_responses(NotAuthenticated, Forbidden, ConcertNotFound),
+    },
+)
+async def get_sales_report(concert_id: str, _: AdminUser, checkout: CheckoutDep) -> Response:
+    """The concert's sales (organisers): one CSV row per ticket issued, with the order, the
+    buyer's email, the seat, its price, whether it is valid, checked in or refunded, and when
+    it was paid and refunded."""
+    concert, report = await checkout.sales_report(concert_id)
+    return Response(
+        report,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{report_filename(concert)}"',
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -25,6 +25,7 @@ from redis.exceptions import LockError
 
 from app.api import API_PREFIX
 from app.checkout.errors import InvalidOrderTransition, OrderNotFound, OrderNotPayable
+from app.checkout.report import sales_report
 from app.checkout.schemas import (
     CheckoutResult,
     OrderList,
@@ -34,8 +35,10 @@ from app.checkout.schemas import (
     TicketRead,
 )
 from app.checkout.states import Event, allows, next_status
+from app.checkout.ticket_pdf import owned_tickets_pdf
 from app.checkout.tickets import TicketSigner, issue_tickets, ticket_id
 from app.concerts.cache import ConcertCache
+from app.concerts.errors import ConcertNotFound
 from app.events.metrics import HOLDS_RELEASED, ORDERS
 from app.events.publisher import EventPublisher
 from app.events.schemas import (
@@ -289,6 +292,15 @@ class Checkout:
                 status=order.status.value,
             )
         return self._payment(intent)
+
+    async def tickets_pdf(self, user_id: str, order_id: str) -> bytes:
+        """The PDF of one of the buyer's confirmed orders (app/checkout/ticket_pdf.py)."""
+        return await owned_tickets_pdf(self._store, user_id, order_id)
+
+    async def sales_report(self, concert_id: str) -> tuple[Concert, str]:
+        """The concert and its sales report as CSV, one row per ticket (organisers)."""
+        concert = await self._concert(concert_id, ConcertNotFound)
+        return concert, await sales_report(self._store, concert)
 
     async def get_order(self, user_id: str, order_id: str) -> OrderRead:
         order = await self._store.orders.get(order_id)
