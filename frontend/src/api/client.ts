@@ -110,6 +110,8 @@ export interface RequestOptions {
   idempotencyKey?: string;
   queuePass?: string | null;
   signal?: AbortSignal;
+  /** `blob`: a file (a PDF, a CSV) instead of JSON. */
+  as?: "json" | "blob";
 }
 
 /** The options of a purchase step (a hold, a checkout). */
@@ -267,6 +269,7 @@ export class ApiClient {
       );
     }
     if (response.status === 204) return undefined as T;
+    if (response.ok && opts.as === "blob") return (await response.blob()) as T;
     const text = await response.text();
     let parsed: unknown = null;
     if (text) {
@@ -472,6 +475,22 @@ export class ApiClient {
 
   checkout(holdId: string, opts: PurchaseOptions = {}): Promise<CheckoutResult> {
     return this.request("POST", "/checkout", { body: { hold_id: holdId }, ...purchase(opts) });
+  }
+
+  /** The tickets of a confirmed order as a PDF (one page per ticket, its QR code). */
+  ticketsPdf(orderId: string): Promise<Blob> {
+    return this.request("GET", `/orders/${encodeURIComponent(orderId)}/tickets.pdf`, {
+      auth: "required",
+      as: "blob",
+    });
+  }
+
+  /** A concert's sales as CSV, one row per ticket (organisers). */
+  salesReport(concertId: string): Promise<Blob> {
+    return this.request("GET", `/concerts/${encodeURIComponent(concertId)}/report.csv`, {
+      auth: "required",
+      as: "blob",
+    });
   }
 
   getOrder(orderId: string): Promise<Order> {

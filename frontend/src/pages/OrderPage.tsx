@@ -19,6 +19,7 @@ import {
 import { useSecondsLeft } from "../components/useNow";
 import { usePageTitle } from "../components/usePageTitle";
 import { api } from "../lib/api";
+import { saveFile } from "../lib/download";
 import { dateTime, money } from "../lib/format";
 import { notPayable, useOrderPayment } from "../lib/payments";
 import { TicketCard } from "./TicketCard";
@@ -151,9 +152,12 @@ function OrderView({
 
       {order.status === "confirmed" && (
         <section aria-labelledby="tickets-title" className="space-y-3">
-          <h2 id="tickets-title" className="text-xl font-semibold">
-            Tickets
-          </h2>
+          <div className="flex flex-wrap items-center justify-between gap-2">
+            <h2 id="tickets-title" className="text-xl font-semibold">
+              Tickets
+            </h2>
+            {order.tickets.length > 0 && <DownloadTickets orderId={order.id} />}
+          </div>
           {order.tickets.length === 0 ? (
             <Notice tone="info">Your tickets are being issued…</Notice>
           ) : (
@@ -279,6 +283,26 @@ function PaymentUnavailable({
       <Link to={`/concerts/${order.concert_id}`} className="btn-primary w-full">
         Pick seats again
       </Link>
+    </div>
+  );
+}
+
+/** The tickets as a PDF to print or keep on the phone (one page per ticket, its QR code). */
+function DownloadTickets({ orderId }: { orderId: string }) {
+  const pdf = useMutation({
+    mutationFn: async () => saveFile(await api.ticketsPdf(orderId), `tickets-${orderId}.pdf`),
+  });
+  return (
+    <div className="flex flex-col items-end gap-1">
+      <button
+        type="button"
+        className="btn-secondary"
+        onClick={() => pdf.mutate()}
+        disabled={pdf.isPending}
+      >
+        {pdf.isPending ? "Preparing…" : "Download tickets (PDF)"}
+      </button>
+      {pdf.isError && <ErrorBox error={pdf.error} className="max-w-xs" />}
     </div>
   );
 }

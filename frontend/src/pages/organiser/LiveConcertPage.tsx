@@ -15,6 +15,7 @@ import {
 import { useDraft } from "../../components/useDraft";
 import { usePageTitle } from "../../components/usePageTitle";
 import { api } from "../../lib/api";
+import { saveFile } from "../../lib/download";
 import { dateTime, money } from "../../lib/format";
 import { tierColor } from "../../seatmap/render";
 import { Legend, SeatMap } from "../../seatmap/SeatMap";
@@ -198,6 +199,9 @@ function Stat({
 
 function WarmButton({ concertId }: { concertId: string }) {
   const warm = useMutation({ mutationFn: () => api.warmConcert(concertId) });
+  const report = useMutation({
+    mutationFn: async () => saveFile(await api.salesReport(concertId), `sales-${concertId}.csv`),
+  });
   return (
     <div className="flex flex-col items-start gap-1 sm:items-end">
       <div className="flex gap-2">
@@ -212,7 +216,16 @@ function WarmButton({ concertId }: { concertId: string }) {
         >
           Warm up
         </MutationButton>
+        <MutationButton
+          mutation={report}
+          className="btn-secondary"
+          busyLabel="Preparing…"
+          title="One row per ticket: buyer, seat, price, valid, checked in or refunded"
+        >
+          Sales (CSV)
+        </MutationButton>
       </div>
+      {report.isError && <ErrorBox error={report.error} className="max-w-xs" />}
       {warm.isSuccess && (
         <span className="text-xs text-emerald-700" role="status">
           Warmed {warm.data.seats.toLocaleString()} seats at{" "}

@@ -1,0 +1,87 @@
+"""The buyer downloads the tickets as a PDF from the order page; the organiser downloads the
+sales as CSV from the live on-sale view."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.e2e.conftest import LiveService, create_concert, start, unique
+
+pytestmark = pytest.mark.timeout(180)
+PASSWORD = "correct-horse-battery"
+
+
+def paid_order(service: LiveService, concert_id: str) -> tuple[str, str]:
+    """A buyer signed up through the API and their paid order of one seat: (email, order id)."""
+    email = f"files-{uuid.uuid4().hex[:10]}@example.com"
+    with httpx.Client(base_url=f"{service.url}/api/v1", timeout=10) as api:
+        r = api.post("/auth/signup", json={"email": email, "password": PASSWORD, "name": "Ada"})
+        assert r.status_code == 201, r.text
+        headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        held = api.post(
+            f"/concerts/{concert_id}/holds", json={"seat_ids": ["floor-B-3"]}, headers=headers
+        )
+        assert held.status_code == 201, held.text
+        r = api.post("/checkout", json={"hold_id": held.json()["id"]}, headers=headers)
+        assert r.status_code == 201, r.text
+        order_id = r.json()["order"]["id"]
+        confirm = r.json()["payment"]["confirm_path"].removeprefix("/api/v1")
+        assert api.post(confirm, json={"outcome": "succeeded"}, headers=headers).is_success
+    return email, order_id
+
+
+async def log_in(page: Page, base: str, email: str, password: str) -> None:
+    await page.goto(f"{base}/login")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_test_id("signed-in-as").wait_for()
+
+
+async def test_tickets_pdf_and_sales_csv_download_from_the_app(
+    live_service: LiveService, browser: Browser, screenshot_dir: Path, tmp_path: Path
+) -> None:
+    base = live_service.url
+    concert = create_concert(live_service, unique("E2E Files"))
+    concert_id = str(concert["id"])
+    email, order_id = paid_order(live_service, concert_id)
+    console, shot, page = await start(browser, screenshot_dir, "files", "buyer")
+
+    await log_in(page, base, email, PASSWORD)
+    await page.goto(f"{base}/orders/{order_id}")
+    button = page.get_by_role("button", name="Download tickets (PDF)")
+    await expect(button).to_be_visible(timeout=15_000)
+    await shot(page, "order-with-download")
+    async with page.expect_download() as pdf_download:
+        await button.click()
+    pdf = await pdf_download.value
+    assert pdf.suggested_filename == f"tickets-{order_id}.pdf"
+    saved = tmp_path / "tickets.pdf"
+    await pdf.save_as(saved)
+    assert saved.read_bytes().startswith(b"%PDF-")
+
+    organiser = await (
+        await browser.new_context(viewport={"width": 1280, "height": 900})
+    ).new_page()
+    console.watch(organiser, "organiser")
+    await log_in(organiser, base, ADMIN_EMAIL, ADMIN_PASSWORD)
+    await organiser.goto(f"{base}/organiser/concerts/{concert_id}")
+    async with organiser.expect_download() as csv_download:
+        await organiser.get_by_role("button", name="Sales (CSV)").click()
+    report = await csv_download.value
+    assert report.suggested_filename == f"sales-{concert_id}.csv"
+    saved = tmp_path / "sales.csv"
+    await report.save_as(saved)
+    rows = list(csv.DictReader(io.StringIO(saved.read_text())))
+    assert [(r["order_id"], r["seat_id"], r["buyer_email"]) for r in rows] == [
+        (order_id, "floor-B-3", email)
+    ]
+    console.assert_clean()
