@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from redis.exceptions import LockError
 
 from app.api import API_PREFIX
+from app.checkout.calendar import concert_ics
 from app.checkout.errors import InvalidOrderTransition, OrderNotFound, OrderNotPayable
 from app.checkout.report import sales_report
 from app.checkout.schemas import (
@@ -35,7 +36,7 @@ from app.checkout.schemas import (
     TicketRead,
 )
 from app.checkout.states import Event, allows, next_status
-from app.checkout.ticket_pdf import owned_tickets_pdf
+from app.checkout.ticket_pdf import owned_bundle, owned_tickets_pdf
 from app.checkout.tickets import TicketSigner, issue_tickets, ticket_id
 from app.concerts.cache import ConcertCache
 from app.concerts.errors import ConcertNotFound
@@ -297,6 +298,13 @@ class Checkout:
         """The PDF of one of the buyer's confirmed orders (app/checkout/ticket_pdf.py)."""
         return await owned_tickets_pdf(self._store, user_id, order_id)
 
+    async def calendar(self, user_id: str, order_id: str, public_base_url: str) -> bytes:
+        """The show of one of the buyer's confirmed orders as an .ics (app/checkout/calendar.py),
+        the same file the confirmation mail attaches."""
+        bundle = await owned_bundle(self._store, user_id, order_id)
+        link = f"{public_base_url.rstrip('/')}/orders/{order_id}"
+        return concert_ics(bundle, link)
+
     async def sales_report(self, concert_id: str) -> tuple[Concert, str]:
         """The concert and its sales report as CSV, one row per ticket (organisers)."""
         concert = await self._concert(concert_id, ConcertNotFound)
@@ -501,7 +509,7 @@ class Checkout:
         await self._after_refund(order, "charge_refunded")
         return order
 
-    async def refund(self, order_id: str) -> OrderRead:
+    async def refund(self, order_id: str, why: RefundReason = "organiser") -> OrderRead:
         """An organiser refunds a confirmed order: the payment is refunded at the provider
         (once per intent, whoever asks and however often: the same idempotency key as every
         other refund of it), then the order is refunded, its tickets stop admitting anyone at
@@ -538,11 +546,33 @@ class Checkout:
                 order = await self._move(order, Event.REFUND, "refunded by an organiser")
             except InvalidOrderTransition:
                 return order_read(await self._reload(order.id), [])  # the provider's news won
-            await self._after_refund(order, "organiser")
+            await self._after_refund(order, why)
             return order_read(order, [])
         finally:
             with contextlib.suppress(LockError):
                 await lock.release()
+
+    async def withdraw(self, order_id: str) -> Order:
+        """An organiser ends an order still waiting for payment (its concert is cancelled): the
+        payment intent is cancelled at the provider so it can no longer be paid, the order is
+        cancelled and its hold given back. Idempotent: an order no longer waiting for payment
+        is returned as it is; one paid a moment ago is confirmed (the caller refunds it)."""
+        order = await self._reload(order_id)
+        if not allows(order.status, Event.CANCEL):
+            return order
+        if order.payment_intent_id is not None:
+            try:
+                await self._gateway.cancel_intent(order.payment_intent_id)
+            except PaymentIntentNotCancelable:
+                await self.payment_succeeded(order.payment_intent_id, order.id)
+                return await self._reload(order.id)
+        try:
+            order = await self._move(order, Event.CANCEL, "concert cancelled by an organiser")
+        except InvalidOrderTransition:
+            return await self._reload(order.id)
+        await self._events.publish(OrderCancelled.of(order, by="organiser"))
+        await self._free_hold(order, "checkout_cancelled")
+        return order
 
     async def _after_refund(self, order: Order, why: RefundReason) -> None:
         """A confirmed order just became refunded: tell, and put its seats back on sale."""

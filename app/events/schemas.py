@@ -114,7 +114,7 @@ class OrderExpired(OrderEvent):
 
 class OrderCancelled(OrderEvent):
     type: Literal["order.cancelled"] = "order.cancelled"
-    by: Literal["buyer", "provider"]
+    by: Literal["buyer", "provider", "organiser"]
 
 
 class OrderFailed(OrderEvent):
@@ -125,7 +125,9 @@ class OrderFailed(OrderEvent):
 # confirmed order refunded through POST /orders/{id}/refund; seats_taken: paid after the hold
 # lapsed and the seats were sold meanwhile, so the payment was given back; over_limit: paid late,
 # when the buyer had meanwhile taken other seats up to the concert's per-buyer cap.
-RefundReason = Literal["charge_refunded", "organiser", "seats_taken", "over_limit"]
+RefundReason = Literal[
+    "charge_refunded", "organiser", "seats_taken", "over_limit", "concert_cancelled"
+]
 
 
 class OrderRefunded(OrderEvent):

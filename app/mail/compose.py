@@ -25,6 +25,7 @@ MailKind = Literal["confirmed", "refunded"]
 _REFUND_WHY: dict[RefundReason, str] = {
     "organiser": "The organiser refunded your order.",
     "charge_refunded": "Your payment was refunded.",
+    "concert_cancelled": "The concert was cancelled, so your payment was given back in full.",
     "seats_taken": (
         "Your payment arrived after your seats' hold had run out and they had been sold to "
         "someone else, so your payment was given back."
