@@ -157,6 +157,36 @@ async def get_order_tickets_pdf(
     )
 
 
+@router.get(
+    "/orders/{order_id}/calendar.ics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/calendar": {}},
+            "description": "The show as one calendar event (iCalendar, RFC 5545)",
+        },
+        **error_responses(NotAuthenticated, OrderNotFound, TicketsNotIssued),
+    },
+)
+async def get_order_calendar(
+    order_id: str, request: Request, user: CurrentUser, checkout: CheckoutDep
+) -> Response:
+    """The show of one of your confirmed orders as an .ics file to add to a calendar (the one
+    the confirmation mail attaches): the start and the venue, your seats and a link back to the
+    order. Adding it again updates the same entry. 409 `TicketsNotIssued` while the order is not
+    paid, or once it was refunded."""
+    settings = request.app.state.container.settings
+    ics = await checkout.calendar(user.id, order_id, settings.public_base_url)
+    return Response(
+        ics,
+        media_type="text/calendar; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="concert-{order_id}.ics"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
 @router.post(
     "/orders/{order_id}/cancel",
     response_model=OrderRead,

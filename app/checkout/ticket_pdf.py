@@ -146,6 +146,12 @@ def _draw_qr(canvas: Canvas, qr: segno.QRCode, x: float, y: float, size: float) 
 async def owned_tickets_pdf(store: Store, user_id: str, order_id: str) -> bytes:
     """The PDF of one of the buyer's orders: OrderNotFound for anyone else's (as every order
     route), TicketsNotIssued while it has no valid tickets. Rendered off the event loop."""
+    return await asyncio.to_thread(tickets_pdf, await owned_bundle(store, user_id, order_id))
+
+
+async def owned_bundle(store: Store, user_id: str, order_id: str) -> TicketBundle:
+    """One of the buyer's orders with valid tickets: OrderNotFound for anyone else's (as every
+    order route), TicketsNotIssued while it has none (unpaid, or refunded)."""
     bundle = await load_bundle(store, order_id)
     if bundle is None or bundle.order.user_id != user_id:
         raise OrderNotFound()
@@ -160,4 +166,4 @@ async def owned_tickets_pdf(store: Store, user_id: str, order_id: str) -> bytes:
             "they are issued once it is paid.",
             status=status.value,
         )
-    return await asyncio.to_thread(tickets_pdf, bundle)
+    return bundle

@@ -67,6 +67,13 @@ async def test_tickets_pdf_and_sales_csv_download_from_the_app(
     saved = tmp_path / "tickets.pdf"
     await pdf.save_as(saved)
     assert saved.read_bytes().startswith(b"%PDF-")
+    async with page.expect_download() as ics_download:
+        await page.get_by_role("button", name="Add to calendar").click()
+    ics = await ics_download.value
+    assert ics.suggested_filename == f"concert-{order_id}.ics"
+    saved_ics = tmp_path / "concert.ics"
+    await ics.save_as(saved_ics)
+    assert saved_ics.read_bytes().startswith(b"BEGIN:VCALENDAR")
 
     organiser = await (
         await browser.new_context(viewport={"width": 1280, "height": 900})

@@ -43,6 +43,7 @@ BUYER = {
     "GET /api/v1/orders/{order_id}",
     "GET /api/v1/orders/{order_id}/payment",
     "GET /api/v1/orders/{order_id}/tickets.pdf",
+    "GET /api/v1/orders/{order_id}/calendar.ics",
     "POST /api/v1/orders/{order_id}/cancel",
     "POST /api/v1/payments/simulated/{payment_intent_id}/confirm",
     "GET /api/v1/me/orders",

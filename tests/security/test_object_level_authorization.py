@@ -29,6 +29,7 @@ OWNED = {
     "GET /api/v1/orders/{order_id}",
     "GET /api/v1/orders/{order_id}/payment",
     "GET /api/v1/orders/{order_id}/tickets.pdf",
+    "GET /api/v1/orders/{order_id}/calendar.ics",
     "POST /api/v1/orders/{order_id}/cancel",
     "POST /api/v1/orders/{order_id}/refund",  # organisers only: any order (API5's test)
     "POST /api/v1/payments/simulated/{payment_intent_id}/confirm",
@@ -90,6 +91,7 @@ async def test_orders_of_another_buyer(
         await client.get(f"{API}/orders/{order['id']}", headers=mallory.headers),
         await client.get(f"{API}/orders/{order['id']}/payment", headers=mallory.headers),
         await client.get(f"{API}/orders/{order['id']}/tickets.pdf", headers=mallory.headers),
+        await client.get(f"{API}/orders/{order['id']}/calendar.ics", headers=mallory.headers),
         await client.post(f"{API}/orders/{order['id']}/cancel", headers=mallory.headers),
     ):
         assert r.status_code == 404, r.text

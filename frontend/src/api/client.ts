@@ -485,6 +485,14 @@ export class ApiClient {
     });
   }
 
+  /** The show of a confirmed order as an .ics file to add to a calendar. */
+  orderCalendar(orderId: string): Promise<Blob> {
+    return this.request("GET", `/orders/${encodeURIComponent(orderId)}/calendar.ics`, {
+      auth: "required",
+      as: "blob",
+    });
+  }
+
   /** A concert's sales as CSV, one row per ticket (organisers). */
   salesReport(concertId: string): Promise<Blob> {
     return this.request("GET", `/concerts/${encodeURIComponent(concertId)}/report.csv`, {

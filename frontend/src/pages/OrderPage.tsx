@@ -287,22 +287,37 @@ function PaymentUnavailable({
   );
 }
 
-/** The tickets as a PDF to print or keep on the phone (one page per ticket, its QR code). */
+/** The tickets as a PDF to print or keep on the phone (one page per ticket, its QR code), and
+ * the show as an .ics file for the buyer's calendar. */
 function DownloadTickets({ orderId }: { orderId: string }) {
   const pdf = useMutation({
     mutationFn: async () => saveFile(await api.ticketsPdf(orderId), `tickets-${orderId}.pdf`),
   });
+  const calendar = useMutation({
+    mutationFn: async () => saveFile(await api.orderCalendar(orderId), `concert-${orderId}.ics`),
+  });
   return (
     <div className="flex flex-col items-end gap-1">
-      <button
-        type="button"
-        className="btn-secondary"
-        onClick={() => pdf.mutate()}
-        disabled={pdf.isPending}
-      >
-        {pdf.isPending ? "Preparing…" : "Download tickets (PDF)"}
-      </button>
+      <div className="flex flex-wrap justify-end gap-2">
+        <button
+          type="button"
+          className="btn-secondary"
+          onClick={() => pdf.mutate()}
+          disabled={pdf.isPending}
+        >
+          {pdf.isPending ? "Preparing…" : "Download tickets (PDF)"}
+        </button>
+        <button
+          type="button"
+          className="btn-secondary"
+          onClick={() => calendar.mutate()}
+          disabled={calendar.isPending}
+        >
+          {calendar.isPending ? "Preparing…" : "Add to calendar"}
+        </button>
+      </div>
       {pdf.isError && <ErrorBox error={pdf.error} className="max-w-xs" />}
+      {calendar.isError && <ErrorBox error={calendar.error} className="max-w-xs" />}
     </div>
   );
 }
