@@ -87,7 +87,8 @@ def security_headers(*, stripe: bool) -> dict[str, str]:
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "strict-origin-when-cross-origin",
-        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+        # The camera for this origin only: the door page reads ticket QR codes (docs/door.md).
+        "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
         # A new build must be picked up at once: the HTML names the hashed assets.
         "Cache-Control": "no-cache",
     }

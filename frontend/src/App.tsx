@@ -15,6 +15,7 @@ import { QueuePage } from "./pages/QueuePage";
 const OrganiserHome = lazy(() => import("./pages/organiser/OrganiserHome"));
 const CreateConcertPage = lazy(() => import("./pages/organiser/CreateConcertPage"));
 const LiveConcertPage = lazy(() => import("./pages/organiser/LiveConcertPage"));
+const DoorPage = lazy(() => import("./pages/organiser/DoorPage"));
 
 export function App() {
   return (
@@ -35,6 +36,7 @@ export function App() {
             <Route path="/organiser" element={<OrganiserHome />} />
             <Route path="/organiser/new" element={<CreateConcertPage />} />
             <Route path="/organiser/concerts/:concertId" element={<LiveConcertPage />} />
+            <Route path="/organiser/concerts/:concertId/door" element={<DoorPage />} />
             <Route path="*" element={<NotFoundPage />} />
           </Routes>
         </Suspense>

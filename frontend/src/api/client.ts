@@ -3,6 +3,7 @@
 
 import type {
   AuthResult,
+  CheckIn,
   CheckoutResult,
   Concert,
   ConcertCreate,
@@ -498,6 +499,15 @@ export class ApiClient {
     return this.request("GET", `/concerts/${encodeURIComponent(concertId)}/report.csv`, {
       auth: "required",
       as: "blob",
+    });
+  }
+
+  /** Scan a ticket at the door (organisers): 200 admit; 409 AlreadyCheckedIn / TicketRevoked
+   * and 422 InvalidTicket are ApiErrors whose body says when or why (docs/door.md). */
+  checkIn(concertId: string, code: string): Promise<CheckIn> {
+    return this.request("POST", `/concerts/${encodeURIComponent(concertId)}/check-ins`, {
+      body: { code },
+      auth: "required",
     });
   }
 

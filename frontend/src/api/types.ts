@@ -234,3 +234,15 @@ export interface ErrorBody {
   order_id?: string;
   [extra: string]: unknown;
 }
+
+/** 200 of a door scan (`POST /concerts/{id}/check-ins`): admit. */
+export interface CheckIn {
+  ticket_id: string;
+  order_id: string;
+  seat_id: string;
+  section: string;
+  row: string;
+  number: number;
+  holder_name: string | null;
+  checked_in_at: string;
+}

@@ -67,7 +67,12 @@ function LiveView({ concert }: { concert: Concert }) {
             {dateTime(concert.starts_at, concert.venue.time_zone)}
           </p>
         </div>
-        <WarmButton concertId={concert.id} />
+        <div className="flex flex-wrap items-start gap-2">
+          <Link to={`/organiser/concerts/${concert.id}/door`} className="btn-secondary">
+            Door (scan tickets)
+          </Link>
+          <WarmButton concertId={concert.id} />
+        </div>
       </div>
 
       <section className="grid gap-4 sm:grid-cols-4" aria-label="Seats" data-version={version}>
