@@ -17,7 +17,7 @@ from app.deps import AdminUser, CheckoutDep, CurrentUser, IdempotencyDep
 from app.errors import Forbidden, NotAuthenticated, error_responses
 from app.payments.errors import PaymentProviderUnavailable
 from app.platform.idempotency import IDEMPOTENCY_ERRORS, IdempotencyKeyHeader, Reply
-from app.seats.errors import HoldNotFound
+from app.seats.errors import HoldNotFound, SaleNotOpen
 from app.storage.records import Concert
 from app.waiting_room.errors import QueuePassRequired
 from app.waiting_room.passes import QueuePassHeader
@@ -67,6 +67,7 @@ _ORDER_LINKS = {
         **error_responses(
             NotAuthenticated,
             HoldNotFound,
+            SaleNotOpen,
             QueuePassRequired,
             PaymentProviderUnavailable,
             *IDEMPOTENCY_ERRORS,

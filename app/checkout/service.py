@@ -58,9 +58,9 @@ from app.payments.errors import PaymentIntentNotCancelable, PaymentProviderUnava
 from app.payments.gateway import PaymentGateway, PaymentIntent
 from app.platform.redis import RedisClient
 from app.seats.engine import OverCap, Taken
-from app.seats.errors import HoldNotFound
+from app.seats.errors import HoldNotFound, SaleNotOpen
 from app.seats.index import seat_index
-from app.seats.service import concert_of_hold
+from app.seats.service import CANCELLED_DETAIL, concert_of_hold
 from app.seats.state import CHECKED_OUT_GRACE_MS, SeatState
 from app.storage.errors import DuplicateKey, SeatsAlreadySold, VersionConflict
 from app.storage.ports import Store
@@ -152,6 +152,8 @@ class Checkout:
         if existing is not None:
             return await self._existing(existing, user_id)
         concert = await self._concert(concert_of_hold(hold_id), HoldNotFound)
+        if concert.cancelled_at is not None:
+            raise SaleNotOpen(CANCELLED_DETAIL, reason="cancelled")
         if admit is not None:
             await admit(concert)
         engine = self._seats.engine

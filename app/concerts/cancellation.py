@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from app.checkout.service import Checkout
@@ -35,15 +36,24 @@ class WindUpRun:
     failed: int = 0
 
 
-async def wind_up_orders(store: Store, checkout: Checkout, concert_id: str) -> WindUpRun:
-    """Refund the concert's confirmed orders and cancel its pending ones, one by one.
+async def wind_up_orders(
+    store: Store,
+    checkout: Checkout,
+    concert_id: str,
+    progress: Callable[[WindUpRun], Awaitable[None]] | None = None,
+    progress_every: int = 20,
+) -> WindUpRun:
+    """Refund the concert's confirmed orders and cancel its pending ones, one by one, calling
+    `progress` every `progress_every` orders.
 
     An order that fails (its provider call refused) is counted and left as it is for the next
     run; a cancellation of the run itself (shutdown, a lost lease) stops it at once."""
     orders = await store.orders.list_for_concert(concert_id, _OPEN)
     orders.sort(key=lambda o: (o.created_at, o.id))
     run = WindUpRun(total=len(orders))
-    for order in orders:
+    for seen, order in enumerate(orders, start=1):
+        if progress is not None and seen % progress_every == 0:
+            await progress(run)
         try:
             if order.status is OrderStatus.PENDING_PAYMENT:
                 order = await checkout.withdraw(order.id)

@@ -5,11 +5,18 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api import API_PREFIX
-from app.concerts.errors import ConcertConflict, ConcertNotFound, LayoutLocked
+from app.concerts.errors import (
+    ConcertCancelled,
+    ConcertConflict,
+    ConcertNotFound,
+    ConcertStarted,
+    LayoutLocked,
+)
 from app.concerts.schemas import ConcertCreate, ConcertPage, ConcertPatch, ConcertRead
-from app.deps import AdminUser, ConcertsDep
+from app.deps import AdminUser, ConcertsDep, ContainerDep
 from app.errors import Forbidden, NotAuthenticated, error_responses
 from app.platform.etag import NOT_MODIFIED, json_with_etag
+from app.workers.cancellations import enqueue
 
 router = APIRouter(prefix=f"{API_PREFIX}/concerts", tags=["concerts"])
 
@@ -127,7 +134,9 @@ async def create_concert(body: ConcertCreate, _: AdminUser, concerts: ConcertsDe
 @router.patch(
     "/{concert_id}",
     response_model=ConcertRead,
-    responses=error_responses(*_ADMIN, ConcertNotFound, LayoutLocked, ConcertConflict),
+    responses=error_responses(
+        *_ADMIN, ConcertNotFound, LayoutLocked, ConcertCancelled, ConcertConflict
+    ),
 )
 async def patch_concert(
     concert_id: str,
@@ -137,3 +146,24 @@ async def patch_concert(
 ) -> ConcertRead:
     """Change a concert; the layout is locked once seats are held or sold (organisers only)."""
     return await concerts.patch(concert_id, body)
+
+
+@router.post(
+    "/{concert_id}/cancel",
+    response_model=ConcertRead,
+    responses=error_responses(
+        *_ADMIN, ConcertNotFound, ConcertCancelled, ConcertStarted, ConcertConflict
+    ),
+)
+async def cancel_concert(
+    concert_id: str,
+    _: AdminUser,
+    concerts: ConcertsDep,
+    c: ContainerDep,
+) -> ConcertRead:
+    """Cancel a concert that has not started (organisers only): sales stop at once, and a
+    background job refunds every confirmed order (once) and cancels every order waiting for
+    payment; buyers are mailed. `cancellation` in the concert shows the job's progress."""
+    cancelled = await concerts.cancel(concert_id)
+    await enqueue(c.redis, concert_id)
+    return cancelled

@@ -12,7 +12,7 @@ MAX_SEATS_PER_CONCERT = 100_000
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")]
-ConcertStatus = Literal["scheduled", "on_sale", "sold_out", "ended"]
+ConcertStatus = Literal["scheduled", "on_sale", "sold_out", "ended", "cancelled"]
 
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(3000, 1, 1, tzinfo=UTC)
@@ -203,11 +203,28 @@ class ConcertSummary(ResponseBody):
     seats_available: int
 
 
+class CancellationRead(ResponseBody):
+    """A cancelled concert's winding-up: its orders refunded (confirmed ones) and cancelled
+    (those waiting for payment) so far, out of `orders_total`; `failed` ones are retried."""
+
+    started_at: AwareDatetime
+    finished_at: AwareDatetime | None = Field(
+        description="When every order was wound up; null while the job runs"
+    )
+    orders_total: int
+    refunded: int
+    cancelled: int
+    failed: int
+
+
 class ConcertRead(ConcertSummary):
     description: str
     max_tickets_per_user: int
     queue: QueueRead
     sections: list[SectionRead]
+    cancellation: CancellationRead | None = Field(
+        default=None, description="Set once an organiser cancelled the concert"
+    )
 
 
 class ConcertPage(ResponseBody):

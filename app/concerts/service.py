@@ -8,9 +8,16 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 
 from app.concerts.cache import ConcertCache
-from app.concerts.errors import ConcertConflict, ConcertNotFound, LayoutLocked
+from app.concerts.errors import (
+    ConcertCancelled,
+    ConcertConflict,
+    ConcertNotFound,
+    ConcertStarted,
+    LayoutLocked,
+)
 from app.concerts.layout import SectionSpec, build_sections, layout_signature
 from app.concerts.schemas import (
+    CancellationRead,
     ConcertCreate,
     ConcertPage,
     ConcertPatch,
@@ -49,6 +56,8 @@ def _queue(cfg: QueueConfig) -> QueueSettings:
 
 
 def concert_status(concert: Concert, seats_available: int, now: datetime) -> ConcertStatus:
+    if concert.cancelled_at is not None:
+        return "cancelled"
     if now >= concert.starts_at:
         return "ended"
     if now < concert.on_sale_at:
@@ -78,8 +87,22 @@ def to_summary(concert: Concert, taken: int, now: datetime) -> ConcertSummary:
     )
 
 
+def cancellation_read(concert: Concert) -> CancellationRead | None:
+    if concert.cancelled_at is None:
+        return None
+    return CancellationRead(
+        started_at=concert.cancelled_at,
+        finished_at=concert.cancellation_finished_at,
+        orders_total=concert.cancellation_total,
+        refunded=concert.cancellation_refunded,
+        cancelled=concert.cancellation_cancelled,
+        failed=concert.cancellation_failed,
+    )
+
+
 def to_read(concert: Concert, taken: int, now: datetime, *, seat_ids: bool = False) -> ConcertRead:
     return ConcertRead(
+        cancellation=cancellation_read(concert),
         **to_summary(concert, taken, now).model_dump(),
         description=concert.description,
         max_tickets_per_user=concert.max_tickets_per_user,
@@ -197,6 +220,8 @@ class Concerts:
         current = await store.concerts.get(concert_id)  # never the cache: we write on top of it
         if current is None:
             raise ConcertNotFound()
+        if current.cancelled_at is not None:
+            raise ConcertCancelled()
         changes: dict[str, object] = {}
         for name in ("title", "artist", "genre", "description", "currency", "max_tickets_per_user"):
             value = getattr(body, name)
@@ -235,6 +260,28 @@ class Concerts:
         if "sections" in changes:
             # Seat indexes changed meaning: the next use rebuilds the seat state from the store.
             await engine.reset(concert_id)
+        taken = await self.unavailable_counts([concert_id])
+        return to_read(stored, taken[concert_id], now)
+
+    async def cancel(self, concert_id: str) -> ConcertRead:
+        """Cancel a concert that has not started: sales stop at once; the cancellation job
+        (app/workers/cancellations.py) then refunds or cancels every order of it."""
+        current = await self._store.concerts.get(concert_id)
+        if current is None:
+            raise ConcertNotFound()
+        if current.cancelled_at is not None:
+            raise ConcertCancelled("This concert is already cancelled.")
+        now = datetime.now(UTC)
+        if now >= current.starts_at:
+            raise ConcertStarted()
+        updated = dataclasses.replace(current, cancelled_at=now, updated_at=now)
+        try:
+            stored = await self._store.concerts.update(updated, expected_version=current.version)
+        except VersionConflict as exc:
+            raise ConcertConflict() from exc
+        except RecordNotFound as exc:
+            raise ConcertNotFound() from exc
+        self._cache.drop(concert_id)
         taken = await self.unavailable_counts([concert_id])
         return to_read(stored, taken[concert_id], now)
 

@@ -58,7 +58,12 @@ def _ms_to_datetime(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
+CANCELLED_DETAIL = "This concert was cancelled, so tickets are no longer sold; buyers are refunded."
+
+
 def check_sale_open(concert: Concert, now: datetime) -> None:
+    if concert.cancelled_at is not None:
+        raise SaleNotOpen(CANCELLED_DETAIL, reason="cancelled")
     if now < concert.on_sale_at:
         raise SaleNotOpen(
             f"The sale opens at {concert.on_sale_at.isoformat()}; try again then.",

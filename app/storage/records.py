@@ -100,6 +100,16 @@ class Concert:
     # The venue's IANA time zone: times are shown in it. Concerts stored before it existed
     # read as UTC (a backend may leave the field out).
     venue_time_zone: str = "UTC"
+    # Set once, when an organiser cancels the concert (sales stop); None while it is on. The
+    # cancellation job's progress: the concert's orders refunded and cancelled since, those it
+    # could not wind up yet (retried), and when it found none left (None while it runs).
+    # Concerts stored before these existed read as not cancelled.
+    cancelled_at: datetime | None = None
+    cancellation_total: int = 0  # orders to wind up: refunded + cancelled + still open
+    cancellation_refunded: int = 0
+    cancellation_cancelled: int = 0
+    cancellation_failed: int = 0
+    cancellation_finished_at: datetime | None = None
 
     @property
     def seats_total(self) -> int:

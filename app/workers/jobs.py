@@ -8,6 +8,7 @@ from app.container import Container
 from app.events.delivery import run_ticket_delivery
 from app.waiting_room.admission import AdmissionLoop
 from app.waiting_room.slots import run_slot_release
+from app.workers.cancellations import cancellations_forever
 from app.workers.loop import every
 from app.workers.reconcile import reconcile_forever
 from app.workers.sweeper import HoldSweeper
@@ -41,6 +42,8 @@ def start_jobs(c: Container) -> list[asyncio.Task[None]]:
         ),
         # One process at a time (a Redis lease); the others stand by.
         asyncio.create_task(reconcile_forever(c), name="reconciliation"),
+        # Cancelled concerts' refunds: one process at a time (a Redis lease), resumable.
+        asyncio.create_task(cancellations_forever(c), name="cancellations"),
         asyncio.create_task(warm_up_forever(c), name="warm-up"),
         # Atomic in Redis: any number of processes may admit at once without over-admitting.
         asyncio.create_task(

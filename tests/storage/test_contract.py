@@ -287,6 +287,34 @@ class TestConcerts:
         assert stored is not None
         assert (stored.venue_time_zone, stored.version) == ("Asia/Tokyo", 2)
 
+    async def test_a_cancellation_round_trips_and_defaults_to_none(self, store: Store) -> None:
+        on = make_concert()
+        await store.concerts.add(on)
+        found = await store.concerts.get(on.id)
+        assert found == on
+        assert found.cancelled_at is None
+        assert found.cancellation_finished_at is None
+        assert (found.cancellation_refunded, found.cancellation_failed) == (0, 0)
+
+        cancelled = replace(on, cancelled_at=T0 + timedelta(hours=1))
+        updated = await store.concerts.update(cancelled, expected_version=1)
+        progressed = replace(
+            updated,
+            cancellation_total=10,
+            cancellation_refunded=7,
+            cancellation_cancelled=2,
+            cancellation_failed=1,
+            cancellation_finished_at=T0 + timedelta(hours=2),
+        )
+        await store.concerts.update(progressed, expected_version=2)
+
+        stored = await store.concerts.get(on.id)
+        assert stored == replace(progressed, version=3)
+        assert stored is not None
+        assert stored.cancelled_at == T0 + timedelta(hours=1)
+        listed = await store.concerts.search(ConcertFilter(q=on.title), 100, None)
+        assert {c.id: c.cancellation_refunded for c in listed.items}[on.id] == 7
+
     async def test_unknown_concert_is_none(self, store: Store) -> None:
         assert await store.concerts.get(uid()) is None
 

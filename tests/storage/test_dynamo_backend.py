@@ -334,3 +334,23 @@ async def test_a_concert_stored_without_a_time_zone_reads_as_utc(dynamo: DynamoS
     found = await dynamo.concerts.get(concert.id)
 
     assert found == replace(concert, venue_time_zone="UTC")
+
+
+async def test_a_concert_stored_before_cancellations_reads_as_not_cancelled(
+    dynamo: DynamoStore,
+) -> None:
+    """Concerts written before cancellations existed have none of their attributes."""
+    concert = make_concert()
+    await dynamo.concerts.add(concert)
+    client = await _client(dynamo)
+    await client.update_item(
+        TableName=dynamo._db.table(CONCERTS.name),
+        Key={"pk": {"S": concert.id}},
+        UpdateExpression="REMOVE cancellation_total, cancellation_refunded, "
+        "cancellation_cancelled, cancellation_failed",
+    )
+
+    found = await dynamo.concerts.get(concert.id)
+
+    assert found == concert
+    assert found.cancelled_at is None

@@ -248,3 +248,19 @@ class TestOnMongo:
         found = await mongo.concerts.get(concert.id)
 
         assert found == replace(concert, venue_time_zone="UTC")
+
+    async def test_a_concert_stored_before_cancellations_reads_as_not_cancelled(
+        self, mongo: MongoStore
+    ) -> None:
+        """Concerts written before cancellations existed have none of their fields."""
+        concert = make_concert()
+        await mongo.concerts.add(concert)
+        fields = ("cancelled_at", "cancellation_total", "cancellation_refunded")
+        await mongo._db.collection("concerts").update_one(
+            {"_id": concert.id}, {"$unset": dict.fromkeys(fields, "")}
+        )
+
+        found = await mongo.concerts.get(concert.id)
+
+        assert found == concert
+        assert found.cancelled_at is None

@@ -86,6 +86,12 @@ concerts = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("cancelled_at", UTCDateTime, nullable=True),
+    Column("cancellation_total", Integer, nullable=False, server_default="0"),
+    Column("cancellation_refunded", Integer, nullable=False, server_default="0"),
+    Column("cancellation_cancelled", Integer, nullable=False, server_default="0"),
+    Column("cancellation_failed", Integer, nullable=False, server_default="0"),
+    Column("cancellation_finished_at", UTCDateTime, nullable=True),
     # Keyset pagination walks (starts_at, id).
     Index(None, "starts_at", "id"),
 )
