@@ -444,6 +444,10 @@ export class ApiClient {
     return this.request("PATCH", `/concerts/${encodeURIComponent(id)}`, { body, auth: "required" });
   }
 
+  cancelConcert(id: string): Promise<Concert> {
+    return this.request("POST", `/concerts/${encodeURIComponent(id)}/cancel`, { auth: "required" });
+  }
+
   warmConcert(id: string): Promise<WarmResult> {
     return this.request("POST", `/concerts/${encodeURIComponent(id)}/warm`, { auth: "required" });
   }

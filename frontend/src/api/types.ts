@@ -20,7 +20,7 @@ export interface AuthResult extends TokenPair {
   user: User;
 }
 
-export type ConcertStatus = "scheduled" | "on_sale" | "sold_out" | "ended";
+export type ConcertStatus = "scheduled" | "on_sale" | "sold_out" | "ended" | "cancelled";
 
 export interface Venue {
   name: string;
@@ -64,11 +64,23 @@ export interface Section {
   rows: Row[];
 }
 
+/** A cancelled concert's winding-up: orders refunded and cancelled so far, out of the total. */
+export interface Cancellation {
+  started_at: string;
+  finished_at: string | null;
+  orders_total: number;
+  refunded: number;
+  cancelled: number;
+  failed: number;
+}
+
 export interface Concert extends ConcertSummary {
   description: string;
   max_tickets_per_user: number;
   queue: QueueSettings;
   sections: Section[];
+  /** Set once an organiser cancelled the concert. */
+  cancellation?: Cancellation | null;
 }
 
 export interface ConcertPage {

@@ -134,6 +134,7 @@ const CONCERT_BADGES: Record<ConcertStatus, [string, string]> = {
   on_sale: ["On sale", "bg-emerald-100 text-emerald-800"],
   sold_out: ["Sold out", "bg-rose-100 text-rose-800"],
   ended: ["Ended", "bg-slate-200 text-slate-700"],
+  cancelled: ["Cancelled", "bg-rose-200 text-rose-900"],
 };
 
 export function ConcertBadge({ status }: { status: ConcertStatus }) {

@@ -93,7 +93,12 @@ function ConcertView({ concert }: { concert: Concert }) {
           already.
         </Notice>
       )}
-      {concert.status === "ended" ? (
+      {concert.status === "cancelled" ? (
+        <Notice tone="warning" title="This concert is cancelled">
+          Tickets are no longer sold. Every ticket bought is refunded to the card that paid for it,
+          and buyers get an email.
+        </Notice>
+      ) : concert.status === "ended" ? (
         <Notice tone="info" title="This concert has ended">
           Tickets are no longer sold.
         </Notice>

@@ -21,6 +21,7 @@ import { tierColor } from "../../seatmap/render";
 import { Legend, SeatMap } from "../../seatmap/SeatMap";
 import { useLiveSeats } from "../../seatmap/useLiveSeats";
 import { adminPage } from "./AdminOnly";
+import { ConcertChanges } from "./ConcertChanges";
 import { QueueFields, QueueToggle, queueDraft, queueSettings } from "./queueForm";
 
 const NO_SEATS: ReadonlySet<number> = new Set();
@@ -74,6 +75,8 @@ function LiveView({ concert }: { concert: Concert }) {
           <WarmButton concertId={concert.id} />
         </div>
       </div>
+
+      <ConcertChanges concert={concert} />
 
       <section className="grid gap-4 sm:grid-cols-4" aria-label="Seats" data-version={version}>
         <Stat
