@@ -9,6 +9,7 @@ from app.auth.service import Accounts, Sessions
 from app.auth.tokens import TokenService
 from app.checkout.service import Checkout
 from app.checkout.tickets import TicketSigner
+from app.checkout.transfer import TicketTransfers
 from app.concerts.cache import ConcertCache
 from app.concerts.service import Concerts
 from app.door.service import DoorCheckIn
@@ -56,6 +57,7 @@ class Container:
     checkout: Checkout
     waiting_room: WaitingRoom
     door: DoorCheckIn
+    transfers: TicketTransfers
     lane: RedisLane | None = None  # the hot path's batches' connection (redis_lane.py)
 
     async def close(self) -> None:
@@ -152,5 +154,12 @@ def build_container(settings: Settings) -> Container:
             store,
             catalogue,
             TicketSigner(settings.ticket_signing_secret, settings.jwt_issuer),
+        ),
+        transfers=TicketTransfers(
+            store,
+            catalogue,
+            seat_state,
+            TicketSigner(settings.ticket_signing_secret, settings.jwt_issuer),
+            events,
         ),
     )

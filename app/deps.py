@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from app.auth.principal import AdminUser, CurrentUser, Principal
 from app.auth.service import Accounts, Sessions
 from app.checkout.service import Checkout
+from app.checkout.transfer import TicketTransfers
 from app.concerts.service import Concerts
 from app.container import Container
 from app.platform.idempotency import Idempotency
@@ -59,6 +60,13 @@ async def get_checkout(c: ContainerDep) -> Checkout:
 
 
 CheckoutDep = Annotated[Checkout, Depends(get_checkout)]
+
+
+async def get_transfers(c: ContainerDep) -> TicketTransfers:
+    return c.transfers
+
+
+TransfersDep = Annotated[TicketTransfers, Depends(get_transfers)]
 
 
 async def get_concerts(c: ContainerDep) -> Concerts:

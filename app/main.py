@@ -17,6 +17,7 @@ from app.auth.principal import Principals
 from app.auth.router import router as auth_router
 from app.auth.tokens import TokenService
 from app.checkout.router import router as checkout_router
+from app.checkout.transfer_router import router as transfer_router
 from app.checkout.webhook import router as webhook_router
 from app.concerts.demo import seed_demo
 from app.concerts.router import router as concerts_router
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(concerts_router)
     app.include_router(checkout_router)
+    app.include_router(transfer_router)
     app.include_router(webhook_router)
     app.include_router(payments_router)
     app.include_router(account_router)

@@ -94,8 +94,11 @@ def order_read(order: Order, tickets: list[Ticket]) -> OrderRead:
         created_at=order.created_at,
         expires_at=order.expires_at,
         payment_intent_id=order.payment_intent_id,
-        # A refunded (or cancelled) order's tickets no longer admit anyone: not shown.
-        tickets=[ticket_read(t) for t in tickets if t.order_id == order.id]
+        # A refunded (or cancelled) order's tickets no longer admit anyone: not shown. Nor are
+        # those the buyer gave to someone else (their code is the receiver's).
+        tickets=[
+            ticket_read(t) for t in tickets if t.order_id == order.id and t.user_id == order.user_id
+        ]
         if order.status is OrderStatus.CONFIRMED
         else [],
     )
@@ -347,6 +350,10 @@ class Checkout:
         """The buyer's tickets, newest first, but for those of orders no longer confirmed."""
         tickets = await self._store.tickets.list_for_user(user_id)
         orders = {o.id: o for o in await self._store.orders.list_for_user(user_id, HISTORY_LIMIT)}
+        # Tickets given to this buyer belong to someone else's order: read those orders too.
+        for order_id in {t.order_id for t in tickets} - orders.keys():
+            if (given := await self._store.orders.get(order_id)) is not None:
+                orders[order_id] = given
         valid = [
             t
             for t in tickets

@@ -43,10 +43,14 @@ class TicketSigner:
         # The keyed HMAC state, copied per code: the key is prepared once, not per ticket.
         self._mac = hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha256)
 
-    def sign(self, ticket_id: str, order_id: str, concert_id: str, seat_id: str) -> str:
+    def sign(
+        self, ticket_id: str, order_id: str, concert_id: str, seat_id: str, *, nonce: str = ""
+    ) -> str:
         """An HS256 JWT (RFC 7519), as `jwt.encode` makes it, without PyJWT's per-call key
-        preparation and checks (a sale signs one code per seat); `verify` uses PyJWT."""
-        claims = {
+        preparation and checks (a sale signs one code per seat); `verify` uses PyJWT. A
+        transferred ticket's new code carries a random `nonce` (claim `n`), so it differs from
+        the code it replaces even when signed in the same second."""
+        claims: dict[str, str | int] = {
             "typ": TICKET_TYP,
             "iss": self._issuer,
             "jti": ticket_id,
@@ -55,6 +59,8 @@ class TicketSigner:
             "sid": seat_id,
             "iat": int(datetime.now(UTC).timestamp()),
         }
+        if nonce:
+            claims["n"] = nonce
         payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
         signing_input = _HEADER + b"." + payload
         mac = self._mac.copy()

@@ -9,6 +9,8 @@ The order of the checks (docs/door.md):
    (TicketRepository.check_in): exactly one of any number of concurrent scans of a code, on
    any number of processes, is admitted; the others get 409 AlreadyCheckedIn with the first
    scan's time.
+   A genuine code that is no longer the stored ticket's code is 409 TicketRevoked with
+   reason `transferred`: the ticket was given to someone else and re-signed for them.
 4. The order is read again after the write: a refund that landed between step 2 and the write
    is seen (an order never becomes confirmed again once refunded), so an admitted ticket's
    order was confirmed when it was checked in.
@@ -17,6 +19,7 @@ The order of the checks (docs/door.md):
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from datetime import UTC, datetime
 from typing import Literal, TypeVar
@@ -71,6 +74,10 @@ class DoorCheckIn:
         if order is None or ticket is None or not _is_the_ticket(ticket, claims):
             # Signed by us, but never stored: nothing a buyer could have been handed.
             raise self._never_issued()
+        if not hmac.compare_digest(ticket.code.encode(), code.encode()):
+            # Genuine, but no longer the ticket's code: it was given to someone else, who was
+            # sent a new code (app/checkout/transfer.py).
+            raise self._transferred(claims)
         try:
             ticket, first = await self._store.tickets.check_in(
                 ticket.order_id, ticket.seat_id, datetime.now(UTC)
@@ -133,6 +140,22 @@ class DoorCheckIn:
                 ticket_id=claims.ticket_id,
                 seat_id=claims.seat_id,
                 reason=order.status.value,
+            ),
+        )
+
+    def _transferred(self, claims: TicketClaims) -> TicketRevoked:
+        log.warning(
+            "transferred ticket's old code scanned",
+            extra={"ticket_id": claims.ticket_id, "order_id": claims.order_id},
+        )
+        return self._refuse(
+            "revoked",
+            TicketRevoked(
+                "This code was replaced: its ticket was given to someone else, who has the new "
+                "code. Do not admit on this one.",
+                ticket_id=claims.ticket_id,
+                seat_id=claims.seat_id,
+                reason="transferred",
             ),
         )
 

@@ -135,6 +135,18 @@ class OrderRefunded(OrderEvent):
     reason: RefundReason
 
 
+class TicketTransferred(DomainEvent):
+    """A sold ticket was given to another account (POST /tickets/{id}/transfer): it was signed
+    again for them, and its old code no longer admits."""
+
+    type: Literal["ticket.transferred"] = "ticket.transferred"
+    ticket_id: str
+    order_id: str
+    seat_id: str
+    from_user_id: str
+    to_user_id: str
+
+
 AnyEvent = Annotated[
     SeatHeld
     | SeatReleased
@@ -144,7 +156,8 @@ AnyEvent = Annotated[
     | OrderExpired
     | OrderCancelled
     | OrderFailed
-    | OrderRefunded,
+    | OrderRefunded
+    | TicketTransferred,
     Field(discriminator="type"),
 ]
 EVENT_TYPES: tuple[str, ...] = (
@@ -157,6 +170,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "order.cancelled",
     "order.failed",
     "order.refunded",
+    "ticket.transferred",
 )
 _ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 

@@ -20,7 +20,7 @@ from app.checkout.ticket_files import (
 from app.checkout.ticket_pdf import tickets_pdf
 from app.events.schemas import RefundReason
 
-MailKind = Literal["confirmed", "refunded"]
+MailKind = Literal["confirmed", "refunded", "transferred"]
 
 _REFUND_WHY: dict[RefundReason, str] = {
     "organiser": "The organiser refunded your order.",
@@ -177,6 +177,72 @@ def refund(
     )
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    return message
+
+
+def transferred(
+    bundle: TicketBundle, giver: str, *, mail_from: str, public_base_url: str
+) -> EmailMessage:
+    """ "<giver> gave you a ticket for ...": the concert, the seat, the ticket (a one-page PDF
+    with its new code and the receiver's name) and the show (.ics) attached. `bundle` is the
+    giver's order with only the given ticket, and the receiver as its buyer."""
+    concert = bundle.concert
+    link = f"{public_base_url.rstrip('/')}/account"
+    when, where = local_time_words(concert), venue_words(concert)
+    seats = _seat_lines(bundle)
+    subject = f"{giver} gave you a ticket for {concert.title}"
+    message = _base(bundle, mail_from, subject)
+    text = "\n".join(
+        [
+            f"Hello {bundle.buyer_name},",
+            "",
+            f"{giver} gave you a ticket for {concert.title}. It is attached (tickets.pdf; print "
+            "it or show it on your phone at the door) and listed in your account.",
+            "",
+            f"Concert: {concert.title} ({concert.artist})",
+            f"When:    {when}",
+            f"Where:   {where}",
+            "Seat:",
+            *(f"  - {s}" for s in seats),
+            "",
+            f"Your tickets: {link}",
+            "",
+            "Add the show to your calendar with the attached concert.ics.",
+            "",
+            "See you there!",
+        ]
+    )
+    html = _html(
+        subject,
+        [
+            f"<p>Hello {escape(bundle.buyer_name)},</p>",
+            f"<p>{escape(giver)} gave you a ticket for <strong>{escape(concert.title)}</strong>. "
+            "It is attached (<em>tickets.pdf</em>; print it or show it on your phone at the "
+            "door) and listed in your account.</p>",
+            "<table>",
+            _row("Concert", f"{concert.title} ({concert.artist})"),
+            _row("When", when),
+            _row("Where", where),
+            "<tr><th>Seat</th><td><ul>"
+            + "".join(f"<li>{escape(s)}</li>" for s in seats)
+            + "</ul></td></tr>",
+            "</table>",
+            f'<p><a href="{escape(link)}">See your tickets</a></p>',
+            "<p>See you there!</p>",
+        ],
+    )
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    message.add_attachment(
+        tickets_pdf(bundle), maintype="application", subtype="pdf", filename="tickets.pdf"
+    )
+    message.add_attachment(
+        concert_ics(bundle, link),
+        maintype="text",
+        subtype="calendar",
+        filename="concert.ics",
+        params={"method": "PUBLISH"},
+    )
     return message
 
 

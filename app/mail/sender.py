@@ -26,8 +26,8 @@ from aiosmtplib import SMTPRecipientsRefused, SMTPResponseException
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from app.checkout.ticket_files import TicketBundle, load_bundle
-from app.events.schemas import DomainEvent, OrderConfirmed, OrderRefunded
-from app.mail.compose import MailKind, confirmation, refund
+from app.events.schemas import DomainEvent, OrderConfirmed, OrderRefunded, TicketTransferred
+from app.mail.compose import MailKind, confirmation, refund, transferred
 from app.mail.metrics import MAIL_ATTEMPTS_FAILED, MAILS_FAILED, MAILS_SENT, MAILS_SKIPPED
 from app.mail.transport import MailTransport
 from app.platform.redis import RedisClient
@@ -36,7 +36,8 @@ from app.storage.records import OrderStatus
 
 log = logging.getLogger(__name__)
 
-MAIL_TYPES = frozenset({"order.confirmed", "order.refunded"})  # the events that send a mail
+# The events that send a mail.
+MAIL_TYPES = frozenset({"order.confirmed", "order.refunded", "ticket.transferred"})
 _SENT = b"sent"
 
 
@@ -88,9 +89,20 @@ class OrderMails:
             await self._once(event, "confirmed")
         elif isinstance(event, OrderRefunded):
             await self._once(event, "refunded")
+        elif isinstance(event, TicketTransferred):
+            await self._once(event, "transferred")
 
-    async def _once(self, event: OrderConfirmed | OrderRefunded, kind: MailKind) -> None:
-        key = dedup_key(event.order_id, kind)
+    async def _once(
+        self, event: OrderConfirmed | OrderRefunded | TicketTransferred, kind: MailKind
+    ) -> None:
+        # A transfer's mail is once per (ticket, receiver): a ticket given on twice mails both.
+        subject_id = (
+            f"{event.ticket_id}:{event.to_user_id}"
+            if isinstance(event, TicketTransferred)
+            else event.order_id
+        )
+        user_id = event.to_user_id if isinstance(event, TicketTransferred) else event.user_id
+        key = dedup_key(subject_id, kind)
         token = f"sending:{secrets.token_hex(8)}".encode()
         if not await self._redis.set(key, token, nx=True, px=self._lock_ms):
             if _bytes(await self._redis.get(key)) == _SENT:
@@ -101,7 +113,7 @@ class OrderMails:
         try:
             message = await self._compose(event, kind)
             if message is not None:
-                await self._send(message, f"{event.order_id}-{kind}", kind)
+                await self._send(message, f"{subject_id.replace(':', '-')}-{kind}", kind)
         except BaseException:
             if _bytes(await self._redis.get(key)) == token:
                 await self._redis.delete(key)
@@ -111,14 +123,17 @@ class OrderMails:
             MAILS_SENT.labels(kind).inc()
             log.info(
                 "mail sent",
-                extra={"order_id": event.order_id, "kind": kind, "user_id": event.user_id},
+                extra={"order_id": event.order_id, "kind": kind, "user_id": user_id},
             )
 
     async def _compose(
-        self, event: OrderConfirmed | OrderRefunded, kind: MailKind
+        self, event: OrderConfirmed | OrderRefunded | TicketTransferred, kind: MailKind
     ) -> EmailMessage | None:
         """The mail, or None when there is nobody or nothing to write about (counted)."""
-        bundle = await load_bundle(self._store, event.order_id)
+        if isinstance(event, TicketTransferred):
+            bundle, giver = await self._received(event)
+        else:
+            bundle = await load_bundle(self._store, event.order_id)
         skip = _why_skip(bundle, kind)
         if skip is not None:
             MAILS_SKIPPED.labels(kind, skip).inc()
@@ -127,6 +142,16 @@ class OrderMails:
             )
             return None
         assert bundle is not None  # _why_skip said so
+        if isinstance(event, TicketTransferred):
+            return await asyncio.to_thread(
+                partial(
+                    transferred,
+                    bundle,
+                    giver,
+                    mail_from=self._mail_from,
+                    public_base_url=self._base_url,
+                )
+            )
         if isinstance(event, OrderRefunded):
             return refund(
                 bundle, event.reason, mail_from=self._mail_from, public_base_url=self._base_url
@@ -135,6 +160,21 @@ class OrderMails:
         return await asyncio.to_thread(
             partial(confirmation, bundle, mail_from=self._mail_from, public_base_url=self._base_url)
         )
+
+    async def _received(self, event: TicketTransferred) -> tuple[TicketBundle | None, str]:
+        """The giver's order with only the given ticket and the receiver as its buyer, and the
+        giver's name; no bundle if the order or concert is gone, and no tickets in it if the
+        ticket was given on again since (then the later transfer's mail tells)."""
+        order = await self._store.orders.get(event.order_id)
+        concert = await self._store.concerts.get(event.concert_id)
+        if order is None or concert is None:
+            return None, ""
+        ticket = await self._store.tickets.get(event.order_id, event.seat_id)
+        receiver = await self._store.users.get(event.to_user_id)
+        giver = await self._store.users.get(event.from_user_id)
+        mine = (ticket,) if ticket is not None and ticket.user_id == event.to_user_id else ()
+        name = (giver.name.strip() or giver.email) if giver is not None else "Someone"
+        return TicketBundle(order=order, concert=concert, tickets=mine, buyer=receiver), name
 
     async def _send(self, message: EmailMessage, name: str, kind: MailKind) -> None:
         retrying = AsyncRetrying(
@@ -166,7 +206,7 @@ def _why_skip(bundle: TicketBundle | None, kind: MailKind) -> str | None:
         return "no_order"
     if bundle.buyer is None:
         return "no_account"
-    if kind == "confirmed" and (
+    if kind in ("confirmed", "transferred") and (
         bundle.order.status is not OrderStatus.CONFIRMED or not bundle.tickets
     ):
         return "stale"  # refunded before its confirmation went out: the refund mail tells

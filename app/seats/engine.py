@@ -164,6 +164,7 @@ _SCRIPTS = (
     "load",
     "audit",
     "reconcile",
+    "receive",
 )
 
 _FORGET_LUA = """
@@ -387,6 +388,18 @@ class SeatEngine:
         """Sold seats back on sale (a refunded order); returns the version."""
         reply = await self._call("unsell", concert_id, user_id, self._sweep_limit, *indexes)
         return int(reply[1])
+
+    async def receive(self, concert_id: str, user_id: str, cap: int) -> OverCap | None:
+        """Count one transferred ticket toward its receiver's cap, atomically with the check:
+        OverCap (with what they already have) if it would pass `cap`."""
+        reply = await self._call("receive", concert_id, user_id, cap, 1)
+        if _text(reply[0]) == "OVER_CAP":
+            return OverCap(already=int(reply[1]))
+        return None
+
+    async def unreceive(self, concert_id: str, user_id: str) -> None:
+        """Undo one `receive` (the transfer was not recorded after all)."""
+        await self._call("receive", concert_id, user_id, 0, -1)
 
     async def get_hold(self, concert_id: str, hold_id: str, user_id: str) -> HoldInfo | None:
         reply = await self._scripts["hold_get"](

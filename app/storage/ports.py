@@ -160,6 +160,15 @@ class TicketRepository(Protocol):
         first time back. Exactly one of many concurrent calls for one ticket is first.
         RecordNotFound if there is no such ticket."""
 
+    async def transfer(
+        self, order_id: str, seat_id: str, from_user_id: str, to_user_id: str, new_code: str
+    ) -> Ticket:
+        """Conditional write: give the ticket to `to_user_id` under `new_code` (the old code
+        stops matching the stored one), only if it is still `from_user_id`'s and not checked
+        in. Returns the ticket as stored afterwards. Exactly one of concurrent transfers (and
+        first scans) of one ticket wins; the others get VersionConflict. RecordNotFound if
+        there is no such ticket."""
+
 
 class PaymentEventRepository(Protocol):
     async def record_if_absent(self, event_id: str, event_type: str, received_at: datetime) -> bool:

@@ -22,6 +22,7 @@ from app.events.schemas import (
     SeatHeld,
     SeatReleased,
     SeatSold,
+    TicketTransferred,
     UnreadableEvent,
     from_fields,
 )
@@ -50,6 +51,14 @@ def one_of_each() -> list[DomainEvent]:
         OrderCancelled.of(order, by="provider"),
         OrderFailed.of(order),
         OrderRefunded.of(order, reason="seats_taken"),
+        TicketTransferred(
+            concert_id=order.concert_id,
+            ticket_id="t1",
+            order_id=order.id,
+            seat_id="floor-A-1",
+            from_user_id="u1",
+            to_user_id="u2",
+        ),
     ]
 
 
@@ -73,6 +82,7 @@ DATA_FIELDS: dict[str, set[str]] = {
     "order.cancelled": ORDER_FIELDS | {"by"},
     "order.failed": ORDER_FIELDS,
     "order.refunded": ORDER_FIELDS | {"reason"},
+    "ticket.transferred": {"ticket_id", "order_id", "seat_id", "from_user_id", "to_user_id"},
 }
 
 

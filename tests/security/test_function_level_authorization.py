@@ -48,6 +48,7 @@ BUYER = {
     "POST /api/v1/payments/simulated/{payment_intent_id}/confirm",
     "GET /api/v1/me/orders",
     "GET /api/v1/me/tickets",
+    "POST /api/v1/tickets/{ticket_id}/transfer",
 }
 
 

@@ -31,6 +31,7 @@ OWNED = {
     "GET /api/v1/orders/{order_id}/tickets.pdf",
     "GET /api/v1/orders/{order_id}/calendar.ics",
     "POST /api/v1/orders/{order_id}/cancel",
+    "POST /api/v1/tickets/{ticket_id}/transfer",
     "POST /api/v1/orders/{order_id}/refund",  # organisers only: any order (API5's test)
     "POST /api/v1/payments/simulated/{payment_intent_id}/confirm",
 }
@@ -141,6 +142,17 @@ async def test_tickets_of_another_buyer(
     r = await client.get(f"{API}/orders/{result['order']['id']}", headers=mallory.headers)
     assert r.status_code == 404
     assert theirs[0]["code"] not in r.text
+    # Nor can Mallory give Alice's ticket away (to herself or anyone): 404, and it stays Alice's.
+    r = await client.post(
+        f"{API}/tickets/{theirs[0]['id']}/transfer",
+        json={"email": mallory.email},
+        headers=mallory.headers,
+    )
+    assert r.status_code == 404, r.text
+    assert r.json()["error"] == "TicketNotFound"
+    assert (await client.get(f"{API}/me/tickets", headers=alice.headers)).json()["items"] == theirs
+    mine = (await client.get(f"{API}/me/tickets", headers=mallory.headers)).json()["items"]
+    assert mine == []
 
 
 async def test_queue_place_and_pass_of_another_buyer(

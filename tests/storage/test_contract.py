@@ -27,6 +27,7 @@ from app.storage.records import (
     OrderStatus,
     OrderTransition,
     RefreshOutcome,
+    Ticket,
 )
 
 from .factories import (
@@ -844,6 +845,60 @@ class TestTickets:
     async def test_check_in_of_an_unknown_ticket(self, store: Store) -> None:
         with pytest.raises(RecordNotFound):
             await store.tickets.check_in(uid("o-"), "floor-A-1", T0)
+
+    async def test_transfer_gives_the_ticket_a_new_holder_and_code_once(self, store: Store) -> None:
+        sender, receiver, third = uid("u-"), uid("u-"), uid("u-")
+        ticket = make_ticket(user_id=sender)
+        other = make_ticket(user_id=sender, order_id=ticket.order_id, seat_id="floor-A-2", number=2)
+        await store.tickets.add_many([ticket, other])
+
+        given = await store.tickets.transfer(
+            ticket.order_id, ticket.seat_id, sender, receiver, "new-code"
+        )
+
+        assert given == replace(ticket, user_id=receiver, code="new-code")
+        assert await store.tickets.get(ticket.order_id, ticket.seat_id) == given
+        assert await store.tickets.list_for_user(receiver) == [given]
+        assert await store.tickets.list_for_user(sender) == [other]
+        assert await store.tickets.list_for_orders([ticket.order_id]) == [given, other]
+        # The sender no longer holds it: giving it again (or a second, racing transfer) fails.
+        with pytest.raises(VersionConflict):
+            await store.tickets.transfer(ticket.order_id, ticket.seat_id, sender, third, "x")
+        # Issuing the order's tickets again does not undo the transfer.
+        await store.tickets.add_many([ticket, other])
+        assert await store.tickets.get(ticket.order_id, ticket.seat_id) == given
+
+    async def test_a_checked_in_or_unknown_ticket_is_not_transferred(self, store: Store) -> None:
+        sender = uid("u-")
+        ticket = make_ticket(user_id=sender)
+        await store.tickets.add_many([ticket])
+        admitted, _ = await store.tickets.check_in(ticket.order_id, ticket.seat_id, T0)
+
+        with pytest.raises(VersionConflict):
+            await store.tickets.transfer(ticket.order_id, ticket.seat_id, sender, uid("u-"), "x")
+        with pytest.raises(RecordNotFound):
+            await store.tickets.transfer(uid("o-"), "floor-A-1", sender, uid("u-"), "x")
+        assert await store.tickets.get(ticket.order_id, ticket.seat_id) == admitted
+
+    async def test_concurrent_transfers_exactly_one_wins(self, store: Store) -> None:
+        sender = uid("u-")
+        ticket = make_ticket(user_id=sender)
+        await store.tickets.add_many([ticket])
+        receivers = [uid("u-") for _ in range(10)]
+
+        results = await asyncio.gather(
+            *(
+                store.tickets.transfer(ticket.order_id, ticket.seat_id, sender, r, f"code-{r}")
+                for r in receivers
+            ),
+            return_exceptions=True,
+        )
+
+        won = [r for r in results if isinstance(r, Ticket)]
+        assert len(won) == 1
+        assert all(isinstance(r, VersionConflict) for r in results if r is not won[0])
+        assert await store.tickets.get(ticket.order_id, ticket.seat_id) == won[0]
+        assert won[0].code == f"code-{won[0].user_id}"
 
     async def test_concurrent_check_ins_exactly_one_first(self, store: Store) -> None:
         ticket = make_ticket()

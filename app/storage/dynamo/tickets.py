@@ -27,7 +27,7 @@ from app.storage.dynamo.codec import (
     ts,
 )
 from app.storage.dynamo.tables import PAYMENT_EVENTS, TICKETS
-from app.storage.errors import RecordNotFound
+from app.storage.errors import RecordNotFound, VersionConflict
 from app.storage.records import Ticket
 
 # How long a payment event id is remembered. Providers redeliver for days (Stripe: up to 3),
@@ -110,6 +110,36 @@ class DynamoTicketRepository(TableRepository):
         if found is None:
             raise RecordNotFound(f"no ticket for seat {seat_id} of order {order_id}")
         return _ticket_from_item(found), False
+
+    async def transfer(
+        self, order_id: str, seat_id: str, from_user_id: str, to_user_id: str, new_code: str
+    ) -> Ticket:
+        key = _ticket_key(order_id, seat_id)
+        # As check_in: the condition decides among concurrent transfers and scans. The
+        # by_user index follows user_id.
+        written = await self._db.write_if(
+            lambda c: c.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="SET user_id = :to, code = :code",
+                ConditionExpression=(
+                    "attribute_exists(order_id) AND user_id = :from "
+                    "AND attribute_not_exists(checked_in_at)"
+                ),
+                ExpressionAttributeValues={
+                    ":to": s(to_user_id),
+                    ":from": s(from_user_id),
+                    ":code": s(new_code),
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        )
+        if not isinstance(written, Refused):
+            return _ticket_from_item(written["Attributes"])
+        if (written.old or await self._db.get_item(self._table, key)) is None:
+            raise RecordNotFound(f"no ticket for seat {seat_id} of order {order_id}")
+        raise VersionConflict(f"ticket for seat {seat_id} of order {order_id} changed hands")
 
     async def _for_order(self, order_id: str) -> list[Item]:
         # The order's tickets are one item collection: a strongly consistent Query.

@@ -11,7 +11,7 @@ from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from app.storage.backend import by_order_then_seat, unique
-from app.storage.errors import RecordNotFound
+from app.storage.errors import RecordNotFound, VersionConflict
 from app.storage.mongo.codec import encode_time, ticket_document, ticket_from_document
 from app.storage.mongo.db import MAJORITY, MongoDatabase, find_all, find_one
 from app.storage.mongo.indexes import TICKETS_ORDER_SEAT
@@ -89,6 +89,24 @@ class MongoTicketRepository:
         if doc is None:
             raise RecordNotFound(f"no ticket for seat {seat_id} of order {order_id}")
         return ticket_from_document(doc), False
+
+    async def transfer(
+        self, order_id: str, seat_id: str, from_user_id: str, to_user_id: str, new_code: str
+    ) -> Ticket:
+        the_ticket = {"order_id": order_id, "seat_id": seat_id}
+        with translated_errors():
+            # As check_in: one findAndModify, whose filter decides among concurrent writers.
+            given = await self._check_ins.find_one_and_update(
+                {**the_ticket, "user_id": from_user_id, "checked_in_at": None},
+                {"$set": {"user_id": to_user_id, "code": new_code}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if given is not None:
+                return ticket_from_document(given)
+            exists = await self._tickets.find_one(the_ticket, {"_id": 1})
+        if exists is None:
+            raise RecordNotFound(f"no ticket for seat {seat_id} of order {order_id}")
+        raise VersionConflict(f"ticket for seat {seat_id} of order {order_id} changed hands")
 
 
 class MongoPaymentEventRepository:

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, update
 
 from app.storage.backend import by_order_then_seat, unique
 from app.storage.codec import as_utc, ticket_fields, ticket_from_fields
-from app.storage.errors import RecordNotFound
+from app.storage.errors import RecordNotFound, VersionConflict
 from app.storage.records import Ticket
 from app.storage.sql.db import Database, chunked
 from app.storage.sql.tables import payment_events, tickets
@@ -112,6 +112,32 @@ class SqlTicketRepository:
         if row is None:
             raise RecordNotFound(f"no ticket for seat {seat_id} of order {order_id}")
         return ticket_from_fields(row._mapping), False
+
+    async def transfer(
+        self, order_id: str, seat_id: str, from_user_id: str, to_user_id: str, new_code: str
+    ) -> Ticket:
+        t = tickets.c
+        # As check_in: the WHERE clause decides among concurrent transfers and scans.
+        give = (
+            update(tickets)
+            .where(
+                t.order_id == order_id,
+                t.seat_id == seat_id,
+                t.user_id == from_user_id,
+                t.checked_in_at.is_(None),
+            )
+            .values(user_id=to_user_id, code=new_code)
+            .returning(*tickets.c)
+        )
+        async with self._db.write() as conn:
+            given = (await conn.execute(give)).first()
+            if given is not None:
+                return ticket_from_fields(given._mapping)
+            query = select(tickets.c.order_id).where(t.order_id == order_id, t.seat_id == seat_id)
+            exists = (await conn.execute(query)).first() is not None
+        if not exists:
+            raise RecordNotFound(f"no ticket for seat {seat_id} of order {order_id}")
+        raise VersionConflict(f"ticket for seat {seat_id} of order {order_id} changed hands")
 
 
 class SqlPaymentEventRepository:
