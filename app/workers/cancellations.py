@@ -8,6 +8,11 @@ it goes, and, once a pass finds no open order left, the concert marked finished 
 from the set. A run stopped anywhere is resumed by the next one from the orders' states; the
 refunds are idempotent per payment, so none is made twice.
 
+Other processes may sell from a stale copy of the concert (their metadata cache) for a few
+seconds after the cancellation, so a concert is not marked finished before `settle_seconds`
+(twice the cache TTL, plus two seconds) have passed since it was cancelled: an order made in that
+window is wound up too.
+
 The set is only a pointer to the store: when the lease holder starts, it also finds cancelled,
 unfinished concerts by walking the upcoming ones, so a lost set (Redis flushed) loses nothing.
 """
@@ -52,8 +57,15 @@ async def enqueue(redis: RedisClient, concert_id: str) -> None:
 
 class Cancellations:
     def __init__(
-        self, store: Store, checkout: Checkout, redis: RedisClient, cache: ConcertCache
+        self,
+        store: Store,
+        checkout: Checkout,
+        redis: RedisClient,
+        cache: ConcertCache,
+        *,
+        settle_seconds: float,
     ) -> None:
+        self._settle = timedelta(seconds=settle_seconds)
         self._store = store
         self._checkout = checkout
         self._redis = redis
@@ -108,7 +120,9 @@ class Cancellations:
                 cancellation_refunded=refunded,
                 cancellation_cancelled=cancelled,
                 cancellation_failed=run.failed,
-                cancellation_finished_at=now if finish and still_open == 0 else None,
+                cancellation_finished_at=now
+                if finish and still_open == 0 and now >= concert.cancelled_at + self._settle
+                else None,
                 updated_at=now,
             )
             try:
@@ -149,8 +163,12 @@ class Cancellations:
                 return
 
 
-def cancellations_of(c: Container) -> Cancellations:
-    return Cancellations(c.store, c.checkout, c.redis, c.concerts)
+def cancellations_of(c: Container, settle_seconds: float | None = None) -> Cancellations:
+    """The job over the container's parts; `settle_seconds` defaults to twice the concert
+    cache's TTL plus two seconds."""
+    if settle_seconds is None:
+        settle_seconds = 2 * c.settings.concert_cache_ttl_seconds + 2
+    return Cancellations(c.store, c.checkout, c.redis, c.concerts, settle_seconds=settle_seconds)
 
 
 async def cancellations_forever(c: Container) -> None:
