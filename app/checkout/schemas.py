@@ -43,6 +43,10 @@ class OrderRead(ResponseBody):
     expires_at: AwareDatetime
     payment_intent_id: str | None
     tickets: list[TicketRead]
+    tickets_given: int = Field(
+        default=0,
+        description="How many of its tickets the buyer gave to someone else (not listed).",
+    )
 
 
 class PaymentRead(ResponseBody):

@@ -101,6 +101,9 @@ def order_read(order: Order, tickets: list[Ticket]) -> OrderRead:
         ]
         if order.status is OrderStatus.CONFIRMED
         else [],
+        tickets_given=sum(
+            1 for t in tickets if t.order_id == order.id and t.user_id != order.user_id
+        ),
     )
 
 

@@ -74,9 +74,9 @@ async def test_the_receiver_gets_a_new_code_that_admits_and_the_old_one_is_revok
     assert received["code"] != given["code"]
     # The sender no longer has it: neither in their tickets nor on their order.
     assert [t["id"] for t in await my_tickets(client, sender)] == [kept["id"]]
-    assert [t["id"] for t in (await order_of(client, order["id"], sender.headers))["tickets"]] == [
-        kept["id"]
-    ]
+    after = await order_of(client, order["id"], sender.headers)
+    assert [t["id"] for t in after["tickets"]] == [kept["id"]]
+    assert (order["tickets_given"], after["tickets_given"]) == (0, 1)
 
     old = await scan(client, concert["id"], given["code"], admin_headers)
     assert old.status_code == 409, old.text

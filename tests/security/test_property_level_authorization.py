@@ -176,6 +176,7 @@ async def test_responses_expose_no_internal_properties(
         "expires_at",
         "payment_intent_id",
         "tickets",
+        "tickets_given",
     }
     payment_fields = {
         "provider",

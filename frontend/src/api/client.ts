@@ -20,6 +20,7 @@ import type {
   QueueStatus,
   SeatMapSnapshot,
   Ticket,
+  TicketTransfer,
   TokenPair,
   User,
   WarmResult,
@@ -546,6 +547,16 @@ export class ApiClient {
 
   myTickets(): Promise<{ items: Ticket[] }> {
     return this.request("GET", "/me/tickets", { auth: "required" });
+  }
+
+  /** Give one of your tickets to the account with this address: it is signed again for them,
+   * and its old code no longer admits. One key per attempt, so a retry can't give it twice. */
+  transferTicket(ticketId: string, email: string, idempotencyKey: string): Promise<TicketTransfer> {
+    return this.request("POST", `/tickets/${encodeURIComponent(ticketId)}/transfer`, {
+      body: { email },
+      auth: "required",
+      idempotencyKey,
+    });
   }
 
   // --- waiting room ---------------------------------------------------------------------

@@ -181,7 +181,22 @@ export interface Ticket {
   checked_in_at: string | null;
 }
 
+/** A ticket as given away (POST /tickets/{id}/transfer): without its new code, the receiver's. */
+export interface TicketTransfer {
+  ticket_id: string;
+  order_id: string;
+  concert_id: string;
+  seat_id: string;
+  section: string;
+  row: string;
+  number: number;
+  to_email: string;
+  to_name: string;
+}
+
 export interface Order {
+  /** How many of its tickets the buyer gave to someone else (they are not in `tickets`). */
+  tickets_given?: number;
   id: string;
   concert_id: string;
   seat_ids: string[];

@@ -158,7 +158,9 @@ function OrderView({
             </h2>
             {order.tickets.length > 0 && <DownloadTickets orderId={order.id} />}
           </div>
-          {order.tickets.length === 0 ? (
+          {order.tickets.length === 0 && (order.tickets_given ?? 0) > 0 ? (
+            <Notice tone="info">You gave this order's tickets to someone else.</Notice>
+          ) : order.tickets.length === 0 ? (
             <Notice tone="info">Your tickets are being issued…</Notice>
           ) : (
             <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
