@@ -30,7 +30,7 @@ class UserNotFound(NotFound):
 
 class TicketNotTransferable(Conflict):
     """The ticket can't be given away now; `reason` says why (refunded, checked_in, started,
-    changed)."""
+    cancelled, changed)."""
 
     detail = "This ticket can't be given to someone else now."
 

@@ -2,9 +2,9 @@
 
 `POST /tickets/{id}/transfer {email}` (the ticket's holder only):
 1. The ticket must be the caller's (else 404 TicketNotFound, as for one that doesn't exist),
-   its order confirmed, not scanned at the door, and the show not started (409
-   TicketNotTransferable, `reason` refunded / checked_in / started). The receiver must have an
-   account (404 UserNotFound) and not be the caller (422).
+   its order confirmed, not scanned at the door, the concert not cancelled and the show not
+   started (409 TicketNotTransferable, `reason` refunded / checked_in / cancelled / started).
+   The receiver must have an account (404 UserNotFound) and not be the caller (422).
 2. The receiver's cap: the ticket counts toward the concert's `max_tickets_per_user` for the
    receiver like a seat they bought. The seat engine's per-buyer count (Redis, the same
    number holds check) is raised by one with the check in one Lua script (receive.lua), so a
@@ -102,6 +102,11 @@ class TicketTransfers:
                 reason="checked_in",
             )
         concert = await self._concerts.load(ticket.concert_id)
+        if concert.cancelled_at is not None:
+            raise TicketNotTransferable(
+                "This concert was cancelled: its tickets are being refunded, not given away.",
+                reason="cancelled",
+            )
         if datetime.now(UTC) >= concert.starts_at:
             raise TicketNotTransferable(
                 "The show has started: tickets can no longer be given away.", reason="started"

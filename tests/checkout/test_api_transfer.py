@@ -236,6 +236,28 @@ async def test_no_transfer_once_the_show_started(
     assert r.json()["reason"] == "started"
 
 
+async def test_no_transfer_once_the_concert_is_cancelled(
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
+) -> None:
+    """Between the cancellation and its refund job reaching this order."""
+    owner, other = await signup(client), await signup(client)
+    concert = await create_concert(client, admin_headers)
+    [ticket] = (await bought(client, concert["id"], owner, ["floor-A-1"]))["tickets"]
+    c = container_of(app)
+    stored = await c.store.concerts.get(concert["id"])
+    assert stored is not None
+    cancelled = replace(stored, cancelled_at=datetime.now(UTC))
+    await c.store.concerts.update(cancelled, expected_version=stored.version)
+    c.concerts.drop(concert["id"])
+
+    r = await give(client, ticket["id"], other.email, owner)
+
+    assert r.status_code == 409, r.text
+    assert r.json()["error"] == "TicketNotTransferable"
+    assert r.json()["reason"] == "cancelled"
+    assert await my_tickets(client, other) == []
+
+
 async def test_an_idempotency_key_replays_the_transfer(
     client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
 ) -> None:
