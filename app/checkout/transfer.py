@@ -10,7 +10,8 @@
    number holds check) is raised by one with the check in one Lua script (receive.lua), so a
    hold of theirs and a transfer to them racing cannot both pass the cap (409
    ReceiverOverLimit). The giver's count is not lowered: what they bought still counts
-   against them, so buying the cap, giving it away and buying again is refused.
+   against them, so buying the cap, giving it away and buying again is refused. A rebuild of
+   the seat state counts received tickets again (app/seats/state.py).
 3. The store gives the ticket to the receiver with a new code in one conditional write
    (TicketRepository.transfer): still the caller's, not checked in. Of racing transfers (or a
    transfer and a first scan) one wins; a loser undoes its count and gets 409 `changed`.

@@ -74,10 +74,16 @@ class SeatState:
         cap = concert.max_tickets_per_user
         holds: dict[str, dict[str, Any]] = {}
         users: dict[str, int] = {}
-        for order in orders:
-            if order.status is OrderStatus.CONFIRMED:
-                positions = [index.position[s] for s in order.seat_ids if s in index.position]
-                users[order.user_id] = users.get(order.user_id, 0) + len(positions)
+        confirmed = {o.id: o for o in orders if o.status is OrderStatus.CONFIRMED}
+        for order in confirmed.values():
+            positions = [index.position[s] for s in order.seat_ids if s in index.position]
+            users[order.user_id] = users.get(order.user_id, 0) + len(positions)
+        # Tickets given to another buyer count for the receiver too (receive.lua); the giver's
+        # order still counts in full for the giver.
+        if confirmed:
+            for ticket in await self._store.tickets.list_for_orders(list(confirmed)):
+                if ticket.user_id != confirmed[ticket.order_id].user_id:
+                    users[ticket.user_id] = users.get(ticket.user_id, 0) + 1
         # Orders waiting for payment hold their seats again, first order first, each counting in
         # full against its buyer's cap (seats sold to someone else meanwhile stay sold: the
         # payment, if it comes, is refunded). One that would pass the cap is not held: only a

@@ -156,6 +156,36 @@ async def test_the_receiver_s_ticket_limit_counts_what_they_hold_bought_and_rece
     assert r.json()["error"] == "HoldLimitExceeded"
 
 
+async def test_received_tickets_still_count_after_the_seat_state_is_rebuilt(
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
+) -> None:
+    sender, receiver = await signup(client), await signup(client)
+    concert = await create_concert(client, admin_headers, max_tickets_per_user=3)
+    tickets = (await bought(client, concert["id"], sender, ["floor-A-1", "floor-A-2"]))["tickets"]
+    for t in tickets:
+        assert (await give(client, t["id"], receiver.email, sender)).status_code == 200
+    await container_of(app).engine.reset(concert["id"])  # Redis lost the concert's state
+
+    r = await client.post(
+        f"{CONCERTS}/{concert['id']}/holds",
+        json={"seat_ids": ["balcony-A-1", "balcony-A-2"]},
+        headers=receiver.headers,
+    )
+
+    assert r.status_code == 409, r.text
+    assert r.json()["error"] == "HoldLimitExceeded"
+    assert r.json()["already"] == 2
+    # One more fits; and the giver's purchase still counts for the giver.
+    assert (await hold(client, concert["id"], receiver.headers, ["balcony-A-1"]))["id"]
+    r = await client.post(
+        f"{CONCERTS}/{concert['id']}/holds",
+        json={"seat_ids": ["balcony-A-2", "balcony-A-3"]},
+        headers=sender.headers,
+    )
+    assert r.status_code == 409, r.text
+    assert r.json()["already"] == 2
+
+
 async def test_concurrent_transfers_to_one_receiver_never_pass_the_limit(
     client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
 ) -> None:
