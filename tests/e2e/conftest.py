@@ -317,6 +317,45 @@ def create_concert(service: LiveService, title: str, **overrides: object) -> dic
     return created
 
 
+BUYER_PASSWORD = "correct-horse-battery"
+
+
+def bought(
+    service: LiveService, concert_id: str, seats: list[str]
+) -> tuple[str, dict[str, str], str]:
+    """A buyer signed up through the API and their order of `seats`, paid with the simulated
+    provider: (email, the buyer's auth headers, order id)."""
+    email = f"buyer-{uuid.uuid4().hex[:10]}@example.com"
+    with httpx.Client(base_url=f"{service.url}/api/v1", timeout=10) as api:
+        r = api.post(
+            "/auth/signup", json={"email": email, "password": BUYER_PASSWORD, "name": "Ada"}
+        )
+        assert r.status_code == 201, r.text
+        headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        held = api.post(f"/concerts/{concert_id}/holds", json={"seat_ids": seats}, headers=headers)
+        assert held.status_code == 201, held.text
+        r = api.post("/checkout", json={"hold_id": held.json()["id"]}, headers=headers)
+        assert r.status_code == 201, r.text
+        order_id: str = r.json()["order"]["id"]
+        confirm = r.json()["payment"]["confirm_path"].removeprefix("/api/v1")
+        assert api.post(confirm, json={"outcome": "succeeded"}, headers=headers).is_success
+    return email, headers, order_id
+
+
+def paid_order(service: LiveService, concert_id: str) -> tuple[str, str]:
+    """`bought` of one seat (floor-B-3): (email, order id)."""
+    email, _, order_id = bought(service, concert_id, ["floor-B-3"])
+    return email, order_id
+
+
+async def log_in(page: Page, base: str, email: str, password: str = BUYER_PASSWORD) -> None:
+    await page.goto(f"{base}/login")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_test_id("signed-in-as").wait_for()
+
+
 def unique(prefix: str) -> str:
     return f"{prefix} {uuid.uuid4().hex[:6]}"
 

@@ -10,8 +10,17 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.e2e.conftest import LiveService, create_concert, start, unique
-from tests.e2e.test_ticket_files import PASSWORD, log_in, paid_order
+from tests.e2e.conftest import (
+    BUYER_PASSWORD as PASSWORD,
+)
+from tests.e2e.conftest import (
+    LiveService,
+    create_concert,
+    log_in,
+    paid_order,
+    start,
+    unique,
+)
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -3,7 +3,6 @@ typed code and by the camera (Chromium's fake camera playing a QR code of a tick
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import httpx
@@ -18,32 +17,21 @@ from tests.e2e.conftest import (
     Console,
     LiveService,
     Screenshots,
+    bought,
     create_concert,
     unique,
 )
 
 pytestmark = pytest.mark.timeout(180)
-PASSWORD = "correct-horse-battery"
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
 
 
 def paid_codes(service: LiveService, concert_id: str, seats: list[str]) -> list[str]:
     """A buyer's paid order of `seats` through the API: the tickets' codes, in seat order."""
-    email = f"door-{uuid.uuid4().hex[:10]}@example.com"
-    with httpx.Client(base_url=f"{service.url}/api/v1", timeout=10) as api:
-        r = api.post("/auth/signup", json={"email": email, "password": PASSWORD, "name": "Ada"})
-        assert r.status_code == 201, r.text
-        headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        held = api.post(f"/concerts/{concert_id}/holds", json={"seat_ids": seats}, headers=headers)
-        assert held.status_code == 201, held.text
-        r = api.post("/checkout", json={"hold_id": held.json()["id"]}, headers=headers)
-        assert r.status_code == 201, r.text
-        order_id = r.json()["order"]["id"]
-        confirm = r.json()["payment"]["confirm_path"].removeprefix("/api/v1")
-        assert api.post(confirm, json={"outcome": "succeeded"}, headers=headers).is_success
-        order = api.get(f"/orders/{order_id}", headers=headers)
-        assert order.status_code == 200, order.text
-        by_seat = {t["seat_id"]: t["code"] for t in order.json()["tickets"]}
+    _, headers, order_id = bought(service, concert_id, seats)
+    order = httpx.get(f"{service.url}/api/v1/orders/{order_id}", headers=headers, timeout=10)
+    assert order.status_code == 200, order.text
+    by_seat = {t["seat_id"]: t["code"] for t in order.json()["tickets"]}
     return [by_seat[s] for s in seats]
 
 

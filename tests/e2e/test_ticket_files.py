@@ -5,45 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from pathlib import Path
 
-import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.e2e.conftest import LiveService, create_concert, start, unique
+from tests.e2e.conftest import LiveService, create_concert, log_in, paid_order, start, unique
 
 pytestmark = pytest.mark.timeout(180)
-PASSWORD = "correct-horse-battery"
-
-
-def paid_order(service: LiveService, concert_id: str) -> tuple[str, str]:
-    """A buyer signed up through the API and their paid order of one seat: (email, order id)."""
-    email = f"files-{uuid.uuid4().hex[:10]}@example.com"
-    with httpx.Client(base_url=f"{service.url}/api/v1", timeout=10) as api:
-        r = api.post("/auth/signup", json={"email": email, "password": PASSWORD, "name": "Ada"})
-        assert r.status_code == 201, r.text
-        headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        held = api.post(
-            f"/concerts/{concert_id}/holds", json={"seat_ids": ["floor-B-3"]}, headers=headers
-        )
-        assert held.status_code == 201, held.text
-        r = api.post("/checkout", json={"hold_id": held.json()["id"]}, headers=headers)
-        assert r.status_code == 201, r.text
-        order_id = r.json()["order"]["id"]
-        confirm = r.json()["payment"]["confirm_path"].removeprefix("/api/v1")
-        assert api.post(confirm, json={"outcome": "succeeded"}, headers=headers).is_success
-    return email, order_id
-
-
-async def log_in(page: Page, base: str, email: str, password: str) -> None:
-    await page.goto(f"{base}/login")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Log in").click()
-    await page.get_by_test_id("signed-in-as").wait_for()
 
 
 async def test_tickets_pdf_and_sales_csv_download_from_the_app(
@@ -55,7 +25,7 @@ async def test_tickets_pdf_and_sales_csv_download_from_the_app(
     email, order_id = paid_order(live_service, concert_id)
     console, shot, page = await start(browser, screenshot_dir, "files", "buyer")
 
-    await log_in(page, base, email, PASSWORD)
+    await log_in(page, base, email)
     await page.goto(f"{base}/orders/{order_id}")
     button = page.get_by_role("button", name="Download tickets (PDF)")
     await expect(button).to_be_visible(timeout=15_000)
