@@ -6,7 +6,7 @@ import asyncio
 import email
 import email.policy
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -103,6 +103,7 @@ def mail_settings(store_overrides: dict[str, Any], stream: str, **overrides: Any
         **store_overrides,
         events_stream=stream,
         events_consumer_block_seconds=0.1,
+        reconcile_interval_seconds=0,  # no other test's orders confirmed (and mailed) here
         public_base_url="https://tickets.example.com",
         mail_from="Encore tickets <tickets@example.com>",
         **overrides,
@@ -185,9 +186,24 @@ async def buy(app: FastAPI, *, name: str = "Ada Lovelace") -> Purchase:
         return Purchase(buyer, concert, r.json(), admin)
 
 
-async def delivered(smtp: SmtpServer, count: int, seconds: float = 10.0) -> list[EmailMessage]:
+async def delivered(
+    smtp: SmtpServer, count: int, seconds: float = 10.0, *, to: Sequence[str] = ()
+) -> list[EmailMessage]:
+    """The first `count` messages received (for the recipients `to` only, when given: an app
+    with its background jobs may also mail other tests' buyers, e.g. after reconciling their
+    orders in the shared store)."""
+
+    def wanted() -> list[EmailMessage]:
+        return [
+            message
+            for message, (_, recipients) in zip(
+                smtp.inbox.messages, smtp.inbox.envelopes, strict=True
+            )
+            if not to or set(recipients) <= set(to)
+        ]
+
     async def enough() -> bool:
-        return len(smtp.inbox.messages) >= count
+        return len(wanted()) >= count
 
     await eventually(enough, seconds)
-    return smtp.inbox.messages
+    return wanted()[:count]

@@ -73,12 +73,12 @@ async def test_a_confirmed_order_s_buyer_gets_their_tickets_and_the_show_by_mail
     sent_before = metric("mails_sent_total", kind="confirmed")
     p = await buy(mail_app)
 
-    [message] = await delivered(smtp, 1)
+    [message] = await delivered(smtp, 1, to=[p.buyer.email])
 
     order_id = p.order["id"]
     link = f"https://tickets.example.com/orders/{order_id}"
-    assert smtp.inbox.logins == [("mailer", "s3cret/pass")]  # from SMTP_URL, %-decoded
-    assert smtp.inbox.envelopes == [("tickets@example.com", [p.buyer.email])]
+    assert set(smtp.inbox.logins) == {("mailer", "s3cret/pass")}  # from SMTP_URL, %-decoded
+    assert ("tickets@example.com", [p.buyer.email]) in smtp.inbox.envelopes
     assert message["Subject"] == f"Your tickets for {TITLE}"
     assert message["From"] == "Encore tickets <tickets@example.com>"
     assert message["To"] == f"Ada Lovelace <{p.buyer.email}>"
@@ -146,7 +146,7 @@ async def test_a_confirmed_order_s_buyer_gets_their_tickets_and_the_show_by_mail
     async with http_client(mail_app) as client:
         r = await client.post(f"/api/v1/orders/{order_id}/refund", headers=p.admin)
     assert r.status_code == 200, r.text
-    _, refund = await delivered(smtp, 2)
+    _, refund = await delivered(smtp, 2, to=[p.buyer.email])
     assert refund["Subject"] == f"Refund: your order for {TITLE}"
     refund_text = body(refund, "plain")
     assert "The organiser refunded your order. EUR 100.00 goes back" in refund_text
@@ -218,7 +218,7 @@ async def test_a_refusal_is_retried_with_backoff_and_the_mail_goes_out(
 
     p = await buy(mail_app)
 
-    [message] = await delivered(smtp, 1)
+    [message] = await delivered(smtp, 1, to=[p.buyer.email])
     assert smtp.inbox.refused == 1
     assert message["To"] == f"Ada Lovelace <{p.buyer.email}>"
     assert metric("mail_attempts_failed_total", kind="confirmed") == attempts_before + 1
