@@ -111,6 +111,10 @@ class Cancellations:
             concert = await self._store.concerts.get(concert_id)
             if concert is None or concert.cancelled_at is None:
                 return False
+            if concert.cancellation_finished_at is not None:
+                # Another pass (another process's job, an organiser's retry) finished it while
+                # this one ran: its figures and finish time stand, never rewritten or undone.
+                return True
             counted = await self._counts(concert)
             refunded, cancelled, still_open = counted
             now = datetime.now(UTC)

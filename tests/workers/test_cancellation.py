@@ -12,10 +12,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.concerts.cancellation import wind_up_orders
+from app.concerts.cancellation import WindUpRun, wind_up_orders
 from app.container import Container
 from app.payments.simulated import SimulatedGateway
 from app.storage.records import OrderStatus
+from app.workers.cancellations import cancellations_of
 from tests.checkout.test_api import checkout, hold, order_of, pay
 from tests.helpers import buyer, create_concert
 
@@ -104,3 +105,30 @@ async def test_a_run_killed_mid_way_and_restarted_refunds_every_order_exactly_on
     third = await wind_up_orders(store, co, c["id"])
     assert (third.total, third.refunded, third.cancelled, third.failed) == (0, 0, 0, 0)
     assert sum(calls.values()) == 4
+
+
+async def test_a_pass_that_overlaps_a_finished_one_leaves_its_finish_alone(
+    worker_app: FastAPI, container: Container, wclient: httpx.AsyncClient, wadmin: dict[str, str]
+) -> None:
+    """Two passes over one concert (this process's job and another's, or an organiser's
+    retry): the one that ends second must not rewrite the finish time, nor undo it with a
+    progress write (CI saw the finish time move on DynamoDB)."""
+    c = await create_concert(wclient, wadmin)
+    await _order(wclient, worker_app, c["id"], "floor-A-1", paid=True)
+    r = await wclient.post(f"/api/v1/concerts/{c['id']}/cancel", headers=wadmin)
+    assert r.status_code == 200, r.text
+    slow = cancellations_of(container, settle_seconds=0)
+    assert await cancellations_of(container, settle_seconds=0).wind_up(c["id"])
+    finished = await container.store.concerts.get(c["id"])
+    assert finished is not None
+    assert finished.cancellation_finished_at is not None
+
+    # The overlapping pass reports what it did, as a progress write and as a finish.
+    late = WindUpRun(total=1, refunded=1)
+    assert await slow._write_progress(c["id"], late, finish=False)
+    assert await slow._write_progress(c["id"], late, finish=True)
+
+    after = await container.store.concerts.get(c["id"])
+    assert after is not None
+    assert after.cancellation_finished_at == finished.cancellation_finished_at
+    assert after.version == finished.version
