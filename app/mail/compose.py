@@ -111,19 +111,7 @@ def confirmation(bundle: TicketBundle, *, mail_from: str, public_base_url: str) 
             "<p>See you there!</p>",
         ],
     )
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    message.add_attachment(
-        tickets_pdf(bundle), maintype="application", subtype="pdf", filename="tickets.pdf"
-    )
-    message.add_attachment(
-        concert_ics(bundle, link),
-        maintype="text",
-        subtype="calendar",
-        filename="concert.ics",
-        params={"method": "PUBLISH"},
-    )
-    return message
+    return _with_tickets(message, text, html, bundle, link)
 
 
 def refund(
@@ -231,19 +219,7 @@ def transferred(
             "<p>See you there!</p>",
         ],
     )
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    message.add_attachment(
-        tickets_pdf(bundle), maintype="application", subtype="pdf", filename="tickets.pdf"
-    )
-    message.add_attachment(
-        concert_ics(bundle, link),
-        maintype="text",
-        subtype="calendar",
-        filename="concert.ics",
-        params={"method": "PUBLISH"},
-    )
-    return message
+    return _with_tickets(message, text, html, bundle, link)
 
 
 def _row(label: str, value: str) -> str:
@@ -263,3 +239,22 @@ def _html(title: str, body: list[str]) -> str:
             "</body></html>",
         ]
     )
+
+
+def _with_tickets(
+    message: EmailMessage, text: str, html: str, bundle: TicketBundle, link: str
+) -> EmailMessage:
+    """The mail's text and HTML parts, then its tickets (PDF) and the show (.ics) attached."""
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    message.add_attachment(
+        tickets_pdf(bundle), maintype="application", subtype="pdf", filename="tickets.pdf"
+    )
+    message.add_attachment(
+        concert_ics(bundle, link),
+        maintype="text",
+        subtype="calendar",
+        filename="concert.ics",
+        params={"method": "PUBLISH"},
+    )
+    return message
