@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, model_validator
 
 from app.schemas import RequestBody, ResponseBody
+from app.storage.records import DEFAULT_CHALLENGE_DIFFICULTY, QueueMode
 
 MAX_SEATS_PER_CONCERT = 100_000
 
@@ -91,6 +92,41 @@ class QueueConfig(RequestBody):
         description="When buyers may start joining the queue (default: as soon as it is on). "
         "Everyone who joins before on_sale_at gets a random place at on-sale time.",
     )
+    challenge: bool = Field(
+        default=False,
+        description="Joining (and registering) needs a solved proof-of-work challenge "
+        "(GET /concerts/{id}/queue/challenge).",
+    )
+    challenge_difficulty: int = Field(
+        default=DEFAULT_CHALLENGE_DIFFICULTY,
+        ge=1_000,
+        le=10_000_000,
+        strict=True,
+        description="The challenge's largest number: a device tries about half of it.",
+    )
+    mode: QueueMode = Field(
+        default="fifo",
+        description="fifo: anyone may join. lottery: fans register between "
+        "registration_opens_at and registration_closes_at; a draw picks `winners`, who enter "
+        "first, in draw order.",
+    )
+    registration_opens_at: EventTime | None = None
+    registration_closes_at: EventTime | None = None
+    winners: int = Field(default=0, ge=0, le=1_000_000, strict=True)
+
+    @model_validator(mode="after")
+    def _check_lottery(self) -> QueueConfig:
+        if self.mode != "lottery":
+            return self
+        if not self.enabled:
+            raise ValueError("a lottery needs the waiting room: set queue.enabled to true")
+        if self.registration_opens_at is None or self.registration_closes_at is None:
+            raise ValueError("a lottery needs registration_opens_at and registration_closes_at")
+        if self.registration_opens_at >= self.registration_closes_at:
+            raise ValueError("registration_opens_at must be before registration_closes_at")
+        if self.winners < 1:
+            raise ValueError("a lottery needs at least 1 winner: set queue.winners")
+        return self
 
 
 class SectionCreate(RequestBody):
@@ -126,6 +162,9 @@ class ConcertCreate(RequestBody):
     def _check(self) -> ConcertCreate:
         if self.on_sale_at >= self.starts_at:
             raise ValueError("on_sale_at must be before starts_at")
+        closes = self.queue.registration_closes_at
+        if self.queue.mode == "lottery" and closes is not None and closes > self.on_sale_at:
+            raise ValueError("queue.registration_closes_at must not be after on_sale_at")
         _check_layout(self.sections)
         return self
 
@@ -167,6 +206,12 @@ class QueueRead(ResponseBody):
     admit_per_minute: int
     max_active: int
     opens_at: datetime | None = None
+    challenge: bool = False
+    challenge_difficulty: int = DEFAULT_CHALLENGE_DIFFICULTY
+    mode: QueueMode = "fifo"
+    registration_opens_at: datetime | None = None
+    registration_closes_at: datetime | None = None
+    winners: int = 0
 
 
 class RowRead(ResponseBody):

@@ -52,6 +52,12 @@ def _queue(cfg: QueueConfig) -> QueueSettings:
         admit_per_minute=cfg.admit_per_minute,
         max_active=cfg.max_active,
         opens_at=cfg.opens_at,
+        challenge=cfg.challenge,
+        challenge_difficulty=cfg.challenge_difficulty,
+        mode=cfg.mode,
+        registration_opens_at=cfg.registration_opens_at,
+        registration_closes_at=cfg.registration_closes_at,
+        winners=cfg.winners,
     )
 
 
@@ -106,12 +112,7 @@ def to_read(concert: Concert, taken: int, now: datetime, *, seat_ids: bool = Fal
         **to_summary(concert, taken, now).model_dump(),
         description=concert.description,
         max_tickets_per_user=concert.max_tickets_per_user,
-        queue=QueueRead(
-            enabled=concert.queue.enabled,
-            admit_per_minute=concert.queue.admit_per_minute,
-            max_active=concert.queue.max_active,
-            opens_at=concert.queue.opens_at,
-        ),
+        queue=QueueRead.model_validate(concert.queue, from_attributes=True),
         sections=[
             SectionRead(
                 id=s.id,
@@ -250,6 +251,11 @@ class Concerts:
         updated = dataclasses.replace(current, **changes, updated_at=now)  # type: ignore[arg-type]
         if updated.on_sale_at >= updated.starts_at:
             raise ValidationError("on_sale_at", "on_sale_at must be before starts_at")
+        closes = updated.queue.registration_closes_at
+        if updated.queue.mode == "lottery" and closes is not None and closes > updated.on_sale_at:
+            raise ValidationError(
+                "queue", "queue.registration_closes_at must not be after on_sale_at"
+            )
         try:
             stored = await store.concerts.update(updated, expected_version=current.version)
         except VersionConflict as exc:

@@ -8,6 +8,10 @@ from enum import StrEnum
 from typing import Generic, Literal, TypeVar
 
 Role = Literal["user", "admin"]
+QueueMode = Literal["fifo", "lottery"]
+# The proof-of-work challenge's largest number (ALTCHA's maxnumber): a fan's device tries about
+# half of it on average (docs/waiting-room.md, docs/performance.md).
+DEFAULT_CHALLENGE_DIFFICULTY = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +22,7 @@ class User:
     password_hash: str
     role: Role
     created_at: datetime
+    email_verified_at: datetime | None = None  # None: the address is not verified yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,14 @@ class QueueSettings:
     admit_per_minute: int = 600
     max_active: int = 2000
     opens_at: datetime | None = None  # joins before this are refused; None: open any time
+    # Joining (and registering) needs a solved proof-of-work challenge (app/waiting_room/).
+    challenge: bool = False
+    challenge_difficulty: int = DEFAULT_CHALLENGE_DIFFICULTY
+    # "fifo": everyone may join; "lottery": registration in a window, then a draw of `winners`.
+    mode: QueueMode = "fifo"
+    registration_opens_at: datetime | None = None
+    registration_closes_at: datetime | None = None
+    winners: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,12 @@ async def test_admin_creates_a_concert_with_a_layout(
         "admit_per_minute": 600,
         "max_active": 2000,
         "opens_at": None,
+        "challenge": False,
+        "challenge_difficulty": 100_000,
+        "mode": "fifo",
+        "registration_opens_at": None,
+        "registration_closes_at": None,
+        "winners": 0,
     }
     floor, balcony = c["sections"]
     assert floor["id"] == "floor"
@@ -287,6 +293,12 @@ async def test_patch_changes_fields_and_drops_the_cache(
         "admit_per_minute": 10,
         "max_active": 5,
         "opens_at": None,
+        "challenge": False,
+        "challenge_difficulty": 100_000,
+        "mode": "fifo",
+        "registration_opens_at": None,
+        "registration_closes_at": None,
+        "winners": 0,
     }
     assert got["sections"] == c["sections"]
 

@@ -44,6 +44,7 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("role", String, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("email_verified_at", UTCDateTime, nullable=True),
     UniqueConstraint("email"),
 )
 
@@ -80,6 +81,12 @@ concerts = Table(
     Column("queue_admit_per_minute", Integer, nullable=False),
     Column("queue_max_active", Integer, nullable=False),
     Column("queue_opens_at", UTCDateTime, nullable=True),
+    Column("queue_challenge", Boolean, nullable=False, server_default="0"),
+    Column("queue_challenge_difficulty", Integer, nullable=False, server_default="100000"),
+    Column("queue_mode", String, nullable=False, server_default="fifo"),
+    Column("queue_registration_opens_at", UTCDateTime, nullable=True),
+    Column("queue_registration_closes_at", UTCDateTime, nullable=True),
+    Column("queue_winners", Integer, nullable=False, server_default="0"),
     # The whole layout: [{id, name, price_cents, rows: [{label, seat_ids: [...]}]}]. It is
     # always read and written as one piece, never queried into.
     Column("sections", JsonDocument, nullable=False),
