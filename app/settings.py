@@ -166,6 +166,12 @@ class Settings(BaseSettings):
     events_consumer_block_seconds: float = Field(default=5.0, gt=0, le=60)
     # An entry pending this long with one consumer is taken over (that consumer is presumed dead).
     events_claim_min_idle_seconds: float = Field(default=60.0, gt=0)
+    # The events also forwarded to this Amazon EventBridge bus (a name or an ARN) by the
+    # `eventbridge` consumer group (app/events/eventbridge.py); unset or empty: not forwarded.
+    # The region is AWS_REGION; the endpoint None means AWS itself (moto in the tests).
+    eventbridge_bus_name: str | None = None
+    eventbridge_endpoint: str | None = None
+    eventbridge_source: str = Field(default="encore", min_length=1, max_length=256)
     # The buyer's mails (app/mail/, docs/mail.md), sent by the ticket-delivery consumer:
     # smtp://user:pass@host:587 (STARTTLS when the server offers it) or smtps://host:465.
     # Unset: each mail is written as an .eml file under DATA_DIR/outbox/ instead.

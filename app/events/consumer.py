@@ -5,6 +5,11 @@ of them (XREADGROUP `>`). An entry is acknowledged (XACK) only after its handler
 one whose consumer died (or whose handler failed) stays pending; once it has been pending for
 `claim_min_idle_ms`, a live consumer takes it over (XAUTOCLAIM) and handles it again. Delivery
 is therefore at least once: handlers must be idempotent.
+
+A group's handler takes one event at a time, or (`batch_handler`) every event of one read at
+once: for a handler whose work costs one call per batch (app/events/eventbridge.py). A batch
+handler that raises leaves all of them pending; one that raises `BatchFailed` only those it
+names, and the others are acknowledged.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 from redis.exceptions import ResponseError
@@ -32,6 +37,7 @@ from app.platform.redis import RedisClient
 log = logging.getLogger(__name__)
 
 Handler = Callable[[DomainEvent], Awaitable[None]]
+BatchHandler = Callable[[Sequence[DomainEvent]], Awaitable[None]]
 
 _MIN_BACKOFF_SECONDS = 0.5
 _MAX_BACKOFF_SECONDS = 30.0
@@ -51,6 +57,15 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+class BatchFailed(Exception):
+    """Raised by a batch handler that handled only some of its events: those named here (by
+    event id) stay pending, the others are acknowledged."""
+
+    def __init__(self, failed_ids: Collection[str], why: str) -> None:
+        super().__init__(why)
+        self.failed_ids = frozenset(failed_ids)
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -58,7 +73,8 @@ class EventConsumer:
         *,
         stream: str,
         group: str,
-        handler: Handler,
+        handler: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
         name: str | None = None,
         block_ms: int = 5_000,
         count: int = 100,
@@ -74,7 +90,10 @@ class EventConsumer:
         self._redis = redis
         self._stream = stream
         self._group = group
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("give the consumer either a handler or a batch handler")
         self._handler = handler
+        self._batch_handler = batch_handler
         self.name = name or consumer_name()
         # BLOCK 0 would mean "forever": a stuck read could never notice it was cancelled.
         self._block_ms = max(1, block_ms)
@@ -119,9 +138,7 @@ class EventConsumer:
         )
         handled = 0
         for entries in _entries_of(reply):
-            done = [
-                entry_id for entry_id, fields in entries if await self._handle(entry_id, fields)
-            ]
+            done = await self._handle_all(entries)
             await self._ack(done)
             handled += len(done)
         return handled
@@ -146,6 +163,7 @@ class EventConsumer:
                 EVENTS_RECLAIMED.labels(self._group).inc(len(entries))
                 deliveries = await self._deliveries(entries)
                 done = []
+                retry = []
                 for entry_id, fields in entries:
                     times = deliveries.get(_text(entry_id), 0)
                     if times > self._max_deliveries:
@@ -160,8 +178,9 @@ class EventConsumer:
                             },
                         )
                         done.append(entry_id)
-                    elif await self._handle(entry_id, fields):
-                        done.append(entry_id)
+                    else:
+                        retry.append((entry_id, fields))
+                done += await self._handle_all(retry)
                 await self._ack(done)
             if _text(start) == "0-0":
                 break
@@ -209,16 +228,64 @@ class EventConsumer:
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
             _stop_if_cancelled()
 
-    async def _handle(self, entry_id: Any, fields: dict[Any, Any] | None) -> bool:
-        """Handle one entry; True when it may be acknowledged."""
+    async def _handle_all(self, entries: Sequence[tuple[Any, Any]]) -> list[Any]:
+        """Handle the entries (one by one, or as one batch); the ids that may be acknowledged."""
+        if self._handler is not None:
+            handler = self._handler
+            return [e for e, fields in entries if await self._handle(handler, e, fields)]
+        assert self._batch_handler is not None  # one of them is set (see __init__)
+        done: list[Any] = []
+        events: list[tuple[Any, DomainEvent]] = []
+        for entry_id, fields in entries:
+            event = self._readable(entry_id, fields)
+            if event is None:
+                done.append(entry_id)
+            else:
+                events.append((entry_id, event))
+        if events:
+            done += await self._handle_batch(self._batch_handler, events)
+        return done
+
+    async def _handle_batch(
+        self, handler: BatchHandler, events: Sequence[tuple[Any, DomainEvent]]
+    ) -> list[Any]:
+        try:
+            await handler([event for _, event in events])
+            failed: frozenset[str] = frozenset()
+        except asyncio.CancelledError:
+            raise
+        except BatchFailed as exc:
+            failed = exc.failed_ids
+            log.warning(
+                "event handler failed on part of a batch; those entries stay pending",
+                extra={"group": self._group, "failed": sorted(failed), "why": str(exc)},
+            )
+        except Exception:
+            failed = frozenset(event.id or "" for _, event in events)
+            log.warning(
+                "event handler failed; the entries stay pending",
+                extra={"group": self._group, "entry_ids": sorted(failed)},
+                exc_info=True,
+            )
+        done = []
+        for entry_id, event in events:
+            if event.id in failed:
+                EVENTS_HANDLER_FAILED.labels(self._group, event.type).inc()
+            else:
+                EVENTS_HANDLED.labels(self._group, event.type).inc()
+                done.append(entry_id)
+        return done
+
+    def _readable(self, entry_id: Any, fields: dict[Any, Any] | None) -> DomainEvent | None:
+        """The entry's event, or None when it is acknowledged without handling."""
         if fields is None:  # trimmed from the stream while pending: nothing left to handle
-            return True
+            return None
         if self._types is not None:
             kind = fields.get(b"type", fields.get("type"))
             if kind not in self._types:
-                return True
+                return None
         try:
-            event = from_fields(entry_id, fields)
+            return from_fields(entry_id, fields)
         except UnreadableEvent as exc:
             # Retrying can't make it readable (or it is a type this version doesn't know).
             EVENTS_DROPPED.labels(self._group, "unreadable").inc()
@@ -226,9 +293,15 @@ class EventConsumer:
                 "unreadable event skipped",
                 extra={"group": self._group, "entry_id": _text(entry_id), "why": str(exc)},
             )
+            return None
+
+    async def _handle(self, handler: Handler, entry_id: Any, fields: dict[Any, Any] | None) -> bool:
+        """Handle one entry; True when it may be acknowledged."""
+        event = self._readable(entry_id, fields)
+        if event is None:
             return True
         try:
-            await self._handler(event)
+            await handler(event)
         except asyncio.CancelledError:
             raise
         except Exception:

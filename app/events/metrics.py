@@ -38,3 +38,17 @@ EVENTS_DEAD_LETTERED = Counter(
     "Entries given up after repeated handler failures and copied to the dead-letter stream",
     ["group"],
 )
+
+EVENTBRIDGE_FORWARDED = Counter(
+    "eventbridge_events_forwarded_total", "Domain events EventBridge accepted", ["type"]
+)
+EVENTBRIDGE_FAILED = Counter(
+    "eventbridge_events_failed_total",
+    "Domain events not forwarded this time (they stay pending and are sent again), by reason",
+    ["type", "reason"],
+)
+EVENTBRIDGE_RETRIED = Counter(
+    "eventbridge_entries_retried_total",
+    "Entries EventBridge refused that were sent again at once, by its error code",
+    ["reason"],
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from app.events.consumer import EventConsumer
+from app.events.consumer import BatchHandler, EventConsumer
 from app.events.schemas import DomainEvent
 from app.platform.redis import build_redis
 from app.settings import Settings
@@ -18,12 +18,14 @@ def dead_letter_stream(settings: Settings) -> str:
 async def consume(
     settings: Settings,
     group: str,
-    handler: Callable[[DomainEvent], Awaitable[None]],
+    handler: Callable[[DomainEvent], Awaitable[None]] | None = None,
     *,
+    batch_handler: BatchHandler | None = None,
     types: frozenset[str] | None = None,
 ) -> None:
-    """Consume until cancelled (nothing to do when events are off). `types`: the event types
-    the handler acts on; the others are acknowledged without being decoded."""
+    """Consume until cancelled (nothing to do when events are off) with a handler of one event
+    or (`batch_handler`) of every event of one read. `types`: the event types the handler acts
+    on; the others are acknowledged without being decoded."""
     if not settings.events_enabled:
         return
     block_seconds = settings.events_consumer_block_seconds
@@ -40,6 +42,7 @@ async def consume(
         stream=settings.events_stream,
         group=group,
         handler=handler,
+        batch_handler=batch_handler,
         block_ms=int(block_seconds * 1000),
         claim_min_idle_ms=int(settings.events_claim_min_idle_seconds * 1000),
         types=types,

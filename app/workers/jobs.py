@@ -6,6 +6,7 @@ import asyncio
 
 from app.container import Container
 from app.events.delivery import run_ticket_delivery
+from app.events.eventbridge import run_eventbridge_forwarder
 from app.waiting_room.admission import AdmissionLoop
 from app.waiting_room.slots import run_slot_release
 from app.workers.cancellations import cancellations_forever
@@ -31,7 +32,7 @@ def start_jobs(c: Container) -> list[asyncio.Task[None]]:
         catalogue=c.catalogue,
         discover_every=c.settings.queue_discover_interval_seconds,
     )
-    return [
+    tasks = [
         asyncio.create_task(sweeper.run(), name="hold-sweeper"),
         asyncio.create_task(
             every("order expiry", ORDER_EXPIRY_INTERVAL_SECONDS, c.checkout.expire_due),
@@ -52,3 +53,7 @@ def start_jobs(c: Container) -> list[asyncio.Task[None]]:
         ),
         asyncio.create_task(run_slot_release(c.settings, c.waiting_room), name="queue-slots"),
     ]
+    if c.settings.eventbridge_bus_name and c.settings.events_enabled:
+        # The events also on the EventBridge bus: a consumer group of its own.
+        tasks.append(asyncio.create_task(run_eventbridge_forwarder(c.settings), name="eventbridge"))
+    return tasks

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from app.events.consumer import EventConsumer
+from app.events.consumer import BatchFailed, EventConsumer
 from app.events.publisher import EventPublisher
 from app.events.schemas import DomainEvent, OrderConfirmed, SeatReleased, from_fields
 from app.platform.redis import RedisClient, build_redis
@@ -298,3 +298,74 @@ async def test_run_survives_redis_being_unreachable_and_stops_when_cancelled(
     finally:
         task.cancel()
         await broken.aclose()
+
+
+class BatchRecorder:
+    """A batch handler: records each call's events; fails those in `refuse` (or all)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.refuse: set[str] = set()
+        self.down = False
+
+    async def __call__(self, events: Sequence[DomainEvent]) -> None:
+        self.calls.append([e.id or "" for e in events])
+        if self.down:
+            raise RuntimeError("handler down")
+        failed = self.refuse & {e.id or "" for e in events}
+        if failed:
+            raise BatchFailed(failed, "refused")
+
+
+def batch_consumer(redis: RedisClient, stream: str, handler: BatchRecorder) -> EventConsumer:
+    return EventConsumer(
+        redis,
+        stream=stream,
+        group=GROUP,
+        batch_handler=handler,
+        name="b",
+        block_ms=10,
+        count=10,
+        claim_min_idle_ms=100,
+    )
+
+
+async def test_a_batch_handler_gets_a_read_at_once_and_only_what_it_names_stays_pending(
+    redis: RedisClient, stream: str, publisher: EventPublisher
+) -> None:
+    handler = BatchRecorder()
+    worker = batch_consumer(redis, stream, handler)
+    await worker.ensure_group()
+    ids = await publisher.publish(*(released(n) for n in range(4)))
+    handler.refuse = {ids[1]}
+    assert await worker.read_new() == 3
+    assert handler.calls == [ids]
+    [row] = await redis.xpending_range(stream, GROUP, min="-", max="+", count=10)
+    assert row["message_id"] == ids[1].encode()
+
+    handler.refuse = set()
+    await asyncio.sleep(0.15)
+    assert await worker.reclaim() == 1
+    assert handler.calls[-1] == [ids[1]]
+    assert await pending(redis, stream) == 0
+
+
+async def test_a_batch_handler_that_raises_leaves_the_whole_batch_pending(
+    redis: RedisClient, stream: str, publisher: EventPublisher
+) -> None:
+    handler = BatchRecorder()
+    handler.down = True
+    worker = batch_consumer(redis, stream, handler)
+    await worker.ensure_group()
+    await publisher.publish(*(released(n) for n in range(3)))
+    assert await worker.read_new() == 0
+    assert await pending(redis, stream) == 3
+
+
+def test_a_consumer_takes_one_kind_of_handler(redis: RedisClient, stream: str) -> None:
+    with pytest.raises(ValueError, match="either a handler or a batch handler"):
+        EventConsumer(redis, stream=stream, group=GROUP)
+    with pytest.raises(ValueError, match="either a handler or a batch handler"):
+        EventConsumer(
+            redis, stream=stream, group=GROUP, handler=Recorder(), batch_handler=BatchRecorder()
+        )

@@ -14,10 +14,10 @@ import pytest_asyncio
 from botocore.exceptions import ClientError
 
 from app.concerts.layout import SectionSpec, build_sections
+from app.platform.aws import local_credentials
 from app.storage.dynamo import DynamoStore, create_tables
 from app.storage.dynamo import client as dynamo_client
 from app.storage.dynamo import concerts as dynamo_concerts
-from app.storage.dynamo.client import _credentials
 from app.storage.dynamo.tables import CONCERTS, TABLES
 from app.storage.errors import InvalidValue, SeatsAlreadySold, StoreUnavailable
 from app.storage.records import ConcertFilter, OrderStatus, Row, Section
@@ -116,11 +116,11 @@ def test_local_endpoints_get_dummy_credentials_only_when_none_are_set(
 ) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
-    assert _credentials("http://127.0.0.1:8000") == ("test", "test")
-    assert _credentials(None) == (None, None)  # AWS itself: botocore's own chain
+    assert local_credentials("http://127.0.0.1:8000") == ("test", "test")
+    assert local_credentials(None) == (None, None)  # AWS itself: botocore's own chain
 
     monkeypatch.setenv("AWS_PROFILE", "dev")
-    assert _credentials("http://127.0.0.1:8000") == (None, None)
+    assert local_credentials("http://127.0.0.1:8000") == (None, None)
 
 
 # --------------------------------------------------------------------------- claims

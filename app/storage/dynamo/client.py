@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import AsyncExitStack, aclosing, contextmanager
@@ -14,6 +13,7 @@ import aiohttp
 from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
+from app.platform.aws import local_credentials
 from app.storage.errors import DuplicateKey, InvalidValue, StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class Dynamo:
         self.endpoint = endpoint
         self.region = region
         self.table_prefix = table_prefix
-        key_id, secret = _credentials(endpoint)
+        key_id, secret = local_credentials(endpoint)
         self._session = aioboto3.Session(
             aws_access_key_id=key_id, aws_secret_access_key=secret, region_name=region
         )
@@ -161,18 +161,6 @@ class TableRepository:
     def __init__(self, db: Dynamo) -> None:
         self._db = db
         self._table = db.table(self.table_name)
-
-
-def _credentials(endpoint: str | None) -> tuple[str | None, str | None]:
-    """Dummy keys for a local endpoint (moto, DynamoDB Local) when none are configured.
-
-    Without them botocore would search further (shared files, then the instance metadata
-    service, which is slow to time out off AWS); a local server accepts any signature.
-    """
-    configured = any(os.environ.get(v) for v in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE"))
-    if endpoint and not configured:
-        return "test", "test"
-    return None, None  # botocore's own chain
 
 
 async def bounded_gather(calls: Iterable[Awaitable[T]], limit: int = FAN_OUT) -> list[T]:
