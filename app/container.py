@@ -29,6 +29,7 @@ from app.settings import Settings
 from app.storage.factory import build_store
 from app.storage.guarded import guard_store
 from app.storage.ports import Store
+from app.waiting_room.challenge import Challenges
 from app.waiting_room.engine import QueueEngine
 from app.waiting_room.passes import PassSigner
 from app.waiting_room.service import WaitingRoom
@@ -56,6 +57,7 @@ class Container:
     gateway: GuardedGateway
     checkout: Checkout
     waiting_room: WaitingRoom
+    challenges: Challenges  # the waiting room's proof-of-work gate (waiting_room/challenge.py)
     door: DoorCheckIn
     transfers: TicketTransfers
     lane: RedisLane | None = None  # the hot path's batches' connection (redis_lane.py)
@@ -101,12 +103,16 @@ def build_container(settings: Settings) -> Container:
     accounts = Accounts(store, passwords)
     seat_maps = SeatMapCache()
     catalogue = Concerts(store, concerts, engine)
+    challenges = Challenges(
+        redis, settings.challenge_key, ttl_seconds=settings.altcha_challenge_ttl_seconds
+    )
     waiting_room = WaitingRoom(
         QueueEngine(redis, lane=lane),
         PassSigner(settings.signing_secret, settings.jwt_issuer),
         pass_ttl_seconds=settings.queue_pass_ttl_seconds,
         poll_budget_per_second=settings.queue_poll_budget_per_second,
         orders=store.orders,
+        challenges=challenges,
     )
     return Container(
         settings=settings,
@@ -150,6 +156,7 @@ def build_container(settings: Settings) -> Container:
             redis,
         ),
         waiting_room=waiting_room,
+        challenges=challenges,
         door=DoorCheckIn(
             store,
             catalogue,

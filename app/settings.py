@@ -198,6 +198,11 @@ class Settings(BaseSettings):
     rate_limit_login_per_email: str = "10/minute"  # login and token: per email address
     rate_limit_holds_per_user: str = "30/minute"  # POST /concerts/{id}/holds: per user
     rate_limit_queue_join_per_ip: str = "30/minute"  # POST /concerts/{id}/queue: per client IP
+    # GET /concerts/{id}/queue/challenge (a proof-of-work challenge): per client IP.
+    rate_limit_queue_challenge_per_ip: str = "30/minute"
+    # POST /auth/verify-email/resend: per account, and per client IP.
+    rate_limit_verify_resend_per_user: str = "3/hour"
+    rate_limit_verify_resend_per_ip: str = "20/hour"
     # POST /concerts/{id}/check-ins by an organiser: per organiser, instead of the per-IP and
     # per-user windows (a venue's scanners share the account and often one address).
     rate_limit_check_ins_per_user: str = "6000/minute"
@@ -241,6 +246,9 @@ class Settings(BaseSettings):
             "rate_limit_login_per_email",
             "rate_limit_holds_per_user",
             "rate_limit_queue_join_per_ip",
+            "rate_limit_queue_challenge_per_ip",
+            "rate_limit_verify_resend_per_user",
+            "rate_limit_verify_resend_per_ip",
             "rate_limit_check_ins_per_user",
         ):
             value = getattr(self, name)
@@ -264,6 +272,15 @@ class Settings(BaseSettings):
     queue_discover_interval_seconds: float = Field(default=30.0, ge=0)
     # Status calls per second one queue may cause: `poll_after_seconds` grows with the crowd.
     queue_poll_budget_per_second: float = Field(default=500.0, gt=0)
+    # The proof-of-work challenges of queues with `challenge` on (app/waiting_room/challenge.py,
+    # docs/waiting-room.md "Proof of work"): the key that signs them (in dev/test without one, a
+    # generated key), and how long one may be solved and used.
+    altcha_hmac_key: SecretStr | None = None
+    altcha_challenge_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    # Email verification (app/auth/verification.py, docs/mail.md): how long a link works, and
+    # whether signup mails one (false: only the account page's "Resend the link" does).
+    email_verification_ttl_seconds: int = Field(default=48 * 3600, ge=300)
+    email_verification_at_signup: bool = True
     cors_origins: str = ""
     # Request bodies larger than this are refused with 413 before they are read or parsed.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
@@ -313,6 +330,15 @@ class Settings(BaseSettings):
         if self.app_env == "dev":
             return "whsec_" + _dev_secret(Path(self.data_dir) / ".dev-webhook-secret")
         return "whsec_" + _PROCESS_SECRET
+
+    @cached_property
+    def challenge_key(self) -> str:
+        """The proof-of-work challenges' HMAC key; in dev/test without one, a generated one."""
+        if self.altcha_hmac_key is not None and self.altcha_hmac_key.get_secret_value():
+            return self.altcha_hmac_key.get_secret_value()
+        if self.app_env == "dev":
+            return _dev_secret(Path(self.data_dir) / ".dev-altcha-key")
+        return "altcha-" + _PROCESS_SECRET
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -431,6 +457,13 @@ def _production_problems(settings: Settings) -> list[str]:
     elif ticket == jwt:
         problems.append(
             f"TICKET_SECRET is JWT_SECRET: set a different random value, e.g. {_GENERATE}."
+        )
+    altcha = _plain(settings.altcha_hmac_key)
+    if problem := _secret_problem("ALTCHA_HMAC_KEY", altcha, ", different from JWT_SECRET"):
+        problems.append(problem)
+    elif altcha == jwt:
+        problems.append(
+            f"ALTCHA_HMAC_KEY is JWT_SECRET: set a different random value, e.g. {_GENERATE}."
         )
     if settings.payment_provider == "simulated":
         problems.append(

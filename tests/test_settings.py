@@ -96,6 +96,7 @@ def _strong() -> dict[str, Any]:
         "jwt_secret": SecretStr(secrets.token_urlsafe(48)),
         "jwt_previous_secrets": f"2026-01:{secrets.token_urlsafe(48)}",
         "ticket_secret": SecretStr(secrets.token_urlsafe(48)),
+        "altcha_hmac_key": SecretStr(secrets.token_urlsafe(48)),
         "payment_provider": "stripe",
         "stripe_secret_key": SecretStr("sk_live_" + secrets.token_hex(24)),
         "stripe_webhook_secret": SecretStr("whsec_" + secrets.token_urlsafe(32)),
@@ -127,6 +128,8 @@ def test_prod_accepts_strong_secrets_and_stripes_forms() -> None:
         ("jwt_secret", SecretStr("ab" * 24), "JWT_SECRET"),
         ("ticket_secret", SecretStr("t" * 48), "TICKET_SECRET"),
         ("ticket_secret", SecretStr(secrets.token_urlsafe(12)), "TICKET_SECRET"),
+        ("altcha_hmac_key", SecretStr(""), "ALTCHA_HMAC_KEY"),
+        ("altcha_hmac_key", SecretStr("k" * 48), "ALTCHA_HMAC_KEY"),
         ("stripe_webhook_secret", SecretStr("whsec_x"), "STRIPE_WEBHOOK_SECRET"),
         ("stripe_webhook_secret", SecretStr("whsec_" + "w" * 40), "STRIPE_WEBHOOK_SECRET"),
         ("stripe_webhook_secret", SecretStr(secrets.token_urlsafe(40)), "whsec_"),
@@ -162,12 +165,13 @@ def test_every_problem_is_reported_at_once() -> None:
             admin_password=SecretStr("admin-password"),
         )
     lines = str(refused.value).splitlines()
-    assert lines[0] == "APP_ENV=prod needs these fixed (6 problems):"
+    assert lines[0] == "APP_ENV=prod needs these fixed (7 problems):"
     named = [line.removeprefix("- ").split(" ")[0] for line in lines[1:]]
     assert named == [
         "JWT_SECRET",
         "JWT_PREVIOUS_SECRETS",
         "TICKET_SECRET",
+        "ALTCHA_HMAC_KEY",
         "STRIPE_SECRET_KEY",
         "STRIPE_WEBHOOK_SECRET",
         "ADMIN_PASSWORD",

@@ -56,7 +56,19 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LimitScope = Literal[
-    "ip", "user", "auth", "holds", "login", "queue", "door", "busy", "streams", "streams_busy"
+    "ip",
+    "user",
+    "auth",
+    "holds",
+    "login",
+    "queue",
+    "challenge",
+    "verify_resend",
+    "verify_resend_ip",
+    "door",
+    "busy",
+    "streams",
+    "streams_busy",
 ]
 
 RATE_LIMITED = Counter(
@@ -86,6 +98,9 @@ _ADVICE: Mapping[LimitScope, str] = {
     "holds": "Too many hold attempts from your account",
     "login": "Too many login attempts for this account",
     "queue": "Too many queue joins from your network address",
+    "challenge": "Too many waiting-room challenges asked from your network address",
+    "verify_resend": "You asked for several verification links recently: use the newest one",
+    "verify_resend_ip": "Too many verification links asked from your network address",
     "door": "Too many ticket scans from your account",
     "busy": "The service is busy with a crowd right now",  # app/platform/in_flight.py
     # Seat streams (app/seats/stream.py): per client address, and per process.
@@ -161,6 +176,9 @@ class RateLimiter:
             "holds": parse(settings.rate_limit_holds_per_user),
             "login": parse(settings.rate_limit_login_per_email),
             "queue": parse(settings.rate_limit_queue_join_per_ip),
+            "challenge": parse(settings.rate_limit_queue_challenge_per_ip),
+            "verify_resend": parse(settings.rate_limit_verify_resend_per_user),
+            "verify_resend_ip": parse(settings.rate_limit_verify_resend_per_ip),
             "door": parse(settings.rate_limit_check_ins_per_user),
         }
         timeout = settings.rate_limit_timeout_seconds

@@ -7,6 +7,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.schemas import RequestBody
+
+
+class QueueJoin(RequestBody):
+    """POST /concerts/{id}/queue's optional body."""
+
+    altcha: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="The solved proof-of-work challenge (the `altcha` widget's payload), when "
+        "the concert's queue asks for one (`queue.challenge`).",
+    )
+
 
 class QueueStatsRead(BaseModel):
     """The queue at a glance, for the organiser's live on-sale view."""

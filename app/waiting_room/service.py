@@ -27,6 +27,7 @@ from prometheus_client import Counter, Gauge
 
 from app.storage.ports import OrderRepository
 from app.storage.records import Concert, OrderStatus
+from app.waiting_room.challenge import Challenges
 from app.waiting_room.engine import Admission, PassCheck, Position, QueueEngine
 from app.waiting_room.errors import (
     QueueNotEnabled,
@@ -141,8 +142,11 @@ class WaitingRoom:
         pass_ttl_seconds: int,
         poll_budget_per_second: float,
         orders: OrderRepository | None = None,
+        challenges: Challenges | None = None,
     ) -> None:
         self.engine = engine
+        # The proof-of-work gate of queues with `challenge` on (None: never asked).
+        self._challenges = challenges
         self._signer = signer
         # The store's orders: whether a pass from a lost queue state was used (else restored
         # without asking).
@@ -150,7 +154,10 @@ class WaitingRoom:
         self._pass_ttl_ms = pass_ttl_seconds * 1000
         self._budget = poll_budget_per_second
 
-    async def join(self, concert: Concert, user_id: str) -> QueueStatus:
+    async def join(self, concert: Concert, user_id: str, altcha: str | None = None) -> QueueStatus:
+        """Join (or keep one's place). With the queue's `challenge` on, a newcomer needs a
+        solved challenge (`altcha`, challenge.py); someone already in line or admitted keeps
+        their place without one (the payload is then ignored, not spent)."""
         _require_queue(concert)
         if _closed(concert):
             return _closed_status()
@@ -162,6 +169,9 @@ class WaitingRoom:
                 "need to be first.",
                 opens_at=opens_at.isoformat(),
             )
+        gate = self._challenges if concert.queue.challenge else None
+        if gate is not None and (await self.engine.status(concert.id, user_id)).state == "none":
+            await gate.check(concert, altcha)
         await self.engine.join(concert.id, user_id, _ms(concert.on_sale_at))
         return await self.status(concert, user_id)
 
