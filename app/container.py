@@ -31,6 +31,7 @@ from app.storage.guarded import guard_store
 from app.storage.ports import Store
 from app.waiting_room.challenge import Challenges
 from app.waiting_room.engine import QueueEngine
+from app.waiting_room.lottery import LotteryEngine, LotteryService
 from app.waiting_room.passes import PassSigner
 from app.waiting_room.service import WaitingRoom
 
@@ -113,6 +114,12 @@ def build_container(settings: Settings) -> Container:
         poll_budget_per_second=settings.queue_poll_budget_per_second,
         orders=store.orders,
         challenges=challenges,
+        lottery=LotteryService(
+            LotteryEngine(redis),
+            redis,
+            settings.signing_secret,
+            pass_ttl_seconds=settings.queue_pass_ttl_seconds,
+        ),
     )
     return Container(
         settings=settings,

@@ -38,6 +38,7 @@ from app.platform.ratelimit import document_429, install_rate_limits
 from app.platform.security_headers import SecurityHeadersMiddleware
 from app.seats.router import router as seats_router
 from app.settings import Settings, UnsafeConfiguration, load_settings
+from app.waiting_room.lottery_api import router as lottery_router
 from app.waiting_room.router import router as waiting_room_router
 from app.web import install_web
 from app.workers.jobs import start_jobs
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account_router)
     app.include_router(door_router)
     app.include_router(ops_router)
+    app.include_router(lottery_router)
     install_web(app)  # the built web app at `/` (frontend/dist), for what no route matched
     app.add_middleware(ResponseCompression)  # large GET answers, as the client accepts
     # Inside the rate limiter (a refused body still counts) and CORS (a browser reads the 413).

@@ -270,6 +270,11 @@ class Settings(BaseSettings):
     # How often the admission job lists queued concerts from the store and puts back in the
     # registry those with people waiting that Redis lost track of (a failover); 0: never.
     queue_discover_interval_seconds: float = Field(default=30.0, ge=0)
+    # Presale lottery (docs/waiting-room.md, "Presale lottery"): registering needs a verified
+    # email address unless this is false; how often the draw job looks for lotteries whose
+    # registration has closed.
+    lottery_require_verified_email: bool = True
+    lottery_draw_interval_seconds: float = Field(default=2.0, gt=0, le=60)
     # Status calls per second one queue may cause: `poll_after_seconds` grows with the crowd.
     queue_poll_budget_per_second: float = Field(default=500.0, gt=0)
     # The proof-of-work challenges of queues with `challenge` on (app/waiting_room/challenge.py,

@@ -110,9 +110,14 @@ class QueueEngine:
         result = await self._scripts[name](keys=queue_keys(concert_id), args=list(args))
         return list(result)
 
-    async def join(self, concert_id: str, user_id: str, on_sale_ms: int) -> Position:
+    async def join(
+        self, concert_id: str, user_id: str, on_sale_ms: int, place: float | None = None
+    ) -> Position:
+        """`place`: a fixed place in line (a lottery's registrant, see lottery.py), else the
+        usual one (drawn before the on-sale, first come first served after)."""
+        fixed = "" if place is None else repr(place)
         reply = await self._call(
-            "join", concert_id, user_id, on_sale_ms, presale_draw(), new_epoch()
+            "join", concert_id, user_id, on_sale_ms, presale_draw(), new_epoch(), fixed
         )
         # The first join of a state (a new queue, or one whose state Redis lost) registers the
         # queue at once; others every REGISTRY_REFRESH_SECONDS, in case the registry was lost.
@@ -138,7 +143,11 @@ class QueueEngine:
         max_active: int,
         pass_ttl_ms: int,
         burst_seconds: float = 2.0,
+        gate_until_ms: int = 0,
+        gate_below: float = 0.0,
     ) -> Admission:
+        """`gate_until_ms`/`gate_below`: until then (Redis's clock) only places below
+        `gate_below` are admitted (a lottery's winners' window; -inf admits nobody)."""
         out = await self._call(
             "admit",
             concert_id,
@@ -148,6 +157,8 @@ class QueueEngine:
             pass_ttl_ms,
             burst_seconds,
             new_epoch(),
+            gate_until_ms,
+            repr(gate_below),
         )
         pairs = out[3:]
         admitted = {_text(pairs[i]): int(pairs[i + 1]) for i in range(0, len(pairs), 2)}

@@ -35,6 +35,7 @@ from app.waiting_room.errors import (
     QueueNotOpen,
     QueuePassRequired,
 )
+from app.waiting_room.lottery import LotteryService
 from app.waiting_room.passes import EXPIRED, InvalidPass, PassClaims, PassSigner
 from app.waiting_room.schemas import QueueStatus
 
@@ -143,10 +144,13 @@ class WaitingRoom:
         poll_budget_per_second: float,
         orders: OrderRepository | None = None,
         challenges: Challenges | None = None,
+        lottery: LotteryService | None = None,
     ) -> None:
         self.engine = engine
         # The proof-of-work gate of queues with `challenge` on (None: never asked).
         self._challenges = challenges
+        # A lottery concert's draw: registrants' places and the winners' window (lottery.py).
+        self.lottery = lottery
         self._signer = signer
         # The store's orders: whether a pass from a lost queue state was used (else restored
         # without asking).
@@ -169,11 +173,29 @@ class WaitingRoom:
                 "need to be first.",
                 opens_at=opens_at.isoformat(),
             )
-        gate = self._challenges if concert.queue.challenge else None
+        place = await self._lottery_place(concert, user_id)
+        # A lottery's registrant (place not None) solved one when registering.
+        gate = self._challenges if concert.queue.challenge and place is None else None
         if gate is not None and (await self.engine.status(concert.id, user_id)).state == "none":
             await gate.check(concert, altcha)
-        await self.engine.join(concert.id, user_id, _ms(concert.on_sale_at))
+        await self.engine.join(concert.id, user_id, _ms(concert.on_sale_at), place)
         return await self.status(concert, user_id)
+
+    async def _lottery_place(self, concert: Concert, user_id: str) -> float | None:
+        """In lottery mode the waiting room opens with the draw; a registrant's place is
+        fixed by it (winners first, then the waitlist), anyone else's is the usual one."""
+        if concert.queue.mode != "lottery" or self.lottery is None:
+            return None
+        if await self.lottery.drawn(concert) is None:
+            closes = concert.queue.registration_closes_at
+            when = closes.isoformat() if closes is not None else "registration closes"
+            raise QueueNotOpen(
+                f"This concert's tickets go to a lottery first: the waiting room opens once "
+                f"it is drawn, when registration closes at {when}. Registered fans: check "
+                f"GET /api/v1/concerts/{concert.id}/registrations/me after that.",
+                opens_at=when,
+            )
+        return await self.lottery.place(concert, user_id)
 
     async def status(self, concert: Concert, user_id: str) -> QueueStatus:
         _require_queue(concert)
@@ -291,13 +313,19 @@ class WaitingRoom:
         return self._signer.verify(token, user_id=user_id, concert_id=concert.id)
 
     async def admit(self, concert: Concert) -> Admission:
-        """One admission step for one concert (idempotent and safe to run concurrently)."""
+        """One admission step for one concert (idempotent and safe to run concurrently).
+        In lottery mode only the winners' tier until the winners' window ends."""
+        gate_until_ms, gate_below = 0, 0.0
+        if concert.queue.mode == "lottery" and self.lottery is not None:
+            gate_until_ms, gate_below = await self.lottery.gate(concert)
         admission = await self.engine.admit(
             concert.id,
             on_sale_ms=_ms(concert.on_sale_at),
             per_minute=concert.queue.admit_per_minute,
             max_active=concert.queue.max_active,
             pass_ttl_ms=self._pass_ttl_ms,
+            gate_until_ms=gate_until_ms,
+            gate_below=gate_below,
         )
         QUEUE_DEPTH.labels(concert.id).set(admission.depth)
         QUEUE_ACTIVE.labels(concert.id).set(admission.active)

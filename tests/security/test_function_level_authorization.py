@@ -27,6 +27,8 @@ PUBLIC = {
     "GET /api/v1/concerts/{concert_id}",
     "GET /api/v1/concerts/{concert_id}/seats",
     "GET /api/v1/concerts/{concert_id}/seats/stream",
+    "GET /api/v1/concerts/{concert_id}/lottery",  # the draw is public so anyone can check it
+    "GET /api/v1/concerts/{concert_id}/lottery/entries",
     "POST /api/v1/webhooks/stripe",  # authenticated by its signature instead
     "GET /healthz",
     "GET /readyz",
@@ -39,6 +41,8 @@ BUYER = {
     "DELETE /api/v1/holds/{hold_id}",
     "POST /api/v1/concerts/{concert_id}/queue",
     "GET /api/v1/concerts/{concert_id}/queue",
+    "POST /api/v1/concerts/{concert_id}/registrations",
+    "GET /api/v1/concerts/{concert_id}/registrations/me",
     "POST /api/v1/checkout",
     "GET /api/v1/orders/{order_id}",
     "GET /api/v1/orders/{order_id}/payment",

@@ -1,5 +1,8 @@
 --[[ Admit the next buyers: ARGV on-sale (ms), admit per minute, max active, pass lifetime (ms),
-burst (seconds of admissions a bucket may save up), an epoch id for the state if it has none.
+burst (seconds of admissions a bucket may save up), an epoch id for the state if it has none,
+then for a lottery (docs/waiting-room.md, "Presale lottery") a gate: until ARGV[7] (ms, Redis's
+clock) only places below ARGV[8] are admitted (the winners' tier; '-inf' admits nobody, as
+before the draw); '0' and '' (no gate) admit the line in order.
 A token bucket in Redis paces admissions at `admit per minute`, and never more than `max
 active` passes are live at once. The whole step is one script, so any number of admission loops
 (workers, app replicas) may run it concurrently: together they admit exactly what one would.
@@ -20,9 +23,19 @@ local last = tonumber(meta[2]) or now
 local tokens = tonumber(meta[1]) or 1
 tokens = math.min(burst, tokens + math.max(0, now - last) * per_ms)
 local n = math.min(math.floor(tokens), max_active - active, depth)
+local gated = (tonumber(ARGV[7]) or 0) > now
 local out = {0, depth, active}
 if n > 0 then
-  local popped = redis.call('ZPOPMIN', K.line, n)
+  local popped
+  if gated then
+    -- The winners' window: only places below the gate, lowest first.
+    popped = redis.call('ZRANGEBYSCORE', K.line, '-inf', '(' .. ARGV[8], 'WITHSCORES', 'LIMIT', 0, n)
+    for i = 1, #popped, 2 do
+      redis.call('ZREM', K.line, popped[i])
+    end
+  else
+    popped = redis.call('ZPOPMIN', K.line, n)
+  end
   local expires = now + ttl
   for i = 1, #popped, 2 do
     redis.call('ZADD', K.admitted, expires, popped[i])
