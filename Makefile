@@ -12,7 +12,7 @@ ADMIN_EMAIL ?= admin@example.com
 ADMIN_PASSWORD ?= admin-password
 
 .PHONY: run test test-ci lint format venv migrate stop-redis clean ui ui-test ui-lint dev-frontend \
-	fuzz
+	fuzz infra-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -117,6 +117,27 @@ lint: venv ui-lint
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(BIN)/hadolint docker/Dockerfile
+
+# The AWS stack (infra/, docs/deploy-aws.md), offline: its own venv (infra/.venv, never the app's),
+# then synthesize every stack into infra/cdk.out/, cfn-lint and checkov them, run infra/tests.
+# jsii (under the CDK) prints a large end-of-life warning on Node 20; synthesis works on it.
+INFRA_VENV := infra/.venv
+INFRA_STAMP := $(INFRA_VENV)/.installed
+INFRA_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=18,20 \
+	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
+
+$(INFRA_STAMP): infra/requirements.txt
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install -q -r infra/requirements.txt
+	touch $(INFRA_STAMP)
+
+infra-check: $(INFRA_STAMP)
+	rm -rf infra/cdk.out
+	$(INFRA_ENV) $(INFRA_VENV)/bin/python infra/app.py
+	$(INFRA_VENV)/bin/cfn-lint --config-file infra/.cfnlintrc
+	$(INFRA_VENV)/bin/checkov -d infra/cdk.out --framework cloudformation --skip-download \
+	  --compact --quiet
+	$(INFRA_ENV) $(INFRA_VENV)/bin/pytest infra/tests -q
 
 format: venv
 	$(BIN)/ruff check --fix .
