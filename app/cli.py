@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -134,6 +135,50 @@ def _create_tables(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _capacity_plan(settings: Settings, args: argparse.Namespace) -> int:
+    """Print (or apply) the scheduled scale-out of the API service around the on-sales."""
+    from app.workers import capacity
+
+    options = capacity.PlanOptions(
+        peak=args.peak,
+        baseline=args.baseline,
+        max_capacity=args.max,
+        lead=timedelta(minutes=args.lead_minutes),
+        hold=timedelta(minutes=args.hold_minutes),
+        within=timedelta(days=args.days),
+    )
+    problems = options.problems()
+    if args.apply and not (args.cluster and args.service):
+        problems.append("--apply needs --cluster and --service (the ECS service to scale).")
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 2
+
+    async def work(store: Store) -> int:
+        now = datetime.now(UTC)
+        plan = capacity.make_plan(
+            await capacity.upcoming_on_sales(store, now, options), options, now
+        )
+        print(capacity.render_json(plan) if args.json else capacity.render_table(plan), end="")
+        if not args.apply:
+            return 0
+        try:
+            applied = await capacity.apply_plan(
+                plan,
+                cluster=args.cluster,
+                service=args.service,
+                region=settings.aws_region,
+                endpoint=args.endpoint_url,
+            )
+        except capacity.CapacityPlanError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        print(capacity.describe_applied(applied), end="", file=sys.stderr if args.json else None)
+        return 0
+
+    return asyncio.run(_with_store(settings, work))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,6 +200,24 @@ def _parser() -> argparse.ArgumentParser:
         "create-tables", help="create the DynamoDB tables (DYNAMODB_* settings) if missing"
     )
     tables.set_defaults(run=_create_tables)
+    plan = sub.add_parser(
+        "capacity-plan",
+        help="print (or --apply) scheduled scale-out of the API service before each on-sale",
+    )
+    plan.add_argument("--peak", type=int, required=True, help="tasks during an on-sale (minimum)")
+    plan.add_argument("--baseline", type=int, required=True, help="tasks after it (minimum)")
+    plan.add_argument(
+        "--max", type=int, help="the service's maximum tasks (default: the target's, when applied)"
+    )
+    plan.add_argument("--days", type=float, default=30, help="on-sales this far ahead (30)")
+    plan.add_argument("--lead-minutes", type=float, default=15, help="scale out this early (15)")
+    plan.add_argument("--hold-minutes", type=float, default=60, help="stay out this long (60)")
+    plan.add_argument("--json", action="store_true", help="the plan as JSON")
+    plan.add_argument("--apply", action="store_true", help="write it to Application Auto Scaling")
+    plan.add_argument("--cluster", help="the ECS cluster (with --apply)")
+    plan.add_argument("--service", help="the ECS service (with --apply)")
+    plan.add_argument("--endpoint-url", help="another Application Auto Scaling endpoint (tests)")
+    plan.set_defaults(run=_capacity_plan)
     verify = sub.add_parser("verify-ticket", help="check a ticket code offline (exit 1 if forged)")
     verify.add_argument("code")
     verify.set_defaults(run=_verify_ticket)

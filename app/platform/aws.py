@@ -1,7 +1,7 @@
 """What every AWS client of the service shares: its credentials and its bounded waits.
 
 The DynamoDB store (app/storage/dynamo/), the EventBridge forwarder (app/events/eventbridge.py)
-and the capacity plan (app/ops_capacity.py) each open their own aioboto3 client from here.
+and the capacity plan (app/workers/capacity.py) each open their own aioboto3 client from here.
 """
 
 from __future__ import annotations
