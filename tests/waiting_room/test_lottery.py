@@ -103,13 +103,15 @@ async def until_drawn(
         await asyncio.sleep(0.2)
 
 
-async def all_entries(client: httpx.AsyncClient, concert_id: str, order: str) -> list[str]:
+async def all_entries(
+    client: httpx.AsyncClient, concert_id: str, order: str, page: int = 3
+) -> list[str]:
     items: list[str] = []
     offset: int | None = 0
     while offset is not None:
         r = await client.get(
             f"{CONCERTS}/{concert_id}/lottery/entries",
-            params={"order": order, "offset": offset, "limit": 3},
+            params={"order": order, "offset": offset, "limit": page},
         )
         assert r.status_code == 200, r.text
         items += r.json()["items"]
