@@ -466,16 +466,21 @@ class EncoreStack(Stack):
         return group, url
 
     def _secrets(self) -> dict[str, secretsmanager.Secret]:
-        """The app's secrets. JWT and ticket secrets are generated here (random, 64 letters and
-        digits: what APP_ENV=prod requires); the Stripe ones must be set after the first deploy
-        (`aws secretsmanager put-secret-value`): their generated placeholder is not a Stripe
-        key, so the app refuses to start, saying which one to set, until then. Rotated by hand
-        (automatic rotation would log every buyer out or void issued tickets; Stripe's keys come
-        from Stripe's dashboard): docs/deploy-aws.md, "Secrets"."""
+        """The app's secrets. JWT, ticket and ALTCHA secrets are generated here (random, 64
+        letters and digits: what APP_ENV=prod requires); the Stripe ones must be set after the
+        first deploy (`aws secretsmanager put-secret-value`): their generated placeholder is not
+        a Stripe key, so the app refuses to start, saying which one to set, until then. Rotated
+        by hand (automatic rotation would log every buyer out or void issued tickets; Stripe's
+        keys come from Stripe's dashboard): docs/deploy-aws.md, "Secrets"."""
         made: dict[str, secretsmanager.Secret] = {}
         for env, name, description in (
             ("JWT_SECRET", "jwt-secret", "JWT_SECRET: signs access tokens"),
             ("TICKET_SECRET", "ticket-secret", "TICKET_SECRET: signs ticket codes"),
+            (
+                "ALTCHA_HMAC_KEY",
+                "altcha-hmac-key",
+                "ALTCHA_HMAC_KEY: signs the waiting room's proof-of-work challenges",
+            ),
             ("STRIPE_SECRET_KEY", "stripe-secret-key", "STRIPE_SECRET_KEY: set sk_live_..."),
             (
                 "STRIPE_WEBHOOK_SECRET",
@@ -760,6 +765,7 @@ class EncoreStack(Stack):
         )
         self._load_balancer()
         self._scaling()
+        self._capacity_planner()
 
     def _load_balancer(self) -> None:
         self.alb = elbv2.ApplicationLoadBalancer(
@@ -849,6 +855,46 @@ class EncoreStack(Stack):
             target_group=self.target_group,
             scale_out_cooldown=Duration.seconds(60),
             scale_in_cooldown=Duration.seconds(300),
+        )
+
+    def _capacity_planner(self) -> None:
+        """What `python -m app capacity-plan --apply` needs, for an operator's role to attach:
+        the scheduled actions (on "*": a scalable target's ARN holds a random id, not the
+        service's name, so it cannot be written here) and reading the concerts."""
+        concerts = self.tables["concerts"]
+        every_table = [t.table_arn for t in self.tables.values()]
+        self.capacity_policy = iam.ManagedPolicy(
+            self,
+            "CapacityPlannerPolicy",
+            managed_policy_name=f"{self.cfg.name}-capacity-planner",
+            description="python -m app capacity-plan --apply (docs/deploy-aws.md)",
+            statements=[
+                iam.PolicyStatement(
+                    actions=[
+                        "application-autoscaling:DescribeScalableTargets",
+                        "application-autoscaling:DescribeScheduledActions",
+                        "application-autoscaling:PutScheduledAction",
+                        "application-autoscaling:DeleteScheduledAction",
+                    ],
+                    resources=["*"],
+                ),
+                # The store checks its tables when it opens (ensure_tables), then reads concerts.
+                iam.PolicyStatement(
+                    actions=["dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive"],
+                    resources=every_table,
+                ),
+                iam.PolicyStatement(
+                    actions=["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"],
+                    resources=[concerts.table_arn, f"{concerts.table_arn}/index/*"],
+                ),
+                iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self.data_key.key_arn]),
+            ],
+        )
+        skip(
+            self.capacity_policy,
+            CKV_AWS_111="Put/DeleteScheduledAction name their target by service namespace and "
+            "resource id in the request; the only resource form, the scalable target's ARN, "
+            "holds a random id AWS assigns at registration, unknown when this is synthesized.",
         )
 
     # --- edge -----------------------------------------------------------------------------------
@@ -1267,6 +1313,10 @@ class EncoreStack(Stack):
             "EventBusName": (self.bus.event_bus_name, "EVENTBRIDGE_BUS_NAME"),
             "OrderConfirmedQueueUrl": (self.example_queue.queue_url, "Example rule's target"),
             "AlarmTopicArn": (self.alarm_topic.topic_arn, "Subscribe to receive alarms"),
+            "CapacityPlannerPolicyArn": (
+                self.capacity_policy.managed_policy_arn,
+                "Attach to the role that runs python -m app capacity-plan --apply",
+            ),
         }
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

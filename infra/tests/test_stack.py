@@ -127,8 +127,44 @@ def test_every_variable_set_is_one_the_app_reads(template: Template) -> None:
         assert names - known == set(), f"{name}: {sorted(names - known)} unknown to the app"
 
 
+# What APP_ENV=prod may leave unset (app/settings.py, _production_problems): only checked when set.
+OPTIONAL_IN_PROD = {"JWT_PREVIOUS_SECRETS", "ADMIN_PASSWORD"}
+
+
+def _production_requirements() -> set[str]:
+    """The settings app/settings.py's production check reads (settings.<field>), upper-cased."""
+    tree = ast.parse((app_tables.REPO_ROOT / "app" / "settings.py").read_text())
+    checks = {"_production_problems", "_stripe_problems"}
+    fields = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in checks:
+            for sub in ast.walk(node):
+                if (
+                    isinstance(sub, ast.Attribute)
+                    and isinstance(sub.value, ast.Name)
+                    and sub.value.id == "settings"
+                ):
+                    fields.add(sub.attr.upper())
+    return fields
+
+
+def test_every_setting_production_requires_is_given(template: Template) -> None:
+    """A task refused at start (APP_ENV=prod, a secret missing) would never become ready."""
+    required = _production_requirements()
+    assert {"JWT_SECRET", "TICKET_SECRET", "STRIPE_SECRET_KEY"} <= required  # the scan works
+    for name, container in _containers(template).items():
+        given = set(_env(container)) | {s["Name"] for s in container["Secrets"]}
+        assert required - OPTIONAL_IN_PROD - given == set(), f"{name} lacks them"
+
+
 def test_secrets_are_injected_from_secrets_manager(template: Template) -> None:
-    wanted = {"JWT_SECRET", "TICKET_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"}
+    wanted = {
+        "JWT_SECRET",
+        "TICKET_SECRET",
+        "ALTCHA_HMAC_KEY",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+    }
     secrets = resources(template, "AWS::SecretsManager::Secret")
     for container in _containers(template).values():
         injected = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
@@ -138,7 +174,7 @@ def test_secrets_are_injected_from_secrets_manager(template: Template) -> None:
         env = _env(container)
         assert not (wanted | {"REDIS_URL"}) & set(env), "a secret in plain environment"
     # The generated ones satisfy APP_ENV=prod (app/settings.py: >= 32 characters, random).
-    for key in ("JwtSecret", "TicketSecret"):
+    for key in ("JwtSecret", "TicketSecret", "AltchaHmacKey"):
         (secret,) = [s for k, s in secrets.items() if k.startswith(key)]
         generator = secret["Properties"]["GenerateSecretString"]
         assert generator["PasswordLength"] >= 32
@@ -171,7 +207,13 @@ def test_api_scales_on_requests_and_cpu(template: Template) -> None:
 
 def test_outputs_for_the_capacity_plan(template: Template) -> None:
     outputs = template.to_json()["Outputs"]
-    for name in ("ClusterName", "ApiServiceName", "ApiScalableTarget", "EventBusName"):
+    for name in (
+        "ClusterName",
+        "ApiServiceName",
+        "ApiScalableTarget",
+        "EventBusName",
+        "CapacityPlannerPolicyArn",
+    ):
         assert name in outputs
     target = json.dumps(outputs["ApiScalableTarget"]["Value"])
     assert '"service"' in target
@@ -203,6 +245,27 @@ def test_task_roles_are_least_privilege(template: Template) -> None:
     for table in tables:
         assert any(table in r for r in referenced), f"{table} missing from the API role"
     assert len(dynamo["Resource"]) == 2 * len(tables)  # each table and its indexes
+
+
+def test_capacity_planner_policy(template: Template) -> None:
+    """What `python -m app capacity-plan --apply` calls (app/workers/capacity.py), no more."""
+    policy = only(template, "AWS::IAM::ManagedPolicy")["Properties"]
+    statements = policy["PolicyDocument"]["Statement"]
+    scaling = {a for a in _actions(statements) if a.startswith("application-autoscaling:")}
+    assert scaling == {
+        "application-autoscaling:DescribeScalableTargets",
+        "application-autoscaling:DescribeScheduledActions",
+        "application-autoscaling:PutScheduledAction",
+        "application-autoscaling:DeleteScheduledAction",
+    }
+    source = (app_tables.REPO_ROOT / "app" / "workers" / "capacity.py").read_text()
+    for action in scaling:
+        call = "".join("_" + c.lower() if c.isupper() else c for c in action.split(":")[1]).lstrip(
+            "_"
+        )
+        assert f".{call}(" in source, f"{call} no longer called: drop {action}"
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    assert not writes & _actions(statements)
 
 
 def test_execution_role_reads_only_the_secrets_it_injects(template: Template) -> None:
