@@ -709,6 +709,12 @@ class EncoreStack(Stack):
             ),
             stop_timeout=Duration.seconds(30),
         )
+        # Each seat stream holds a file descriptor; the app lowers SSE_MAX_STREAMS (10,000) to
+        # half the process's limit (app/seats/stream.py), so the limit is set, not left to
+        # the platform's default.
+        self.api_container.add_ulimits(
+            ecs.Ulimit(name=ecs.UlimitName.NOFILE, soft_limit=65536, hard_limit=65536)
+        )
         self.worker_task = self._task_definition(
             "WorkerTask",
             cpu=cfg.worker_cpu,

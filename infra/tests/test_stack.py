@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ast
 import json
+from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 from aws_cdk.assertions import Template
-from conftest import only, resources
+from conftest import infra_app, only, resources
 
 from encore_infra import app_tables
 from encore_infra.main_stack import DYNAMODB_ACTIONS, ORIGIN_HEADER, WEB_CSP
@@ -96,6 +98,31 @@ def test_cluster_has_container_insights(template: Template) -> None:
     assert {"Name": "containerInsights", "Value": "enabled"} in cluster["Properties"][
         "ClusterSettings"
     ]
+
+
+def test_api_tasks_may_hold_the_seat_streams(template: Template) -> None:
+    """SSE_MAX_STREAMS (10,000 by default) is capped at half the descriptor limit."""
+    (limit,) = _containers(template)["api"]["Ulimits"]
+    assert limit == {"Name": "nofile", "SoftLimit": 65536, "HardLimit": 65536}
+
+
+def test_example_rule_matches_the_forwarders_source(template: Template) -> None:
+    """The forwarder sends source EVENTBRIDGE_SOURCE (app/settings.py's default)."""
+    tree = ast.parse((app_tables.REPO_ROOT / "app" / "settings.py").read_text())
+    (default,) = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and node.target.id == "eventbridge_source"
+    ]
+    assert isinstance(default, ast.Call)
+    source = next(k.value for k in default.keywords if k.arg == "default")
+    assert isinstance(source, ast.Constant)
+    rule = only(template, "AWS::Events::Rule")["Properties"]
+    assert rule["EventPattern"]["source"] == [source.value]
+    for container in _containers(template).values():
+        assert "EVENTBRIDGE_SOURCE" not in _env(container)  # the default, as the rule says
 
 
 def test_background_jobs_run_in_the_worker_only(template: Template) -> None:
@@ -504,3 +531,42 @@ def test_on_sale_dashboard(template: Template) -> None:
     body = json.dumps(board["DashboardBody"])
     for metric in ("RequestCount", "EngineCPUUtilization", "RunningTaskCount", "BlockedRequests"):
         assert metric in body, metric
+
+
+# --- context -------------------------------------------------------------------------------------
+
+
+def _synth(tmp_path: Path, **context: str) -> Template:
+    app = cdk.App(outdir=str(tmp_path), context=context)
+    _, main = infra_app.build(app)
+    return Template.from_stack(main)
+
+
+def test_first_deploy_runs_no_task(tmp_path: Path) -> None:
+    """servicesRunning=false: the services exist with no task (nothing to pull yet)."""
+    template = _synth(tmp_path, servicesRunning="false")
+    for service in resources(template, "AWS::ECS::Service").values():
+        assert service["Properties"]["DesiredCount"] == 0
+    target = only(template, "AWS::ApplicationAutoScaling::ScalableTarget")["Properties"]
+    assert target["MinCapacity"] == 0
+
+
+def test_smtp_secret_and_sizes_from_context(tmp_path: Path) -> None:
+    arn = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:encore/smtp-url-AbCdEf"
+    template = _synth(
+        tmp_path,
+        smtpSecretArn=arn,
+        apiCpu="4096",
+        apiMemory="8192",
+        redisShards="3",
+        redisNodeType="cache.r7g.xlarge",
+    )
+    containers = _containers(template)
+    for container in containers.values():
+        (smtp,) = [s for s in container["Secrets"] if s["Name"] == "SMTP_URL"]
+        assert smtp["ValueFrom"] == arn
+    assert containers["api"]["_task"]["Cpu"] == "4096"
+    assert _env(containers["api"])["WEB_CONCURRENCY"] == "4"
+    group = only(template, "AWS::ElastiCache::ReplicationGroup")["Properties"]
+    assert group["NumNodeGroups"] == 3
+    assert group["CacheNodeType"] == "cache.r7g.xlarge"
