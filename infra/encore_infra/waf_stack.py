@@ -16,6 +16,10 @@ from constructs import Construct
 from encore_infra.config import Config
 
 RATE_RULE = "RateLimitPerIp"
+# Not counted by the rate rule, as the app does not limit them either (docs/rate-limits.md):
+# Stripe's webhooks come from a few addresses, thousands a minute during an on-sale, and a
+# refused delivery only delays a confirmation.
+UNLIMITED_PREFIX = "/api/v1/webhooks/"
 # Body size: the app takes up to MAX_BODY_BYTES (256 KiB; a venue layout is large), the common
 # rule set blocks bodies over 8 KiB. Counted instead of blocked; the app refuses with 413.
 COUNTED_COMMON_RULES = ("SizeRestrictions_BODY",)
@@ -70,6 +74,22 @@ def web_acl_rules(cfg: Config) -> list[wafv2.CfnWebACL.RuleProperty]:
                 aggregate_key_type="IP",
                 limit=cfg.waf_rate_limit,
                 evaluation_window_sec=cfg.waf_rate_window_seconds,
+                scope_down_statement=wafv2.CfnWebACL.StatementProperty(
+                    not_statement=wafv2.CfnWebACL.NotStatementProperty(
+                        statement=wafv2.CfnWebACL.StatementProperty(
+                            byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                                field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+                                positional_constraint="STARTS_WITH",
+                                search_string=UNLIMITED_PREFIX,
+                                text_transformations=[
+                                    wafv2.CfnWebACL.TextTransformationProperty(
+                                        priority=0, type="NONE"
+                                    )
+                                ],
+                            )
+                        )
+                    )
+                ),
             )
         ),
         visibility_config=_visibility(RATE_RULE),

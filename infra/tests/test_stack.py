@@ -457,6 +457,11 @@ def test_waf_rate_rule_and_managed_rules(waf_template: Template) -> None:
     assert statement["Limit"] == 1200
     assert statement["EvaluationWindowSec"] == 60
     assert rate["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    # Stripe's webhooks are not counted (nor are they by the app's limits).
+    exempt = statement["ScopeDownStatement"]["NotStatement"]["Statement"]["ByteMatchStatement"]
+    assert exempt["SearchString"] == "/api/v1/webhooks/"
+    assert exempt["PositionalConstraint"] == "STARTS_WITH"
+    assert "UriPath" in exempt["FieldToMatch"]
     assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} <= set(rules)
 
 
