@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.auth.passwords import PasswordHasher
 from app.auth.service import Accounts, Sessions
+from app.auth.verification import EmailVerification, VerificationTokens
 from app.auth.tokens import TokenService
 from app.checkout.service import Checkout
 from app.checkout.tickets import TicketSigner
@@ -45,6 +46,7 @@ class Container:
     passwords: PasswordHasher
     accounts: Accounts
     sessions: Sessions
+    verification: EmailVerification  # email verification links (app/auth/verification.py)
     concerts: ConcertCache
     catalogue: Concerts  # the concerts service (`concerts` is their metadata cache)
     engine: SeatEngine
@@ -102,6 +104,7 @@ def build_container(settings: Settings) -> Container:
     )
     tokens, passwords = TokenService(settings), PasswordHasher()
     accounts = Accounts(store, passwords)
+    verification = EmailVerification(store, VerificationTokens(settings), events)
     seat_maps = SeatMapCache()
     catalogue = Concerts(store, concerts, engine)
     challenges = Challenges(
@@ -129,7 +132,13 @@ def build_container(settings: Settings) -> Container:
         tokens=tokens,
         passwords=passwords,
         accounts=accounts,
-        sessions=Sessions(store, tokens, accounts),
+        sessions=Sessions(
+            store,
+            tokens,
+            accounts,
+            on_signup=verification.request if settings.email_verification_at_signup else None,
+        ),
+        verification=verification,
         concerts=concerts,
         catalogue=catalogue,
         engine=engine,

@@ -5,11 +5,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 
 from app.api import API_PREFIX
-from app.auth.errors import EmailTaken, InvalidCredentials
+from app.auth.errors import (
+    EmailAlreadyVerified,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidVerificationToken,
+)
 from app.auth.limits import LoginEmailLimit, TokenUsernameLimit, limit_password_check
 from app.auth.schemas import (
     AccessToken,
     AuthResult,
+    EmailVerified,
     LoginRequest,
     LogoutRequest,
     PasswordChange,
@@ -17,8 +23,10 @@ from app.auth.schemas import (
     SignupRequest,
     TokenPair,
     UserRead,
+    VerificationSent,
+    VerifyEmailRequest,
 )
-from app.deps import AccountsDep, CurrentUser, SessionsDep
+from app.deps import AccountsDep, ContainerDep, CurrentUser, SessionsDep
 from app.errors import NotAuthenticated, error_responses
 from app.platform.ratelimit import RateLimited, route_limits
 
@@ -158,3 +166,37 @@ async def change_password(
 async def me(user: CurrentUser, accounts: AccountsDep) -> UserRead:
     """The logged-in account."""
     return await accounts.me(user.id)
+
+
+@router.post(
+    "/verify-email",
+    openapi_extra=SIGN_IN_LIMITS,
+    response_model=EmailVerified,
+    responses=error_responses(InvalidVerificationToken, RateLimited),
+)
+async def verify_email(body: VerifyEmailRequest, c: ContainerDep) -> EmailVerified:
+    """Verify the account's email address with the `token` of the link mailed to it (no login
+    needed: the link may be opened on another device). Idempotent: the same link again answers
+    200 with the first verification's time. 400 InvalidVerificationToken when the link is
+    changed, expired (EMAIL_VERIFICATION_TTL_SECONDS, 48 h by default) or was sent to an
+    address the account no longer uses."""
+    user = await c.verification.verify(body.token)
+    assert user.email_verified_at is not None  # verify() answers verified accounts only
+    return EmailVerified(email=user.email, email_verified_at=user.email_verified_at)
+
+
+@router.post(
+    "/verify-email/resend",
+    # Its own windows: RATE_LIMIT_VERIFY_RESEND_PER_USER and _PER_IP (3 and 20 an hour).
+    openapi_extra=route_limits(ip="verify_resend_ip", user="verify_resend"),
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=VerificationSent,
+    responses=error_responses(NotAuthenticated, EmailAlreadyVerified, RateLimited),
+)
+async def resend_verification(user: CurrentUser, c: ContainerDep) -> VerificationSent:
+    """Mail a new verification link to the logged-in account's address (it arrives within a
+    minute or so; earlier links keep working until they expire). 409 EmailAlreadyVerified when
+    there is nothing to verify; 429 when asked too often."""
+    account = await c.verification.resend(user.id)
+    hours = int(c.verification.tokens.ttl.total_seconds() // 3600)
+    return VerificationSent(email=account.email, valid_hours=hours)

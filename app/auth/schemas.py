@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field
+from pydantic import EmailStr, Field, computed_field
 
 from app.schemas import RequestBody, ResponseBody
 
@@ -41,6 +42,31 @@ class UserRead(ResponseBody):
     email: str
     name: str
     role: Literal["user", "admin"]
+    email_verified_at: datetime | None = Field(
+        default=None, description="When the address was verified (null: not yet)."
+    )
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented use
+    @property
+    def email_verified(self) -> bool:
+        """Whether the address was verified (the link mailed at signup, or sent again with
+        POST /auth/verify-email/resend)."""
+        return self.email_verified_at is not None
+
+
+class VerifyEmailRequest(RequestBody):
+    token: str = Field(min_length=1, max_length=4096, description="The `token` of the link.")
+
+
+class EmailVerified(ResponseBody):
+    email: str
+    email_verified: Literal[True] = True
+    email_verified_at: datetime
+
+
+class VerificationSent(ResponseBody):
+    email: str = Field(description="Where the link goes.")
+    valid_hours: int = Field(description="How long the link works.")
 
 
 class TokenPair(ResponseBody):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from app.auth.emails import lookup_forms, normalize_email
@@ -159,10 +160,19 @@ class Accounts:
 class Sessions:
     """Logins: the token pairs handed to an account, their rotation and their end."""
 
-    def __init__(self, store: Store, tokens: TokenService, accounts: Accounts) -> None:
+    def __init__(
+        self,
+        store: Store,
+        tokens: TokenService,
+        accounts: Accounts,
+        *,
+        on_signup: Callable[[User], Awaitable[None]] | None = None,
+    ) -> None:
         self._store = store
         self._tokens = tokens
         self._accounts = accounts
+        # After a new account is created (not a retried signup): the verification mail.
+        self._on_signup = on_signup
 
     async def _issue_pair(self, user_id: str, role: str, family: str) -> TokenPair:
         refresh = self._tokens.issue("refresh", user_id, role, family=family)
@@ -196,6 +206,8 @@ class Sessions:
             log.info("signup retried; logged in", extra={"user_id": retried.id})
             return await self._login_result(retried)
         log.info("user signed up", extra={"user_id": user.id})
+        if self._on_signup is not None:
+            await self._on_signup(user)
         return await self._login_result(user)
 
     async def login(self, email: str, password: str) -> AuthResult:

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import logging
 
+from app.auth.verification import VerificationTokens
 from app.events.runner import consume
 from app.mail.sender import MAIL_TYPES, OrderMails
 from app.mail.transport import build_transport, outbox_folder
+from app.mail.verification import ACCOUNT_MAIL_TYPES, AccountMails
 from app.platform.redis import RedisClient
 from app.settings import Settings
 from app.storage.ports import Store
 
 log = logging.getLogger(__name__)
 
-DELIVERY_TYPES = MAIL_TYPES  # what the handler acts on
+DELIVERY_TYPES = MAIL_TYPES | ACCOUNT_MAIL_TYPES  # what the handler acts on
 
 
 def order_mails(
@@ -28,11 +30,13 @@ def order_mails(
     attempts: int = 3,
     backoff_seconds: float = 1.0,
 ) -> OrderMails:
-    """The mail handler as the settings configure it (attempts and backoff: per delivery)."""
-    return OrderMails(
+    """The mail handler as the settings configure it (attempts and backoff: per delivery):
+    the order mails, and the account's email verification links."""
+    return AccountMails(
         store,
         redis,
         build_transport(settings),
+        tokens=VerificationTokens(settings),
         mail_from=settings.mail_from,
         public_base_url=settings.public_base_url,
         attempts=attempts,

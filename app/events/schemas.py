@@ -147,6 +147,18 @@ class TicketTransferred(DomainEvent):
     to_user_id: str
 
 
+class EmailVerificationRequested(DomainEvent):
+    """An account asked for an email verification link (at signup, or again): the mail
+    consumer mints the link and mails it to the account's current address, once per
+    `request_id` (app/mail/verification.py). No address or token travels on the stream.
+    `concert_id` is empty: this is about an account, not a concert."""
+
+    type: Literal["email.verification_requested"] = "email.verification_requested"
+    concert_id: str = ""
+    user_id: str
+    request_id: str
+
+
 AnyEvent = Annotated[
     SeatHeld
     | SeatReleased
@@ -157,6 +169,7 @@ AnyEvent = Annotated[
     | OrderCancelled
     | OrderFailed
     | OrderRefunded
+    | EmailVerificationRequested
     | TicketTransferred,
     Field(discriminator="type"),
 ]
@@ -171,6 +184,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "order.failed",
     "order.refunded",
     "ticket.transferred",
+    "email.verification_requested",
 )
 _ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 

@@ -20,7 +20,7 @@ from app.checkout.ticket_files import (
 from app.checkout.ticket_pdf import tickets_pdf
 from app.events.schemas import RefundReason
 
-MailKind = Literal["confirmed", "refunded", "transferred"]
+MailKind = Literal["confirmed", "refunded", "transferred", "verify_email"]
 
 _REFUND_WHY: dict[RefundReason, str] = {
     "organiser": "The organiser refunded your order.",

@@ -43,6 +43,12 @@ class UserRepository(Protocol):
         """Store `new_hash` if the stored hash is still `old_hash` (a rehash at login must not
         undo a password change made meanwhile); whether it was replaced."""
 
+    async def verify_email(self, user_id: str, email: str, at: datetime) -> User | None:
+        """Mark the account's address verified at `at` if the account's (lower-cased) email
+        is still `email`; idempotent: an address verified before keeps its first time. The
+        account as stored afterwards, or None if there is no such account or its address is
+        another one now (a link sent to an old address verifies nothing)."""
+
 
 class RefreshTokenRepository(Protocol):
     async def add(self, token: RefreshToken) -> None: ...

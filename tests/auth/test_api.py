@@ -49,6 +49,8 @@ async def test_signup_returns_tokens_and_user(client: httpx.AsyncClient) -> None
         "email": email.lower(),
         "name": "Ada",
         "role": "user",
+        "email_verified": False,
+        "email_verified_at": None,
     }
     assert body["access_token"] != body["refresh_token"]
     assert "password" not in r.text
@@ -102,7 +104,14 @@ async def test_login_and_me(client: httpx.AsyncClient, user: Account) -> None:
     token = r.json()["access_token"]
     me = await client.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200
-    assert me.json() == {"id": user.id, "email": user.email, "name": "Fan", "role": "user"}
+    assert me.json() == {
+        "id": user.id,
+        "email": user.email,
+        "name": "Fan",
+        "role": "user",
+        "email_verified": False,
+        "email_verified_at": None,
+    }
 
 
 async def test_wrong_password_and_unknown_email_look_the_same(

@@ -13,6 +13,7 @@ from app.events.publisher import EventPublisher
 from app.events.schemas import (
     EVENT_TYPES,
     DomainEvent,
+    EmailVerificationRequested,
     OrderCancelled,
     OrderConfirmed,
     OrderCreated,
@@ -51,6 +52,7 @@ def one_of_each() -> list[DomainEvent]:
         OrderCancelled.of(order, by="provider"),
         OrderFailed.of(order),
         OrderRefunded.of(order, reason="seats_taken"),
+        EmailVerificationRequested(user_id="u1", request_id="r1"),
         TicketTransferred(
             concert_id=order.concert_id,
             ticket_id="t1",
@@ -83,6 +85,7 @@ DATA_FIELDS: dict[str, set[str]] = {
     "order.failed": ORDER_FIELDS,
     "order.refunded": ORDER_FIELDS | {"reason"},
     "ticket.transferred": {"ticket_id", "order_id", "seat_id", "from_user_id", "to_user_id"},
+    "email.verification_requested": {"user_id", "request_id"},
 }
 
 

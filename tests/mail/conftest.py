@@ -99,6 +99,9 @@ def stream() -> str:
 
 
 def mail_settings(store_overrides: dict[str, Any], stream: str, **overrides: Any) -> Any:
+    # These apps' inboxes are about orders: no verification mail at signup unless a test asks
+    # (tests/mail/test_verification_mail.py).
+    overrides = {"email_verification_at_signup": False, **overrides}
     return make_settings(
         **store_overrides,
         events_stream=stream,

@@ -22,6 +22,8 @@ PUBLIC = {
     "POST /api/v1/auth/login",
     "POST /api/v1/auth/token",
     "POST /api/v1/auth/refresh",
+    "POST /api/v1/auth/verify-email",  # authenticated by the link's signed token
+    "GET /api/v1/concerts/{concert_id}/queue/challenge",  # a puzzle to solve, per address limited
     "POST /api/v1/auth/logout",  # authenticated by the refresh token it ends
     "GET /api/v1/concerts",
     "GET /api/v1/concerts/{concert_id}",
@@ -36,6 +38,7 @@ PUBLIC = {
 BUYER = {
     "GET /api/v1/auth/me",
     "POST /api/v1/auth/password",
+    "POST /api/v1/auth/verify-email/resend",
     "POST /api/v1/concerts/{concert_id}/holds",
     "GET /api/v1/holds/{hold_id}",
     "DELETE /api/v1/holds/{hold_id}",

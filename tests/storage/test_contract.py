@@ -114,6 +114,40 @@ class TestUsers:
         with pytest.raises(RecordNotFound):
             await store.users.set_password_hash(uid(), "x")
 
+    async def test_verify_email_marks_the_address_once(self, store: Store) -> None:
+        user = make_user(email=f"Vera.{uid()}@Example.com")
+        await store.users.add(user)
+        assert (await store.users.get(user.id)) == replace(user, email=user.email.lower())
+
+        # Any spelling of the address the link was sent to.
+        verified = await store.users.verify_email(user.id, user.email.upper(), T0)
+        assert verified == replace(user, email=user.email.lower(), email_verified_at=T0)
+        assert (await store.users.get(user.id)) == verified
+        # Again (a second click, a retry): the first time stays.
+        again = await store.users.verify_email(user.id, user.email, T0 + timedelta(hours=1))
+        assert again == verified
+
+    async def test_verify_email_of_another_address_or_account_is_none(self, store: Store) -> None:
+        user = make_user()
+        await store.users.add(user)
+
+        assert await store.users.verify_email(user.id, f"old-{uid()}@example.com", T0) is None
+        assert (await store.users.get(user.id)) == user  # nothing written
+        assert await store.users.verify_email(uid(), user.email, T0) is None
+
+    async def test_concurrent_verifications_keep_one_time(self, store: Store) -> None:
+        user = make_user()
+        await store.users.add(user)
+        times = [T0 + timedelta(seconds=i) for i in range(8)]
+
+        results = await asyncio.gather(
+            *(store.users.verify_email(user.id, user.email, t) for t in times)
+        )
+
+        stored = await store.users.get(user.id)
+        assert stored is not None and stored.email_verified_at in times
+        assert all(r == stored for r in results)
+
     async def test_naive_datetime_is_refused(self, store: Store) -> None:
         user = make_user(created_at=datetime(2030, 1, 1, 12, 0))  # naive on purpose
 

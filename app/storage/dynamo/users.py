@@ -89,6 +89,25 @@ class DynamoUserRepository(TableRepository):
         condition = "attribute_exists(pk) AND #a = :old"
         return await self._set_if(user_id, "password_hash", values, condition)
 
+    async def verify_email(self, user_id: str, email: str, at: datetime) -> User | None:
+        address = email.lower()
+        # The condition decides: only the address the link was sent to, and only once (a
+        # refusal means verified before, another address, or no account: read to tell).
+        await self._db.write_if(
+            lambda c: c.update_item(
+                TableName=self._table,
+                Key=_user_key(user_id),
+                UpdateExpression="SET #v = :at",
+                ConditionExpression="attribute_exists(pk) AND #e = :e AND attribute_not_exists(#v)",
+                ExpressionAttributeNames={"#v": "email_verified_at", "#e": "email"},
+                ExpressionAttributeValues={":at": s(timestamp(at)), ":e": s(address)},
+            )
+        )
+        user = await self.get(user_id)
+        if user is None or user.email != address or user.email_verified_at is None:
+            return None
+        return user
+
     async def _set(self, user_id: str, attribute: str, value: str) -> None:
         if not await self._set_if(user_id, attribute, {":v": s(value)}, "attribute_exists(pk)"):
             raise RecordNotFound(f"no user {user_id}")

@@ -48,6 +48,20 @@ class MongoUserRepository:
             )
         return result.matched_count == 1
 
+    async def verify_email(self, user_id: str, email: str, at: datetime) -> User | None:
+        address = fold(email)
+        # The filter decides: only the address the link was sent to, and only once (a missing
+        # field matches None too: accounts stored before the field existed).
+        with translated_errors():
+            await self._users.update_one(
+                {"_id": user_id, "email": address, "email_verified_at": None},
+                {"$set": {"email_verified_at": encode_time(at)}},
+            )
+        user = await self.get(user_id)
+        if user is None or user.email != address or user.email_verified_at is None:
+            return None
+        return user
+
     async def _update(self, user_id: str, values: dict[str, Any]) -> None:
         with translated_errors():
             result = await self._users.update_one({"_id": user_id}, {"$set": values})

@@ -51,6 +51,25 @@ class SqlUserRepository:
             result = await conn.execute(replace)
         return bool(result.rowcount)
 
+    async def verify_email(self, user_id: str, email: str, at: datetime) -> User | None:
+        address = email.lower()
+        # The WHERE clause decides: only the address the link was sent to, and only once.
+        verify = (
+            update(users)
+            .where(
+                users.c.id == user_id,
+                users.c.email == address,
+                users.c.email_verified_at.is_(None),
+            )
+            .values(email_verified_at=as_utc(at))
+        )
+        async with self._db.write() as conn:
+            await conn.execute(verify)
+        user = await self.get(user_id)
+        if user is None or user.email != address or user.email_verified_at is None:
+            return None
+        return user
+
     async def _update(self, user_id: str, **values: str) -> None:
         async with self._db.write() as conn:
             result = await conn.execute(update(users).where(users.c.id == user_id).values(values))
