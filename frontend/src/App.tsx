@@ -10,6 +10,7 @@ import { ConcertPage } from "./pages/ConcertPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { OrderPage } from "./pages/OrderPage";
 import { QueuePage } from "./pages/QueuePage";
+import { VerifyEmailPage } from "./pages/VerifyEmailPage";
 
 // Organiser pages are a separate chunk: most visitors never load them.
 const OrganiserHome = lazy(() => import("./pages/organiser/OrganiserHome"));
@@ -33,6 +34,7 @@ export function App() {
             <Route path="/checkout" element={<CheckoutPage />} />
             <Route path="/orders/:orderId" element={<OrderPage />} />
             <Route path="/account" element={<AccountPage />} />
+            <Route path="/verify-email" element={<VerifyEmailPage />} />
             <Route path="/organiser" element={<OrganiserHome />} />
             <Route path="/organiser/new" element={<CreateConcertPage />} />
             <Route path="/organiser/concerts/:concertId" element={<LiveConcertPage />} />

@@ -2,6 +2,7 @@
 // bearer tokens with silent refresh, Idempotency-Key and X-Queue-Pass headers.
 
 import type {
+  AltchaChallenge,
   AuthResult,
   CheckIn,
   CheckoutResult,
@@ -10,6 +11,7 @@ import type {
   ConcertPage,
   ConcertPatch,
   ConcertQuery,
+  EmailVerified,
   ErrorBody,
   FieldError,
   Hold,
@@ -23,6 +25,7 @@ import type {
   TicketTransfer,
   TokenPair,
   User,
+  VerificationSent,
   WarmResult,
 } from "./types";
 
@@ -420,6 +423,16 @@ export class ApiClient {
     return null;
   }
 
+  /** Verify the account's address with the token of the mailed link (no login needed). */
+  verifyEmail(token: string): Promise<EmailVerified> {
+    return this.request("POST", "/auth/verify-email", { auth: "none", body: { token } });
+  }
+
+  /** Mail a new verification link to the logged-in account's address. */
+  resendVerification(): Promise<VerificationSent> {
+    return this.request("POST", "/auth/verify-email/resend", { auth: "required" });
+  }
+
   async me(): Promise<User> {
     const user = await this.request<User>("GET", "/auth/me", { auth: "required" });
     const session = this.store.load();
@@ -561,9 +574,19 @@ export class ApiClient {
 
   // --- waiting room ---------------------------------------------------------------------
 
-  joinQueue(concertId: string): Promise<QueueStatus> {
+  /** Join the waiting room; `altcha`: the solved challenge when the queue asks for one. */
+  joinQueue(concertId: string, altcha?: string | null): Promise<QueueStatus> {
     return this.request("POST", `/concerts/${encodeURIComponent(concertId)}/queue`, {
       auth: "required",
+      body: altcha ? { altcha } : undefined,
+    });
+  }
+
+  /** A proof-of-work challenge for this concert's waiting room (no login needed). */
+  queueChallenge(concertId: string, signal?: AbortSignal): Promise<AltchaChallenge> {
+    return this.request("GET", `/concerts/${encodeURIComponent(concertId)}/queue/challenge`, {
+      auth: "none",
+      signal,
     });
   }
 

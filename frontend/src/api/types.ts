@@ -7,6 +7,9 @@ export interface User {
   email: string;
   name: string;
   role: Role;
+  /** Whether the address was verified with the mailed link. */
+  email_verified?: boolean;
+  email_verified_at?: string | null;
 }
 
 export interface TokenPair {
@@ -48,6 +51,9 @@ export interface QueueSettings {
   enabled: boolean;
   admit_per_minute: number;
   max_active: number;
+  /** Joining needs a solved proof-of-work challenge (components/AltchaChallenge.tsx). */
+  challenge?: boolean;
+  challenge_difficulty?: number;
   opens_at?: string | null;
 }
 
@@ -272,4 +278,31 @@ export interface CheckIn {
   number: number;
   holder_name: string | null;
   checked_in_at: string;
+}
+
+/** GET /concerts/{id}/queue/challenge: an ALTCHA v2 challenge, handed to the widget as is. */
+export interface AltchaChallenge {
+  parameters: {
+    algorithm: string;
+    nonce: string;
+    salt: string;
+    cost: number;
+    keyLength: number;
+    keyPrefix: string;
+    keySignature?: string;
+    expiresAt?: number;
+    data?: Record<string, string>;
+  };
+  signature: string;
+}
+
+export interface EmailVerified {
+  email: string;
+  email_verified: true;
+  email_verified_at: string;
+}
+
+export interface VerificationSent {
+  email: string;
+  valid_hours: number;
 }

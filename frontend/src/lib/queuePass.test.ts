@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../api/client";
 import type { QueueStatus } from "../api/types";
-import { pollQueue, type QueueApi } from "./queuePass";
+import { needsNewCheck, pollQueue, type QueueApi } from "./queuePass";
 
 const waiting: QueueStatus = {
   state: "waiting",
@@ -18,8 +18,8 @@ const notJoined = new ApiError(404, {
 function fakeApi(statusAnswers: Array<QueueStatus | Error>) {
   const calls: string[] = [];
   const api: QueueApi = {
-    async joinQueue(concertId) {
-      calls.push(`join ${concertId}`);
+    async joinQueue(concertId, altcha) {
+      calls.push(altcha ? `join ${concertId} with ${altcha}` : `join ${concertId}`);
       return { ...waiting, position: 7, ahead: 6 };
     },
     async queueStatus(concertId) {
@@ -56,5 +56,24 @@ describe("the waiting page's poll", () => {
     const down = new ApiError(503, { error: "ServiceUnavailable", detail: "Try again." });
     const { api } = fakeApi([down]);
     await expect(pollQueue(api, "c1", true)).rejects.toBe(down);
+  });
+});
+
+describe("the waiting page's poll with a proof-of-work check", () => {
+  it("sends the solved challenge with the join, and not with the status", async () => {
+    const { api, calls } = fakeApi([waiting]);
+    await pollQueue(api, "c1", false, "payload-1");
+    await pollQueue(api, "c1", true, "payload-1");
+    expect(calls).toEqual(["join c1 with payload-1", "status c1"]);
+  });
+
+  it("asks for a new check only when the join was refused for want of one", () => {
+    const failed = new ApiError(403, { error: "ChallengeFailed", detail: "already used" });
+    const required = new ApiError(403, { error: "ChallengeRequired", detail: "do the check" });
+    const other = new ApiError(403, { error: "QueuePassRequired", detail: "..." });
+    expect(needsNewCheck(failed)).toBe(true);
+    expect(needsNewCheck(required)).toBe(true);
+    expect(needsNewCheck(other)).toBe(false);
+    expect(needsNewCheck(new Error("offline"))).toBe(false);
   });
 });

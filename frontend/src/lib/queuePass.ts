@@ -43,7 +43,7 @@ export function dropPass(concertId: string): void {
 }
 
 export interface QueueApi {
-  joinQueue(concertId: string): Promise<QueueStatus>;
+  joinQueue(concertId: string, altcha?: string | null): Promise<QueueStatus>;
   queueStatus(concertId: string): Promise<QueueStatus>;
 }
 
@@ -55,19 +55,30 @@ export interface QueueStep {
 }
 
 /** One poll of the waiting page: join the first time, then ask where we are; when the service
- * no longer knows us, join again at once (joining twice keeps a place, so this is safe). */
+ * no longer knows us, join again at once (joining twice keeps a place, so this is safe).
+ * `altcha`: the solved proof-of-work challenge when the concert's queue asks for one; it is
+ * good once, so a join again after a lost place fails with ChallengeFailed, and the page does
+ * a new check (`needsNewCheck`). */
 export async function pollQueue(
   api: QueueApi,
   concertId: string,
   joined: boolean,
+  altcha: string | null = null,
 ): Promise<QueueStep> {
-  if (!joined) return { status: await api.joinQueue(concertId), rejoined: false };
+  if (!joined) return { status: await api.joinQueue(concertId, altcha), rejoined: false };
   try {
     return { status: await api.queueStatus(concertId), rejoined: false };
   } catch (e) {
     if (isApiError(e) && e.code === "QueueNotJoined") {
-      return { status: await api.joinQueue(concertId), rejoined: true };
+      return { status: await api.joinQueue(concertId, altcha), rejoined: true };
     }
     throw e;
   }
+}
+
+/** The join was refused for want of a (fresh) proof-of-work solution: do a new check. */
+export function needsNewCheck(error: unknown): boolean {
+  return (
+    isApiError(error) && (error.code === "ChallengeRequired" || error.code === "ChallengeFailed")
+  );
 }

@@ -1,4 +1,4 @@
-import { useQueries, useQuery } from "@tanstack/react-query";
+import { useMutation, useQueries, useQuery } from "@tanstack/react-query";
 import { type FormEvent, type ReactNode, useState } from "react";
 import { Link } from "react-router-dom";
 import { isApiError } from "../api/client";
@@ -68,6 +68,7 @@ export function AccountPage() {
           {user.name} · {user.email}
         </p>
       </div>
+      <EmailSection />
       <TitledSection id="tickets-h" title="Tickets">
         <Items query={tickets} label="Loading tickets" empty={NO_TICKETS}>
           {(items) => <TicketGroups tickets={items} concerts={byId} />}
@@ -85,6 +86,51 @@ export function AccountPage() {
         </Items>
       </TitledSection>
       <PasswordSection email={user.email} />
+    </div>
+  );
+}
+
+/** Whether the address is verified (some presales need it), and a new link on demand. */
+function EmailSection() {
+  const me = useQuery({ queryKey: ["me", "account"], queryFn: () => api.me() });
+  const resend = useMutation({ mutationFn: () => api.resendVerification() });
+  const account = me.data;
+  if (!account) return null;
+  if (account.email_verified) {
+    return (
+      <p className="text-sm text-emerald-800" data-testid="email-status" data-verified="true">
+        ✓ Your email address {account.email} is confirmed.
+      </p>
+    );
+  }
+  const alreadyDone = isApiError(resend.error) && resend.error.code === "EmailAlreadyVerified";
+  return (
+    <div className="card space-y-3" data-testid="email-status" data-verified="false">
+      <p className="font-semibold">Your email address is not confirmed yet</p>
+      <p className="text-sm text-slate-600">
+        We sent a link to {account.email} when you signed up. Open it to confirm the address: some
+        presales are open only to fans with a confirmed address.
+      </p>
+      {resend.isSuccess ? (
+        <Notice tone="success" title="A new link is on its way">
+          Check {resend.data.email} in a minute or two (and your spam folder). The link works for{" "}
+          {resend.data.valid_hours} hours.
+        </Notice>
+      ) : alreadyDone ? (
+        <Notice tone="success" title="Already confirmed">
+          Your address is confirmed: there is nothing more to do.
+        </Notice>
+      ) : (
+        resend.isError && <ErrorBox error={resend.error} />
+      )}
+      <button
+        type="button"
+        className="btn-secondary"
+        disabled={resend.isPending || resend.isSuccess}
+        onClick={() => resend.mutate()}
+      >
+        {resend.isPending ? "Sending…" : "Resend the link"}
+      </button>
     </div>
   );
 }

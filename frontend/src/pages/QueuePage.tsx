@@ -1,5 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
-import { useEffect, useRef, useState } from "react";
+import { lazy, Suspense, useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { isApiError } from "../api/client";
 import type { QueueStatus } from "../api/types";
@@ -9,7 +9,12 @@ import { useSecondsLeft } from "../components/useNow";
 import { usePageTitle } from "../components/usePageTitle";
 import { api } from "../lib/api";
 import { clock, dateTime, roughly } from "../lib/format";
-import { pollQueue, savePass } from "../lib/queuePass";
+import { needsNewCheck, pollQueue, savePass } from "../lib/queuePass";
+
+// The proof-of-work widget is a chunk of its own: only queues that ask for a check load it.
+const AltchaChallenge = lazy(() =>
+  import("../components/AltchaChallenge").then((m) => ({ default: m.AltchaChallenge })),
+);
 
 /** The waiting room: join once, then ask again exactly when the service says to. */
 export function QueuePage() {
@@ -20,18 +25,22 @@ export function QueuePage() {
   const firstAhead = useRef<number | null>(null);
   const polledAt = useRef(Date.now());
   const [rejoined, setRejoined] = useState(false);
+  // The solved proof-of-work challenge, when the concert's queue asks for one (good once).
+  const [altcha, setAltcha] = useState<string | null>(null);
+  const [checkRound, setCheckRound] = useState(0);
 
   const concert = useQuery({
     queryKey: ["concert", concertId],
     queryFn: () => api.getConcert(concertId),
   });
+  const needsCheck = concert.data?.queue.challenge === true;
   const status = useQuery({
-    queryKey: ["queue", concertId],
-    enabled: Boolean(user),
+    queryKey: ["queue", concertId, altcha],
+    enabled: Boolean(user) && concert.data !== undefined && (!needsCheck || altcha !== null),
     queryFn: async (): Promise<QueueStatus> => {
       polledAt.current = Date.now();
       // Our place may be lost (a service interruption): pollQueue joins again by itself.
-      const step = await pollQueue(api, concertId, joined.current);
+      const step = await pollQueue(api, concertId, joined.current, altcha);
       joined.current = true;
       if (step.rejoined) {
         firstAhead.current = null;
@@ -69,6 +78,15 @@ export function QueuePage() {
     }
   }, [s, concertId, navigate]);
 
+  // The join wants a (new) check: the solution expired or was used for a place since lost.
+  const checkAgain = needsNewCheck(status.error);
+  useEffect(() => {
+    if (!checkAgain) return;
+    joined.current = false;
+    setAltcha(null);
+    setCheckRound((n) => n + 1);
+  }, [checkAgain]);
+
   // A concert without a waiting room needs no pass.
   const notEnabled = isApiError(status.error) && status.error.code === "QueueNotEnabled";
   useEffect(() => {
@@ -92,7 +110,20 @@ export function QueuePage() {
           </p>
         )}
       </div>
-      {status.isPending ? (
+      {concert.isError && !concert.data ? (
+        <ErrorBox error={concert.error} onRetry={() => concert.refetch()} />
+      ) : needsCheck && altcha === null ? (
+        <div className="card space-y-3">
+          <p className="text-lg font-semibold">Before you join the line</p>
+          <Suspense fallback={<PageLoading label="Preparing the check" />}>
+            <AltchaChallenge key={checkRound} concertId={concertId} onSolved={setAltcha} />
+          </Suspense>
+          <p className="text-sm text-slate-600">
+            This on-sale is popular with ticket bots, so every device does a small puzzle before
+            joining. You join as soon as it is done; nothing to click.
+          </p>
+        </div>
+      ) : status.isPending ? (
         <PageLoading label="Joining the line" />
       ) : status.isError && !s ? (
         <ErrorBox error={status.error} onRetry={() => status.refetch()} />
