@@ -147,6 +147,16 @@ class TicketTransferred(DomainEvent):
     to_user_id: str
 
 
+class LotteryDrawn(DomainEvent):
+    """A concert's presale lottery was drawn (once per concert): winners and losers are
+    mailed (app/mail/lottery.py), reading the draw from Redis."""
+
+    type: Literal["lottery.drawn"] = "lottery.drawn"
+    entries: int
+    winners: int  # drawn: min(the configured winners, entries)
+    window_ends_at: AwareDatetime  # the winners' window: then the waitlist's turn
+
+
 class EmailVerificationRequested(DomainEvent):
     """An account asked for an email verification link (at signup, or again): the mail
     consumer mints the link and mails it to the account's current address, once per
@@ -170,7 +180,8 @@ AnyEvent = Annotated[
     | OrderFailed
     | OrderRefunded
     | EmailVerificationRequested
-    | TicketTransferred,
+    | TicketTransferred
+    | LotteryDrawn,
     Field(discriminator="type"),
 ]
 EVENT_TYPES: tuple[str, ...] = (
@@ -185,6 +196,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "order.refunded",
     "ticket.transferred",
     "email.verification_requested",
+    "lottery.drawn",
 )
 _ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 

@@ -26,8 +26,15 @@ from aiosmtplib import SMTPRecipientsRefused, SMTPResponseException
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from app.checkout.ticket_files import TicketBundle, load_bundle
-from app.events.schemas import DomainEvent, OrderConfirmed, OrderRefunded, TicketTransferred
+from app.events.schemas import (
+    DomainEvent,
+    LotteryDrawn,
+    OrderConfirmed,
+    OrderRefunded,
+    TicketTransferred,
+)
 from app.mail.compose import MailKind, confirmation, refund, transferred
+from app.mail.lottery import LotteryMails
 from app.mail.metrics import MAIL_ATTEMPTS_FAILED, MAILS_FAILED, MAILS_SENT, MAILS_SKIPPED
 from app.mail.transport import MailTransport
 from app.platform.redis import RedisClient
@@ -37,7 +44,7 @@ from app.storage.records import OrderStatus
 log = logging.getLogger(__name__)
 
 # The events that send a mail.
-MAIL_TYPES = frozenset({"order.confirmed", "order.refunded", "ticket.transferred"})
+MAIL_TYPES = frozenset({"order.confirmed", "order.refunded", "ticket.transferred", "lottery.drawn"})
 _SENT = b"sent"
 
 
@@ -83,6 +90,19 @@ class OrderMails:
         self._max_backoff = max_backoff_seconds
         self._lock_ms = int(lock_seconds * 1000)
         self._remember = remember_seconds
+        # The presale lottery's result, to every registrant (lottery.py).
+        self._lottery = LotteryMails(
+            store,
+            redis,
+            transport,
+            mail_from=mail_from,
+            public_base_url=public_base_url,
+            attempts=attempts,
+            backoff_seconds=backoff_seconds,
+            max_backoff_seconds=max_backoff_seconds,
+            lock_seconds=lock_seconds,
+            remember_seconds=remember_seconds,
+        )
 
     async def __call__(self, event: DomainEvent) -> None:
         if isinstance(event, OrderConfirmed):
@@ -91,6 +111,8 @@ class OrderMails:
             await self._once(event, "refunded")
         elif isinstance(event, TicketTransferred):
             await self._once(event, "transferred")
+        elif isinstance(event, LotteryDrawn):
+            await self._lottery(event)
 
     async def _once(
         self, event: OrderConfirmed | OrderRefunded | TicketTransferred, kind: MailKind

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,8 +33,11 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any, Literal
 
+from app.events.schemas import LotteryDrawn
 from app.platform.redis import RedisClient
 from app.storage.records import Concert
+
+log = logging.getLogger(__name__)
 
 PENDING = "lottery:pending"  # concerts with registrations whose draw may still be due
 # Places in the queue's line (scores of a zset, exact as doubles): winners' tier, waitlist
@@ -89,6 +93,13 @@ def draw_order(seed: str, entry_ids: Iterable[str]) -> list[str]:
 def list_digest(entry_ids: Iterable[str]) -> str:
     """SHA-256 of the ids joined by newlines (no trailing one): a list's fingerprint."""
     return hashlib.sha256("\n".join(entry_ids).encode()).hexdigest()
+
+
+def enter_at(concert: Concert, rank: int) -> datetime:
+    """When the winner at `rank` (0-based) is admitted at the earliest: the on-sale plus
+    the admissions ahead of them at admit_per_minute."""
+    per_minute = concert.queue.admit_per_minute
+    return concert.on_sale_at + timedelta(milliseconds=math.floor(rank * 60_000 / per_minute))
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,16 +318,22 @@ class LotteryService:
                 continue  # a registration landed between the read and the window's end
             result = Draw.from_json(raw)
             self._draws[concert.id] = result
+            if outcome == "committed":
+                log.info(
+                    "lottery drawn",
+                    extra={
+                        "concert_id": concert.id,
+                        "entries": result.entries,
+                        "winners": result.winners,
+                    },
+                )
             return outcome == "committed", result
         raise RuntimeError("the lottery's entries kept changing after registration closed")
 
     # The waiting room ---------------------------------------------------------------------
 
     def enter_at(self, concert: Concert, rank: int) -> datetime:
-        """When the winner at `rank` (0-based) is admitted at the earliest: the on-sale plus
-        the admissions ahead of them at admit_per_minute."""
-        per_minute = concert.queue.admit_per_minute
-        return concert.on_sale_at + timedelta(milliseconds=math.floor(rank * 60_000 / per_minute))
+        return enter_at(concert, rank)
 
     def window_ends(self, concert: Concert, draw: Draw) -> datetime:
         """The winners' window: until every winner could have been admitted at
@@ -344,6 +361,14 @@ class LotteryService:
             far = concert.starts_at + timedelta(days=1)
             return _ms(far), -math.inf
         return _ms(self.window_ends(concert, draw)), WAITLIST_BASE
+
+    def announcement(self, concert: Concert, draw: Draw) -> LotteryDrawn:
+        return LotteryDrawn(
+            concert_id=concert.id,
+            entries=draw.entries,
+            winners=draw.winners,
+            window_ends_at=self.window_ends(concert, draw),
+        )
 
     async def claim_announcement(self, concert_id: str) -> bool:
         """True for the one caller that announces the draw (SET NX)."""

@@ -11,6 +11,7 @@ from app.waiting_room.admission import AdmissionLoop
 from app.waiting_room.slots import run_slot_release
 from app.workers.cancellations import cancellations_forever
 from app.workers.loop import every
+from app.workers.lottery import draws_forever
 from app.workers.reconcile import reconcile_forever
 from app.workers.sweeper import HoldSweeper
 from app.workers.warmup import warm_up_forever
@@ -52,6 +53,8 @@ def start_jobs(c: Container) -> list[asyncio.Task[None]]:
             name="queue-admission",
         ),
         asyncio.create_task(run_slot_release(c.settings, c.waiting_room), name="queue-slots"),
+        # Presale lotteries: drawn once (an atomic commit) by whichever process gets there first.
+        asyncio.create_task(draws_forever(c), name="lottery-draw"),
     ]
     if c.settings.eventbridge_bus_name and c.settings.events_enabled:
         # The events also on the EventBridge bus: a consumer group of its own.

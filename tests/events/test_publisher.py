@@ -14,6 +14,7 @@ from app.events.schemas import (
     EVENT_TYPES,
     DomainEvent,
     EmailVerificationRequested,
+    LotteryDrawn,
     OrderCancelled,
     OrderConfirmed,
     OrderCreated,
@@ -61,6 +62,7 @@ def one_of_each() -> list[DomainEvent]:
             from_user_id="u1",
             to_user_id="u2",
         ),
+        LotteryDrawn(concert_id=order.concert_id, entries=10, winners=3, window_ends_at=EXPIRES),
     ]
 
 
@@ -86,6 +88,7 @@ DATA_FIELDS: dict[str, set[str]] = {
     "order.refunded": ORDER_FIELDS | {"reason"},
     "ticket.transferred": {"ticket_id", "order_id", "seat_id", "from_user_id", "to_user_id"},
     "email.verification_requested": {"user_id", "request_id"},
+    "lottery.drawn": {"entries", "winners", "window_ends_at"},
 }
 
 
