@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from app.auth.passwords import PasswordHasher
 from app.auth.service import Accounts, Sessions
-from app.auth.verification import EmailVerification, VerificationTokens
 from app.auth.tokens import TokenService
+from app.auth.verification import EmailVerification, VerificationTokens
 from app.checkout.service import Checkout
 from app.checkout.tickets import TicketSigner
 from app.checkout.transfer import TicketTransfers

@@ -145,7 +145,8 @@ class TestUsers:
         )
 
         stored = await store.users.get(user.id)
-        assert stored is not None and stored.email_verified_at in times
+        assert stored is not None
+        assert stored.email_verified_at in times
         assert all(r == stored for r in results)
 
     async def test_naive_datetime_is_refused(self, store: Store) -> None:
