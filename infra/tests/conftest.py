@@ -26,7 +26,8 @@ _spec.loader.exec_module(infra_app)
 @pytest.fixture(scope="session")
 def stacks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
     app = cdk.App(outdir=str(tmp_path_factory.mktemp("cdk.out")))
-    return infra_app.build(app)
+    built: tuple[Any, Any] = infra_app.build(app)
+    return built
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +46,8 @@ def waf_template(stacks: tuple[Any, Any]) -> Template:
 
 
 def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = template.find_resources(kind)
-    return found
+    found = template.find_resources(kind)
+    return {name: dict(resource) for name, resource in found.items()}
 
 
 def only(template: Template, kind: str) -> dict[str, Any]:

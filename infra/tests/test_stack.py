@@ -389,7 +389,8 @@ def _behaviours(template: Template) -> dict[str, dict[str, Any]]:
 def _cache_policy(template: Template, behaviour: dict[str, Any]) -> dict[str, Any]:
     ref = behaviour["CachePolicyId"]["Ref"]
     policy: dict[str, Any] = template.to_json()["Resources"][ref]["Properties"]
-    return policy["CachePolicyConfig"]
+    config: dict[str, Any] = policy["CachePolicyConfig"]
+    return config
 
 
 def test_cloudfront_api_behaviour_passes_everything_through(template: Template) -> None:
