@@ -16,10 +16,12 @@ import type {
   FieldError,
   Hold,
   HoldRequest,
+  Lottery,
   Order,
   Payment,
   QueueStats,
   QueueStatus,
+  Registration,
   SeatMapSnapshot,
   Ticket,
   TicketTransfer,
@@ -599,6 +601,31 @@ export class ApiClient {
   queueStats(concertId: string): Promise<QueueStats> {
     return this.request("GET", `/concerts/${encodeURIComponent(concertId)}/queue/stats`, {
       auth: "required",
+    });
+  }
+
+  // --- presale lottery ------------------------------------------------------------------
+
+  /** Register for the concert's lottery (again: the same registration); `altcha` when the
+   * queue asks for a proof-of-work check. */
+  registerForLottery(concertId: string, altcha?: string | null): Promise<Registration> {
+    return this.request("POST", `/concerts/${encodeURIComponent(concertId)}/registrations`, {
+      auth: "required",
+      body: altcha ? { altcha } : undefined,
+    });
+  }
+
+  /** The caller's registration; ApiError `NotRegistered` (404) when there is none. */
+  myRegistration(concertId: string): Promise<Registration> {
+    return this.request("GET", `/concerts/${encodeURIComponent(concertId)}/registrations/me`, {
+      auth: "required",
+    });
+  }
+
+  /** The lottery as anyone may see it: window, commitment, and the draw once done. */
+  lottery(concertId: string): Promise<Lottery> {
+    return this.request("GET", `/concerts/${encodeURIComponent(concertId)}/lottery`, {
+      auth: "none",
     });
   }
 }

@@ -55,6 +55,11 @@ export interface QueueSettings {
   challenge?: boolean;
   challenge_difficulty?: number;
   opens_at?: string | null;
+  /** `lottery`: fans register in a window, a draw picks `winners` (pages/LotteryPanel.tsx). */
+  mode?: "fifo" | "lottery";
+  registration_opens_at?: string | null;
+  registration_closes_at?: string | null;
+  winners?: number;
 }
 
 /** A row of `count` seats numbered from 1; seat ids follow from it (api/layout.ts). */
@@ -305,4 +310,41 @@ export interface EmailVerified {
 export interface VerificationSent {
   email: string;
   valid_hours: number;
+}
+
+/** A fan's presale lottery registration (POST /concerts/{id}/registrations, GET .../me). */
+export interface Registration {
+  status: "registered" | "won" | "lost";
+  entry_id: string;
+  registered_at: string;
+  draw_at: string | null;
+  /** Won: the earliest time the waiting room lets them in. */
+  enter_at?: string | null;
+  position?: number | null;
+  /** Lost: their place on the waitlist, offered seats left after `waitlist_from`. */
+  waitlist_position?: number | null;
+  waitlist_from?: string | null;
+  message: string;
+}
+
+/** GET /concerts/{id}/lottery: public; the seed and counts once drawn. */
+export interface Lottery {
+  mode: "lottery";
+  state: "upcoming" | "open" | "closed" | "drawn";
+  registration_opens_at: string;
+  registration_closes_at: string;
+  on_sale_at: string;
+  winners: number;
+  registrations: number;
+  seed_sha256: string;
+  algorithm: string;
+  seed?: string | null;
+  drawn_at?: string | null;
+  entries?: number | null;
+  winners_drawn?: number | null;
+  waitlist?: number | null;
+  entries_sha256?: string | null;
+  order_sha256?: string | null;
+  entries_url?: string | null;
+  winners_window_ends_at?: string | null;
 }

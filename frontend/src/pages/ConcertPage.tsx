@@ -24,6 +24,7 @@ import { dropPass, loadPass } from "../lib/queuePass";
 import { AVAILABLE } from "../seatmap/model";
 import { Legend, SeatMap, useCoarsePointer } from "../seatmap/SeatMap";
 import { prefetchSeatMap, useLiveSeats } from "../seatmap/useLiveSeats";
+import { LotteryPanel } from "./LotteryPanel";
 
 export function ConcertPage() {
   const { concertId = "" } = useParams();
@@ -252,6 +253,7 @@ function SeatSelection({ concert, saleOpen }: { concert: Concert; saleOpen: bool
         </section>
 
         <aside className="space-y-4 lg:sticky lg:top-20 lg:self-start" aria-label="Your selection">
+          {concert.queue.mode === "lottery" && <LotteryPanel concert={concert} />}
           {needsQueue && (
             <div className="card space-y-2 border-brand-500">
               <h2 className="font-semibold">This on-sale has a waiting room</h2>

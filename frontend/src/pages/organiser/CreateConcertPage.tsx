@@ -14,6 +14,7 @@ import { browserZone, localInput, toIso } from "../../lib/localTime";
 import { AVAILABLE, previewLayout, SeatMapModel } from "../../seatmap/model";
 import { SeatMap } from "../../seatmap/SeatMap";
 import { adminPage } from "./AdminOnly";
+import { LotteryFields, lotteryProblem, lotterySettings, NEW_LOTTERY } from "./LotteryFields";
 import { NEW_QUEUE, QueueFields, QueueToggle, queueSettings } from "./queueForm";
 
 const MAX_SEATS = 100_000;
@@ -110,6 +111,7 @@ function CreateConcertForm() {
   const queryClient = useQueryClient();
   const { draft, bind } = useDraft(() => newConcert(new Date()));
   const queue = useDraft(NEW_QUEUE);
+  const lottery = useDraft(NEW_LOTTERY);
   const [sections, setSections] = useState<SectionDraft[]>(() => [
     section("Floor", "55", "10", "20"),
     section("Balcony", "40", "5", "16"),
@@ -168,6 +170,8 @@ function CreateConcertForm() {
     if (numbers.some((s) => !s.name || s.rows < 1 || s.seats_per_row < 1)) {
       return setLocalError("Every section needs a name, at least one row and one seat per row.");
     }
+    const lotteryError = lotteryProblem(lottery.draft, onSale, queue.draft.enabled, draft.timeZone);
+    if (lotteryError) return setLocalError(lotteryError);
     create.mutate({
       title: draft.title.trim(),
       artist: draft.artist.trim(),
@@ -178,7 +182,10 @@ function CreateConcertForm() {
       on_sale_at: onSale,
       currency: currency.trim(),
       max_tickets_per_user: Number(draft.maxTickets),
-      queue: queueSettings(queue.draft, draft.timeZone),
+      queue: {
+        ...queueSettings(queue.draft, draft.timeZone),
+        ...lotterySettings(lottery.draft, draft.timeZone),
+      },
       sections: numbers,
     });
   };
@@ -325,6 +332,15 @@ function CreateConcertForm() {
         </QueueToggle>
         {queue.draft.enabled && (
           <QueueFields draft={queue.draft} onChange={queue.patch} fields={fields} />
+        )}
+        {queue.draft.enabled && (
+          <LotteryFields
+            draft={lottery.draft}
+            onChange={lottery.patch}
+            onSale={toIso(draft.onSaleAt, draft.timeZone)}
+            queueOn={queue.draft.enabled}
+            timeZone={draft.timeZone}
+          />
         )}
       </fieldset>
 

@@ -22,6 +22,8 @@ import { Legend, SeatMap } from "../../seatmap/SeatMap";
 import { useLiveSeats } from "../../seatmap/useLiveSeats";
 import { adminPage } from "./AdminOnly";
 import { ConcertChanges } from "./ConcertChanges";
+import { LotteryFields, lotteryDraft, lotteryProblem, lotterySettings } from "./LotteryFields";
+import { LotteryResult } from "./LotteryResult";
 import { QueueFields, QueueToggle, queueDraft, queueSettings } from "./queueForm";
 
 const NO_SEATS: ReadonlySet<number> = new Set();
@@ -112,6 +114,7 @@ function LiveView({ concert }: { concert: Concert }) {
       </section>
 
       <QueueStatsPanel concert={concert} />
+      {concert.queue.mode === "lottery" && <LotteryResult concert={concert} />}
 
       <section className="card space-y-3" aria-labelledby="sections-h">
         <h2 id="sections-h" className="font-semibold">
@@ -292,13 +295,18 @@ function QueueSettings({ concert }: { concert: Concert }) {
   const queryClient = useQueryClient();
   const zone = concert.venue.time_zone;
   const { draft, patch } = useDraft(() => queueDraft(concert.queue, zone));
+  const lottery = useDraft(() => lotteryDraft(concert.queue, zone));
+  const lotteryError = lotteryProblem(lottery.draft, concert.on_sale_at, draft.enabled, zone);
   const save = useMutation({
-    mutationFn: () => api.patchConcert(concert.id, { queue: queueSettings(draft, zone) }),
+    mutationFn: () =>
+      api.patchConcert(concert.id, {
+        queue: { ...queueSettings(draft, zone), ...lotterySettings(lottery.draft, zone) },
+      }),
     onSuccess: (c) => queryClient.setQueryData(["concert", c.id], c),
   });
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    save.mutate();
+    if (!lotteryError) save.mutate();
   };
   return (
     <form className="card space-y-4" onSubmit={submit} aria-labelledby="queue-h">
@@ -309,9 +317,16 @@ function QueueSettings({ concert }: { concert: Concert }) {
         Waiting room on (holds and checkout need an admission pass)
       </QueueToggle>
       <QueueFields draft={draft} onChange={patch} fields={fieldErrors(save.error)} />
+      <LotteryFields
+        draft={lottery.draft}
+        onChange={lottery.patch}
+        onSale={concert.on_sale_at}
+        queueOn={draft.enabled}
+        timeZone={zone}
+      />
       {save.isError && <ErrorBox error={save.error} />}
       {save.isSuccess && <Notice tone="success">Saved.</Notice>}
-      <button type="submit" className="btn-primary" disabled={save.isPending}>
+      <button type="submit" className="btn-primary" disabled={save.isPending || !!lotteryError}>
         {save.isPending ? "Saving…" : "Save waiting room settings"}
       </button>
     </form>
