@@ -1136,6 +1136,26 @@ class EncoreStack(Stack):
             if self.cfg.services_running
             else cw.TreatMissingData.NOT_BREACHING,
         )
+        running_api = cw.Metric(
+            namespace="ECS/ContainerInsights",
+            metric_name="RunningTaskCount",
+            dimensions_map={
+                "ClusterName": self.cluster.cluster_name,
+                "ServiceName": self.api_service.service_name,
+            },
+            statistic="Minimum",
+            period=minute,
+        )
+        alarm(
+            "ApiAtMaxTasks",
+            alarm_description="The API runs apiMaxTasks tasks: auto scaling cannot add more "
+            "(raise apiMaxTasks, or the capacity plan's --max)",
+            metric=running_api,
+            threshold=self.cfg.api_max_tasks,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        )
         cpu_nodes = self._redis_node_metrics("EngineCPUUtilization", "cpu")
         redis_cpu = cw.MathExpression(
             expression="MAX([" + ",".join(cpu_nodes) + "])",
