@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
 
 from app.api import API_PREFIX
 from app.concerts.errors import ConcertNotFound
@@ -66,13 +66,17 @@ async def join_queue(
     response_model_by_alias=True,
     responses=error_responses(ConcertNotFound, QueueChallengeOff),
 )
-async def queue_challenge(concert_id: str, c: ContainerDep, concerts: ConcertsDep) -> ChallengeRead:
+async def queue_challenge(
+    concert_id: str, c: ContainerDep, concerts: ConcertsDep, response: Response
+) -> ChallengeRead:
     """A proof-of-work challenge (ALTCHA v2, for the `altcha` web component) to solve before
     joining this concert's waiting room or registering for its lottery: good for this concert
     only, once, for ALTCHA_CHALLENGE_TTL_SECONDS. 409 QueueChallengeOff when the concert's
-    queue asks for none. No login needed."""
+    queue asks for none. No login needed. Never cached: each answer is a new challenge."""
     concert = await concerts.load(concert_id)
-    return await c.challenges.issue(concert)
+    challenge = await c.challenges.issue(concert)
+    response.headers["Cache-Control"] = "no-store"
+    return challenge
 
 
 @router.get(

@@ -70,6 +70,7 @@ async def test_the_challenge_is_altcha_v2_bound_to_the_concert(
 ) -> None:
     r = await client.get(f"{CONCERTS}/{gated['id']}/queue/challenge")
     assert r.status_code == 200, r.text
+    assert r.headers["Cache-Control"] == "no-store"  # each answer a new challenge
     body = r.json()
     assert set(body) == {"parameters", "signature"}
     params = body["parameters"]
