@@ -20,7 +20,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import http_client, make_settings, running_app, signup
-from tests.helpers import CONCERTS, buyer, create_concert
+from tests.helpers import CONCERTS, buyer, container_of, create_concert
 from tests.waiting_room.test_api import wait_admitted
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -298,6 +298,14 @@ async def test_registering_needs_a_verified_address(
     assert "verify" in r.json()["detail"].lower()
     me = await client.get(f"{CONCERTS}/{concert['id']}/registrations/me", headers=account.headers)
     assert me.status_code == 404
+    # Once the address is verified (as POST /auth/verify-email does), registering works.
+    verified = await container_of(app).store.users.verify_email(
+        account.id, account.email, datetime.now(UTC)
+    )
+    assert verified is not None
+    r = await client.post(f"{CONCERTS}/{concert['id']}/registrations", headers=account.headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "registered"
 
 
 async def test_with_the_challenge_on_registering_needs_a_solved_one_used_once(
@@ -327,3 +335,35 @@ async def test_with_the_challenge_on_registering_needs_a_solved_one_used_once(
     assert replayed.status_code == 403
     assert replayed.json()["error"] == "ChallengeFailed"
     assert (await lc.get(f"{CONCERTS}/{concert['id']}/lottery")).json()["registrations"] == 1
+
+
+async def test_registrants_join_without_a_new_check_others_need_one(
+    lc: httpx.AsyncClient, lottery_app: FastAPI, lottery_admin: dict[str, str]
+) -> None:
+    from tests.waiting_room.test_challenge import DIFFICULTY, fetch_and_solve
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    opens, closes = now - timedelta(minutes=1), now + timedelta(seconds=3)
+    concert = await create_concert(
+        lc,
+        lottery_admin,
+        on_sale_at=(closes + timedelta(seconds=1)).isoformat(),
+        queue=lottery_queue(opens, closes, 1, challenge=True, challenge_difficulty=DIFFICULTY),
+    )
+    cid = concert["id"]
+    fan, stranger = buyer(lottery_app), buyer(lottery_app)
+    payload = await fetch_and_solve(lc, cid)
+    r = await lc.post(f"{CONCERTS}/{cid}/registrations", json={"altcha": payload}, headers=fan)
+    assert r.status_code == 201, r.text
+    await until_drawn(lc, cid)
+    # The registrant proved themselves when registering.
+    joined = await lc.post(f"{CONCERTS}/{cid}/queue", headers=fan)
+    assert joined.status_code == 200, joined.text
+    refused = await lc.post(f"{CONCERTS}/{cid}/queue", headers=stranger)
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "ChallengeRequired"
+    other = await fetch_and_solve(lc, cid)
+    joined_later = await lc.post(
+        f"{CONCERTS}/{cid}/queue", json={"altcha": other}, headers=stranger
+    )
+    assert joined_later.status_code == 200, joined_later.text
