@@ -160,7 +160,7 @@ async def test_responses_expose_no_internal_properties(
     """What a buyer reads about themselves and their orders is the contract's fields, no more:
     no password hash, no other buyer's id, no order version or history."""
     me = await client.get(f"{API}/auth/me", headers=user.headers)
-    assert set(me.json()) == {"id", "email", "name", "role"}
+    assert set(me.json()) == {"id", "email", "name", "role", "email_verified", "email_verified_at"}
     assert "password" not in me.text
     c = await create_concert(client, admin_headers)
     h = await hold(client, c["id"], user.headers, ["balcony-A-1"])
