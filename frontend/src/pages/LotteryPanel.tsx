@@ -63,7 +63,12 @@ export function LotteryPanel({ concert }: { concert: Concert }) {
       </p>
       {lottery.isError && <ErrorBox error={lottery.error} />}
       {l && <Window lottery={l} zone={zone} />}
-      {!user ? (
+      {!user && l && (l.state === "closed" || l.state === "drawn") ? (
+        <p className="text-sm text-slate-600" data-testid="lottery-status">
+          Registration has closed. Seats left after the winners and the waitlist go to everyone in
+          the waiting room.
+        </p>
+      ) : !user ? (
         <Link
           className="btn-primary w-full"
           to={`/login?next=${encodeURIComponent(`/concerts/${concert.id}`)}`}
