@@ -28,6 +28,9 @@ export function QueuePage() {
   // The solved proof-of-work challenge, when the concert's queue asks for one (good once).
   const [altcha, setAltcha] = useState<string | null>(null);
   const [checkRound, setCheckRound] = useState(0);
+  // First a join without one: a fan who already has a place (a reload) keeps it without a
+  // check; a newcomer is refused with ChallengeRequired and then does the check.
+  const [bareTry, setBareTry] = useState(true);
 
   const concert = useQuery({
     queryKey: ["concert", concertId],
@@ -36,7 +39,8 @@ export function QueuePage() {
   const needsCheck = concert.data?.queue.challenge === true;
   const status = useQuery({
     queryKey: ["queue", concertId, altcha],
-    enabled: Boolean(user) && concert.data !== undefined && (!needsCheck || altcha !== null),
+    enabled:
+      Boolean(user) && concert.data !== undefined && (!needsCheck || altcha !== null || bareTry),
     queryFn: async (): Promise<QueueStatus> => {
       polledAt.current = Date.now();
       // Our place may be lost (a service interruption): pollQueue joins again by itself.
@@ -82,6 +86,7 @@ export function QueuePage() {
   const checkAgain = needsNewCheck(status.error);
   useEffect(() => {
     if (!checkAgain) return;
+    setBareTry(false);
     joined.current = false;
     setAltcha(null);
     setCheckRound((n) => n + 1);
@@ -112,7 +117,7 @@ export function QueuePage() {
       </div>
       {concert.isError && !concert.data ? (
         <ErrorBox error={concert.error} onRetry={() => concert.refetch()} />
-      ) : needsCheck && altcha === null ? (
+      ) : needsCheck && altcha === null && (!bareTry || checkAgain) ? (
         <div className="card space-y-3">
           <p className="text-lg font-semibold">Before you join the line</p>
           <Suspense fallback={<PageLoading label="Preparing the check" />}>
