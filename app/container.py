@@ -122,6 +122,7 @@ def build_container(settings: Settings) -> Container:
             redis,
             settings.signing_secret,
             pass_ttl_seconds=settings.queue_pass_ttl_seconds,
+            events=events,
         ),
     )
     return Container(

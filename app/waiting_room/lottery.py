@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any, Literal
 
+from app.events.publisher import EventPublisher
 from app.events.schemas import LotteryDrawn
 from app.platform.redis import RedisClient
 from app.storage.records import Concert
@@ -223,10 +224,19 @@ class LotteryEngine:
 
 class LotteryService:
     def __init__(
-        self, engine: LotteryEngine, redis: RedisClient, secret: str, *, pass_ttl_seconds: int
+        self,
+        engine: LotteryEngine,
+        redis: RedisClient,
+        secret: str,
+        *,
+        pass_ttl_seconds: int,
+        events: EventPublisher | None = None,
     ) -> None:
         self.engine = engine
         self._redis = redis
+        # Where the draw is announced (lottery.drawn: the mails), by whichever process first
+        # sees it committed; None: not announced (tests of the draw alone).
+        self._events = events
         self._seed_key = _derive(secret, b"encore lottery seed v1")
         self._entry_key = _derive(secret, b"encore lottery entry v1")
         self._pass_ttl = timedelta(seconds=pass_ttl_seconds)
@@ -286,7 +296,7 @@ class LotteryService:
         raw = await self.engine.result(concert.id)
         if raw is not None:
             draw = Draw.from_json(raw)
-            self._draws[concert.id] = draw
+            await self._known(concert, draw)
             return draw
         closes = concert.queue.registration_closes_at
         if draw_if_due and closes is not None and datetime.now(UTC) >= closes:
@@ -317,7 +327,7 @@ class LotteryService:
             if outcome == "changed":
                 continue  # a registration landed between the read and the window's end
             result = Draw.from_json(raw)
-            self._draws[concert.id] = result
+            await self._known(concert, result)
             if outcome == "committed":
                 log.info(
                     "lottery drawn",
@@ -370,10 +380,20 @@ class LotteryService:
             window_ends_at=self.window_ends(concert, draw),
         )
 
-    async def claim_announcement(self, concert_id: str) -> bool:
-        """True for the one caller that announces the draw (SET NX)."""
-        key = lottery_keys(concert_id)[5]
-        return bool(await self._redis.set(key, "1", nx=True))
+    async def _known(self, concert: Concert, draw: Draw) -> None:
+        """This process has seen the committed draw: keep it, and announce it unless another
+        process did (one SET NX per concert and process; a failed publish releases the claim
+        for a later try). Whoever draws or reads the draw first announces it, so the mails go
+        out even if the `lottery:pending` set was lost."""
+        if concert.id in self._draws:
+            return
+        if self._events is not None and self._events.enabled:
+            key = lottery_keys(concert.id)[5]
+            claimed = await self._redis.set(key, "1", nx=True)
+            if claimed and not await self._events.publish(self.announcement(concert, draw)):
+                await self._redis.delete(key)
+                return  # not cached: the next look tries again
+        self._draws[concert.id] = draw
 
     async def due(self) -> list[str]:
         return sorted(_text(m) for m in await self._redis.smembers(PENDING))

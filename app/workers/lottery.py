@@ -5,7 +5,8 @@ looks at those concerts and draws those whose window has closed (app/waiting_roo
 The draw is deterministic (the seed is derived from the concert id), and its commit is one
 Lua script that keeps the first result, so two processes drawing at once commit one draw and
 the second is a no-op. Announcing it (`lottery.drawn`, which mails winners and losers) is
-claimed with SET NX, so one process announces it once.
+claimed with SET NX by whichever process first sees the committed draw (this job, or a request
+that needed the draw), so it is announced once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from app.workers.loop import every
 
 
 async def draw_due(c: Container) -> int:
-    """One step: draw and announce every pending lottery whose registration closed. Returns
+    """One step: draw (and so announce) every pending lottery whose registration closed. Returns
     how many draws this process committed."""
     lottery = c.waiting_room.lottery
     if lottery is None:
@@ -29,9 +30,7 @@ async def draw_due(c: Container) -> int:
         mine, draw = await lottery.draw(concert)  # logs "lottery drawn" when it commits
         if draw is None:
             continue  # registration still open
-        committed += mine
-        if await lottery.claim_announcement(concert_id):
-            await c.events.publish(lottery.announcement(concert, draw))
+        committed += mine  # and announced by whichever process saw it first
         await lottery.settled(concert_id)
     return committed
 
