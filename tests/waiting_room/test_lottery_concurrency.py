@@ -18,7 +18,6 @@ from fastapi import FastAPI
 from app.platform.redis import build_redis
 from app.settings import Settings
 from app.waiting_room.lottery import LotteryEngine, LotteryService, draw_order
-from tests.conftest import TEST_REDIS_URL
 from tests.helpers import CONCERTS, container_of
 from tests.waiting_room.test_lottery import all_entries, lottery_concert, verify
 
@@ -76,7 +75,7 @@ async def test_ten_thousand_concurrent_registrations_then_one_draw(
     assert outcome == "closed"
 
     # Two services on their own connections (as two processes) draw at once.
-    clients = [build_redis(TEST_REDIS_URL, 5.0) for _ in range(2)]
+    clients = [build_redis(settings.redis_url, 5.0, cluster=settings.redis_cluster) for _ in "ab"]
     try:
         services = [
             LotteryService(LotteryEngine(r), r, settings.signing_secret, pass_ttl_seconds=600)
