@@ -27,6 +27,7 @@ import hmac
 import json
 import logging
 import math
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,10 @@ ALGORITHM = (
     "'<seed hex>:<entry id>', ascending (ties by entry id); the first min(winners, entries) "
     "win, the rest form the waitlist in that order"
 )
+
+# The draw's lists are staged in batches this big before the commit renames them into place.
+STAGE_BATCH = 5_000
+STAGE_TTL_MS = 600_000  # a stage left by a process that died is dropped by Redis after this
 
 RegisterOutcome = Literal["created", "existing", "early", "closed"]
 
@@ -194,8 +199,28 @@ class LotteryEngine:
     async def commit(
         self, concert_id: str, result: str, closes_ms: int, order: list[str]
     ) -> tuple[str, str]:
+        """Stage the draw's lists under keys of this call's own (in batches of STAGE_BATCH,
+        each a short command, expiring if this process dies), then commit them with one
+        script that renames them into place, or drops them if another commit came first."""
+        keys = lottery_keys(concert_id)
+        existing = await self.result(concert_id)
+        if existing is not None:
+            return "drawn", existing
+        tag = "{lot:" + concert_id + "}"
+        token = secrets.token_hex(8)
+        staged = [f"{tag}:stage:{token}:{name}" for name in ("order", "sorted", "ranks")]
+        ascending = sorted(order)
+        for start in range(0, len(order), STAGE_BATCH):
+            batch = order[start : start + STAGE_BATCH]
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.rpush(staged[0], *batch)
+            pipe.rpush(staged[1], *ascending[start : start + STAGE_BATCH])
+            pipe.hset(staged[2], mapping={e: start + i for i, e in enumerate(batch)})
+            for key in staged:
+                pipe.pexpire(key, STAGE_TTL_MS)
+            await pipe.execute()
         outcome, raw = await self._commit(
-            keys=lottery_keys(concert_id)[:5], args=[result, closes_ms, *order]
+            keys=[*keys[:5], *staged], args=[result, closes_ms, len(order)]
         )
         return _text(outcome), _text(raw)
 

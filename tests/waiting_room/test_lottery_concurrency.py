@@ -89,6 +89,9 @@ async def test_ten_thousand_concurrent_registrations_then_one_draw(
     assert sorted(mine for mine, _ in results) == [False, True]
     assert results[0][1] == results[1][1] == again[1]
     assert again[0] is False
+    # The losing drawer's staged lists are gone, not left beside the committed ones.
+    stages = [k async for k in c.redis.scan_iter(match=f"{{lot:{concert.id}}}:stage:*")]
+    assert stages == []
     draw = results[0][1]
     assert draw is not None
     assert draw.entries == REGISTRANTS
