@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -142,6 +143,20 @@ class Draw:
         )
 
 
+def _compute(seed: str, entries: list[str], winners: int) -> tuple[Draw, list[str]]:
+    """The draw of `entries` (and its order), before it is committed."""
+    order = draw_order(seed, entries)
+    draw = Draw(
+        seed=seed,
+        drawn_at=datetime.now(UTC),
+        entries=len(order),
+        winners=min(winners, len(order)),
+        entries_sha256=list_digest(sorted(entries)),
+        order_sha256=list_digest(order),
+    )
+    return draw, order
+
+
 @dataclass(frozen=True, slots=True)
 class Registration:
     entry_id: str
@@ -191,6 +206,9 @@ class LotteryEngine:
         """Entry id -> user id, every entry."""
         raw = await self._redis.hgetall(lottery_keys(concert_id)[0])
         return {_text(k): _text(v).rpartition(" ")[0] for k, v in raw.items()}
+
+    async def entry_ids(self, concert_id: str) -> list[str]:
+        return [_text(k) for k in await self._redis.hkeys(lottery_keys(concert_id)[0])]
 
     async def result(self, concert_id: str) -> str | None:
         raw = await self._redis.get(lottery_keys(concert_id)[1])
@@ -335,16 +353,11 @@ class LotteryService:
         if concert.queue.mode != "lottery" or closes is None:
             return False, None
         for _ in range(5):
-            entries = list((await self.engine.entries(concert.id)).keys())
-            seed = self.seed(concert.id)
-            order = draw_order(seed, entries)
-            draw = Draw(
-                seed=seed,
-                drawn_at=datetime.now(UTC),
-                entries=len(order),
-                winners=min(concert.queue.winners, len(order)),
-                entries_sha256=list_digest(sorted(entries)),
-                order_sha256=list_digest(order),
+            entries = await self.engine.entry_ids(concert.id)
+            # One SHA-256 per entry: seconds for a million, so off the event loop (a request
+            # may be the one drawing).
+            draw, order = await asyncio.to_thread(
+                _compute, self.seed(concert.id), entries, concert.queue.winners
             )
             outcome, raw = await self.engine.commit(concert.id, draw.to_json(), _ms(closes), order)
             if outcome == "early":
