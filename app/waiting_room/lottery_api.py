@@ -188,6 +188,10 @@ async def register(
     if standing is not None:  # idempotent: no challenge or check spent on a repeat
         response.status_code = 200
         return _read(lottery, concert, *standing)
+    if concert.cancelled_at is not None:
+        raise RegistrationClosed(
+            "This concert was cancelled, so its lottery is off: there is nothing to register for."
+        )
     q = concert.queue
     assert q.registration_opens_at is not None
     assert q.registration_closes_at is not None

@@ -258,6 +258,13 @@ async def test_window_and_not_a_lottery(
     assert not_drawn.status_code == 409
     assert not_drawn.json()["error"] == "LotteryNotDrawn"
 
+    cancelled = await lottery_concert(lc, lottery_admin)
+    r = await lc.post(f"{CONCERTS}/{cancelled['id']}/cancel", headers=lottery_admin)
+    assert r.status_code == 200, r.text
+    refused = await lc.post(f"{CONCERTS}/{cancelled['id']}/registrations", headers=fan)
+    assert refused.status_code == 409
+    assert "cancelled" in refused.json()["detail"]
+
     fifo = await create_concert(lc, lottery_admin, queue={"enabled": True})
     for r in (
         await lc.post(f"{CONCERTS}/{fifo['id']}/registrations", headers=fan),
