@@ -125,5 +125,13 @@ async def test_a_fan_registers_and_sees_the_draw(
     await expect(admin.get_by_test_id("lr-seed")).to_have_text(lottery["seed"])
     await expect(admin.get_by_test_id("lottery-fields")).to_be_visible()
     await shot(admin, "organiser")
+    # The editor says what is wrong in plain words before anything is sent.
+    await admin.get_by_label("Registration closes (the draw)").fill("2099-01-01T10:00")
+    await expect(admin.get_by_test_id("lottery-fields")).to_contain_text(
+        "Registration must close before the on-sale starts"
+    )
+    await expect(admin.get_by_role("button", name="Save waiting room settings")).to_be_disabled()
+    await admin.get_by_label("Winners").fill("0")
+    await expect(admin.get_by_test_id("lottery-fields")).to_contain_text("At least 1")
     # GET .../registrations/me answers 404 NotRegistered before the fan registers: expected.
     console.assert_clean(ignoring="registrations/me")
