@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from collections.abc import Iterable
@@ -69,6 +70,7 @@ class Position:
     active: int = 0  # admitted shoppers with a live pass
     measured_per_minute: float = 0.0
     epoch: str = ""  # the queue state's id, for the pass ('' while the state has none)
+    below: int = 0  # people waiting below a place the status asked about (a lottery's winners)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +133,14 @@ class QueueEngine:
             self._registered[concert_id] = now
             await self._redis.sadd(self._registry, concert_id)
 
-    async def status(self, concert_id: str, user_id: str) -> Position:
-        return _position(await self._call("status", concert_id, user_id))
+    async def status(
+        self, concert_id: str, user_id: str, *, below: float | None = None
+    ) -> Position:
+        """`below`: also count the people waiting at places below it (`Position.below`)."""
+        if below is None:
+            return _position(await self._call("status", concert_id, user_id))
+        reply = await self._call("status", concert_id, user_id, repr(below))
+        return dataclasses.replace(_position(reply), below=int(reply[6]))
 
     async def admit(
         self,

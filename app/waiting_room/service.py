@@ -35,7 +35,7 @@ from app.waiting_room.errors import (
     QueueNotOpen,
     QueuePassRequired,
 )
-from app.waiting_room.lottery import LotteryService
+from app.waiting_room.lottery import WAITLIST_BASE, LotteryService
 from app.waiting_room.passes import EXPIRED, InvalidPass, PassClaims, PassSigner
 from app.waiting_room.schemas import QueueStatus
 
@@ -201,7 +201,9 @@ class WaitingRoom:
         _require_queue(concert)
         if _closed(concert):
             return _closed_status()
-        position = await self.engine.status(concert.id, user_id)
+        window = await self._winners_window(concert)
+        below = None if window is None else WAITLIST_BASE
+        position = await self.engine.status(concert.id, user_id, below=below)
         if position.state == "none":
             raise QueueNotJoined(
                 "You are not in this concert's queue: you have not joined it, or your place was "
@@ -221,10 +223,25 @@ class WaitingRoom:
                 ),
                 pass_expires_at=_at(position.pass_expires_ms),
             )
-        return self._waiting(concert, position)
+        return self._waiting(concert, position, window)
 
-    def _waiting(self, concert: Concert, position: Position) -> QueueStatus:
+    async def _winners_window(self, concert: Concert) -> datetime | None:
+        """The end of a drawn lottery's winners' window while it lasts, else None."""
+        if concert.queue.mode != "lottery" or self.lottery is None:
+            return None
+        draw = await self.lottery.drawn(concert, draw_if_due=False)
+        if draw is None:
+            return None
+        ends = self.lottery.window_ends(concert, draw)
+        return ends if datetime.now(UTC) < ends else None
+
+    def _waiting(
+        self, concert: Concert, position: Position, window: datetime | None = None
+    ) -> QueueStatus:
         now = datetime.now(UTC)
+        if window is not None and position.rank >= position.below:
+            # Not a winner: nobody else is let in before the winners' window ends.
+            return self._after_window(concert, position, window, now)
         until_sale = max(0.0, (concert.on_sale_at - now).total_seconds())
         if until_sale > 0:
             # Places are drawn, not earned: before the sale a rank means nothing yet.
@@ -251,6 +268,25 @@ class WaitingRoom:
             eta_seconds=math.ceil(eta),
             poll_after_seconds=poll_after(eta, position.depth, per_minute / 60, self._budget),
             queue_depth=position.depth,
+        )
+
+    def _after_window(
+        self, concert: Concert, position: Position, window: datetime, now: datetime
+    ) -> QueueStatus:
+        """A waiting non-winner of a lottery: their place counts after the winners still
+        waiting, and no sooner than the winners' window's end."""
+        per_minute = max(0.1, float(concert.queue.admit_per_minute))
+        ahead = position.rank - position.below  # the waitlist and others before them
+        eta = (window - now).total_seconds() + (ahead + 1) / per_minute * 60
+        presale = now < concert.on_sale_at  # places of non-registrants are drawn at on-sale
+        return QueueStatus(
+            state="waiting",
+            position=None if presale else position.rank + 1,
+            ahead=None if presale else position.rank,
+            eta_seconds=math.ceil(eta),
+            poll_after_seconds=poll_after(eta, position.depth, per_minute / 60, self._budget),
+            queue_depth=position.depth,
+            draw_at=concert.on_sale_at if presale else None,
         )
 
     async def require_pass(self, concert: Concert, user_id: str, token: str | None) -> None:

@@ -218,9 +218,13 @@ async def test_register_once_then_drawn_and_recomputed_and_winners_first(
     # Several admission steps later the others are still waiting, with no pass and no hold.
     await asyncio.sleep(1.5)
     holds = f"{CONCERTS}/{cid}/holds"
+    window_ends = datetime.fromisoformat(drawn["winners_window_ends_at"])
     for fan in [*(f for f, _ in losers), stranger]:
         status = await lc.get(f"{CONCERTS}/{cid}/queue", headers=fan)
         assert status.json()["state"] == "waiting", status.text
+        # Their wait is told honestly: not before the winners' window ends.
+        left = (window_ends - datetime.now(UTC)).total_seconds()
+        assert status.json()["eta_seconds"] >= left - 2, status.text
         assert "pass" not in status.json() or status.json()["pass"] is None
         refused = await lc.post(holds, json={"seat_ids": ["floor-A-1"]}, headers=fan)
         assert refused.status_code == 403, refused.text
