@@ -378,5 +378,6 @@ async def lottery_entries(
         offset=offset,
         total=draw.entries,
         items=items,
-        next_offset=end if end < draw.entries else None,
+        # An empty page ends the list even short of `total` (Redis lost the lists).
+        next_offset=end if items and end < draw.entries else None,
     )
