@@ -1,7 +1,8 @@
-"""The presale lottery in a real browser (issue 21): a fan registers on the concert page (the
-proof-of-work widget solving its check first), sees "registered", and after the draw "you won:
-you may enter at HH:MM" in the venue's time; the organiser's live page shows the registrations,
-the draw and its seed."""
+"""The presale lottery in a real browser (issue 21): two fans register on the concert page (the
+proof-of-work widget solving its check first) for one place and see "registered"; after the
+draw one sees "you won: you may enter at HH:MM" in the venue's time, the other "not this time:
+waitlist #1"; the organiser's live page shows the registrations, the draw and its seed, and the
+lottery settings say what is wrong in plain words."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -22,6 +24,7 @@ from tests.e2e.conftest import (
     LiveService,
     create_concert,
     log_in,
+    new_page,
     run_service,
     sign_up,
     start,
@@ -84,32 +87,43 @@ async def test_a_fan_registers_and_sees_the_draw(
     )
     cid = concert["id"]
     console, shot, page = await start(lottery_browser, screenshot_dir, "lottery", "fan")
-    await sign_up(page, base, "Lucky Fan")
-    await page.goto(f"{base}/concerts/{cid}")
-    panel = page.get_by_test_id("lottery-panel")
-    await expect(panel).to_be_visible()
-    await expect(panel).to_contain_text("Registration is open until")
-    # The button waits for the device's check.
-    await expect(panel.get_by_test_id("altcha")).to_have_attribute(
-        "data-phase", "solved", timeout=60_000
-    )
-    await shot(page, "checked")
-    await panel.get_by_role("button", name="Register for the presale").click()
-    status = panel.get_by_test_id("lottery-status")
-    await expect(status).to_have_attribute("data-status", "registered")
-    await expect(status).to_contain_text("You're registered")
-    await shot(page, "registered")
+    other = await new_page(lottery_browser, console, "other fan")
+    statuses = []
+    for fan, name in ((page, "Lucky Fan"), (other, "Other Fan")):
+        await sign_up(fan, base, name)
+        await fan.goto(f"{base}/concerts/{cid}")
+        panel = fan.get_by_test_id("lottery-panel")
+        await expect(panel).to_be_visible()
+        await expect(panel).to_contain_text("Registration is open until")
+        # The button waits for the device's check.
+        await expect(panel.get_by_test_id("altcha")).to_have_attribute(
+            "data-phase", "solved", timeout=60_000
+        )
+        await shot(fan, "checked")
+        await panel.get_by_role("button", name="Register for the presale").click()
+        status = panel.get_by_test_id("lottery-status")
+        await expect(status).to_have_attribute("data-status", "registered")
+        await expect(status).to_contain_text("You're registered")
+        await shot(fan, "registered")
+        statuses.append(status)
 
-    # After the close the draw comes out; the page asks again by itself.
+    # After the close the draw comes out; each page asks again by itself. One place: one fan
+    # wins, the other is first on the waitlist.
     remaining = (closes - datetime.now(UTC)).total_seconds()
-    await expect(status).to_have_attribute(
-        "data-status", "won", timeout=int((remaining + 30) * 1000)
-    )
-    # The only entrant is the first winner: let in at the on-sale, 10:xx in Amsterdam (UTC+1).
-    amsterdam = on_sale + timedelta(hours=1)  # December: CET
-    await expect(status).to_contain_text(f"You may enter at {amsterdam:%H:%M}")
-    await expect(status).to_contain_text("Amsterdam time")
-    await shot(page, "won")
+    wait_ms = int((remaining + 30) * 1000)
+    for status in statuses:
+        await expect(status).not_to_have_attribute("data-status", "registered", timeout=wait_ms)
+    results = [await s.get_attribute("data-status") for s in statuses]
+    assert sorted(r or "" for r in results) == ["lost", "won"], results
+    won, lost = statuses if results[0] == "won" else statuses[::-1]
+    # The first winner is let in at the on-sale, shown in Amsterdam's time.
+    enter = on_sale.astimezone(ZoneInfo("Europe/Amsterdam"))
+    await expect(won).to_contain_text(f"You may enter at {enter:%H:%M}")
+    await expect(won).to_contain_text("Amsterdam time")
+    await expect(lost).to_contain_text("Not this time")
+    await expect(lost).to_contain_text("#1")
+    await shot(page, "result")
+    await shot(other, "result")
 
     # The organiser's live page: one registration, drawn, the seed revealed.
     async with httpx.AsyncClient(timeout=10) as http:
@@ -119,9 +133,9 @@ async def test_a_fan_registers_and_sees_the_draw(
     await admin.goto(f"{base}/organiser/concerts/{cid}")
     result = admin.get_by_test_id("lottery-result")
     await expect(result).to_contain_text("drawn")
-    await expect(admin.get_by_test_id("lr-registrations")).to_have_text("1")
+    await expect(admin.get_by_test_id("lr-registrations")).to_have_text("2")
     await expect(admin.get_by_test_id("lr-winners")).to_have_text("1")
-    await expect(admin.get_by_test_id("lr-waitlist")).to_have_text("0")
+    await expect(admin.get_by_test_id("lr-waitlist")).to_have_text("1")
     await expect(admin.get_by_test_id("lr-seed")).to_have_text(lottery["seed"])
     await expect(admin.get_by_test_id("lottery-fields")).to_be_visible()
     await shot(admin, "organiser")
