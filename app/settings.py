@@ -14,7 +14,7 @@ from limits import parse_many
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.platform.client_ip import parse_networks
+from app.platform.client_ip import parse_header_name, parse_networks
 
 AppEnv = Literal["dev", "test", "prod"]
 
@@ -213,6 +213,9 @@ class Settings(BaseSettings):
     http_max_in_flight: int = Field(default=256, ge=0)
     # Proxies whose X-Forwarded-For is believed: comma separated IPs or CIDRs (none by default).
     trusted_proxies: str = ""
+    # A header in which those proxies write the client's address (IP[:port]), believed before
+    # X-Forwarded-For, e.g. CloudFront-Viewer-Address; unset: X-Forwarded-For alone.
+    client_ip_header: str = ""
 
     @model_validator(mode="after")
     def _check_mail(self) -> Settings:
@@ -262,6 +265,13 @@ class Settings(BaseSettings):
                     "'<count>/<period>' such as '20/minute' (second, minute, hour or day)."
                 )
         parse_networks(self.trusted_proxies)  # a ValueError names the entry to fix
+        parse_header_name(self.client_ip_header)
+        if self.client_ip_header.strip() and not self.trusted_proxies.strip():
+            raise ValueError(
+                f"CLIENT_IP_HEADER={self.client_ip_header!r} is believed only from "
+                "TRUSTED_PROXIES, and none are set: set TRUSTED_PROXIES to your load balancer's "
+                "addresses, or leave CLIENT_IP_HEADER unset."
+            )
         return self
 
     # Waiting room (per-concert switches are in each concert's `queue` settings).

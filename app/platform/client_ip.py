@@ -14,6 +14,12 @@ terminator); from anyone else it is ignored. `ForwardedProto` applies it.
 uvicorn has its own handling of both headers (`--proxy-headers`), on by default and trusting
 127.0.0.1: every launcher turns it off (`app/serve.py`, `make run`), so that this module alone
 decides (tests/security/test_forwarded_headers.py starts the real processes).
+
+CLIENT_IP_HEADER (e.g. `CloudFront-Viewer-Address`) names a header in which our proxy writes
+the client's address itself, `IP[:port]`: from one of TRUSTED_PROXIES it wins over the
+`X-Forwarded-For` walk (a CDN whose edge servers have many, changing addresses then needs no
+list of them in TRUSTED_PROXIES). From anyone else it is ignored, like `X-Forwarded-For`. A
+missing, repeated or unparsable value falls back to the walk, never to the value.
 """
 
 from __future__ import annotations
@@ -23,7 +29,15 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["ClientAddress", "ForwardedProto", "Network", "client_key", "parse_networks"]
+__all__ = [
+    "ClientAddress",
+    "ForwardedProto",
+    "Network",
+    "client_key",
+    "parse_header_name",
+    "parse_networks",
+    "parse_viewer_address",
+]
 
 Network = IPv4Network | IPv6Network
 UNKNOWN = "unknown"  # no peer address (e.g. a Unix socket without a proxy in front)
@@ -45,13 +59,19 @@ def parse_networks(value: str) -> tuple[Network, ...]:
     return tuple(networks)
 
 
-def _parse(address: str) -> IPv4Address | IPv6Address | None:
-    """An address as a proxy may write it (`1.2.3.4`, `1.2.3.4:5678`, `[2001:db8::1]:443`)."""
-    text = address.strip()
-    if text.startswith("["):
-        text = text[1:].partition("]")[0]
-    elif text.count(":") == 1:
-        text = text.partition(":")[0]
+def parse_header_name(value: str) -> bytes:
+    """CLIENT_IP_HEADER: one header name (letters, digits, `-`), as ASGI spells it (lower case
+    bytes); empty for none."""
+    name = value.strip()
+    if name and not all(c.isascii() and (c.isalnum() or c == "-") for c in name):
+        raise ValueError(
+            f"CLIENT_IP_HEADER={value!r} is not a header name: use one name such as "
+            "'CloudFront-Viewer-Address', or leave it unset."
+        )
+    return name.lower().encode("ascii")
+
+
+def _ip(text: str) -> IPv4Address | IPv6Address | None:
     try:
         ip = ip_address(text)
     except ValueError:
@@ -59,6 +79,39 @@ def _parse(address: str) -> IPv4Address | IPv6Address | None:
     if isinstance(ip, IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped  # a dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d
     return ip
+
+
+def parse_viewer_address(value: str) -> IPv4Address | IPv6Address | None:
+    """The address in a CLIENT_IP_HEADER value: `IP:port` as CloudFront writes it
+    (`198.51.100.10:46532`, IPv6 without brackets: `2001:db8::1:46532`), `[IPv6]:port`, or a
+    bare IP. None for anything else. A value that reads both as an IPv6 address and as one
+    with a port (`2001:db8::1:443`) is taken as address and port, the form CloudFront sends."""
+    text = value.strip()
+    if text.startswith("["):
+        host, closed, rest = text[1:].partition("]")
+        if not closed or (rest and not (rest[:1] == ":" and _is_port(rest[1:]))):
+            return None
+        return _ip(host) if ":" in host else None
+    host, colon, port = text.rpartition(":")
+    if colon and _is_port(port):
+        ip = _ip(host)
+        if ip is not None:
+            return ip
+    return _ip(text)
+
+
+def _is_port(text: str) -> bool:
+    return 0 < len(text) <= 5 and text.isascii() and text.isdigit() and int(text) <= 65535
+
+
+def _parse(address: str) -> IPv4Address | IPv6Address | None:
+    """An address as a proxy may write it (`1.2.3.4`, `1.2.3.4:5678`, `[2001:db8::1]:443`)."""
+    text = address.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    return _ip(text)
 
 
 def client_key(address: str) -> str:
@@ -75,8 +128,9 @@ def client_key(address: str) -> str:
 class ClientAddress:
     """Callable on an ASGI scope; returns the client's address as a string."""
 
-    def __init__(self, trusted_proxies: Sequence[Network]) -> None:
+    def __init__(self, trusted_proxies: Sequence[Network], client_ip_header: str = "") -> None:
         self._trusted = tuple(trusted_proxies)
+        self._header = parse_header_name(client_ip_header)
 
     def _is_trusted(self, ip: IPv4Address | IPv6Address) -> bool:
         return any(ip in network for network in self._trusted)
@@ -97,6 +151,12 @@ class ClientAddress:
         hop = _parse(peer)
         if hop is None or not self._is_trusted(hop):
             return peer or UNKNOWN
+        if self._header:
+            sent = [value for name, value in scope["headers"] if name == self._header]
+            if len(sent) == 1:  # two: not one proxy's word; walk X-Forwarded-For instead
+                viewer = parse_viewer_address(sent[0].decode("latin-1"))
+                if viewer is not None:
+                    return str(viewer)
         forwarded = b",".join(
             value for name, value in scope["headers"] if name == b"x-forwarded-for"
         ).decode("latin-1")

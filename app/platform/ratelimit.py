@@ -415,7 +415,9 @@ def install_rate_limits(
     app.add_middleware(
         RateLimitMiddleware,
         limiter=limiter,
-        client_address=ClientAddress(parse_networks(settings.trusted_proxies)),
+        client_address=ClientAddress(
+            parse_networks(settings.trusted_proxies), settings.client_ip_header
+        ),
         caller_of=caller_of,
     )
 

@@ -116,7 +116,9 @@ class StreamSlots:
             per_client=settings.sse_max_streams_per_ip,
             total=total,
             max_seconds=settings.sse_max_stream_seconds,
-            client_address=ClientAddress(parse_networks(settings.trusted_proxies)),
+            client_address=ClientAddress(
+                parse_networks(settings.trusted_proxies), settings.client_ip_header
+            ),
         )
 
     def acquire(self, scope: Scope) -> StreamSlot:

@@ -107,6 +107,49 @@ def test_forwarded_headers_from_a_trusted_proxy_are_believed(launcher: str, tmp_
         assert redirect_scheme(server) == "https"
 
 
+VIEWER = "CloudFront-Viewer-Address"
+
+
+def signup_as_viewer(server: Launched, viewer: str, forwarded_for: str) -> int:
+    r = httpx.post(
+        f"{server.url}/api/v1/auth/signup",
+        json={
+            "email": f"cva-{uuid.uuid4().hex[:12]}@example.com",
+            "password": "correct-horse-1",
+            "name": "Fan",
+        },
+        headers={VIEWER: viewer, "X-Forwarded-For": forwarded_for},
+        timeout=30,
+    )
+    return r.status_code
+
+
+def test_client_ip_header_from_a_trusted_proxy_is_believed(launcher: str, tmp_path: Path) -> None:
+    """CLIENT_IP_HEADER as the AWS stack sets it: each viewer its own window, whatever the
+    edge server (X-Forwarded-For's right end) it came through; one viewer limited in it."""
+    with _server(
+        launcher, tmp_path, TRUSTED_PROXIES="127.0.0.1", CLIENT_IP_HEADER=VIEWER
+    ) as server:
+        edge = fresh_ip()
+        codes = [signup_as_viewer(server, f"{fresh_ip()}:4{n}", edge) for n in range(LIMIT + 1)]
+        assert codes == [201] * (LIMIT + 1), codes
+        viewer = fresh_ip()
+        codes = [signup_as_viewer(server, f"{viewer}:5{n}", fresh_ip()) for n in range(LIMIT + 1)]
+        assert codes == [201] * LIMIT + [429], codes
+
+
+def test_client_ip_header_from_an_untrusted_peer_is_ignored(launcher: str, tmp_path: Path) -> None:
+    """127.0.0.1 is not one of the proxies here: a fresh header value per request picks no
+    fresh window."""
+    with _server(
+        launcher, tmp_path, TRUSTED_PROXIES="10.0.0.0/8", CLIENT_IP_HEADER=VIEWER
+    ) as server:
+        codes = [
+            signup_as_viewer(server, f"{fresh_ip()}:443", fresh_ip()) for _ in range(LIMIT + 1)
+        ]
+        assert codes == [201] * LIMIT + [429], codes
+
+
 ROOT = Path(__file__).resolve().parents[2]
 _SHELL_FILES = ["Makefile", "README.md", "docker/Dockerfile", "docker-compose.yml", "scripts",
                 ".github/workflows", "docs"]  # fmt: skip
