@@ -52,8 +52,8 @@ class Config:
     # WAF rate-based rule: requests per client IP within the evaluation window.
     waf_rate_limit: int = 1200
     waf_rate_window_seconds: int = 60
-    # Comma separated CIDRs added to TRUSTED_PROXIES besides the VPC (CloudFront's origin-facing
-    # ranges: docs/deploy-aws.md, "The client's address").
+    # Comma separated CIDRs added to TRUSTED_PROXIES besides the VPC. Not needed behind CloudFront
+    # (the API reads CloudFront-Viewer-Address: docs/deploy-aws.md, "The client's address").
     trusted_proxies_extra: str = ""
     # Where alarms are mailed (an SNS e-mail subscription); empty: subscribe yourself.
     alarm_email: str = ""

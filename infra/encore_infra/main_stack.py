@@ -48,6 +48,8 @@ API_PORT = 8000
 # The header CloudFront adds to every request it sends to the ALB; the ALB forwards only
 # requests that carry it with the secret value (its security group admits only CloudFront).
 ORIGIN_HEADER = "X-Origin-Verify"
+# The header CloudFront adds to origin requests with the viewer's IP and port.
+VIEWER_ADDRESS_HEADER = "CloudFront-Viewer-Address"
 # As docker/Dockerfile's CMD: app.serve (N uvicorn workers, each with its own socket).
 API_COMMAND = [
     "python",
@@ -690,6 +692,10 @@ class EncoreStack(Stack):
             command=API_COMMAND,
             environment={
                 **environment,
+                # The viewer's address as CloudFront writes it (the /api/* behaviour's origin
+                # request policy includes it), believed from the ALB (TRUSTED_PROXIES): per-IP
+                # limits count per fan, with no list of CloudFront's addresses to keep.
+                "CLIENT_IP_HEADER": VIEWER_ADDRESS_HEADER,
                 "SWEEPER_IN_PROCESS": "false",
                 "WEB_CONCURRENCY": str(max(1, cfg.api_cpu // 1024)),
             },
@@ -1026,7 +1032,10 @@ class EncoreStack(Stack):
                 # The API: never cached, every header (but Host: CloudFront then validates the
                 # origin's certificate against OriginDomainName), cookie and query string
                 # forwarded, no compression at the edge (seat streams must flow as they come;
-                # the app compresses GET answers itself).
+                # the app compresses GET answers itself). The managed AllViewerExceptHostHeader
+                # policy also adds CloudFront's viewer headers, CloudFront-Viewer-Address among
+                # them (CLIENT_IP_HEADER). A custom policy cannot do both: `allExcept` adds no
+                # CloudFront-* header, `allViewerAndWhitelistCloudFront` forwards Host.
                 "/api/*": cloudfront.BehaviorOptions(
                     origin=api_origin,
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,

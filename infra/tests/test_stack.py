@@ -12,7 +12,12 @@ from aws_cdk.assertions import Template
 from conftest import infra_app, only, resources
 
 from encore_infra import app_tables
-from encore_infra.main_stack import DYNAMODB_ACTIONS, ORIGIN_HEADER, WEB_CSP
+from encore_infra.main_stack import (
+    DYNAMODB_ACTIONS,
+    ORIGIN_HEADER,
+    VIEWER_ADDRESS_HEADER,
+    WEB_CSP,
+)
 from encore_infra.waf_stack import RATE_RULE
 
 # CloudFront's managed policies (ids fixed by AWS).
@@ -144,6 +149,31 @@ def test_the_app_is_configured_for_production_on_aws(template: Template) -> None
             "Ref": _logical_id(template, "AWS::Events::EventBus")
         }
         assert env["TRUSTED_PROXIES"].startswith("10.40.0.0/16")
+
+
+def test_the_api_reads_the_viewer_address_cloudfront_adds(template: Template) -> None:
+    """Per-IP limits count per fan with no list of CloudFront's addresses to keep: CloudFront
+    adds CloudFront-Viewer-Address, the API believes it from the ALB (the VPC) only."""
+    containers = _containers(template)
+    api = _env(containers["api"])
+    assert VIEWER_ADDRESS_HEADER == "CloudFront-Viewer-Address"
+    assert api["CLIENT_IP_HEADER"] == VIEWER_ADDRESS_HEADER
+    assert api["TRUSTED_PROXIES"] == "10.40.0.0/16"  # the VPC (the ALB) alone by default
+    assert "CLIENT_IP_HEADER" not in _env(containers["worker"])  # it serves no requests
+    # CloudFront adds the header only if the behaviour's origin request policy includes it: the
+    # managed AllViewerExceptHostHeader does (with CloudFront's other viewer headers). A custom
+    # policy would not: `allExcept` adds no CloudFront-* header, and
+    # `allViewerAndWhitelistCloudFront` forwards the viewer's Host, which fails the check of the
+    # ALB's certificate (OriginDomainName).
+    assert _behaviours(template)["/api/*"]["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
+    assert resources(template, "AWS::CloudFront::OriginRequestPolicy") == {}
+
+
+def test_trusted_proxies_extra_is_added_to_the_vpc(tmp_path: Path) -> None:
+    template = _synth(tmp_path, trustedProxiesExtra="192.0.2.0/24")
+    api = _env(_containers(template)["api"])
+    assert api["TRUSTED_PROXIES"] == "10.40.0.0/16,192.0.2.0/24"
+    assert api["CLIENT_IP_HEADER"] == VIEWER_ADDRESS_HEADER
 
 
 def test_every_variable_set_is_one_the_app_reads(template: Template) -> None:
