@@ -382,7 +382,8 @@ async def test_the_stricter_windows_apply_to_exactly_their_routes(
     store_overrides: dict[str, Any],
 ) -> None:
     """Routes declare their own windows (`route_limits`, shown as `x-rate-limit` in the
-    OpenAPI document): exactly the sign-in, hold, queue-join and door routes do."""
+    OpenAPI document): exactly the sign-in, email verification, hold, queue-join, challenge and
+    door routes do."""
     async with limited_app(store_overrides) as app, client_at(app, client_ip()) as c:
         paths = (await c.get("/openapi.json")).json()["paths"]
     declared = {
@@ -398,6 +399,12 @@ async def test_the_stricter_windows_apply_to_exactly_their_routes(
         "POST /api/v1/auth/refresh": auth,
         "POST /api/v1/auth/token": auth,
         "POST /api/v1/auth/password": auth,
+        "POST /api/v1/auth/verify-email": auth,
+        "POST /api/v1/auth/verify-email/resend": {
+            "ip": "verify_resend_ip",
+            "user": "verify_resend",
+        },
+        "GET /api/v1/concerts/{concert_id}/queue/challenge": {"ip": "challenge", "user": "user"},
         "POST /api/v1/concerts/{concert_id}/holds": {"ip": "ip", "user": "holds"},
         "POST /api/v1/concerts/{concert_id}/queue": {"ip": "queue", "user": "user"},
         "POST /api/v1/concerts/{concert_id}/check-ins": {
