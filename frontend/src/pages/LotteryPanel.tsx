@@ -4,13 +4,13 @@
 // number.
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { Suspense, useState } from "react";
 import { Link } from "react-router-dom";
 import { isApiError } from "../api/client";
 import type { Concert, Lottery, Registration } from "../api/types";
 import { useAuth } from "../auth/AuthProvider";
-import { AltchaChallenge } from "../components/AltchaChallenge";
-import { ErrorBox, Notice } from "../components/ui";
+import { LazyAltchaChallenge } from "../components/LazyAltchaChallenge";
+import { ErrorBox, Notice, PageLoading } from "../components/ui";
 import { api } from "../lib/api";
 import { dateTime, zoneName } from "../lib/format";
 import { knownZone } from "../lib/localTime";
@@ -141,7 +141,11 @@ function RegisterForm({ concert }: { concert: Concert }) {
   const error = register.error;
   return (
     <div className="space-y-2">
-      {needsCheck && <AltchaChallenge key={round} concertId={concert.id} onSolved={setAltcha} />}
+      {needsCheck && (
+        <Suspense fallback={<PageLoading label="Preparing the check" />}>
+          <LazyAltchaChallenge key={round} concertId={concert.id} onSolved={setAltcha} />
+        </Suspense>
+      )}
       <button
         type="button"
         className="btn-primary w-full"

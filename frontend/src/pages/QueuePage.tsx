@@ -1,20 +1,16 @@
 import { useQuery } from "@tanstack/react-query";
-import { lazy, Suspense, useEffect, useRef, useState } from "react";
+import { Suspense, useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { isApiError } from "../api/client";
 import type { QueueStatus } from "../api/types";
 import { useAuth } from "../auth/AuthProvider";
+import { LazyAltchaChallenge } from "../components/LazyAltchaChallenge";
 import { ErrorBox, LoginRequired, Notice, PageLoading } from "../components/ui";
 import { useSecondsLeft } from "../components/useNow";
 import { usePageTitle } from "../components/usePageTitle";
 import { api } from "../lib/api";
 import { clock, dateTime, roughly } from "../lib/format";
 import { needsNewCheck, pollQueue, savePass } from "../lib/queuePass";
-
-// The proof-of-work widget is a chunk of its own: only queues that ask for a check load it.
-const AltchaChallenge = lazy(() =>
-  import("../components/AltchaChallenge").then((m) => ({ default: m.AltchaChallenge })),
-);
 
 /** The waiting room: join once, then ask again exactly when the service says to. */
 export function QueuePage() {
@@ -121,7 +117,7 @@ export function QueuePage() {
         <div className="card space-y-3">
           <p className="text-lg font-semibold">Before you join the line</p>
           <Suspense fallback={<PageLoading label="Preparing the check" />}>
-            <AltchaChallenge key={checkRound} concertId={concertId} onSolved={setAltcha} />
+            <LazyAltchaChallenge key={checkRound} concertId={concertId} onSolved={setAltcha} />
           </Suspense>
           <p className="text-sm text-slate-600">
             This on-sale is popular with ticket bots, so every device does a small puzzle before

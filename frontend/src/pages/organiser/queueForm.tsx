@@ -9,13 +9,20 @@ export interface QueueDraft {
   admitPerMinute: string;
   maxActive: string;
   opensAt: string;
+  /** A proof-of-work check before joining (docs/waiting-room.md, "Proof of work"). */
+  challenge: boolean;
+  challengeDifficulty: string;
 }
+
+const DEFAULT_DIFFICULTY = "100000";
 
 export const NEW_QUEUE: QueueDraft = {
   enabled: false,
   admitPerMinute: "600",
   maxActive: "2000",
   opensAt: "",
+  challenge: false,
+  challengeDifficulty: DEFAULT_DIFFICULTY,
 };
 
 /** The form's draft of a concert's current settings; times as wall-clock times in
@@ -26,6 +33,8 @@ export function queueDraft(queue: Concert["queue"], timeZone?: string): QueueDra
     admitPerMinute: String(queue.admit_per_minute),
     maxActive: String(queue.max_active),
     opensAt: queue.opens_at ? localInput(new Date(queue.opens_at), timeZone) : "",
+    challenge: queue.challenge ?? false,
+    challengeDifficulty: String(queue.challenge_difficulty ?? DEFAULT_DIFFICULTY),
   };
 }
 
@@ -38,6 +47,8 @@ export function queueSettings(q: QueueDraft, timeZone?: string): QueueSettings {
     admit_per_minute: Number(q.admitPerMinute),
     max_active: Number(q.maxActive),
     ...(opens ? { opens_at: opens } : {}),
+    challenge: q.challenge,
+    challenge_difficulty: Number(q.challengeDifficulty),
   };
 }
 
@@ -88,18 +99,42 @@ export function QueueFields({
   fields: Record<string, string>;
 }) {
   return (
-    <div className="grid gap-4 sm:grid-cols-3">
-      {QUEUE_INPUTS.map(({ key, type, field, ...input }) => (
-        <InputField
-          key={key}
-          {...input}
-          error={fields[field]}
-          type={type}
-          {...(type === "number" ? { min: 1 } : {})}
-          value={draft[key]}
-          onValue={(v) => onChange({ [key]: v })}
-        />
-      ))}
+    <div className="space-y-4">
+      <div className="grid gap-4 sm:grid-cols-3">
+        {QUEUE_INPUTS.map(({ key, type, field, ...input }) => (
+          <InputField
+            key={key}
+            {...input}
+            error={fields[field]}
+            type={type}
+            {...(type === "number" ? { min: 1 } : {})}
+            value={draft[key]}
+            onValue={(v) => onChange({ [key]: v })}
+          />
+        ))}
+      </div>
+      <CheckboxField
+        className="flex items-center gap-2 text-sm"
+        checked={draft.challenge}
+        onChecked={(challenge) => onChange({ challenge })}
+      >
+        Ask for a proof-of-work check before joining (slows down bots; a phone spends a second or
+        two on it while the fan reads the page)
+      </CheckboxField>
+      {draft.challenge && (
+        <div className="grid gap-4 sm:grid-cols-3">
+          <InputField
+            label="Check difficulty"
+            id="q-difficulty"
+            hint="Higher costs bots and phones more. 100000: about 2 s on a phone."
+            error={fields["queue.challenge_difficulty"]}
+            type="number"
+            min={1000}
+            value={draft.challengeDifficulty}
+            onValue={(challengeDifficulty) => onChange({ challengeDifficulty })}
+          />
+        </div>
+      )}
     </div>
   );
 }
