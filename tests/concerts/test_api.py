@@ -391,3 +391,37 @@ async def test_warm(
         await client.post(f"{CONCERTS}/{c['id']}/warm", headers=user.headers)
     ).status_code == 403
     assert (await client.post(f"{CONCERTS}/{c['id']}/warm")).status_code == 401
+
+
+async def test_patch_keeps_a_lottery_registration_before_the_on_sale(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    """Registration closing after the on-sale is refused when the concert is edited too: in
+    the queue settings, or by moving the on-sale before the registration's close."""
+    now = datetime.now(UTC)
+    on_sale = now + timedelta(days=10)
+    c = await create(client, admin_headers, on_sale_at=on_sale.isoformat())
+    lottery = {
+        "enabled": True,
+        "mode": "lottery",
+        "registration_opens_at": (now + timedelta(days=1)).isoformat(),
+        "registration_closes_at": (now + timedelta(days=11)).isoformat(),
+        "winners": 100,
+    }
+    late = await client.patch(
+        f"{CONCERTS}/{c['id']}", json={"queue": lottery}, headers=admin_headers
+    )
+    assert late.status_code == 422, late.text
+    assert "registration_closes_at" in late.text
+
+    lottery["registration_closes_at"] = (now + timedelta(days=9)).isoformat()
+    ok = await client.patch(f"{CONCERTS}/{c['id']}", json={"queue": lottery}, headers=admin_headers)
+    assert ok.status_code == 200, ok.text
+    moved = await client.patch(
+        f"{CONCERTS}/{c['id']}",
+        json={"on_sale_at": (now + timedelta(days=8)).isoformat()},
+        headers=admin_headers,
+    )
+    assert moved.status_code == 422, moved.text
+    got = (await client.get(f"{CONCERTS}/{c['id']}")).json()
+    assert got["on_sale_at"].startswith(on_sale.date().isoformat())
