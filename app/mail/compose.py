@@ -19,6 +19,7 @@ from app.checkout.ticket_files import (
 )
 from app.checkout.ticket_pdf import tickets_pdf
 from app.events.schemas import RefundReason
+from app.storage.records import User
 
 MailKind = Literal["confirmed", "refunded", "transferred", "verify_email"]
 
@@ -41,17 +42,22 @@ def order_link(public_base_url: str, order_id: str) -> str:
     return f"{public_base_url.rstrip('/')}/orders/{order_id}"
 
 
-def _base(bundle: TicketBundle, mail_from: str, subject: str) -> EmailMessage:
-    if bundle.buyer is None:
-        raise ValueError("the order's buyer has no account: no address to write to")
+def new_message(mail_from: str, to: User, subject: str) -> EmailMessage:
+    """A mail to an account, with its headers: every mail of the service starts here."""
     message = EmailMessage()
     message["Subject"] = " ".join(subject.split())  # a header holds no line breaks
     message["From"] = mail_from
-    message["To"] = formataddr((bundle.buyer.name.strip(), bundle.buyer.email))
+    message["To"] = formataddr((to.name.strip(), to.email))
     message["Date"] = format_datetime(datetime.now(UTC))
     domain = parseaddr(mail_from)[1].rpartition("@")[2] or "encore.invalid"
     message["Message-ID"] = make_msgid("encore", domain=domain)
     return message
+
+
+def _base(bundle: TicketBundle, mail_from: str, subject: str) -> EmailMessage:
+    if bundle.buyer is None:
+        raise ValueError("the order's buyer has no account: no address to write to")
+    return new_message(mail_from, bundle.buyer, subject)
 
 
 def _seat_lines(bundle: TicketBundle) -> list[str]:

@@ -10,19 +10,15 @@ stop the others; the event then fails, is delivered again, and only the unsent a
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from html import escape
-
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from app.checkout.ticket_files import local_time_words, venue_words
 from app.events.schemas import LotteryDrawn
-from app.mail.compose import _html, _row
-from app.mail.metrics import MAIL_ATTEMPTS_FAILED, MAILS_FAILED, MAILS_SENT, MAILS_SKIPPED
-from app.mail.transport import MailTransport
+from app.mail.compose import _html, _row, new_message
+from app.mail.metrics import MAILS_SKIPPED
+from app.mail.once import Outgoing, SendOnce
 from app.platform.redis import RedisClient
 from app.storage.ports import Store
 from app.storage.records import Concert, User
@@ -31,7 +27,6 @@ from app.waiting_room.lottery import LotteryEngine, enter_at
 log = logging.getLogger(__name__)
 
 PAGE = 500  # registrants read from Redis at a time
-_SENT = b"sent"
 
 
 class LotteryMailsFailed(RuntimeError):
@@ -46,24 +41,13 @@ def concert_link(public_base_url: str, concert_id: str) -> str:
     return f"{public_base_url.rstrip('/')}/concerts/{concert_id}"
 
 
-def _message(mail_from: str, user: User, subject: str) -> EmailMessage:
-    message = EmailMessage()
-    message["Subject"] = " ".join(subject.split())
-    message["From"] = mail_from
-    message["To"] = formataddr((user.name.strip(), user.email))
-    message["Date"] = format_datetime(datetime.now().astimezone())
-    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "encore.invalid"
-    message["Message-ID"] = make_msgid("encore", domain=domain)
-    return message
-
-
 def won(
     concert: Concert, user: User, rank: int, *, mail_from: str, public_base_url: str
 ) -> EmailMessage:
     """The winner at `rank` (0-based): when the waiting room admits them, and where."""
     link = concert_link(public_base_url, concert.id)
     enter = local_time_words(concert, enter_at(concert, rank))
-    message = _message(mail_from, user, f"You won the presale draw for {concert.title}")
+    message = new_message(mail_from, user, f"You won the presale draw for {concert.title}")
     rows = [
         ("Concert", concert.title),
         ("Venue", venue_words(concert)),
@@ -75,7 +59,7 @@ def won(
             f"Hello {user.name.strip() or 'there'},",
             "",
             f"You were drawn in the presale lottery for {concert.title}.",
-            f"The waiting room lets you in from {enter} (venue time): open the concert's page "
+            f"The waiting room lets you in from {enter}: open the concert's page "
             f"and join it before then, so you are let in at your turn: {link}",
             "",
             *(f"{label}: {value}" for label, value in rows),
@@ -90,7 +74,7 @@ def won(
             f"You won the presale draw for {concert.title}",
             [
                 f"<p>You were drawn in the presale lottery for <b>{escape(concert.title)}</b>.</p>",
-                f"<p>The waiting room lets you in from <b>{escape(enter)}</b> (venue time). "
+                f"<p>The waiting room lets you in from <b>{escape(enter)}</b>. "
                 f'<a href="{escape(link)}">Open the concert\'s page</a> and join it before '
                 "then.</p>",
                 "<table>",
@@ -115,7 +99,7 @@ def lost(
     """A registrant not drawn: their waitlist number (1-based) and when the waitlist starts."""
     link = concert_link(public_base_url, concert.id)
     starts = local_time_words(concert, window_ends_at)
-    message = _message(
+    message = new_message(
         mail_from, user, f"Presale draw for {concert.title}: you are number {place} on the waitlist"
     )
     text = "\n".join(
@@ -124,7 +108,7 @@ def lost(
             "",
             f"You were not drawn this time in the presale lottery for {concert.title}.",
             f"You are number {place} on the waitlist. Seats left when the winners' window ends "
-            f"({starts}, venue time) are offered to the waitlist in this order.",
+            f"({starts}) are offered to the waitlist in this order.",
             f"Join the waiting room on the concert's page to keep your turn: {link}",
         ]
     )
@@ -136,7 +120,7 @@ def lost(
                 f"<p>You were not drawn this time in the presale lottery for "
                 f"<b>{escape(concert.title)}</b>.</p>",
                 f"<p>You are <b>number {place}</b> on the waitlist. Seats left when the winners' "
-                f"window ends ({escape(starts)}, venue time) are offered to the waitlist in this "
+                f"window ends ({escape(starts)}) are offered to the waitlist in this "
                 "order.</p>",
                 f'<p><a href="{escape(link)}">Join the waiting room</a> to keep your turn.</p>',
             ],
@@ -151,27 +135,16 @@ class LotteryMails:
         self,
         store: Store,
         redis: RedisClient,
-        transport: MailTransport,
+        send_once: SendOnce,
         *,
         mail_from: str,
         public_base_url: str,
-        attempts: int = 3,
-        backoff_seconds: float = 1.0,
-        max_backoff_seconds: float = 10.0,
-        lock_seconds: float = 300.0,
-        remember_seconds: int = 90 * 86_400,
     ) -> None:
         self._store = store
-        self._redis = redis
         self._lottery = LotteryEngine(redis)
-        self._transport = transport
+        self._send_once = send_once
         self._mail_from = mail_from
         self._base_url = public_base_url
-        self._attempts = attempts
-        self._backoff = backoff_seconds
-        self._max_backoff = max_backoff_seconds
-        self._lock_ms = int(lock_seconds * 1000)
-        self._remember = remember_seconds
 
     async def __call__(self, event: LotteryDrawn) -> None:
         concert = await self._store.concerts.get(event.concert_id)
@@ -200,19 +173,12 @@ class LotteryMails:
 
     async def _once(self, concert: Concert, event: LotteryDrawn, rank: int, user_id: str) -> None:
         kind = "lottery_won" if rank < event.winners else "lottery_lost"
-        key = dedup_key(concert.id, user_id)
-        token = f"sending:{secrets.token_hex(8)}".encode()
-        if not await self._redis.set(key, token, nx=True, px=self._lock_ms):
-            if _bytes(await self._redis.get(key)) == _SENT:
-                MAILS_SKIPPED.labels(kind, "duplicate").inc()
-                return
-            raise RuntimeError(f"the lottery mail of {user_id} is being sent")
-        try:
+
+        async def compose() -> Outgoing | str:
             user = await self._store.users.get(user_id)
             if user is None:
-                MAILS_SKIPPED.labels(kind, "no_account").inc()
-                message = None
-            elif rank < event.winners:
+                return "no_account"
+            if rank < event.winners:
                 message = won(
                     concert, user, rank, mail_from=self._mail_from, public_base_url=self._base_url
                 )
@@ -225,43 +191,11 @@ class LotteryMails:
                     mail_from=self._mail_from,
                     public_base_url=self._base_url,
                 )
-            if message is not None:
-                await self._send(message, f"lottery-{concert.id}-{user_id}", kind)
-        except BaseException:
-            if _bytes(await self._redis.get(key)) == token:
-                await self._redis.delete(key)
-            raise
-        await self._redis.set(key, _SENT, ex=self._remember)
-        if message is not None:
-            MAILS_SENT.labels(kind).inc()
+            return Outgoing(message, f"lottery-{concert.id}-{user_id}")
 
-    async def _send(self, message: EmailMessage, name: str, kind: str) -> None:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._attempts),
-            wait=wait_exponential(multiplier=self._backoff, max=self._max_backoff),
-            retry=retry_if_exception(_transient),
-            reraise=True,
+        await self._send_once(
+            dedup_key(concert.id, user_id),
+            kind,
+            compose,
+            context={"concert_id": concert.id, "user_id": user_id},
         )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    try:
-                        await self._transport.send(message, name)
-                    except Exception:
-                        MAIL_ATTEMPTS_FAILED.labels(kind).inc()
-                        raise
-        except Exception:
-            MAILS_FAILED.labels(kind).inc()
-            raise
-
-
-def _transient(exc: BaseException) -> bool:
-    from app.mail.sender import _transient as order_transient
-
-    return order_transient(exc)
-
-
-def _bytes(value: object) -> bytes | None:
-    if isinstance(value, str):
-        return value.encode()
-    return value if isinstance(value, bytes) else None

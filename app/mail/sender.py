@@ -1,29 +1,15 @@
 """The handler of the ticket-delivery consumer: one mail per (order, kind), at least once.
 
-- **Deduplicated.** A Redis key per (order, kind): `SET NX` claims it as "sending" for
-  `lock_seconds` before the mail goes out, and it becomes "sent" (kept `remember_seconds`)
-  once the server accepted it. A redelivered event (a crash before the XACK, a reclaim) finds
-  "sent" and sends nothing; one arriving while another consumer is still sending fails and is
-  retried later. A process dying between the server's acceptance and "sent" can still cause
-  a second mail: at least once, as the stream.
-- **Retried.** A failed attempt (the server down or refusing for now, a 4xx answer) is tried
-  again with exponential backoff (tenacity), `attempts` times. A permanent refusal (5xx) is
-  not tried again here. Either way the handler then fails, the entry stays pending, and the
-  consumer hands it over again after EVENTS_CLAIM_MIN_IDLE_SECONDS; after 5 deliveries it goes
-  to the dead-letter stream (app/events/consumer.py).
-- Counted: mails_sent_total, mails_failed_total, mail_attempts_failed_total, mails_skipped_total.
+Each mail goes through SendOnce (once.py): deduplicated by a Redis key per (order, kind),
+retried with backoff, counted. A transfer's mail is once per (ticket, receiver).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from email.message import EmailMessage
 from functools import partial
-
-from aiosmtplib import SMTPRecipientsRefused, SMTPResponseException
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from app.checkout.ticket_files import TicketBundle, load_bundle
 from app.events.schemas import (
@@ -35,7 +21,7 @@ from app.events.schemas import (
 )
 from app.mail.compose import MailKind, confirmation, refund, transferred
 from app.mail.lottery import LotteryMails
-from app.mail.metrics import MAIL_ATTEMPTS_FAILED, MAILS_FAILED, MAILS_SENT, MAILS_SKIPPED
+from app.mail.once import MailInProgress, Outgoing, SendOnce
 from app.mail.transport import MailTransport
 from app.platform.redis import RedisClient
 from app.storage.ports import Store
@@ -45,24 +31,11 @@ log = logging.getLogger(__name__)
 
 # The events that send a mail.
 MAIL_TYPES = frozenset({"order.confirmed", "order.refunded", "ticket.transferred", "lottery.drawn"})
-_SENT = b"sent"
-
-
-class MailInProgress(RuntimeError):
-    """Another consumer is sending this mail right now; the event is retried later."""
+__all__ = ["MAIL_TYPES", "MailInProgress", "OrderMails", "dedup_key"]
 
 
 def dedup_key(order_id: str, kind: MailKind) -> str:
     return f"mail:{kind}:{order_id}"
-
-
-def _transient(exc: BaseException) -> bool:
-    """Worth another attempt: anything but the server's permanent refusal (5xx)."""
-    if isinstance(exc, SMTPResponseException):
-        return not 500 <= exc.code < 600
-    if isinstance(exc, SMTPRecipientsRefused):
-        return any(not 500 <= e.code < 600 for e in exc.recipients)
-    return True
 
 
 class OrderMails:
@@ -81,27 +54,24 @@ class OrderMails:
         remember_seconds: int = 90 * 86_400,
     ) -> None:
         self._store = store
-        self._redis = redis
-        self._transport = transport
         self._mail_from = mail_from
         self._base_url = public_base_url
-        self._attempts = attempts
-        self._backoff = backoff_seconds
-        self._max_backoff = max_backoff_seconds
-        self._lock_ms = int(lock_seconds * 1000)
-        self._remember = remember_seconds
-        # The presale lottery's result, to every registrant (lottery.py).
-        self._lottery = LotteryMails(
-            store,
+        self._send_once = SendOnce(
             redis,
             transport,
-            mail_from=mail_from,
-            public_base_url=public_base_url,
             attempts=attempts,
             backoff_seconds=backoff_seconds,
             max_backoff_seconds=max_backoff_seconds,
             lock_seconds=lock_seconds,
             remember_seconds=remember_seconds,
+        )
+        # The presale lottery's result, to every registrant (lottery.py).
+        self._lottery = LotteryMails(
+            store,
+            redis,
+            self._send_once,
+            mail_from=mail_from,
+            public_base_url=public_base_url,
         )
 
     async def __call__(self, event: DomainEvent) -> None:
@@ -124,45 +94,31 @@ class OrderMails:
             else event.order_id
         )
         user_id = event.to_user_id if isinstance(event, TicketTransferred) else event.user_id
-        key = dedup_key(subject_id, kind)
-        token = f"sending:{secrets.token_hex(8)}".encode()
-        if not await self._redis.set(key, token, nx=True, px=self._lock_ms):
-            if _bytes(await self._redis.get(key)) == _SENT:
-                MAILS_SKIPPED.labels(kind, "duplicate").inc()
-                log.info("mail already sent", extra={"order_id": event.order_id, "kind": kind})
-                return
-            raise MailInProgress(f"the {kind} mail of order {event.order_id} is being sent")
-        try:
+
+        async def compose() -> Outgoing | str:
             message = await self._compose(event, kind)
-            if message is not None:
-                await self._send(message, f"{subject_id.replace(':', '-')}-{kind}", kind)
-        except BaseException:
-            if _bytes(await self._redis.get(key)) == token:
-                await self._redis.delete(key)
-            raise
-        await self._redis.set(key, _SENT, ex=self._remember)
-        if message is not None:
-            MAILS_SENT.labels(kind).inc()
-            log.info(
-                "mail sent",
-                extra={"order_id": event.order_id, "kind": kind, "user_id": user_id},
-            )
+            if isinstance(message, str):
+                return message
+            return Outgoing(message, f"{subject_id.replace(':', '-')}-{kind}")
+
+        await self._send_once(
+            dedup_key(subject_id, kind),
+            kind,
+            compose,
+            context={"order_id": event.order_id, "user_id": user_id},
+        )
 
     async def _compose(
         self, event: OrderConfirmed | OrderRefunded | TicketTransferred, kind: MailKind
-    ) -> EmailMessage | None:
-        """The mail, or None when there is nobody or nothing to write about (counted)."""
+    ) -> EmailMessage | str:
+        """The mail, or why there is none (nobody or nothing to write about)."""
         if isinstance(event, TicketTransferred):
             bundle, giver = await self._received(event)
         else:
             bundle = await load_bundle(self._store, event.order_id)
         skip = _why_skip(bundle, kind)
         if skip is not None:
-            MAILS_SKIPPED.labels(kind, skip).inc()
-            log.warning(
-                "mail not sent", extra={"order_id": event.order_id, "kind": kind, "why": skip}
-            )
-            return None
+            return skip
         assert bundle is not None  # _why_skip said so
         if isinstance(event, TicketTransferred):
             return await asyncio.to_thread(
@@ -198,30 +154,6 @@ class OrderMails:
         name = (giver.name.strip() or giver.email) if giver is not None else "Someone"
         return TicketBundle(order=order, concert=concert, tickets=mine, buyer=receiver), name
 
-    async def _send(self, message: EmailMessage, name: str, kind: MailKind) -> None:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._attempts),
-            wait=wait_exponential(multiplier=self._backoff, max=self._max_backoff),
-            retry=retry_if_exception(_transient),
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    try:
-                        await self._transport.send(message, name)
-                    except Exception:
-                        MAIL_ATTEMPTS_FAILED.labels(kind).inc()
-                        log.warning(
-                            "mail attempt failed",
-                            extra={"mail": name, "attempt": attempt.retry_state.attempt_number},
-                            exc_info=True,
-                        )
-                        raise
-        except Exception:
-            MAILS_FAILED.labels(kind).inc()
-            raise
-
 
 def _why_skip(bundle: TicketBundle | None, kind: MailKind) -> str | None:
     if bundle is None:
@@ -233,9 +165,3 @@ def _why_skip(bundle: TicketBundle | None, kind: MailKind) -> str | None:
     ):
         return "stale"  # refunded before its confirmation went out: the refund mail tells
     return None
-
-
-def _bytes(value: object) -> bytes | None:
-    if isinstance(value, str):
-        return value.encode()
-    return value if isinstance(value, bytes) else None
