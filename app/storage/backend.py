@@ -9,6 +9,7 @@ from typing import TypeVar
 from app.storage.errors import StoreUnavailable
 from app.storage.ports import (
     ConcertRepository,
+    LotteryRegistrationRepository,
     OrderRepository,
     PaymentEventRepository,
     RefreshTokenRepository,
@@ -38,6 +39,7 @@ class StoreBackend:
         sales: SaleRepository,
         tickets: TicketRepository,
         payment_events: PaymentEventRepository,
+        lottery_registrations: LotteryRegistrationRepository,
     ) -> None:
         # Annotated with the port types: Store's attributes are plain (mutable) protocol
         # members, which mypy matches invariantly.
@@ -48,6 +50,7 @@ class StoreBackend:
         self.sales: SaleRepository = sales
         self.tickets: TicketRepository = tickets
         self.payment_events: PaymentEventRepository = payment_events
+        self.lottery_registrations: LotteryRegistrationRepository = lottery_registrations
 
     async def ping(self) -> None:
         try:

@@ -5,7 +5,7 @@ Wraps any backend without knowing it: every coroutine method of every repository
 - bounds the call with `timeout_seconds` (a hung connection becomes StoreUnavailable);
 - counts StoreUnavailable (and nothing else: a duplicate key or a version conflict is an
   answer) towards the "store" breaker, which then refuses calls at once with 503;
-- retries reads (get*, list*, search, sold_seats, count_sold) once after a short random pause
+- retries reads (get*, list*, search, sold_seats, count*) once after a short random pause
   when the store was unavailable. Writes are never retried here: their callers know whether a
   write is safe to repeat (they all are idempotent, but a retry belongs to the caller that
   can re-read first). With the breaker, retries stop as soon as the store is known to be down,
@@ -34,7 +34,7 @@ from app.storage.ports import Store
 T = TypeVar("T")
 
 _FIRST_RETRY_PAUSE_S = 0.05
-_READ_PREFIXES = ("get", "list", "search", "sold_seats", "count_sold")
+_READ_PREFIXES = ("get", "list", "search", "sold_seats", "count")
 _REPOSITORIES = (
     "users",
     "refresh_tokens",
@@ -43,6 +43,7 @@ _REPOSITORIES = (
     "sales",
     "tickets",
     "payment_events",
+    "lottery_registrations",
 )
 
 

@@ -13,6 +13,7 @@ from typing import Protocol
 from app.storage.records import (
     Concert,
     ConcertFilter,
+    LotteryRegistration,
     Order,
     OrderStatus,
     Page,
@@ -184,6 +185,29 @@ class PaymentEventRepository(Protocol):
         """Remove a record (its processing failed, so a redelivery must run it again)."""
 
 
+class LotteryRegistrationRepository(Protocol):
+    """Presale lottery registrations: one per (concert, user), the truth the draw is computed
+    from (Redis mirrors them, see docs/waiting-room.md, "Presale lottery")."""
+
+    async def register(self, registration: LotteryRegistration) -> bool:
+        """Insert unless the (concert, user) pair is registered already; whether this call
+        created it. Exactly one of many concurrent calls for one pair creates it; the others
+        leave the first record as it is (read it with `get`)."""
+
+    async def get(self, concert_id: str, user_id: str) -> LotteryRegistration | None: ...
+
+    async def list_for_concert(self, concert_id: str) -> list[LotteryRegistration]:
+        """Every registration of the concert, in no particular order (rebuilding Redis and the
+        draw: one pass, fine for 100,000 records). Reads what was acknowledged before."""
+
+    async def count(self, concert_id: str) -> int:
+        """How many accounts registered for the concert."""
+
+    async def withdraw(self, concert_id: str, user_id: str) -> bool:
+        """Delete the registration (one that arrived after the draw was committed is taken
+        back); whether there was one."""
+
+
 class Store(Protocol):
     """One backend, built once in the lifespan from settings."""
 
@@ -194,6 +218,7 @@ class Store(Protocol):
     sales: SaleRepository
     tickets: TicketRepository
     payment_events: PaymentEventRepository
+    lottery_registrations: LotteryRegistrationRepository
 
     async def initialize(self) -> None:
         """Make the backend ready (migrations, indexes) where that is the backend's job."""

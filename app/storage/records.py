@@ -195,3 +195,15 @@ class Ticket:
     issued_at: datetime
     # Set once, by the first door scan (TicketRepository.check_in); None until then.
     checked_in_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LotteryRegistration:
+    """One account's entry in a concert's presale lottery (app/waiting_room/lottery.py). The
+    store's record is the registration: Redis only mirrors it, and the draw is computed from
+    the store's entry ids. `entry_id` names no account (an HMAC of concert and user)."""
+
+    concert_id: str
+    user_id: str
+    entry_id: str
+    registered_at: datetime

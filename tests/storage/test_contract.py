@@ -24,6 +24,7 @@ from app.storage.ports import Store
 from app.storage.records import (
     Concert,
     ConcertFilter,
+    LotteryRegistration,
     OrderStatus,
     OrderTransition,
     RefreshOutcome,
@@ -985,6 +986,108 @@ class TestPaymentEvents:
         )
 
         assert sorted(results) == [False] * 9 + [True]
+
+
+# --------------------------------------------------------------------------- lottery
+
+
+def _registration(
+    concert_id: str, user_id: str, at: datetime = T0, entry_id: str | None = None
+) -> LotteryRegistration:
+    return LotteryRegistration(
+        concert_id=concert_id,
+        user_id=user_id,
+        entry_id=entry_id or uid("e"),
+        registered_at=at,
+    )
+
+
+class TestLotteryRegistrations:
+    async def test_register_once_then_the_first_record_stays(self, store: Store) -> None:
+        concert_id, user_id = uid("c"), uid("u")
+        first = _registration(concert_id, user_id, T0 + timedelta(microseconds=123_457))
+
+        assert await store.lottery_registrations.register(first)
+        again = _registration(concert_id, user_id, T0 + timedelta(hours=1))
+        assert not await store.lottery_registrations.register(again)
+
+        stored = await store.lottery_registrations.get(concert_id, user_id)
+        # Microseconds and UTC round-trip; the second write changed nothing.
+        assert stored == first
+        assert stored is not None
+        assert stored.registered_at.utcoffset() == timedelta(0)
+        assert await store.lottery_registrations.get(concert_id, uid("u")) is None
+        assert await store.lottery_registrations.get(uid("c"), user_id) is None
+
+    async def test_list_and_count_per_concert(self, store: Store) -> None:
+        concert_id, other = uid("c"), uid("c")
+        mine = [_registration(concert_id, uid("u")) for _ in range(25)]
+        for reg in mine:
+            assert await store.lottery_registrations.register(reg)
+        # The same account in another concert is another registration.
+        assert await store.lottery_registrations.register(_registration(other, mine[0].user_id))
+
+        listed = await store.lottery_registrations.list_for_concert(concert_id)
+        assert sorted(listed, key=lambda r: r.user_id) == sorted(mine, key=lambda r: r.user_id)
+        assert await store.lottery_registrations.count(concert_id) == 25
+        assert await store.lottery_registrations.count(other) == 1
+        assert await store.lottery_registrations.count(uid("c")) == 0
+        assert await store.lottery_registrations.list_for_concert(uid("c")) == []
+
+    async def test_concurrent_registrations_of_one_account_create_one(self, store: Store) -> None:
+        concert_id, user_id = uid("c"), uid("u")
+        attempts = [
+            _registration(concert_id, user_id, T0 + timedelta(seconds=i), entry_id=f"e{i}")
+            for i in range(20)
+        ]
+
+        created = await asyncio.gather(
+            *(store.lottery_registrations.register(reg) for reg in attempts)
+        )
+
+        assert sorted(created) == [False] * 19 + [True]
+        winner = attempts[created.index(True)]
+        assert await store.lottery_registrations.get(concert_id, user_id) == winner
+        assert await store.lottery_registrations.list_for_concert(concert_id) == [winner]
+        assert await store.lottery_registrations.count(concert_id) == 1
+
+    async def test_many_accounts_registering_at_once_are_each_there_once(
+        self, store: Store
+    ) -> None:
+        concert_id = uid("c")
+        users = [uid("u") for _ in range(40)]
+        # Every account twice, all at once.
+        attempts = [_registration(concert_id, u) for u in users + users]
+        random.shuffle(attempts)
+
+        created = await asyncio.gather(
+            *(store.lottery_registrations.register(reg) for reg in attempts)
+        )
+
+        assert created.count(True) == len(users)
+        listed = await store.lottery_registrations.list_for_concert(concert_id)
+        assert sorted(r.user_id for r in listed) == sorted(users)
+        assert await store.lottery_registrations.count(concert_id) == len(users)
+
+    async def test_withdraw_deletes_one_registration(self, store: Store) -> None:
+        concert_id, user_id, other = uid("c"), uid("u"), uid("u")
+        assert await store.lottery_registrations.register(_registration(concert_id, user_id))
+        assert await store.lottery_registrations.register(_registration(concert_id, other))
+
+        assert await store.lottery_registrations.withdraw(concert_id, user_id)
+        assert not await store.lottery_registrations.withdraw(concert_id, user_id)
+
+        assert await store.lottery_registrations.get(concert_id, user_id) is None
+        assert await store.lottery_registrations.count(concert_id) == 1
+        # Registering again after a withdrawal creates it again.
+        assert await store.lottery_registrations.register(_registration(concert_id, user_id))
+
+    async def test_naive_datetime_is_refused(self, store: Store) -> None:
+        reg = _registration(uid("c"), uid("u"), datetime(2030, 1, 1, 12, 0))  # naive
+
+        with pytest.raises(ValueError, match="naive"):
+            await store.lottery_registrations.register(reg)
+        assert await store.lottery_registrations.get(reg.concert_id, reg.user_id) is None
 
 
 # --------------------------------------------------------------------------- health

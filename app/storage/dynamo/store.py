@@ -7,6 +7,7 @@ import asyncio
 from app.storage.backend import PING_TIMEOUT_SECONDS, StoreBackend
 from app.storage.dynamo.client import Dynamo
 from app.storage.dynamo.concerts import DynamoConcertRepository
+from app.storage.dynamo.lottery import DynamoLotteryRegistrationRepository
 from app.storage.dynamo.orders import DynamoOrderRepository
 from app.storage.dynamo.sales import DynamoSaleRepository
 from app.storage.dynamo.tables import USERS, ensure_tables
@@ -34,6 +35,7 @@ class DynamoStore(StoreBackend):
             sales=DynamoSaleRepository(db),
             tickets=DynamoTicketRepository(db),
             payment_events=DynamoPaymentEventRepository(db),
+            lottery_registrations=DynamoLotteryRegistrationRepository(db),
         )
 
     async def initialize(self) -> None:

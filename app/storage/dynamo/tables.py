@@ -111,7 +111,24 @@ TICKETS = TableSpec(
 
 PAYMENT_EVENTS = TableSpec("payment_events", ttl_attribute="ttl")
 
-TABLES = (USERS, REFRESH_TOKENS, CONCERTS, ORDERS, SEAT_SALES, TICKETS, PAYMENT_EVENTS)
+# Presale lottery registrations: pk concert id, sk user id, so (concert, account) is the
+# uniqueness and a concert's registrations are one strongly consistent Query (the draw reads
+# them all: a GSI's lag could leave one out). Registrations arrive over days, well within
+# one partition's write rate.
+LOTTERY_REGISTRATIONS = TableSpec(
+    "lottery_registrations", hash_key="concert_id", range_key="user_id"
+)
+
+TABLES = (
+    USERS,
+    REFRESH_TOKENS,
+    CONCERTS,
+    ORDERS,
+    SEAT_SALES,
+    TICKETS,
+    PAYMENT_EVENTS,
+    LOTTERY_REGISTRATIONS,
+)
 
 
 async def create_tables(endpoint: str | None, region: str, table_prefix: str) -> list[str]:

@@ -20,6 +20,7 @@ ORDERS = "orders"
 SEAT_SALES = "seat_sales"
 TICKETS = "tickets"
 PAYMENT_EVENTS = "payment_events"
+LOTTERY_REGISTRATIONS = "lottery_registrations"
 
 # Acknowledged by a majority of the replica set: a write that confirms a booking (a seat
 # sale, an order transition, the webhook event that drove it) survives a failover. With
@@ -39,6 +40,11 @@ class MongoDatabase:
         self.seat_sales = database.get_collection(SEAT_SALES, write_concern=MAJORITY)
         self.tickets: AsyncCollection[Document] = database[TICKETS]
         self.payment_events = database.get_collection(PAYMENT_EVENTS, write_concern=MAJORITY)
+        # A registration is a fan's entry in a draw that must come out the same after a
+        # failover: acknowledged by a majority too.
+        self.lottery_registrations = database.get_collection(
+            LOTTERY_REGISTRATIONS, write_concern=MAJORITY
+        )
 
     def collection(self, name: str) -> AsyncCollection[Document]:
         return self.database[name]

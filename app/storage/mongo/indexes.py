@@ -1,6 +1,7 @@
 """The indexes the store relies on. Unique ones are part of the contract, not just speed:
 one account per email, one order per hold, one sale per (concert, seat), one ticket per
-(order, seat), one order per payment intent. (One record per payment event is the _id.)
+(order, seat), one order per payment intent. (One record per payment event is the _id, and so
+is one lottery registration per (concert, account).)
 
 Names are explicit so that `initialize()` is idempotent and the names read well in errors.
 """
@@ -75,6 +76,16 @@ INDEXES: dict[str, list[IndexModel]] = {
             ("user_id", ASCENDING),
             ("issued_at", DESCENDING),
             ("_id", DESCENDING),
+        ),
+    ],
+    db.LOTTERY_REGISTRATIONS: [
+        # The _id is already the (concert, user) pair; this index states the same rule on the
+        # plain fields and serves a concert's list and count (the draw, a Redis rebuild).
+        _index(
+            "lottery_registrations_concert_user_unique",
+            ("concert_id", ASCENDING),
+            ("user_id", ASCENDING),
+            unique=True,
         ),
     ],
 }

@@ -10,6 +10,7 @@ from app.storage.mongo.client import build_client
 from app.storage.mongo.concerts import MongoConcertRepository
 from app.storage.mongo.db import MongoDatabase
 from app.storage.mongo.indexes import ensure_indexes
+from app.storage.mongo.lottery import MongoLotteryRegistrationRepository
 from app.storage.mongo.orders import MongoOrderRepository
 from app.storage.mongo.sales import MongoSaleRepository
 from app.storage.mongo.tickets import MongoPaymentEventRepository, MongoTicketRepository
@@ -33,6 +34,7 @@ class MongoStore(StoreBackend):
             sales=MongoSaleRepository(db),
             tickets=MongoTicketRepository(db),
             payment_events=MongoPaymentEventRepository(db),
+            lottery_registrations=MongoLotteryRegistrationRepository(db),
         )
 
     async def initialize(self) -> None:

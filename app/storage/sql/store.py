@@ -10,6 +10,7 @@ from app.storage.backend import PING_TIMEOUT_SECONDS, StoreBackend
 from app.storage.sql.concerts import SqlConcertRepository
 from app.storage.sql.db import Database
 from app.storage.sql.engine import build_engine
+from app.storage.sql.lottery import SqlLotteryRegistrationRepository
 from app.storage.sql.migrate import upgrade_to_head
 from app.storage.sql.orders import SqlOrderRepository
 from app.storage.sql.sales import SqlSaleRepository
@@ -43,6 +44,7 @@ class SqlStore(StoreBackend):
             sales=SqlSaleRepository(db),
             tickets=SqlTicketRepository(db),
             payment_events=SqlPaymentEventRepository(db),
+            lottery_registrations=SqlLotteryRegistrationRepository(db),
         )
 
     async def initialize(self) -> None:

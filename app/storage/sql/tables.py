@@ -3,7 +3,7 @@
 No foreign keys on purpose: the same contract runs on MongoDB and DynamoDB, which cannot
 enforce them, so the services must not rely on them. Uniqueness is what the store enforces:
 one account per email, one order per hold, one sale per (concert, seat), one ticket per
-(order, seat), one record per payment event.
+(order, seat), one record per payment event, one lottery registration per (concert, account).
 """
 
 from __future__ import annotations
@@ -166,4 +166,17 @@ payment_events = Table(
     Column("event_id", String, primary_key=True),
     Column("event_type", String, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
+)
+
+# One row per (concert, account) registered for a presale lottery: the primary key is what
+# makes a second registration of an account impossible. Redis mirrors these rows; the draw is
+# computed from them (docs/waiting-room.md, "Presale lottery").
+lottery_registrations = Table(
+    "lottery_registrations",
+    metadata,
+    Column("concert_id", String, nullable=False),
+    Column("user_id", String, nullable=False),
+    Column("entry_id", String, nullable=False),
+    Column("registered_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("concert_id", "user_id"),
 )
