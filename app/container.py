@@ -121,6 +121,7 @@ def build_container(settings: Settings) -> Container:
             LotteryEngine(redis),
             redis,
             settings.signing_secret,
+            registrations=store.lottery_registrations,
             pass_ttl_seconds=settings.queue_pass_ttl_seconds,
             events=events,
         ),

@@ -204,8 +204,10 @@ async def register(
             raise EmailNotVerified()
     if q.challenge:
         await c.challenges.check(concert, body.altcha if body is not None else None)
+    # The store's write is the registration; then Redis mirrors it. If Redis fails after the
+    # write the answer is an error, but the registration stands: asking again says 200.
     outcome, registration = await lottery.register(concert, user.id)
-    if outcome in ("early", "closed"):  # by Redis's clock, which the draw goes by
+    if outcome in ("early", "closed"):  # the window by now, or the draw is done
         raise _closed(concert)
     response.status_code = 201 if outcome == "created" else 200
     return _read(lottery, concert, Standing(registration, None), None)
@@ -327,7 +329,7 @@ async def lottery_state(concert_id: str, c: ContainerDep, concerts: ConcertsDep)
         registration_closes_at=q.registration_closes_at,
         on_sale_at=concert.on_sale_at,
         winners=q.winners,
-        registrations=draw.entries if draw is not None else await lottery.engine.count(concert.id),
+        registrations=draw.entries if draw is not None else await lottery.count(concert),
         seed_sha256=lottery.seed_sha256(concert.id),
     )
     if draw is None:
@@ -366,7 +368,7 @@ async def lottery_entries(
     concert = await concerts.load(concert_id)
     _require_lottery(concert)
     lottery = _lottery(c)
-    draw = await lottery.drawn(concert)
+    draw = await lottery.current(concert)  # drawn again from the store if Redis lost it
     if draw is None:
         raise LotteryNotDrawn()
     items = await lottery.engine.page(

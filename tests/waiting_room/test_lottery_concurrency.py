@@ -78,7 +78,13 @@ async def test_ten_thousand_concurrent_registrations_then_one_draw(
     clients = [build_redis(settings.redis_url, 5.0, cluster=settings.redis_cluster) for _ in "ab"]
     try:
         services = [
-            LotteryService(LotteryEngine(r), r, settings.signing_secret, pass_ttl_seconds=600)
+            LotteryService(
+                LotteryEngine(r),
+                r,
+                settings.signing_secret,
+                registrations=c.store.lottery_registrations,
+                pass_ttl_seconds=600,
+            )
             for r in clients
         ]
         results = await asyncio.gather(*(s.draw(closed) for s in services))

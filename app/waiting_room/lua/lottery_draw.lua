@@ -9,9 +9,12 @@ KEYS[6..8]       this caller's staged order, sorted and ranks, written before in
                  batches (so that no single call holds Redis for long): renamed into place
                  on commit (O(1)), unlinked otherwise
 ARGV result JSON, registration closes (ms), the number of entries drawn.
-The caller read the entries after the registration closed (by Redis's clock); the script
-checks that the window is over and that the entries are still exactly as many as it drew
-(entries are only ever added, so the same count is the same set).
+The caller read the entries from the store after the registration closed and put every one
+of them in KEYS[1] first; the script checks that the window is over (by Redis's clock) and
+that KEYS[1] holds exactly as many entries as it drew. KEYS[1] only ever gets entries of
+stored registrations, so it holds the drawn set plus any registration stored since the read:
+the same count is the same set. A registration mirrored after this commit is refused as late
+(lottery_register.lua).
 Returns {outcome, result JSON}: 'committed' (by this call), 'drawn' (by an earlier one: its
 result), 'early' (the window is not over) or 'changed' (the entries changed: read again). ]]
 local function discard()
