@@ -208,8 +208,9 @@ def screenshot_dir() -> Path:
     return SCREENSHOTS
 
 
-@pytest.fixture
-async def browser(live_service: LiveService) -> AsyncIterator[Browser]:
+@contextlib.asynccontextmanager
+async def launched_chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, as every browser test drives it."""
     async with async_playwright() as p:
         chromium = await p.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
@@ -218,6 +219,12 @@ async def browser(live_service: LiveService) -> AsyncIterator[Browser]:
             yield chromium
         finally:
             await chromium.close()
+
+
+@pytest.fixture
+async def browser(live_service: LiveService) -> AsyncIterator[Browser]:
+    async with launched_chromium() as chromium:
+        yield chromium
 
 
 @dataclass

@@ -14,15 +14,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.e2e.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     E2E_REDIS_DB,
     LiveService,
     create_concert,
+    launched_chromium,
     log_in,
     new_page,
     run_service,
@@ -51,14 +50,8 @@ def lottery_service(
 
 @pytest.fixture
 async def lottery_browser(lottery_service: LiveService) -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with launched_chromium() as chromium:
+        yield chromium
 
 
 async def test_a_fan_registers_and_sees_the_draw(
