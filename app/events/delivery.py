@@ -10,6 +10,7 @@ import logging
 
 from app.auth.verification import VerificationTokens
 from app.events.runner import consume
+from app.mail.once import SendOnce
 from app.mail.sender import MAIL_TYPES, OrderMails
 from app.mail.transport import build_transport, outbox_folder
 from app.mail.verification import ACCOUNT_MAIL_TYPES, AccountMails
@@ -32,15 +33,16 @@ def order_mails(
 ) -> OrderMails:
     """The mail handler as the settings configure it (attempts and backoff: per delivery):
     the order mails, and the account's email verification links."""
+    send_once = SendOnce(
+        redis, build_transport(settings), attempts=attempts, backoff_seconds=backoff_seconds
+    )
     return AccountMails(
         store,
         redis,
-        build_transport(settings),
+        send_once,
         tokens=VerificationTokens(settings),
         mail_from=settings.mail_from,
         public_base_url=settings.public_base_url,
-        attempts=attempts,
-        backoff_seconds=backoff_seconds,
     )
 
 

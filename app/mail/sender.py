@@ -22,7 +22,6 @@ from app.events.schemas import (
 from app.mail.compose import MailKind, confirmation, refund, transferred
 from app.mail.lottery import LotteryMails
 from app.mail.once import MailInProgress, Outgoing, SendOnce
-from app.mail.transport import MailTransport
 from app.platform.redis import RedisClient
 from app.storage.ports import Store
 from app.storage.records import OrderStatus
@@ -43,28 +42,15 @@ class OrderMails:
         self,
         store: Store,
         redis: RedisClient,
-        transport: MailTransport,
+        send_once: SendOnce,
         *,
         mail_from: str,
         public_base_url: str,
-        attempts: int = 3,
-        backoff_seconds: float = 1.0,
-        max_backoff_seconds: float = 10.0,
-        lock_seconds: float = 300.0,
-        remember_seconds: int = 90 * 86_400,
     ) -> None:
         self._store = store
         self._mail_from = mail_from
         self._base_url = public_base_url
-        self._send_once = SendOnce(
-            redis,
-            transport,
-            attempts=attempts,
-            backoff_seconds=backoff_seconds,
-            max_backoff_seconds=max_backoff_seconds,
-            lock_seconds=lock_seconds,
-            remember_seconds=remember_seconds,
-        )
+        self._send_once = send_once
         # The presale lottery's result, to every registrant (lottery.py).
         self._lottery = LotteryMails(
             store,
