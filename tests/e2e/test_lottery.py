@@ -19,6 +19,7 @@ from playwright.async_api import Browser, expect
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.e2e.conftest import (
     E2E_REDIS_DB,
+    Console,
     LiveService,
     create_concert,
     launched_chromium,
@@ -117,6 +118,20 @@ async def test_a_fan_registers_and_sees_the_draw(
     await expect(lost).to_contain_text("#1")
     await shot(page, "result")
     await shot(other, "result")
+
+    # A fan who did not register joins the line before the on-sale (after the device's check):
+    # the page says the draw's winners and waitlist go first. (Its first join, without a
+    # check, is refused with 403 ChallengeRequired: its own console.)
+    newcomer_console = Console()
+    newcomer = await new_page(lottery_browser, newcomer_console, "newcomer")
+    await sign_up(newcomer, base, "Late Fan")
+    await newcomer.goto(f"{base}/concerts/{cid}/queue")
+    card = newcomer.get_by_test_id("queue-card")
+    await expect(card).to_contain_text("You're in the line", timeout=60_000)
+    await expect(card).to_contain_text("The presale draw's winners go first")
+    await expect(card).to_contain_text("Everyone else who arrives before the on-sale")
+    await shot(newcomer, "newcomer-in-line")
+    newcomer_console.assert_clean(ignoring="403")
 
     # The organiser's live page: one registration, drawn, the seed revealed.
     async with httpx.AsyncClient(timeout=10) as http:

@@ -134,6 +134,7 @@ export function QueuePage() {
           firstAhead={firstAhead.current}
           polledAt={polledAt.current}
           concertId={concertId}
+          lottery={concert.data?.queue.mode === "lottery"}
         />
       ) : null}
       {rejoined && s?.state === "waiting" && (
@@ -156,11 +157,14 @@ function QueueCard({
   firstAhead,
   polledAt,
   concertId,
+  lottery,
 }: {
   status: QueueStatus;
   firstAhead: number | null;
   polledAt: number;
   concertId: string;
+  /** The on-sale had a presale draw: its winners go first, then its waitlist. */
+  lottery: boolean;
 }) {
   const nextCheck = useSecondsLeft(new Date(polledAt + s.poll_after_seconds * 1000).toISOString());
   const drawIn = useSecondsLeft(s.draw_at ?? null);
@@ -191,7 +195,9 @@ function QueueCard({
         <div>
           <p className="text-lg font-semibold">You're in the line.</p>
           <p className="mt-1 text-sm text-slate-600">
-            Everyone who arrives before the on-sale gets a random place when it opens
+            {lottery && "The presale draw's winners go first, in draw order, then its waitlist. "}
+            {lottery ? "Everyone else" : "Everyone"} who arrives before the on-sale gets a random
+            place when it opens
             {drawIn !== null && (
               <>
                 {" "}
