@@ -28,7 +28,7 @@ from app.platform.redis import build_redis
 from app.settings import Settings
 from tests.backends import _reset_postgres
 from tests.conftest import TEST_REDIS_URL
-from tests.scaleout.launcher import AppProcess
+from tests.scaleout.launcher import AppProcess, app_env, two_processes
 from tests.servers.cluster import RedisClusterServers
 
 SCALEOUT_REDIS_DB = 5
@@ -95,37 +95,21 @@ async def deployment(
     database_url = database_url or f"sqlite+aiosqlite:///{workdir / 'shared.db'}"
 
     jwt_secret, webhook_secret = secrets.token_urlsafe(48), f"whsec_{secrets.token_hex(16)}"
-    env = {
-        **os.environ,
-        "APP_ENV": "test",
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": database_url,
-        "DATA_DIR": str(workdir / "data"),
-        "JWT_SECRET": jwt_secret,
-        "TICKET_SECRET": secrets.token_urlsafe(48),
-        "STRIPE_WEBHOOK_SECRET": webhook_secret,
-        "PAYMENT_PROVIDER": "simulated",
-        "RATE_LIMIT_ENABLED": "false",
+    env = app_env(
+        workdir,
+        redis_url,
+        jwt_secret,
+        DATABASE_URL=database_url,
+        STRIPE_WEBHOOK_SECRET=webhook_secret,
         # Every worker creates the same admin at once at startup, as replicas of a release do.
-        "ADMIN_EMAIL": "admin@example.com",
-        "ADMIN_PASSWORD": "admin-password-123",
-        "LOG_JSON": "true",
-        "LOG_LEVEL": "INFO",
-        "SSE_HEARTBEAT_SECONDS": "0.5",
-    }
-    a = AppProcess("a", workdir, env, workers=2)
-    b = AppProcess("b", workdir, env, workers=2, launcher="serve")
+        ADMIN_EMAIL="admin@example.com",
+        ADMIN_PASSWORD="admin-password-123",
+        SSE_HEARTBEAT_SECONDS="0.5",
+    )
     try:
-        for process in (a, b):
-            process.start()
-        for process in (a, b):
-            process.wait_ready()
-        tokens = TokenService(Settings(app_env="test", jwt_secret=SecretStr(jwt_secret)))
-        yield Deployment(request.param, store_kind, a, b, tokens, webhook_secret)
+        with two_processes(workdir, env) as (a, b):
+            tokens = TokenService(Settings(app_env="test", jwt_secret=SecretStr(jwt_secret)))
+            yield Deployment(request.param, store_kind, a, b, tokens, webhook_secret)
     finally:
-        for process in (a, b):
-            process.stop()
         if cluster is not None:
             cluster.stop()
-    for process in (a, b):
-        assert process.problems() == [], f"errors logged by process {process.name}"

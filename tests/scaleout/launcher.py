@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -144,3 +146,42 @@ class AppProcess:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         return code
+
+
+def app_env(workdir: Path, redis_url: str, jwt_secret: str, **settings: str) -> dict[str, str]:
+    """The environment of a test deployment's processes: this one's Redis, a store under
+    `workdir` (unless `settings` names another DATABASE_URL), simulated payments, no rate
+    limits, JSON logs (what `problems` reads); `settings` add to it or override it."""
+    return {
+        **os.environ,
+        "APP_ENV": "test",
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'shared.db'}",
+        "DATA_DIR": str(workdir / "data"),
+        "JWT_SECRET": jwt_secret,
+        "TICKET_SECRET": secrets.token_urlsafe(48),
+        "PAYMENT_PROVIDER": "simulated",
+        "RATE_LIMIT_ENABLED": "false",
+        "LOG_JSON": "true",
+        "LOG_LEVEL": "INFO",
+        **settings,
+    }
+
+
+@contextlib.contextmanager
+def two_processes(workdir: Path, env: dict[str, str]) -> Iterator[tuple[AppProcess, AppProcess]]:
+    """Two processes of two workers on one Redis and one store, `a` launched by uvicorn and
+    `b` by app.serve; stopped after, and neither may have logged an error."""
+    a = AppProcess("a", workdir, env, workers=2)
+    b = AppProcess("b", workdir, env, workers=2, launcher="serve")
+    try:
+        for process in (a, b):
+            process.start()
+        for process in (a, b):
+            process.wait_ready()
+        yield a, b
+    finally:
+        for process in (a, b):
+            process.stop()
+    for process in (a, b):
+        assert process.problems() == [], f"errors logged by process {process.name}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import time
 import uuid
@@ -28,7 +27,7 @@ from app.settings import Settings
 from app.waiting_room.lottery import lottery_keys
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, TEST_REDIS_URL
 from tests.helpers import concert_body
-from tests.scaleout.launcher import AppProcess
+from tests.scaleout.launcher import AppProcess, app_env, two_processes
 from tests.waiting_room.test_lottery import lottery_queue, verify
 
 LOTTERY_REDIS_DB = 9
@@ -57,39 +56,20 @@ async def pair(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pair]:
     await client.flushdb()
     await client.aclose()
     jwt_secret = secrets.token_urlsafe(48)
-    env = {
-        **os.environ,
-        "APP_ENV": "test",
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'shared.db'}",
-        "DATA_DIR": str(workdir / "data"),
-        "JWT_SECRET": jwt_secret,
-        "TICKET_SECRET": secrets.token_urlsafe(48),
-        "PAYMENT_PROVIDER": "simulated",
-        "RATE_LIMIT_ENABLED": "false",
-        "ADMIN_EMAIL": ADMIN_EMAIL,
-        "ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "LOG_JSON": "true",
-        "LOG_LEVEL": "INFO",
-        "LOTTERY_REQUIRE_VERIFIED_EMAIL": "false",
-        "LOTTERY_DRAW_INTERVAL_SECONDS": "0.1",
-        "RECONCILE_INTERVAL_SECONDS": "0",
-        "WARMUP_INTERVAL_SECONDS": "0",
-    }
-    a = AppProcess("a", workdir, env, workers=2)
-    b = AppProcess("b", workdir, env, workers=2, launcher="serve")
-    try:
-        for process in (a, b):
-            process.start()
-        for process in (a, b):
-            process.wait_ready()
+    env = app_env(
+        workdir,
+        redis_url,
+        jwt_secret,
+        ADMIN_EMAIL=ADMIN_EMAIL,
+        ADMIN_PASSWORD=ADMIN_PASSWORD,
+        LOTTERY_REQUIRE_VERIFIED_EMAIL="false",
+        LOTTERY_DRAW_INTERVAL_SECONDS="0.1",
+        RECONCILE_INTERVAL_SECONDS="0",
+        WARMUP_INTERVAL_SECONDS="0",
+    )
+    with two_processes(workdir, env) as (a, b):
         tokens = TokenService(Settings(app_env="test", jwt_secret=SecretStr(jwt_secret)))
         yield Pair(a, b, tokens, redis_url)
-    finally:
-        for process in (a, b):
-            process.stop()
-    for process in (a, b):
-        assert process.problems() == [], f"errors logged by process {process.name}"
 
 
 async def _admin(http: httpx.AsyncClient, url: str) -> dict[str, str]:
