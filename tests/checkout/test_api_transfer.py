@@ -246,18 +246,22 @@ async def test_refusals_unknown_receiver_self_foreign_refunded_and_checked_in_ti
     assert await my_tickets(client, other) == []
 
 
+async def _change_concert(app: FastAPI, concert_id: str, **changes: Any) -> None:
+    """Change the stored concert behind the API's back (and drop its cached copy)."""
+    c = container_of(app)
+    stored = await c.store.concerts.get(concert_id)
+    assert stored is not None
+    await c.store.concerts.update(replace(stored, **changes), expected_version=stored.version)
+    c.concerts.drop(concert_id)
+
+
 async def test_no_transfer_once_the_show_started(
     client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
 ) -> None:
     owner, other = await signup(client), await signup(client)
     concert = await create_concert(client, admin_headers)
     [ticket] = (await bought(client, concert["id"], owner, ["floor-A-1"]))["tickets"]
-    c = container_of(app)
-    stored = await c.store.concerts.get(concert["id"])
-    assert stored is not None
-    started = replace(stored, starts_at=datetime.now(UTC) - timedelta(minutes=5))
-    await c.store.concerts.update(started, expected_version=stored.version)
-    c.concerts.drop(concert["id"])
+    await _change_concert(app, concert["id"], starts_at=datetime.now(UTC) - timedelta(minutes=5))
 
     r = await give(client, ticket["id"], other.email, owner)
 
@@ -273,12 +277,7 @@ async def test_no_transfer_once_the_concert_is_cancelled(
     owner, other = await signup(client), await signup(client)
     concert = await create_concert(client, admin_headers)
     [ticket] = (await bought(client, concert["id"], owner, ["floor-A-1"]))["tickets"]
-    c = container_of(app)
-    stored = await c.store.concerts.get(concert["id"])
-    assert stored is not None
-    cancelled = replace(stored, cancelled_at=datetime.now(UTC))
-    await c.store.concerts.update(cancelled, expected_version=stored.version)
-    c.concerts.drop(concert["id"])
+    await _change_concert(app, concert["id"], cancelled_at=datetime.now(UTC))
 
     r = await give(client, ticket["id"], other.email, owner)
 
