@@ -87,59 +87,62 @@ class DynamoTicketRepository(TableRepository):
         return _ticket_from_item(item) if item else None
 
     async def check_in(self, order_id: str, seat_id: str, at: datetime) -> tuple[Ticket, bool]:
-        key = _ticket_key(order_id, seat_id)
         # The condition is the decision: of many concurrent scans exactly one update passes
         # it; DynamoDB applies writes to one item one at a time.
-        written = await self._db.write_if(
-            lambda c: c.update_item(
-                TableName=self._table,
-                Key=key,
-                UpdateExpression="SET checked_in_at = :at",
-                ConditionExpression=(
-                    "attribute_exists(order_id) AND attribute_not_exists(checked_in_at)"
-                ),
-                ExpressionAttributeValues={":at": ts(at)},
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+        written, ticket = await self._update_if(
+            order_id,
+            seat_id,
+            "SET checked_in_at = :at",
+            "attribute_not_exists(checked_in_at)",
+            {":at": ts(at)},
         )
-        if not isinstance(written, Refused):
-            return _ticket_from_item(written["Attributes"]), True
-        # No old item: no such ticket, or a server that does not return the old item.
-        found = written.old or await self._db.get_item(self._table, key)
-        if found is None:
-            raise RecordNotFound(f"no ticket for seat {seat_id} of order {order_id}")
-        return _ticket_from_item(found), False
+        return ticket, written
 
     async def transfer(
         self, order_id: str, seat_id: str, from_user_id: str, to_user_id: str, new_code: str
     ) -> Ticket:
-        key = _ticket_key(order_id, seat_id)
         # As check_in: the condition decides among concurrent transfers and scans. The
         # by_user index follows user_id.
+        written, ticket = await self._update_if(
+            order_id,
+            seat_id,
+            "SET user_id = :to, code = :code",
+            "user_id = :from AND attribute_not_exists(checked_in_at)",
+            {":to": s(to_user_id), ":from": s(from_user_id), ":code": s(new_code)},
+        )
+        if not written:
+            raise VersionConflict(f"ticket for seat {seat_id} of order {order_id} changed hands")
+        return ticket
+
+    async def _update_if(
+        self,
+        order_id: str,
+        seat_id: str,
+        update: str,
+        condition: str,
+        values: Item,
+    ) -> tuple[bool, Ticket]:
+        """Update the ticket if it exists and `condition` holds: (True, the ticket after) or
+        (False, the ticket as it is); RecordNotFound if there is no such ticket."""
+        key = _ticket_key(order_id, seat_id)
         written = await self._db.write_if(
             lambda c: c.update_item(
                 TableName=self._table,
                 Key=key,
-                UpdateExpression="SET user_id = :to, code = :code",
-                ConditionExpression=(
-                    "attribute_exists(order_id) AND user_id = :from "
-                    "AND attribute_not_exists(checked_in_at)"
-                ),
-                ExpressionAttributeValues={
-                    ":to": s(to_user_id),
-                    ":from": s(from_user_id),
-                    ":code": s(new_code),
-                },
+                UpdateExpression=update,
+                ConditionExpression=f"attribute_exists(order_id) AND {condition}",
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         )
         if not isinstance(written, Refused):
-            return _ticket_from_item(written["Attributes"])
-        if (written.old or await self._db.get_item(self._table, key)) is None:
+            return True, _ticket_from_item(written["Attributes"])
+        # No old item: no such ticket, or a server that does not return the old item.
+        found = written.old or await self._db.get_item(self._table, key)
+        if found is None:
             raise RecordNotFound(f"no ticket for seat {seat_id} of order {order_id}")
-        raise VersionConflict(f"ticket for seat {seat_id} of order {order_id} changed hands")
+        return False, _ticket_from_item(found)
 
     async def _for_order(self, order_id: str) -> list[Item]:
         # The order's tickets are one item collection: a strongly consistent Query.
