@@ -319,19 +319,29 @@ async def test_registering_needs_a_verified_address(
     assert r.json()["status"] == "registered"
 
 
+async def _challenged_lottery(
+    lc: httpx.AsyncClient, admin: dict[str, str], closes_in: timedelta, on_sale_after: timedelta
+) -> dict[str, Any]:
+    """A lottery of one winner with the proof-of-work check on, registration open since a
+    minute ago until `closes_in`, the on-sale `on_sale_after` that."""
+    from tests.waiting_room.test_challenge import DIFFICULTY
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    opens, closes = now - timedelta(minutes=1), now + closes_in
+    return await create_concert(
+        lc,
+        admin,
+        on_sale_at=(closes + on_sale_after).isoformat(),
+        queue=lottery_queue(opens, closes, 1, challenge=True, challenge_difficulty=DIFFICULTY),
+    )
+
+
 async def test_with_the_challenge_on_registering_needs_a_solved_one_used_once(
     lc: httpx.AsyncClient, lottery_app: FastAPI, lottery_admin: dict[str, str]
 ) -> None:
-    from tests.waiting_room.test_challenge import DIFFICULTY, fetch_and_solve
+    from tests.waiting_room.test_challenge import fetch_and_solve
 
-    now = datetime.now(UTC).replace(microsecond=0)
-    opens, closes = now - timedelta(minutes=1), now + timedelta(hours=1)
-    concert = await create_concert(
-        lc,
-        lottery_admin,
-        on_sale_at=(closes + timedelta(hours=1)).isoformat(),
-        queue=lottery_queue(opens, closes, 1, challenge=True, challenge_difficulty=DIFFICULTY),
-    )
+    concert = await _challenged_lottery(lc, lottery_admin, timedelta(hours=1), timedelta(hours=1))
     registrations = f"{CONCERTS}/{concert['id']}/registrations"
     fan, other = buyer(lottery_app), buyer(lottery_app)
     missing = await lc.post(registrations, headers=fan)
@@ -351,15 +361,10 @@ async def test_with_the_challenge_on_registering_needs_a_solved_one_used_once(
 async def test_registrants_join_without_a_new_check_others_need_one(
     lc: httpx.AsyncClient, lottery_app: FastAPI, lottery_admin: dict[str, str]
 ) -> None:
-    from tests.waiting_room.test_challenge import DIFFICULTY, fetch_and_solve
+    from tests.waiting_room.test_challenge import fetch_and_solve
 
-    now = datetime.now(UTC).replace(microsecond=0)
-    opens, closes = now - timedelta(minutes=1), now + timedelta(seconds=3)
-    concert = await create_concert(
-        lc,
-        lottery_admin,
-        on_sale_at=(closes + timedelta(seconds=1)).isoformat(),
-        queue=lottery_queue(opens, closes, 1, challenge=True, challenge_difficulty=DIFFICULTY),
+    concert = await _challenged_lottery(
+        lc, lottery_admin, timedelta(seconds=3), timedelta(seconds=1)
     )
     cid = concert["id"]
     fan, stranger = buyer(lottery_app), buyer(lottery_app)
