@@ -54,14 +54,21 @@ async def test_the_widget_solves_the_check_and_the_fan_joins(
     )
     await sign_up(page, base, "Checked Fan")
 
+    # At this low difficulty the widget may solve, join and be gone within a few hundred
+    # milliseconds: the page notes when it is shown (the web app then moves on without
+    # reloading the document, so the note stays).
+    await page.add_init_script(
+        "new MutationObserver(() => {"
+        " if (document.querySelector('[data-testid=\"altcha\"]')) window.__altchaShown = true;"
+        "}).observe(document, {childList: true, subtree: true});"
+    )
     await page.goto(f"{base}/concerts/{concert['id']}/queue")
-    await expect(page.get_by_role("heading", name="Waiting room")).to_be_visible()
-    check = page.get_by_test_id("altcha")
-    await expect(check).to_be_visible()
-    await shot(page, "checking")
+    if await page.get_by_test_id("altcha").is_visible():
+        await shot(page, "checking")
     # Solved by the widget's worker, then joined with the payload, then let in.
     await expect(page).to_have_url(f"{base}/concerts/{concert['id']}", timeout=60_000)
     await expect(page.get_by_text("You're in")).to_be_visible()
+    assert await page.evaluate("window.__altchaShown === true"), "the check was never shown"
     await shot(page, "admitted")
     # A join without a payload first (refused: ChallengeRequired), then one with it.
     assert len(joins) == 2, joins
